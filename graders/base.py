@@ -1,0 +1,112 @@
+"""The grader contract: what a grader gets (an evaluation environment) and what it returns.
+
+A grader turns evidence into a score in 0..1. It never runs candidate code in the runner's
+process: everything it measures happens inside the run's evaluation pod, through the
+:class:`EvaluationEnvironment` the runner hands it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox.environment import ExecResult
+from sandbox.errors import ProdprovenError
+
+
+class GraderError(ProdprovenError):
+    """A grader could not do its job; the run records a failed result with this message."""
+
+
+class Finding(BaseModel):
+    """An integrity finding: something the candidate claimed that the evidence contradicts."""
+
+    grader: str
+    kind: str
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class GradeResult(BaseModel):
+    """What a grader returns. ``evidence`` holds the numbers a reviewer can check."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    passed: bool
+    summary: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    findings: list[Finding] = Field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, reason: str, **evidence: Any) -> GradeResult:
+        """A zero score because the grader could not measure (reason kept as the error)."""
+        return cls(score=0.0, passed=False, summary=reason, evidence=evidence, error=reason)
+
+
+class Params(BaseModel):
+    """Base for grader parameters: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ProbeOutput:
+    """A command run in a grading container, plus the files it left in /grading/out."""
+
+    result: ExecResult
+    files: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class EvaluationEnvironment(Protocol):
+    """What the runner offers graders while a run is graded (see runner/evaluation.py)."""
+
+    @property
+    def service_port(self) -> int:
+        """Port of the candidate's service inside the pod."""
+
+    def hidden_file(self, rel: str) -> Path:
+        """Host path of a file under the challenge's hidden material; GraderError if missing."""
+
+    def ensure_service(self) -> float:
+        """Make sure the candidate's service answers its health check (restarting it once if
+        it died); returns seconds waited. Raises ServiceNotReady."""
+
+    def run_probe(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float, load: bool = False
+    ) -> ProbeOutput:
+        """Run ``cmd`` in a fresh container of the trusted grader image inside the pod, as an
+        unprivileged user. ``files`` are written under /grading (keys are relative paths); what
+        the command leaves in /grading/out comes back. ``load`` pins it apart from the service."""
+
+    def run_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float
+    ) -> ProbeOutput:
+        """Like run_probe, but as the candidate user in a fresh container of the challenge image
+        holding the submitted workspace (for hidden tests)."""
+
+    def save_artifact(self, name: str, data: bytes) -> str:
+        """Store a file of evidence with the run; returns its path."""
+
+    def log(self, message: str) -> None:
+        """Record a line in the run's event log."""
+
+
+P = TypeVar("P", bound=Params)
+
+
+class Grader(ABC, Generic[P]):
+    """One kind of grader. Subclasses set ``kind``, ``description`` and ``Params``."""
+
+    kind: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[Params]]
+
+    @abstractmethod
+    def grade(self, env: EvaluationEnvironment, params: P) -> GradeResult:
+        """Measure and score. Raise GraderError (or let a SandboxError through) to record a
+        failed result; never return a made-up score."""

@@ -1,0 +1,86 @@
+"""The ``correctness`` grader: hidden inputs in, compared with hidden reference outputs."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from pydantic import Field
+
+from graders.base import EvaluationEnvironment, Grader, GradeResult, GraderError, Params
+
+
+class CorrectnessParams(Params):
+    inputs: str = Field("correctness/inputs.json", description="hidden JSON list of instances")
+    expected: str = Field(
+        "correctness/expected.json", description="hidden JSON list of the right outputs"
+    )
+    endpoint: str = Field("/predict", description="POST path taking {'instances': [...]}")
+    single_requests: int = Field(
+        100, ge=0, description="how many instances are sent one per request (the rest batched)"
+    )
+    batch_size: int = Field(64, ge=1, description="instances per request after the single ones")
+    request_timeout_s: float = Field(10, gt=0)
+    pass_threshold: float = Field(0.99, ge=0, le=1, description="match fraction that passes")
+
+
+class CorrectnessGrader(Grader[CorrectnessParams]):
+    kind = "correctness"
+    description = "Sends hidden inputs to the service and scores the fraction answered right."
+    Params = CorrectnessParams
+
+    def grade(self, env: EvaluationEnvironment, params: CorrectnessParams) -> GradeResult:
+        inputs = json.loads(env.hidden_file(params.inputs).read_bytes())
+        expected = json.loads(env.hidden_file(params.expected).read_bytes())
+        if len(inputs) != len(expected) or not inputs:
+            raise GraderError(
+                f"{params.inputs} and {params.expected} must be equally long, non-empty lists"
+            )
+        env.ensure_service()
+        script = resources.files("graders.probes").joinpath("http_client.py").read_bytes()
+        cmd = ["python", "/grading/probe.py", str(env.service_port), params.endpoint,
+               str(params.single_requests), str(params.batch_size), str(params.request_timeout_s)]
+        out = env.run_probe(
+            {"probe.py": script, "in/inputs.json": json.dumps(inputs).encode()},
+            cmd,
+            timeout=60 + (params.single_requests + len(inputs) / params.batch_size)
+            * params.request_timeout_s,
+        )
+        if "answers.json" not in out.files:
+            raise GraderError(f"the correctness probe failed: {out.result.stderr[-800:]}")
+        report = json.loads(out.files["answers.json"])
+        return score_answers(report, expected, params.pass_threshold)
+
+
+def score_answers(report: dict[str, Any], expected: list[Any], threshold: float) -> GradeResult:
+    answers = report["answers"]
+    mismatches = [
+        {"index": i, "expected": want, "got": got}
+        for i, (got, want) in enumerate(zip(answers, expected, strict=True))
+        if not _same(got, want)
+    ]
+    matched = len(expected) - len(mismatches)
+    score = matched / len(expected)
+    return GradeResult(
+        score=score,
+        passed=score >= threshold,
+        summary=f"{matched}/{len(expected)} hidden inputs answered correctly "
+        f"({len(report['problems'])} failed requests)",
+        evidence={
+            "matched": matched,
+            "total": len(expected),
+            "match_fraction": round(score, 4),
+            "requests": report["requests"],
+            "failed_requests": report["problems"][:20],
+            "mismatches": mismatches[:20],
+        },
+    )
+
+
+def _same(got: Any, want: Any) -> bool:
+    if isinstance(got, bool) or got is None:
+        return False
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return float(got) == float(want)
+    return bool(got == want)

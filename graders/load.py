@@ -1,0 +1,176 @@
+"""The ``load`` grader: locust drives the service at a steady rate; latency, errors and
+throughput are scored against the SLO declared in the spec.
+
+Latency on a shared 2-core machine is noisy, so the measured period is split into windows and
+the graded p95 is the median of the windows' p95; the spread between windows is reported with
+it, so a reviewer sees how much the figure can be trusted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from pydantic import Field
+
+from graders.base import EvaluationEnvironment, Grader, GradeResult, GraderError, Params
+from graders.curves import median, percentile, ramp_down, ramp_up
+
+
+class Slo(Params):
+    p95_ms: float = Field(gt=0, description="p95 latency the service must stay under")
+    max_error_rate: float = Field(0.01, ge=0, lt=1, description="share of failed requests allowed")
+
+
+class LoadParams(Params):
+    payloads: str = Field(description="hidden JSON list of request bodies, sent in turn")
+    slo: Slo
+    endpoint: str = Field("/predict", description="POST path")
+    rate: float = Field(20, gt=0, le=2000, description="requests per second, all users together")
+    users: int = Field(8, ge=1, le=500, description="concurrent locust users")
+    warmup_s: float = Field(3, ge=0, description="seconds sent but not measured")
+    windows: int = Field(3, ge=1, le=20, description="measured windows")
+    window_s: float = Field(8, gt=0, description="length of each window")
+    latency_zero_factor: float = Field(4.0, gt=1, description="p95 at this multiple of the SLO scores 0")
+    error_zero_rate: float = Field(0.10, gt=0, le=1, description="error rate that scores 0")
+    min_throughput_ratio: float = Field(
+        0.9, gt=0, le=1, description="achieved/target rate needed for full marks"
+    )
+    json_key: str | None = Field(
+        "predictions", description="a 2xx must be a JSON object with a list under this key"
+    )
+    request_timeout_s: float = Field(10, gt=0)
+
+
+@dataclass(frozen=True)
+class Sample:
+    start: float
+    response_ms: float
+    error: str
+
+
+class LoadGrader(Grader[LoadParams]):
+    kind = "load"
+    description = "Drives the service with locust at a steady rate and scores p95, errors, throughput."
+    Params = LoadParams
+
+    def grade(self, env: EvaluationEnvironment, params: LoadParams) -> GradeResult:
+        payloads = json.loads(env.hidden_file(params.payloads).read_bytes())
+        if not isinstance(payloads, list) or not payloads:
+            raise GraderError(f"{params.payloads} must be a non-empty JSON list of bodies")
+        env.ensure_service()
+        duration = params.warmup_s + params.windows * params.window_s
+        config = {"endpoint": params.endpoint, "rate": params.rate, "users": params.users,
+                  "json_key": params.json_key, "timeout": params.request_timeout_s}
+        script = resources.files("graders.probes").joinpath("locustfile.py").read_bytes()
+        cmd = ["locust", "-f", "/grading/locustfile.py", "--headless", "--only-summary",
+                "-u", str(params.users), "-r", str(params.users),
+                "--run-time", f"{math.ceil(duration)}s", "--stop-timeout", "2",
+                "--host", f"http://127.0.0.1:{env.service_port}", "--loglevel", "WARNING"]
+        env.log(f"locust: {params.rate:g} req/s from {params.users} users for {duration:g}s")
+        out = env.run_probe(
+            {
+                "locustfile.py": script,
+                "in/config.json": json.dumps(config).encode(),
+                "in/payloads.json": json.dumps(payloads).encode(),
+            },
+            cmd,
+            timeout=duration + 60,
+            load=True,
+        )
+        if "samples.csv" not in out.files or "meta.json" not in out.files:
+            raise GraderError(f"locust produced no samples: {out.result.stderr[-800:]}")
+        env.save_artifact("samples.csv", out.files["samples.csv"])
+        samples = parse_samples(out.files["samples.csv"])
+        start = float(json.loads(out.files["meta.json"]).get("start") or samples[0].start)
+        return score_load(samples, start, params)
+
+
+def parse_samples(data: bytes) -> list[Sample]:
+    reader = csv.DictReader(io.StringIO(data.decode()))
+    return [Sample(float(r["start"]), float(r["response_ms"]), r["error"]) for r in reader]
+
+
+def _stats(samples: list[Sample]) -> dict[str, float]:
+    times = [s.response_ms for s in samples]
+    return {
+        "requests": len(samples),
+        "errors": sum(1 for s in samples if s.error),
+        "p50_ms": round(percentile(times, 50), 2),
+        "p95_ms": round(percentile(times, 95), 2),
+        "p99_ms": round(percentile(times, 99), 2),
+        "max_ms": round(max(times), 2) if times else math.nan,
+    }
+
+
+def score_load(samples: list[Sample], start: float, params: LoadParams) -> GradeResult:
+    """Score samples of one locust run; ``start`` is when the load began (epoch seconds)."""
+    measured_from = start + params.warmup_s
+    windows: list[list[Sample]] = [[] for _ in range(params.windows)]
+    for s in samples:
+        index = math.floor((s.start - measured_from) / params.window_s)
+        if 0 <= index < params.windows:
+            windows[index].append(s)
+    measured = [s for w in windows for s in w]
+    if not measured:
+        return GradeResult.failed("no request completed during the measured windows")
+    window_stats = [_stats(w) for w in windows if w]
+    p95 = median([w["p95_ms"] for w in window_stats])
+    spread = max(w["p95_ms"] for w in window_stats) - min(w["p95_ms"] for w in window_stats)
+    overall = _stats(measured)
+    error_rate = overall["errors"] / overall["requests"]
+    throughput = overall["requests"] / (params.windows * params.window_s)
+    slo = params.slo
+    parts = {
+        "latency": ramp_down(p95, full=slo.p95_ms, zero=slo.p95_ms * params.latency_zero_factor),
+        "errors": ramp_down(
+            error_rate, full=slo.max_error_rate, zero=max(params.error_zero_rate, slo.max_error_rate * 2)
+        ),
+        "throughput": ramp_up(
+            throughput / params.rate, zero=0.5 * params.min_throughput_ratio, full=params.min_throughput_ratio
+        ),
+    }
+    score = parts["latency"] * parts["errors"] * parts["throughput"]
+    passed = all(v == 1.0 for v in parts.values())
+    errors_seen: dict[str, int] = {}
+    for s in measured:
+        if s.error:
+            errors_seen[s.error] = errors_seen.get(s.error, 0) + 1
+    return GradeResult(
+        score=round(score, 4),
+        passed=passed,
+        summary=(
+            f"p95 {p95:.1f} ms (SLO {slo.p95_ms:g} ms, spread {spread:.1f} ms over "
+            f"{len(window_stats)} windows), errors {error_rate:.1%}, "
+            f"{throughput:.1f}/{params.rate:g} req/s"
+        ),
+        evidence={
+            "p95_ms": round(p95, 2),
+            "p95_spread_ms": round(spread, 2),
+            "p50_ms": overall["p50_ms"],
+            "p99_ms": overall["p99_ms"],
+            "overall_p95_ms": overall["p95_ms"],
+            "error_rate": round(error_rate, 4),
+            "throughput_rps": round(throughput, 2),
+            "target_rps": params.rate,
+            "requests": overall["requests"],
+            "slo": slo.model_dump(),
+            "score_parts": {k: round(v, 4) for k, v in parts.items()},
+            "windows": window_stats,
+            "errors_seen": dict(sorted(errors_seen.items(), key=lambda kv: -kv[1])[:10]),
+            "series": per_second(samples, start),
+        },
+    )
+
+
+def per_second(samples: list[Sample], start: float) -> list[dict[str, Any]]:
+    """Requests, errors and latency percentiles for each second since ``start`` (for plots)."""
+    buckets: dict[int, list[Sample]] = {}
+    for s in samples:
+        buckets.setdefault(max(0, int(s.start - start)), []).append(s)
+    return [{"t": t, **_stats(b)} for t, b in sorted(buckets.items())]

@@ -1,0 +1,63 @@
+"""Load probe: locust at a steady rate against the candidate's service, recording every
+request's exact response time through the request event (locust's own percentiles are rounded).
+Runs headless in the grader image inside the evaluation pod; config and payloads come from
+/grading/in, samples go to /grading/out.
+"""
+
+import csv
+import itertools
+import json
+import time
+
+from locust import FastHttpUser, constant_throughput, events, task
+
+CONFIG = json.load(open("/grading/in/config.json"))
+PAYLOADS = json.load(open("/grading/in/payloads.json"))
+NEXT = itertools.count()
+SAMPLES = []
+META = {}
+
+
+@events.test_start.add_listener
+def on_start(environment, **_):
+    META["start"] = time.time()
+
+
+@events.request.add_listener
+def on_request(response_time, exception, start_time=None, **_):
+    error = "" if exception is None else str(exception)[:120]
+    SAMPLES.append((start_time or time.time(), response_time, error))
+
+
+@events.quitting.add_listener
+def on_quit(environment, **_):
+    with open("/grading/out/samples.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["start", "response_ms", "error"])
+        writer.writerows(SAMPLES)
+    with open("/grading/out/meta.json", "w") as fh:
+        json.dump(META, fh)
+
+
+class Client(FastHttpUser):
+    wait_time = constant_throughput(CONFIG["rate"] / CONFIG["users"])
+    network_timeout = CONFIG["timeout"]
+    connection_timeout = CONFIG["timeout"]
+
+    @task
+    def call(self):
+        body = PAYLOADS[next(NEXT) % len(PAYLOADS)]
+        with self.client.post(CONFIG["endpoint"], json=body, catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}")
+                return
+            key = CONFIG.get("json_key")
+            if key:
+                try:
+                    ok = isinstance(resp.json().get(key), list)
+                except Exception:
+                    ok = False
+                if not ok:
+                    resp.failure(f"2xx without a JSON list under {key!r}")
+                    return
+            resp.success()

@@ -1,0 +1,92 @@
+"""The ``pytest`` grader: hidden tests, copied in only now, run as the candidate user in a
+fresh container of the challenge image holding the submitted workspace.
+
+pytest is pinned to our own ini file and rootdir (/grading) and runs with ``python -I``, so a
+conftest.py, pytest.ini or sitecustomize.py planted in /workspace is never loaded. Tests that
+import the candidate's modules run candidate code in the same process as pytest; prefer
+black-box tests (HTTP, files) for anything the score depends on.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from pydantic import Field
+
+from graders.base import EvaluationEnvironment, Grader, GradeResult, GraderError, Params
+
+JUNIT_MAX = 4 * 2**20
+
+
+class PytestParams(Params):
+    tests: str = Field("tests", description="hidden folder of pytest files")
+    timeout_s: float = Field(180, gt=0, description="for the whole test session")
+    pass_threshold: float = Field(1.0, ge=0, le=1, description="pass fraction that passes")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for tests")
+
+
+class PytestGrader(Grader[PytestParams]):
+    kind = "pytest"
+    description = "Runs hidden pytest tests next to the service and scores the pass fraction."
+    Params = PytestParams
+
+    def grade(self, env: EvaluationEnvironment, params: PytestParams) -> GradeResult:
+        folder = env.hidden_file(params.tests)
+        if not folder.is_dir():
+            raise GraderError(f"hidden path {params.tests} is not a folder")
+        env.ensure_service()
+        files = {
+            f"tests/{path.relative_to(folder).as_posix()}": path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+        files["pytest.ini"] = b"[pytest]\n"
+        variables = {"SERVICE_URL": f"http://127.0.0.1:{env.service_port}", **params.env}
+        cmd = ["env", *(f"{k}={v}" for k, v in variables.items()),
+               "python", "-I", "-m", "pytest", "/grading/tests", "-c", "/grading/pytest.ini",
+               "--rootdir=/grading", "-p", "no:cacheprovider", "-q", "-o", "junit_family=xunit2",
+               "--junitxml=/grading/out/junit.xml"]
+        out = env.run_tester(files, cmd, timeout=params.timeout_s)
+        junit = out.files.get("junit.xml")
+        if junit is None:
+            raise GraderError(
+                f"pytest wrote no report (exit {out.result.exit_code}): "
+                f"{(out.result.stdout + out.result.stderr)[-800:]}"
+            )
+        env.save_artifact("junit.xml", junit)
+        return score_junit(junit, params.pass_threshold)
+
+
+def score_junit(xml: bytes, threshold: float) -> GradeResult:
+    if len(xml) > JUNIT_MAX:
+        raise GraderError("the JUnit report is implausibly large")
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise GraderError(f"the JUnit report does not parse: {exc}") from exc
+    cases: list[dict[str, Any]] = []
+    for case in root.iter("testcase"):
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                message = (child.get("message") or child.text or "")[:500]
+        cases.append({"test": f"{case.get('classname', '')}::{case.get('name', '')}",
+                      "outcome": outcome, "message": message})
+    if not cases:
+        raise GraderError("pytest collected no tests")
+    passed = sum(1 for c in cases if c["outcome"] == "passed")
+    score = passed / len(cases)
+    failing = [c for c in cases if c["outcome"] != "passed"]
+    return GradeResult(
+        score=round(score, 4),
+        passed=score >= threshold,
+        summary=f"{passed}/{len(cases)} hidden tests passed",
+        evidence={
+            "passed": passed,
+            "total": len(cases),
+            "failing": failing,
+            "tests": [{"test": c["test"], "outcome": c["outcome"]} for c in cases],
+        },
+    )

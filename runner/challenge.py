@@ -1,0 +1,272 @@
+"""Challenge packages: the typed ``challenge.yaml`` model, loading with clear errors, discovery.
+
+A challenge is a folder::
+
+    challenge.yaml   the spec (this module's ChallengeSpec)
+    brief.md         what the candidate reads
+    workspace/       starter files, copied to /workspace
+    hidden/          grader-only material, copied into evaluation containers at grading time
+    solution/        the reference solution, overlaid on the workspace like a submission
+    image/           the image recipe (Dockerfile, requirements.txt)
+    prepare/         optional: a script that generates data and models inside the image
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from runner.errors import ChallengeNotFound, SpecError
+
+SPEC_FILE = "challenge.yaml"
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.I)
+
+
+class Competency(str, Enum):
+    deployment = "deployment"
+    optimization = "optimization"
+    infrastructure = "infrastructure"
+    incident_response = "incident_response"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Strict):
+    """Limits for every candidate container of a run."""
+
+    memory: str = Field("1g", description="memory limit, e.g. 512m or 2g (no swap on top)")
+    cpus: float = Field(1.0, gt=0, le=64, description="CPU share, e.g. 1.0 = one core")
+    pids: int = Field(256, ge=16, le=32768, description="most processes and threads at once")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_parses(cls, value: str) -> str:
+        if not _SIZE.match(value.strip()):
+            raise ValueError(f"{value!r} is not a size like 512m or 2g")
+        if parse_size(value) < 64 * 2**20:
+            raise ValueError(f"{value!r} is below the 64m minimum")
+        return value
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory)
+
+
+class ImageRecipe(_Strict):
+    recipe: str = Field("image", description="folder with the Dockerfile, relative to the challenge")
+
+
+class Prepare(_Strict):
+    """A generator run once per challenge version inside its image, with no network."""
+
+    script: str = Field(description="Python script, relative to the challenge folder")
+    timeout_s: float = Field(600, gt=0, description="how long the script may run")
+
+
+class ServiceSpec(_Strict):
+    """How to start the candidate's service in the evaluation container."""
+
+    command: list[str] = Field(description="argv, run as the candidate user in /workspace")
+    port: int = Field(ge=1024, le=65535, description="port the service listens on")
+    health_path: str = Field("/health", description="GET path that answers 2xx when ready")
+    startup_timeout_s: float = Field(60, gt=0, description="how long to wait for health")
+
+
+class PortSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    port: int = Field(ge=1, le=65535)
+
+
+class GraderSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the challenge")
+    kind: str = Field(description="grader kind, e.g. load, correctness, pytest")
+    competency: Competency
+    weight: float = Field(1.0, gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Band(_Strict):
+    min: float | None = Field(None, ge=0, le=100)
+    max: float | None = Field(None, ge=0, le=100)
+
+    def contains(self, score: float) -> bool:
+        return (self.min is None or score >= self.min) and (self.max is None or score <= self.max)
+
+    def __str__(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g}..{self.max:g}"
+        return f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
+
+
+class Validation(_Strict):
+    reference: Band = Field(default_factory=lambda: Band(min=90))
+    starter: Band = Field(default_factory=lambda: Band(max=40))
+
+
+class ChallengeSpec(_Strict):
+    """The typed content of challenge.yaml."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
+    title: str = Field(min_length=3)
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    summary: str = ""
+    time_limit_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    competencies: list[Competency] = Field(min_length=1)
+    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
+    image: ImageRecipe = Field(default_factory=ImageRecipe)  # type: ignore[arg-type]
+    prepare: Prepare | None = None
+    service: ServiceSpec | None = None
+    ports: list[PortSpec] = Field(default_factory=list)
+    graders: list[GraderSpec] = Field(min_length=1)
+    validation: Validation = Field(default_factory=Validation)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A loaded challenge: its spec and where its folder is."""
+
+    spec: ChallengeSpec
+    root: Path
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    @property
+    def brief(self) -> str:
+        return (self.root / "brief.md").read_text()
+
+
+def parse_size(text: str) -> int:
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a size")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit])
+
+
+def load_challenge(root: Path, grader_params: Mapping[str, type[BaseModel]]) -> Challenge:
+    """Load and check the challenge in folder ``root``.
+
+    ``grader_params`` maps each known grader kind to its parameter model. Raises SpecError
+    listing every problem with its field path.
+    """
+    spec_path = root / SPEC_FILE
+    where = str(spec_path)
+    try:
+        raw = yaml.safe_load(spec_path.read_text())
+    except FileNotFoundError:
+        raise ChallengeNotFound(f"{root} has no {SPEC_FILE}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(where, [f"not valid YAML{at}: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(raw, dict):
+        raise SpecError(where, [f"the top level must be a mapping, not {type(raw).__name__}"])
+    try:
+        spec = ChallengeSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(where, [_describe(err) for err in exc.errors()]) from None
+    problems = list(_check_graders(spec, grader_params))
+    problems += list(_check_files(spec, root))
+    if spec.id != root.name:
+        problems.append(f"id: {spec.id!r} must equal the folder name {root.name!r}")
+    if problems:
+        raise SpecError(where, problems)
+    return Challenge(spec=spec, root=root)
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    msg = str(err["msg"])
+    if err["type"] == "missing":
+        return f"{loc}: required field is missing"
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: unknown field (check the spelling; see docs/challenge-format.md)"
+    return f"{loc}: {msg} (got {err.get('input')!r})"
+
+
+def _check_graders(
+    spec: ChallengeSpec, grader_params: Mapping[str, type[BaseModel]]
+) -> Iterable[str]:
+    seen: set[str] = set()
+    for index, grader in enumerate(spec.graders):
+        where = f"graders.{index}"
+        if grader.name in seen:
+            yield f"{where}.name: {grader.name!r} is used twice"
+        seen.add(grader.name)
+        if grader.competency not in spec.competencies:
+            yield (
+                f"{where}.competency: {grader.competency.value!r} is not among the "
+                f"challenge's competencies {[c.value for c in spec.competencies]}"
+            )
+        model = grader_params.get(grader.kind)
+        if model is None:
+            yield f"{where}.kind: unknown grader kind {grader.kind!r} (known: {sorted(grader_params)})"
+            continue
+        try:
+            model.model_validate(grader.params)
+        except ValidationError as exc:
+            for err in exc.errors():
+                yield _describe({**err, "loc": (where, "params", *err["loc"])})
+
+
+def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:
+    required = {"brief.md": "file", "workspace": "folder", "hidden": "folder"}
+    required[f"{spec.image.recipe}/Dockerfile"] = "file"
+    if spec.prepare:
+        required[spec.prepare.script] = "file"
+    for rel, what in required.items():
+        path = root / rel
+        ok = path.is_file() if what == "file" else path.is_dir()
+        if not ok:
+            yield f"{rel}: the {what} {path} is missing"
+
+
+def find_challenge(
+    ref: str, search: Iterable[Path], grader_params: Mapping[str, type[BaseModel]]
+) -> Challenge:
+    """Resolve an id (searched in order) or a folder path to a loaded challenge."""
+    as_path = Path(ref)
+    if (as_path / SPEC_FILE).is_file():
+        return load_challenge(as_path.resolve(), grader_params)
+    for folder in search:
+        if (folder / ref / SPEC_FILE).is_file():
+            return load_challenge(folder / ref, grader_params)
+    known = ", ".join(sorted(c.name for c in _challenge_folders(search))) or "none"
+    raise ChallengeNotFound(f"no challenge {ref!r} (known: {known}; or give a folder path)")
+
+
+def list_challenges(
+    search: Iterable[Path], grader_params: Mapping[str, type[BaseModel]]
+) -> list[Challenge | SpecError]:
+    """Every challenge found, or the error that stops it from loading."""
+    found: list[Challenge | SpecError] = []
+    for folder in _challenge_folders(search):
+        try:
+            found.append(load_challenge(folder, grader_params))
+        except SpecError as exc:
+            found.append(exc)
+    return found
+
+
+def _challenge_folders(search: Iterable[Path]) -> list[Path]:
+    return [
+        child
+        for folder in search
+        if folder.is_dir()
+        for child in sorted(folder.iterdir())
+        if (child / SPEC_FILE).is_file()
+    ]

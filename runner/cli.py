@@ -1,0 +1,359 @@
+"""The ``prodproven`` command line. Errors are caught once, here, and printed as one readable
+message; results go to stdout (``--json`` for scripts) and progress to stderr."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from runner import plugins
+from runner.challenge import Challenge, find_challenge, list_challenges
+from runner.config import Settings
+from runner.errors import ProdprovenError, SpecError
+from runner.lifecycle import Runner
+from runner.report import render, status_document
+from runner.store import Status, Store, utcnow
+from runner.validate import validate_challenge
+from sandbox.docker_backend import connect
+from sandbox.images import ImageBuilder
+
+out = Console()
+err = Console(stderr=True)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    json: bool = False
+
+    def runner(self, progress: Callable[[str], None]) -> Runner:
+        client = connect()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        images = ImageBuilder(client, self.settings.images(), log=progress)
+        pod_image = images.runtime()
+        backend = plugins.plugin_manager().hook.sandbox_backend(
+            settings=self.settings, pod_image=pod_image
+        )
+        return Runner(self.settings, self.store(), backend, images, report=progress)
+
+    def store(self) -> Store:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return Store(self.settings.store_url)
+
+    def challenge(self, ref: str) -> Challenge:
+        return find_challenge(ref, self.settings.challenge_dirs, plugins.grader_params())
+
+
+@contextmanager
+def progress(quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A progress line on stderr: each step is printed with its elapsed time when the next
+    one starts."""
+    started = time.monotonic()
+    last: list[tuple[str, float]] = []
+    with err.status("starting") as status:
+
+        def step(message: str) -> None:
+            now = time.monotonic()
+            if last and not quiet:
+                err.print(f"[green]✓[/green] {last[0][0]} [dim]({now - last[0][1]:.1f}s)[/dim]")
+            last[:] = [(message, now)]
+            status.update(f"{message} [dim]· {now - started:.0f}s[/dim]")
+
+        yield step
+        if last and not quiet:
+            err.print(f"[green]✓[/green] {last[0][0]} [dim]({time.monotonic() - last[0][1]:.1f}s)[/dim]")
+
+
+def emit(ctx: Context, doc: dict[str, Any]) -> None:
+    if ctx.json:
+        click.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        render(doc, out)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="PRODPROVEN_DATA_DIR",
+              help="Where runs, archives and the store live [env PRODPROVEN_DATA_DIR].")
+@click.version_option(package_name="prodproven")
+@click.pass_context
+def cli(click_ctx: click.Context, data_dir: Path | None) -> None:
+    """prodproven: put AI/ML engineers in real, containerized production situations and
+    grade what they actually did.
+
+    \b
+    Typical use:
+      prodproven challenge list
+      prodproven run deploy-model --submission challenges/deploy-model/solution
+      prodproven start deploy-model --candidate ada
+      prodproven show RUN
+    """
+    click_ctx.obj = Context(settings=Settings.from_env(data_dir=data_dir))
+
+
+@cli.group()
+def challenge() -> None:
+    """List and validate challenges."""
+
+
+@challenge.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def challenge_list(ctx: Context, as_json: bool) -> None:
+    """List the challenges found in the built-in folder and PRODPROVEN_CHALLENGES_PATH."""
+    found = list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
+    rows = [
+        {"id": c.id, "title": c.spec.title, "version": c.spec.version,
+         "minutes": c.spec.time_limit_minutes,
+         "competencies": [x.value for x in c.spec.competencies], "path": str(c.root)}
+        if isinstance(c, Challenge) else {"error": str(c), "path": c.path}
+        for c in found
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "title", "version", "time", "competencies")
+    for row in rows:
+        if "error" in row:
+            table.add_row("[red]invalid[/red]", row["error"], "", "", "")
+        else:
+            table.add_row(row["id"], row["title"], row["version"], f"{row['minutes']:g} min",
+                          ", ".join(row["competencies"]))
+    out.print(table)
+
+
+@challenge.command("validate")
+@click.argument("challenge_ref", metavar="CHALLENGE")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.pass_obj
+def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
+    """Run the reference solution and the untouched starter; check their scores against the
+    bands in the spec. Exits 1 when a band is missed. CHALLENGE is an id or a folder."""
+    target = ctx.challenge(challenge_ref)
+    with progress() as step:
+        verdict = validate_challenge(ctx.runner(step), target)
+    if as_json:
+        click.echo(json.dumps(verdict, indent=2))
+    else:
+        table = Table("submission", "run", "score", "band", "verdict")
+        for check in verdict["checks"]:
+            table.add_row(check["submission"], check["run_id"], f"{check['score']:.1f}",
+                          check["band"], "[green]ok[/green]" if check["ok"] else "[red]missed[/red]")
+        out.print(table)
+        out.print("[green]valid[/green]" if verdict["ok"] else "[red]invalid[/red]")
+    if not verdict["ok"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("challenge_ref", metavar="CHALLENGE")
+@click.option("--submission", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder overlaid on the starter workspace as the candidate's work; its "
+                   ".autopilot/run.sh, if any, runs inside the workspace before submit.")
+@click.option("--candidate", default="scripted", show_default=True, help="Name on the run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.pass_obj
+def run(ctx: Context, challenge_ref: str, submission: Path | None, candidate: str,
+        as_json: bool) -> None:
+    """Run a challenge non-interactively: start, overlay the submission, submit, grade."""
+    ctx.json = as_json
+    target = ctx.challenge(challenge_ref)
+    with progress() as step:
+        result = ctx.runner(step).run_scripted(target, submission, candidate)
+    emit(ctx, status_document(result))
+
+
+@cli.command()
+@click.argument("challenge_ref", metavar="CHALLENGE")
+@click.option("--candidate", required=True, help="Who takes the challenge.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_obj
+def start(ctx: Context, challenge_ref: str, candidate: str, as_json: bool) -> None:
+    """Start an interactive run; prints how to reach the workspace and the deadline."""
+    target = ctx.challenge(challenge_ref)
+    with progress() as step:
+        started = ctx.runner(step).start(target, candidate)
+    if as_json:
+        click.echo(json.dumps(status_document(started), indent=2, default=str))
+        return
+    assert started.deadline is not None
+    out.print(f"run [bold]{started.id}[/bold] is running for {candidate}")
+    out.print(f"deadline {started.deadline:%Y-%m-%d %H:%M:%S} UTC "
+              f"({target.spec.time_limit_minutes:g} minutes)")
+    out.print(f"brief:      {target.root / 'brief.md'}")
+    out.print(f"workspace:  prodproven shell {started.id}")
+    out.print(f"submit:     prodproven submit {started.id}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.pass_obj
+def shell(ctx: Context, run_id: str) -> None:
+    """Open an interactive shell in a running workspace, as the candidate."""
+    with progress(quiet=True) as step:
+        _, workspace = ctx.runner(step).workspace(run_id)
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        raise ProdprovenError("the docker command line is needed for an interactive shell")
+    sys.exit(subprocess.call([docker_cli, "exec", "-it", "-w", "/workspace", workspace.name,
+                              "bash", "-l"]))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--no-grade", is_flag=True, help="Only archive; grade later with `grade`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def submit(ctx: Context, run_id: str, no_grade: bool, as_json: bool) -> None:
+    """Submit a running run: archive the workspace, then grade it."""
+    ctx.json = as_json
+    with progress() as step:
+        runner = ctx.runner(step)
+        result = runner.submit(run_id)
+        if not no_grade:
+            result = runner.grade(run_id)
+    emit(ctx, status_document(result))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def grade(ctx: Context, run_id: str, as_json: bool) -> None:
+    """Grade a submitted run again from its archive (after a crash, or to check noise)."""
+    ctx.json = as_json
+    with progress() as step:
+        result = ctx.runner(step).grade(run_id)
+    emit(ctx, status_document(result))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON object.")
+@click.option("--events", is_flag=True, help="Also print the run's event log.")
+@click.pass_obj
+def show(ctx: Context, run_id: str, as_json: bool, events: bool) -> None:
+    """Show a run: score, competencies, each grader's summary and evidence."""
+    ctx.json = as_json
+    store = ctx.store()
+    doc = status_document(store.get(run_id))
+    if events:
+        doc["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "data": e.data}
+                         for e in store.events(run_id)]
+    emit(ctx, doc)
+    if events and not as_json:
+        for e in doc["events"]:
+            out.print(f"[dim]{e['at']}[/dim] {e['kind']} {json.dumps(e['data'])[:200]}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
+    """Show one run's status and time left, or list all runs."""
+    store = ctx.store()
+    runs = [store.get(run_id)] if run_id else store.list_runs()
+    rows = []
+    for r in runs:
+        left = (r.deadline - utcnow()).total_seconds() if r.deadline else None
+        rows.append({"run_id": r.id, "challenge": r.challenge_id, "candidate": r.candidate,
+                     "status": r.status.value, "score": r.score,
+                     "seconds_left": round(left) if left is not None and r.status == Status.running else None,
+                     "created_at": r.created_at.isoformat(), "error": r.error})
+    if as_json:
+        click.echo(json.dumps(rows if run_id is None else rows[0], indent=2))
+        return
+    table = Table("run", "challenge", "candidate", "status", "score", "time left")
+    for row in rows:
+        left = row["seconds_left"]
+        clock = "" if left is None else ("overdue" if left < 0 else f"{left // 60:.0f}m {left % 60:02.0f}s")
+        table.add_row(row["run_id"], row["challenge"], row["candidate"], row["status"],
+                      "" if row["score"] is None else f"{row['score']:.1f}", clock)
+    out.print(table)
+
+
+@cli.group()
+def images() -> None:
+    """Build the images runs need (offline-capable)."""
+
+
+@images.command("build")
+@click.argument("challenge_refs", metavar="[CHALLENGE]...", nargs=-1)
+@click.pass_obj
+def images_build(ctx: Context, challenge_refs: tuple[str, ...]) -> None:
+    """Build the base, runtime, grader and challenge images (all challenges by default)."""
+    refs = challenge_refs or tuple(
+        c.id for c in list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
+        if isinstance(c, Challenge)
+    )
+    with progress() as step:
+        runner = ctx.runner(step)
+        step("grader image")
+        tags = [runner.images.runtime(), runner.images.grader()]
+        for ref in refs:
+            target = ctx.challenge(ref)
+            tags.append(runner.challenge_image(target))
+            runner.material(target)
+        step("done")
+    for tag in tags:
+        out.print(tag)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@click.pass_obj
+def gc(ctx: Context, as_json: bool) -> None:
+    """Remove containers and volumes left by finished, errored or unknown runs."""
+    with progress(quiet=True) as step:
+        removed = ctx.runner(step).gc()
+    if as_json:
+        click.echo(json.dumps(removed))
+    else:
+        out.print(f"removed {sum(removed.values())} objects of {len(removed)} runs")
+
+
+def main() -> None:
+    """Entry point: one readable message per error, never a bare traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except SpecError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(2)
+    except ProdprovenError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        crash = Path(sys.prefix).parent / "prodproven-crash.log"
+        try:
+            crash = Settings.from_env().data_dir / "crash.log"
+            crash.parent.mkdir(parents=True, exist_ok=True)
+        except ProdprovenError:
+            pass
+        crash.write_text(traceback.format_exc())
+        err.print(f"[red]internal error:[/red] {exc.__class__.__name__}: {exc} "
+                  f"(details in {crash}; please report it)", highlight=False)
+        sys.exit(70)

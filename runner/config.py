@@ -1,0 +1,84 @@
+"""The one settings object, filled from the environment and overridden by the CLI (and, later,
+the web app). Every setting is documented in docs/operations.md."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from runner.errors import ConfigError
+from sandbox.images import ImageSettings, default_debian_mirror
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "PRODPROVEN_"
+
+
+class Settings(BaseModel):
+    """How this installation of prodproven runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_dir: Path
+    """Runs, archives, artifacts and the SQLite store live here."""
+    database_url: str | None = None
+    """SQLAlchemy URL of the store; default: SQLite file ``<data_dir>/prodproven.db``."""
+    base_image: str = "python:3.11-slim"
+    """Image every container starts from; when it cannot be had, an offline Debian bootstrap."""
+    debian_mirror: str = ""
+    """Debian mirror for the offline bootstrap; default: the one apt is configured with."""
+    challenges_path: tuple[Path, ...] = ()
+    """Extra folders searched for challenges, after the built-in ones."""
+    cpu_pinning: bool = True
+    """On machines with 2+ cores, pin the service under load and the load generator apart."""
+    max_archive_mb: int = 512
+    """Largest workspace archive accepted at submit, in MiB."""
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'prodproven.db'}"
+
+    @property
+    def challenge_dirs(self) -> tuple[Path, ...]:
+        return (REPO_ROOT / "challenges", *self.challenges_path)
+
+    def images(self) -> ImageSettings:
+        return ImageSettings(
+            base_image=self.base_image,
+            debian_mirror=self.debian_mirror or default_debian_mirror(),
+            infra_dir=REPO_ROOT / "infra",
+        )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> Settings:
+        """Settings from ``PRODPROVEN_*`` variables, then explicit overrides (None is ignored).
+
+        Raises ConfigError naming the variable and the bad value.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get(f"{ENV_PREFIX}DATA_DIR", "")
+                             or Path.home() / ".local" / "share" / "prodproven"),
+        }
+        for name in cls.model_fields:
+            key = f"{ENV_PREFIX}{name.upper()}"
+            if name != "data_dir" and key in env:
+                raw = env[key]
+                values[name] = (
+                    tuple(Path(p) for p in raw.split(os.pathsep) if p)
+                    if name == "challenges_path"
+                    else raw
+                )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = str(err["loc"][0])
+            raise ConfigError(
+                f"{ENV_PREFIX}{name.upper()}", values.get(name), err["msg"].lower()
+            ) from None

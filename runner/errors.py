@@ -1,0 +1,78 @@
+"""Every error prodproven raises on purpose, in one place.
+
+::
+
+    ProdprovenError                  root; the CLI prints its message, never a traceback
+    ├── ConfigError                  a setting has a bad value (names the key and the value)
+    ├── SpecError                    a challenge.yaml is malformed (names file, field, expectation)
+    ├── ChallengeNotFound            no challenge with that id or path
+    ├── RunNotFound                  no run with that id
+    ├── RunStateError                the run's status does not allow the operation
+    ├── GraderError                  a grader could not do its job (becomes a failed result)
+    └── SandboxError                 containers, images, engine
+        ├── DockerUnavailable        the engine does not answer
+        ├── ImageError               an image is missing or failed to build
+        ├── ContainerError           a container could not be created, started or copied
+        ├── ExecTimeout              a command in a container ran past its timeout
+        └── ServiceNotReady          a service did not pass its health check in time
+
+Errors are raised where the problem is found and caught once, at the CLI edge.
+"""
+
+from __future__ import annotations
+
+from graders.base import GraderError
+from sandbox.errors import (
+    ContainerError,
+    DockerUnavailable,
+    ExecTimeout,
+    ImageError,
+    ProdprovenError,
+    SandboxError,
+    ServiceNotReady,
+)
+
+__all__ = [
+    "ChallengeNotFound",
+    "ConfigError",
+    "ContainerError",
+    "DockerUnavailable",
+    "ExecTimeout",
+    "GraderError",
+    "ImageError",
+    "ProdprovenError",
+    "RunNotFound",
+    "RunStateError",
+    "SandboxError",
+    "ServiceNotReady",
+    "SpecError",
+]
+
+
+class ConfigError(ProdprovenError):
+    """A setting has a value prodproven cannot use."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        self.key, self.value, self.expected = key, value, expected
+        super().__init__(f"setting {key}={value!r} is invalid: expected {expected}")
+
+
+class SpecError(ProdprovenError):
+    """A challenge spec is malformed; the message lists every problem found."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path, self.problems = path, problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid challenge spec {path}:\n{lines}")
+
+
+class ChallengeNotFound(ProdprovenError):
+    """No challenge has the requested id, and it is not a folder with a challenge.yaml."""
+
+
+class RunNotFound(ProdprovenError):
+    """No run has the requested id."""
+
+
+class RunStateError(ProdprovenError):
+    """The operation is not allowed in the run's current status."""

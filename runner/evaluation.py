@@ -1,0 +1,244 @@
+"""The evaluation pod: a fresh copy of the submitted workspace running the candidate's
+service, plus short-lived grading containers beside it. Hidden material enters only these
+grading containers, and only now."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders.base import GraderError, ProbeOutput
+from runner.challenge import Challenge
+from sandbox.environment import (
+    CANDIDATE_UID,
+    NOBODY_USER,
+    Backend,
+    ContainerSpec,
+    Limits,
+    Pod,
+    Sandbox,
+)
+from sandbox.errors import ContainerError, ServiceNotReady
+
+OUTPUT_LIMIT = 256 * 2**20
+CANDIDATE_TMPFS = {
+    "/tmp": "rw,nosuid,size=512m,mode=1777",
+    "/home/candidate": f"rw,nosuid,size=256m,uid={CANDIDATE_UID},gid={CANDIDATE_UID},mode=0700",
+}
+GRADER_LIMITS = Limits(memory_bytes=1 * 2**30, cpus=1.0, pids=512)
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    """Which cores the service and the load generator get (None: no pinning)."""
+
+    service: str | None = None
+    load: str | None = None
+
+    @classmethod
+    def for_cores(cls, cores: int, enabled: bool) -> CpuPlan:
+        return cls(service="0", load="1") if enabled and cores >= 2 else cls()
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    run_id: str
+    attempt: int
+    challenge: Challenge
+    challenge_image: str
+    grader_image: str
+    archive: Path
+    hidden_roots: tuple[Path, ...]
+    artifacts_dir: Path
+    cpus: CpuPlan
+
+
+def candidate_container(
+    role: str, image: str, run_id: str, purpose: str, limits: Limits, *,
+    command: Sequence[str] | None, cpuset: str | None = None,
+    extra_volumes: Mapping[str, str] | None = None,
+) -> ContainerSpec:
+    """The hardened spec every container holding candidate files gets."""
+    return ContainerSpec(
+        role=role, image=image, limits=limits, command=command, cpuset=cpuset,
+        volumes={f"pp-{run_id}-{purpose}-{role}": "/workspace", **(extra_volumes or {})},
+        tmpfs=CANDIDATE_TMPFS,
+    )
+
+
+class Evaluation:
+    """Implements graders.base.EvaluationEnvironment for one grading attempt."""
+
+    def __init__(
+        self, backend: Backend, plan: EvaluationPlan,
+        log: Callable[[str, dict[str, object]], None],
+        record_artifact: Callable[[str, Path, str, int], None],
+    ) -> None:
+        self._backend = backend
+        self._plan = plan
+        self._log = log
+        self._record_artifact = record_artifact
+        self._pod: Pod | None = None
+        self._service: Sandbox | None = None
+        self._helpers = 0
+        self.current_grader = "evaluation"
+
+    # lifecycle -----------------------------------------------------------------------------
+    def open(self) -> None:
+        old = self._backend.attach_pod(self._plan.run_id, "evaluation")
+        if old is not None:
+            old.remove()
+        spec = self._plan.challenge.spec
+        if spec.service is None:
+            raise GraderError(f"challenge {spec.id} declares no service to evaluate")
+        self._pod = self._backend.create_pod(self._plan.run_id, "evaluation")
+        limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
+        self._service = self._pod.add(candidate_container(
+            "service", self._plan.challenge_image, self._plan.run_id, "evaluation", limits,
+            command=spec.service.command, cpuset=self._plan.cpus.service,
+        ))
+        self._service.put_archive("/workspace", self._plan.archive.read_bytes())
+        self._service.start()
+        self._log("evaluation.started", {"service": self._service.name})
+
+    def close(self) -> None:
+        if self._pod is not None:
+            self._pod.remove()
+            self._pod = None
+
+    def service_logs(self) -> str:
+        return self._service.logs(tail=200) if self._service else ""
+
+    # EvaluationEnvironment -----------------------------------------------------------------
+    @property
+    def service_port(self) -> int:
+        service = self._plan.challenge.spec.service
+        assert service is not None
+        return service.port
+
+    def hidden_file(self, rel: str) -> Path:
+        for root in self._plan.hidden_roots:
+            path = (root / rel).resolve()
+            if path.is_relative_to(root.resolve()) and path.exists():
+                return path
+        raise GraderError(f"hidden material {rel!r} is missing from challenge "
+                          f"{self._plan.challenge.id}")
+
+    def ensure_service(self) -> float:
+        pod, service = self._require()
+        spec = self._plan.challenge.spec.service
+        assert spec is not None
+        if service.state() != "running":
+            code = service.exit_code()
+            self._log("service.restarted", {"grader": self.current_grader, "exit_code": code,
+                                            "logs": service.logs(tail=30)})
+            service.restart()
+        try:
+            return pod.wait_http(spec.port, spec.health_path, timeout=spec.startup_timeout_s)
+        except ServiceNotReady as exc:
+            raise ServiceNotReady(
+                f"{exc}. The service's last output:\n{service.logs(tail=20)}"
+            ) from exc
+
+    def run_probe(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float,
+        load: bool = False,
+    ) -> ProbeOutput:
+        pod, _ = self._require()
+        self._helpers += 1
+        role = f"probe{self._helpers}"
+        container = pod.add(ContainerSpec(
+            role=role, image=self._plan.grader_image, limits=GRADER_LIMITS,
+            command=["sleep", "infinity"], user=NOBODY_USER, workdir="/grading",
+            volumes={f"pp-{self._plan.run_id}-evaluation-{role}": "/grading"},
+            tmpfs={"/tmp": "rw,size=256m,mode=1777"},
+            cpuset=self._plan.cpus.load if load else None,
+        ))
+        return self._run_helper(container, files, cmd, timeout, owner=65534)
+
+    def run_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float
+    ) -> ProbeOutput:
+        pod, _ = self._require()
+        self._helpers += 1
+        role = f"tester{self._helpers}"
+        spec = self._plan.challenge.spec
+        limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
+        container = pod.add(candidate_container(
+            role, self._plan.challenge_image, self._plan.run_id, "evaluation", limits,
+            command=["sleep", "infinity"],
+            extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
+        ))
+        container.put_archive("/workspace", self._plan.archive.read_bytes())
+        return self._run_helper(container, files, cmd, timeout, owner=CANDIDATE_UID)
+
+    def save_artifact(self, name: str, data: bytes) -> str:
+        folder = self._plan.artifacts_dir / f"attempt-{self._plan.attempt}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.current_grader}-{name}"
+        path.write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        self._record_artifact(f"{self.current_grader}/{name}", path, digest, len(data))
+        return str(path)
+
+    def log(self, message: str) -> None:
+        self._log("grader.log", {"grader": self.current_grader, "message": message})
+
+    # helpers -------------------------------------------------------------------------------
+    def _require(self) -> tuple[Pod, Sandbox]:
+        if self._pod is None or self._service is None:
+            raise GraderError("the evaluation pod is not open")
+        return self._pod, self._service
+
+    def _run_helper(
+        self, container: Sandbox, files: Mapping[str, bytes], cmd: Sequence[str],
+        timeout: float, *, owner: int,
+    ) -> ProbeOutput:
+        container.put_archive("/grading", _files_tar({**files, "out/": b""}, owner))
+        container.start()
+        try:
+            result = container.exec(cmd, workdir="/grading", timeout=timeout)
+            outputs = _read_outputs(container)
+        finally:
+            container.stop(timeout=1)
+        return ProbeOutput(result=result, files=outputs)
+
+
+def _files_tar(files: Mapping[str, bytes], owner: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs = {str(Path(n).parent) for n in files if str(Path(n).parent) != "."}
+        dirs |= {n.rstrip("/") for n in files if n.endswith("/")}
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, owner, owner
+            tar.addfile(info)
+        for name, data in files.items():
+            if name.endswith("/"):
+                continue
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o644, owner, owner
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _read_outputs(container: Sandbox) -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = os.path.join(tmp, "out.tar")
+        try:
+            container.get_archive("/grading/out/.", dest, max_bytes=OUTPUT_LIMIT)
+        except ContainerError:
+            return {}
+        files: dict[str, bytes] = {}
+        with tarfile.open(dest) as tar:
+            for member in tar:
+                fh = tar.extractfile(member) if member.isfile() else None
+                if fh is not None:
+                    files[member.name.removeprefix("./")] = fh.read()
+        return files

@@ -1,0 +1,122 @@
+"""The grading pipeline, declared as a list of small steps run in order.
+
+Each step takes the job and adds to it. Grading always starts from the archived workspace, so
+it can be repeated after a crash or for a noise check, and gives the same inputs every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graders.base import Grader, GradeResult, GraderError
+from runner.challenge import Challenge
+from runner.evaluation import Evaluation, EvaluationPlan
+from runner.report import result_document
+from runner.scoring import Outcome, Scorecard, combine
+from runner.store import Run
+from sandbox.errors import ExecTimeout, ServiceNotReady
+
+Reporter = Callable[[str], None]
+
+
+@dataclass
+class GradingJob:
+    run: Run
+    challenge: Challenge
+    plan: EvaluationPlan
+    evaluation: Evaluation
+    graders: dict[str, type[Grader]]  # type: ignore[type-arg]
+    report: Reporter
+    event: Callable[[str, dict[str, Any]], None]
+    outcomes: list[Outcome] = field(default_factory=list)
+    card: Scorecard | None = None
+    document: dict[str, Any] | None = None
+
+
+class ArchiveMismatch(GraderError):
+    """The archive on disk is not the one recorded at submit."""
+
+
+def verify_archive(job: GradingJob) -> None:
+    """The archive must be byte-for-byte what was recorded at submit."""
+    digest = hashlib.sha256(job.plan.archive.read_bytes()).hexdigest()
+    if digest != job.run.archive_sha256:
+        raise ArchiveMismatch(
+            f"archive {job.plan.archive} has sha256 {digest}, expected {job.run.archive_sha256}"
+        )
+
+
+def open_evaluation(job: GradingJob) -> None:
+    job.report("starting the evaluation pod from the archived workspace")
+    job.evaluation.open()
+
+
+def run_graders(job: GradingJob) -> None:
+    for spec in job.challenge.spec.graders:
+        job.report(f"grader {spec.name} ({spec.kind})")
+        job.evaluation.current_grader = spec.name
+        job.event("grader.started", {"grader": spec.name, "kind": spec.kind})
+        started = time.monotonic()
+        result = _grade_one(job, spec.kind, spec.params)
+        outcome = Outcome(spec.name, spec.kind, spec.competency.value, spec.weight, result,
+                          time.monotonic() - started)
+        job.event("grader.finished", {"grader": spec.name, "score": result.score,
+                                      "passed": result.passed, "summary": result.summary})
+        job.outcomes.append(outcome)
+
+
+def _grade_one(job: GradingJob, kind: str, raw_params: dict[str, Any]) -> GradeResult:
+    grader_cls = job.graders.get(kind)
+    if grader_cls is None:
+        return GradeResult.failed(f"no grader of kind {kind!r} is installed")
+    try:
+        params = grader_cls.Params.model_validate(raw_params)
+        return grader_cls().grade(job.evaluation, params)
+    except (GraderError, ServiceNotReady, ExecTimeout) as exc:
+        return GradeResult.failed(str(exc))
+    except Exception as exc:  # a grader bug must cost the grader, not the run
+        job.event("grader.crashed", {"grader": kind, "traceback": traceback.format_exc()})
+        return GradeResult.failed(f"grader {kind} crashed: {exc.__class__.__name__}: {exc}")
+
+
+def close_evaluation(job: GradingJob) -> None:
+    logs = job.evaluation.service_logs()
+    job.event("evaluation.service_logs", {"tail": logs[-8000:]})
+    job.evaluation.close()
+
+
+def score(job: GradingJob) -> None:
+    job.card = combine(job.outcomes)
+
+
+def build_document(job: GradingJob) -> None:
+    assert job.card is not None
+    job.document = result_document(
+        job.run, job.challenge.spec.title, job.outcomes, job.card, job.plan.attempt
+    )
+
+
+STEPS: list[Callable[[GradingJob], None]] = [
+    verify_archive,
+    open_evaluation,
+    run_graders,
+    close_evaluation,
+    score,
+    build_document,
+]
+
+
+def grade(job: GradingJob) -> dict[str, Any]:
+    """Run every step; the evaluation pod is removed whatever happens."""
+    try:
+        for step in STEPS:
+            step(job)
+    finally:
+        job.evaluation.close()
+    assert job.document is not None
+    return job.document

@@ -1,0 +1,32 @@
+"""Every extension point of prodproven, as pluggy hook specifications.
+
+Built-in graders and sandbox backends are registered through these same hooks (see
+runner/plugins.py), so a firm's plugin is a peer of the built-ins. Each hook is documented in
+docs/plugins.md; tests/unit/test_docs.py fails when one is not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from graders.base import Grader
+    from runner.config import Settings
+    from sandbox.environment import Backend
+
+hookspec = pluggy.HookspecMarker("prodproven")
+hookimpl = pluggy.HookimplMarker("prodproven")
+
+
+@hookspec
+def register_graders() -> list[type[Grader]]:  # type: ignore[type-arg]
+    """Return grader classes; each becomes available to specs under its ``kind``."""
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def sandbox_backend(settings: Settings, pod_image: str) -> Backend | None:
+    """Return the sandbox backend to run containers with, or None to let another plugin."""
+    raise NotImplementedError

@@ -1,0 +1,265 @@
+"""The life of a run: created -> provisioning -> running -> submitted -> grading -> graded
+(or errored, with the reason). Each status is committed to the store before the work it
+announces is done, and the workspace archive is written and checksummed before anything else
+happens at submit: a crash at any point leaves a run that can be submitted or re-graded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from runner import plugins
+from runner.challenge import Challenge, load_challenge
+from runner.config import Settings
+from runner.errors import ProdprovenError, RunStateError
+from runner.evaluation import CpuPlan, Evaluation, EvaluationPlan, candidate_container
+from runner.grading import GradingJob, grade
+from runner.prepare import Material, material
+from runner.store import ALLOWED, Run, Status, Store, utcnow
+from sandbox import tarball
+from sandbox.environment import Backend, ExecResult, Limits, Pod, Sandbox
+from sandbox.errors import ContainerError, ExecTimeout
+from sandbox.images import ImageBuilder
+
+AUTOPILOT = ".autopilot/run.sh"
+KEEPALIVE = ["python3", "-c", "import signal; signal.pause()"]
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "workspace.tar"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+
+class Runner:
+    """Starts, submits and grades runs. ``report`` receives one line per step for progress."""
+
+    def __init__(
+        self, settings: Settings, store: Store, backend: Backend, images: ImageBuilder,
+        report: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.backend = backend
+        self.images = images
+        self.report = report
+
+    # paths and lookups ---------------------------------------------------------------------
+    def paths(self, run_id: str) -> RunPaths:
+        return RunPaths(self.settings.data_dir / "runs" / run_id)
+
+    def challenge_of(self, run: Run) -> Challenge:
+        return load_challenge(Path(run.challenge_path), plugins.grader_params())
+
+    def challenge_image(self, challenge: Challenge) -> str:
+        return self.images.recipe(f"challenge-{challenge.id}", challenge.path(challenge.spec.image.recipe))
+
+    def material(self, challenge: Challenge) -> Material:
+        image = self.challenge_image(challenge)
+        self.report(f"preparing generated material for {challenge.id}")
+        return material(challenge, image, self.backend, self.settings.data_dir / "generated")
+
+    def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.store.add_event(run_id, kind, **data)
+
+    @contextmanager
+    def _errors_recorded(self, run_id: str) -> Iterator[None]:
+        """Any failure moves the run to errored with the reason, then propagates."""
+        try:
+            yield
+        except BaseException as exc:
+            reason = str(exc) if isinstance(exc, ProdprovenError) else f"{exc.__class__.__name__}: {exc}"
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            run = self.store.get(run_id)
+            if Status.errored in ALLOWED[run.status]:
+                self.store.transition(run_id, Status.errored, error=reason)
+            raise
+
+    # start -----------------------------------------------------------------------------------
+    def start(self, challenge: Challenge, candidate: str, mode: str = "interactive") -> Run:
+        """Create a run and bring its workspace up with the starter files."""
+        run = self.store.create_run(
+            challenge_id=challenge.id, challenge_version=challenge.spec.version,
+            challenge_path=str(challenge.root), candidate=candidate, mode=mode,
+        )
+        self.store.transition(run.id, Status.provisioning)
+        with self._errors_recorded(run.id):
+            self.report(f"building images for {challenge.id}")
+            image = self.challenge_image(challenge)
+            found = self.material(challenge)
+            self.report("starting the workspace pod")
+            pod = self.backend.create_pod(run.id, "workspace")
+            limits = _limits(challenge)
+            workspace = pod.add(candidate_container(
+                "workspace", image, run.id, "workspace", limits, command=KEEPALIVE
+            ))
+            workspace.put_archive("/workspace", tarball.directories(*found.workspace))
+            workspace.start()
+            for port in challenge.spec.ports:
+                self.event(run.id, "port.declared", {"name": port.name, "port": port.port})
+            deadline = utcnow() + timedelta(minutes=challenge.spec.time_limit_minutes)
+            return self.store.transition(run.id, Status.running, deadline=deadline)
+
+    def workspace(self, run_id: str) -> tuple[Pod, Sandbox]:
+        run = self.store.get(run_id)
+        if run.status != Status.running:
+            raise RunStateError(f"run {run_id} is {run.status.value}; its workspace is gone")
+        pod = self.backend.attach_pod(run_id, "workspace")
+        members = [c for c in pod.containers() if c.role == "workspace"] if pod else []
+        if pod is None or not members:
+            raise ContainerError(f"the workspace of run {run_id} no longer exists")
+        return pod, members[0]
+
+    # scripted candidates --------------------------------------------------------------------
+    def overlay(self, run_id: str, submission: Path) -> None:
+        """Copy ``submission`` over /workspace as if the candidate had written it."""
+        if not submission.is_dir():
+            raise ProdprovenError(f"submission {submission} is not a folder")
+        _, workspace = self.workspace(run_id)
+        self.event(run_id, "submission.overlaid", {"source": str(submission)})
+        workspace.put_archive("/workspace", tarball.directories(submission))
+
+    def autopilot(self, run_id: str) -> ExecResult | None:
+        """Run /workspace/.autopilot/run.sh as the candidate, with the run's services up."""
+        _, workspace = self.workspace(run_id)
+        check = workspace.exec(["test", "-f", f"/workspace/{AUTOPILOT}"], timeout=10)
+        if not check.ok:
+            return None
+        run = self.store.get(run_id)
+        assert run.deadline is not None
+        remaining = max(5.0, (run.deadline - utcnow()).total_seconds())
+        self.report("running the submission's autopilot script")
+        self.event(run_id, "autopilot.started", {"script": AUTOPILOT, "timeout_s": remaining})
+        try:
+            result = workspace.exec(["bash", AUTOPILOT], timeout=remaining)
+        except ExecTimeout as exc:
+            self.event(run_id, "autopilot.timed_out", {"message": str(exc)})
+            return None
+        self.event(run_id, "autopilot.finished", {
+            "exit_code": result.exit_code, "duration_s": round(result.duration_s, 2),
+            "stdout": result.stdout[-4000:], "stderr": result.stderr[-4000:],
+        })
+        return result
+
+    # submit ----------------------------------------------------------------------------------
+    def submit(self, run_id: str) -> Run:
+        """Freeze and archive the workspace (fsync'd, checksummed), then tear the pod down."""
+        run = self.store.get(run_id)
+        if run.status != Status.running:
+            raise RunStateError(f"run {run_id} is {run.status.value}; only running runs submit")
+        late = run.deadline is not None and utcnow() > run.deadline
+        self.store.transition(run_id, Status.submitted, submitted_at=utcnow())
+        with self._errors_recorded(run_id):
+            self.report("archiving the workspace")
+            paths = self.paths(run_id)
+            paths.root.mkdir(parents=True, exist_ok=True)
+            pod = self.backend.attach_pod(run_id, "workspace")
+            workspace = next((c for c in pod.containers() if c.role == "workspace"), None) if pod else None
+            if workspace is None:
+                raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
+            workspace.stop(timeout=2)
+            partial = paths.archive.with_suffix(".partial")
+            size = workspace.get_archive(
+                "/workspace/.", str(partial), max_bytes=self.settings.max_archive_mb * 2**20
+            )
+            digest = _sha256(partial)
+            os.replace(partial, paths.archive)
+            self.store.update(run_id, archive_path=str(paths.archive), archive_sha256=digest)
+            self.event(run_id, "archive.written", {"bytes": size, "sha256": digest, "late": late})
+            assert pod is not None
+            pod.remove()
+        return self.store.get(run_id)
+
+    # grade -----------------------------------------------------------------------------------
+    def grade(self, run_id: str) -> Run:
+        """Grade (or re-grade) a submitted run from its archive."""
+        run = self.store.get(run_id)
+        if run.archive_path is None or run.status not in (
+            Status.submitted, Status.grading, Status.graded, Status.errored
+        ):
+            raise RunStateError(
+                f"run {run_id} is {run.status.value} without an archive; submit it first"
+            )
+        attempt = run.grading_attempts + 1
+        run = self.store.transition(run_id, Status.grading, grading_attempts=attempt, error=None)
+        with self._errors_recorded(run_id):
+            challenge = self.challenge_of(run)
+            self.report("building images")
+            found = self.material(challenge)
+            plan = EvaluationPlan(
+                run_id=run_id, attempt=attempt, challenge=challenge,
+                challenge_image=self.challenge_image(challenge),
+                grader_image=self.images.grader(), archive=Path(run.archive_path or ""),
+                hidden_roots=found.hidden, artifacts_dir=self.paths(run_id).artifacts,
+                cpus=CpuPlan.for_cores(int(self.backend_cores()), self.settings.cpu_pinning),
+            )
+            evaluation = Evaluation(
+                self.backend, plan,
+                log=lambda kind, data: self.event(run_id, kind, data),
+                record_artifact=lambda name, path, digest, size: self.store.add_artifact(
+                    run_id, name, str(path), digest, size),
+            )
+            job = GradingJob(
+                run=run, challenge=challenge, plan=plan, evaluation=evaluation,
+                graders=plugins.graders(), report=self.report,
+                event=lambda kind, data: self.event(run_id, kind, data),
+            )
+            document = grade(job)
+            return self.store.transition(
+                run_id, Status.graded, score=document["score"], result=document, graded_at=utcnow()
+            )
+
+    def backend_cores(self) -> int:
+        client = getattr(self.backend, "client", None)
+        return int(client.info().get("NCPU", 1)) if client is not None else (os.cpu_count() or 1)
+
+    # the whole non-interactive run ---------------------------------------------------------
+    def run_scripted(self, challenge: Challenge, submission: Path | None, candidate: str) -> Run:
+        run = self.start(challenge, candidate, mode="scripted")
+        with self._errors_recorded(run.id):
+            if submission is not None:
+                self.overlay(run.id, submission)
+                self.autopilot(run.id)
+        self.submit(run.id)
+        return self.grade(run.id)
+
+    # housekeeping ----------------------------------------------------------------------------
+    def gc(self) -> dict[str, int]:
+        """Remove containers and volumes of runs that are no longer running (or unknown)."""
+        removed: dict[str, int] = {}
+        for run_id in sorted(self.backend.run_ids_with_leftovers()):
+            try:
+                status = self.store.get(run_id).status
+            except ProdprovenError:
+                status = None
+            if status in (Status.running, Status.provisioning, Status.grading):
+                continue
+            removed[run_id] = self.backend.remove_run(run_id)
+        return removed
+
+
+def _limits(challenge: Challenge) -> Limits:
+    r = challenge.spec.resources
+    return Limits(memory_bytes=r.memory_bytes, cpus=r.cpus, pids=r.pids)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,90 @@
+"""Generated challenge material: a challenge's ``prepare`` script runs once per version inside
+its own image (no network, unprivileged) and writes ``out/workspace`` and ``out/hidden``; the
+result is cached on the host under the data directory, never baked into an image."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.challenge import Challenge
+from runner.errors import ProdprovenError
+from sandbox import tarball
+from sandbox.environment import CANDIDATE_UID, Backend, ContainerSpec, Limits
+
+PREPARE_LIMITS = Limits(memory_bytes=2 * 2**30, cpus=2.0, pids=512)
+
+
+@dataclass(frozen=True)
+class Material:
+    """Where a challenge's starter and hidden files are on the host, in overlay order."""
+
+    workspace: tuple[Path, ...]
+    hidden: tuple[Path, ...]
+
+
+def material(challenge: Challenge, image: str, backend: Backend, cache: Path) -> Material:
+    """The challenge's workspace and hidden folders, generating what ``prepare`` makes."""
+    static = Material(workspace=(challenge.path("workspace"),), hidden=(challenge.path("hidden"),))
+    if challenge.spec.prepare is None:
+        return static
+    generated = cache / challenge.id / _key(challenge, image)
+    if not (generated / "complete").is_file():
+        _generate(challenge, image, backend, generated)
+    return Material(
+        workspace=(*static.workspace, generated / "workspace"),
+        hidden=(*static.hidden, generated / "hidden"),
+    )
+
+
+def _key(challenge: Challenge, image: str) -> str:
+    assert challenge.spec.prepare is not None
+    digest = hashlib.sha256(f"{challenge.spec.version}\0{image}".encode())
+    folder = challenge.path(challenge.spec.prepare.script).parent
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _generate(challenge: Challenge, image: str, backend: Backend, dest: Path) -> None:
+    assert challenge.spec.prepare is not None
+    script = challenge.path(challenge.spec.prepare.script)
+    job = f"prep-{dest.name[:10]}"
+    backend.remove_run(job)
+    pod = backend.create_pod(job, "prepare")
+    try:
+        box = pod.add(ContainerSpec(
+            role="generator", image=image, limits=PREPARE_LIMITS, command=["sleep", "infinity"],
+            volumes={f"pp-{job}-prepare": "/work"}, tmpfs={"/tmp": "rw,size=1g,mode=1777"},
+        ))
+        box.put_archive("/work", tarball.directories(script.parent, owner=CANDIDATE_UID,
+                                                     prefix="prepare"))
+        box.start()
+        result = box.exec(
+            ["python", f"/work/prepare/{script.name}", "/work/out"],
+            timeout=challenge.spec.prepare.timeout_s,
+        )
+        if not result.ok:
+            raise ProdprovenError(
+                f"the prepare script {script} of challenge {challenge.id} failed "
+                f"(exit {result.exit_code}):\n{(result.stderr or result.stdout)[-1500:]}"
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "out.tar"
+            box.get_archive("/work/out/.", str(archive), max_bytes=2 * 2**30)
+            staging = Path(tmp) / "staging"
+            with tarfile.open(archive) as tar:
+                tar.extractall(staging, filter="data")
+            for part in ("workspace", "hidden"):
+                (staging / part).mkdir(exist_ok=True)
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(staging), dest)
+        (dest / "complete").write_text(result.stdout[-4000:])
+    finally:
+        pod.remove()

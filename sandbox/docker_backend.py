@@ -1,0 +1,388 @@
+"""The Docker implementation of the sandbox interface (pod-style network isolation).
+
+Each pod is owned by a trusted container started with ``network_mode=none``; every other
+container of the run joins its namespace with ``network_mode=container:<owner>``. They share
+loopback and have no other interface, so candidate code cannot reach the internet, other runs
+or the host, even a host service bound to 0.0.0.0 (which a Docker ``internal`` network would
+still expose).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from sandbox import tarball
+from sandbox.environment import (
+    NOBODY_USER,
+    RUN_LABEL,
+    Backend,
+    ContainerSpec,
+    ExecResult,
+    Pod,
+    PublishedPort,
+    Sandbox,
+)
+from sandbox.errors import ContainerError, DockerUnavailable, ExecTimeout, ImageError
+from sandbox.errors import ServiceNotReady
+from sandbox.portforward import PortForward
+
+ROLE_LABEL = "prodproven.role"
+PURPOSE_LABEL = "prodproven.purpose"
+OUTPUT_CAP = 1 << 20
+HARDENING: dict[str, Any] = {
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "init": True,
+}
+
+_WAIT_HTTP = r"""
+import sys, time, urllib.request
+port, path, deadline = int(sys.argv[1]), sys.argv[2], time.monotonic() + float(sys.argv[3])
+start = time.monotonic()
+while time.monotonic() < deadline:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            if 200 <= r.status < 300:
+                print(f"{time.monotonic() - start:.3f}")
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.1)
+sys.exit(3)
+"""
+
+
+def connect(timeout: float = 120.0) -> Any:
+    """A Docker client for the engine named by the environment (DOCKER_HOST or the socket).
+
+    Raises DockerUnavailable with the reason when the engine does not answer.
+    """
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except Exception as exc:  # docker raises several unrelated types here
+        raise DockerUnavailable(
+            "the Docker engine does not answer "
+            f"({exc.__class__.__name__}: {exc}). Start it with infra/docker-engine.sh"
+        ) from exc
+    return client
+
+
+class DockerSandbox(Sandbox):
+    def __init__(self, container: Container, role: str) -> None:
+        self._container = container
+        self.role = role
+        self.name: str = container.name
+        self.id: str = container.id
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"{what} in container {self.name} failed: {exc.explanation}") from exc
+
+    def start(self) -> None:
+        self._call("start", self._container.start)
+
+    def restart(self) -> None:
+        self._call("restart", self._container.restart, timeout=2)
+
+    def exec(
+        self,
+        cmd: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> ExecResult:
+        api = self._container.client.api
+        # coreutils timeout kills inside the container, which works on every engine.
+        wrapped = ["timeout", "--kill-after=5", f"{timeout:.0f}", *cmd]
+        started = time.monotonic()
+        exec_id = self._call(
+            "exec",
+            api.exec_create,
+            self.id,
+            wrapped,
+            user=user or "",
+            workdir=workdir,
+            environment=dict(env or {}),
+        )["Id"]
+        chunks = self._call("exec", api.exec_start, exec_id, stream=True, demux=True)
+        stdout, stderr = _collect(chunks)
+        exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        result = ExecResult(exit_code, stdout, stderr, time.monotonic() - started)
+        if exit_code in (124, 137) and result.duration_s >= timeout:
+            raise ExecTimeout(
+                f"{' '.join(cmd)[:200]} in {self.name} did not finish within {timeout:.0f}s"
+                f"; last output: {(stderr or stdout)[-500:]!r}"
+            )
+        return result
+
+    def put_archive(self, path: str, tar_bytes: bytes) -> None:
+        ok = self._call("copy into", self._container.put_archive, path, tar_bytes)
+        if not ok:
+            raise ContainerError(f"copy into {self.name}:{path} was refused")
+
+    def get_archive(self, path: str, dest: str, *, max_bytes: int) -> int:
+        try:
+            stream, _ = self._container.get_archive(path, chunk_size=1 << 20)
+        except docker.errors.NotFound as exc:
+            raise ContainerError(f"{self.name}:{path} does not exist") from exc
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"copy out of {self.name}:{path} failed: {exc}") from exc
+        size = 0
+        with open(dest, "wb") as fh:
+            for chunk in stream:
+                size += len(chunk)
+                if size > max_bytes:
+                    fh.close()
+                    os.unlink(dest)
+                    raise ContainerError(
+                        f"{self.name}:{path} is larger than the limit of {max_bytes} bytes"
+                    )
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return size
+
+    def write_file(self, path: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> None:
+        directory, name = os.path.split(path)
+        self.put_archive(directory or "/", tarball.single_file(name, data, mode=mode, owner=owner))
+
+    def read_file(self, path: str, *, max_bytes: int = 16 * 2**20) -> bytes:
+        buf = io.BytesIO()
+        try:
+            stream, stat = self._container.get_archive(path)
+        except docker.errors.NotFound as exc:
+            raise ContainerError(f"{self.name}:{path} does not exist") from exc
+        if stat.get("size", 0) > max_bytes:
+            raise ContainerError(f"{self.name}:{path} is larger than {max_bytes} bytes")
+        for chunk in stream:
+            buf.write(chunk)
+        with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
+            member = tar.next()
+            fh = tar.extractfile(member) if member and member.isfile() else None
+            if fh is None:
+                raise ContainerError(f"{self.name}:{path} is not a regular file")
+            return fh.read()
+
+    def logs(self, tail: int = 200) -> str:
+        data = self._call("logs", self._container.logs, tail=tail)
+        return bytes(data).decode("utf-8", "replace")
+
+    def state(self) -> str:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._container.reload()
+            return str(self._container.status)
+        return "removed"
+
+    def exit_code(self) -> int | None:
+        if self.state() in ("running", "created", "restarting"):
+            return None
+        return int(self._container.attrs["State"]["ExitCode"])
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._container.stop(timeout=int(timeout))
+
+
+class DockerPod(Pod):
+    def __init__(self, client: Any, owner: Container, run_id: str, purpose: str) -> None:
+        self._client = client
+        self._owner = owner
+        self.run_id = run_id
+        self.purpose = purpose
+        self._members: list[DockerSandbox] = []
+        self._forwards: list[PortForward] = []
+
+    def _labels(self, role: str) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id, PURPOSE_LABEL: self.purpose, ROLE_LABEL: role}
+
+    def add(self, spec: ContainerSpec) -> Sandbox:
+        for volume in spec.volumes:
+            with contextlib.suppress(docker.errors.APIError):
+                self._client.volumes.create(volume, labels=self._labels(spec.role))
+        kwargs: dict[str, Any] = dict(
+            name=f"pp-{self.run_id}-{self.purpose}-{spec.role}",
+            command=list(spec.command) if spec.command is not None else None,
+            user=spec.user,
+            working_dir=spec.workdir,
+            environment=dict(spec.env),
+            network_mode=f"container:{self._owner.id}",
+            read_only=spec.read_only,
+            tmpfs=dict(spec.tmpfs),
+            volumes={name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()},
+            mem_limit=spec.limits.memory_bytes,
+            memswap_limit=spec.limits.memory_bytes,
+            nano_cpus=int(spec.limits.cpus * 1e9),
+            pids_limit=spec.limits.pids,
+            labels=self._labels(spec.role),
+            **HARDENING,
+        )
+        if spec.cpuset:
+            kwargs["cpuset_cpus"] = spec.cpuset
+        try:
+            container = self._client.containers.create(spec.image, **kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageError(
+                f"image {spec.image} for the {spec.role} container is missing; "
+                "build it with `prodproven images build`"
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"cannot create the {spec.role} container: {exc}") from exc
+        sandbox = DockerSandbox(container, spec.role)
+        self._members.append(sandbox)
+        return sandbox
+
+    def containers(self) -> list[Sandbox]:
+        return list(self._members)
+
+    def owner(self) -> DockerSandbox:
+        return DockerSandbox(self._owner, "pod")
+
+    def wait_http(self, port: int, path: str, *, timeout: float) -> float:
+        try:
+            result = self.owner().exec(
+                ["python3", "-c", _WAIT_HTTP, str(port), path, str(timeout)],
+                timeout=timeout + 10,
+            )
+        except ExecTimeout as exc:
+            raise ServiceNotReady(str(exc)) from exc
+        if not result.ok:
+            raise ServiceNotReady(
+                f"nothing answered 2xx at 127.0.0.1:{port}{path} in the {self.purpose} pod of "
+                f"run {self.run_id} within {timeout:.0f}s"
+            )
+        return float(result.stdout.strip() or 0)
+
+    def publish(self, port: int) -> PublishedPort:
+        forward = PortForward(self._client.api, self._owner.id, port)
+        self._forwards.append(forward)
+        return PublishedPort(inner_port=port, host="127.0.0.1", host_port=forward.host_port)
+
+    def remove(self) -> None:
+        for forward in self._forwards:
+            forward.close()
+        self._forwards.clear()
+        _remove_labelled(self._client, {RUN_LABEL: self.run_id, PURPOSE_LABEL: self.purpose})
+        self._members.clear()
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, client: Any, pod_image: str) -> None:
+        self._client = client
+        self._pod_image = pod_image
+
+    @classmethod
+    def from_env(cls, pod_image: str) -> DockerBackend:
+        return cls(connect(), pod_image)
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def check(self) -> str:
+        try:
+            version = self._client.version()
+        except Exception as exc:
+            raise DockerUnavailable(f"the Docker engine does not answer: {exc}") from exc
+        return f"Docker Engine {version.get('Version', '?')}"
+
+    def create_pod(self, run_id: str, purpose: str) -> Pod:
+        name = f"pp-{run_id}-{purpose}-pod"
+        try:
+            owner = self._client.containers.run(
+                self._pod_image,
+                ["python3", "-c", "import signal; signal.pause()"],
+                name=name,
+                detach=True,
+                network_mode="none",
+                user=NOBODY_USER,
+                read_only=True,
+                mem_limit="64m",
+                pids_limit=64,
+                labels={RUN_LABEL: run_id, PURPOSE_LABEL: purpose, ROLE_LABEL: "pod"},
+                **HARDENING,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise ImageError(
+                f"pod image {self._pod_image} is missing; build it with `prodproven images build`"
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"cannot create pod {name}: {exc}") from exc
+        return DockerPod(self._client, owner, run_id, purpose)
+
+    def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
+        try:
+            owner = self._client.containers.get(f"pp-{run_id}-{purpose}-pod")
+        except docker.errors.NotFound:
+            return None
+        pod = DockerPod(self._client, owner, run_id, purpose)
+        for container in self._client.containers.list(
+            all=True, filters={"label": [f"{RUN_LABEL}={run_id}", f"{PURPOSE_LABEL}={purpose}"]}
+        ):
+            role = container.labels.get(ROLE_LABEL, "")
+            if role != "pod":
+                pod._members.append(DockerSandbox(container, role))
+        if owner.status != "running":
+            with contextlib.suppress(docker.errors.APIError):
+                owner.start()
+        return pod
+
+    def run_ids_with_leftovers(self) -> set[str]:
+        found = {
+            c.labels[RUN_LABEL]
+            for c in self._client.containers.list(all=True, filters={"label": RUN_LABEL})
+        }
+        found |= {
+            v.attrs["Labels"][RUN_LABEL]
+            for v in self._client.volumes.list(filters={"label": RUN_LABEL})
+        }
+        return found
+
+    def remove_run(self, run_id: str, *, keep_volumes: bool = False) -> int:
+        return _remove_labelled(self._client, {RUN_LABEL: run_id}, keep_volumes=keep_volumes)
+
+
+def _remove_labelled(client: Any, labels: dict[str, str], *, keep_volumes: bool = False) -> int:
+    selector = [f"{k}={v}" for k, v in labels.items()]
+    removed = 0
+    containers = client.containers.list(all=True, filters={"label": selector})
+    # Members first, the namespace owner last: joined containers depend on it.
+    containers.sort(key=lambda c: c.labels.get(ROLE_LABEL) == "pod")
+    for container in containers:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+            removed += 1
+    if not keep_volumes:
+        for volume in client.volumes.list(filters={"label": selector}):
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)
+                removed += 1
+    return removed
+
+
+def _collect(chunks: Iterator[tuple[bytes | None, bytes | None]]) -> tuple[str, str]:
+    out, err = bytearray(), bytearray()
+    for stdout, stderr in chunks:
+        if stdout:
+            out += stdout
+            del out[: max(0, len(out) - OUTPUT_CAP)]
+        if stderr:
+            err += stderr
+            del err[: max(0, len(err) - OUTPUT_CAP)]
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

@@ -1,0 +1,201 @@
+"""The sandbox interface: what the runner and the graders may do with a run's containers.
+
+A run lives in a :class:`Pod`: a private network namespace owned by a trusted container with
+no network interface but loopback. Every container of the run joins it, so they talk over
+``127.0.0.1`` and can reach nothing else: not the internet, not other runs, not the host.
+People and graders outside reach in through :meth:`Pod.publish`, which listens on the host's
+``127.0.0.1`` only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+CANDIDATE_UID = 1000
+CANDIDATE_USER = f"{CANDIDATE_UID}:{CANDIDATE_UID}"
+NOBODY_USER = "65534:65534"
+RUN_LABEL = "prodproven.run"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to a container (cgroups)."""
+
+    memory_bytes: int
+    cpus: float
+    pids: int
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container in a pod.
+
+    ``volumes`` maps a volume name (created on demand, labelled with the run) to a mount path.
+    ``tmpfs`` maps a mount path to tmpfs options. The root filesystem is read-only unless
+    ``read_only`` is False.
+    """
+
+    role: str
+    image: str
+    limits: Limits
+    command: Sequence[str] | None = None
+    user: str = CANDIDATE_USER
+    workdir: str = "/workspace"
+    env: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+    read_only: bool = True
+    cpuset: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run with :meth:`Sandbox.exec` produced."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A port of the pod made reachable on the host's loopback interface."""
+
+    inner_port: int
+    host: str
+    host_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.host_port}"
+
+
+class Sandbox(ABC):
+    """One container of a run."""
+
+    role: str
+    name: str
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the container's command. Raises ContainerError."""
+
+    @abstractmethod
+    def exec(
+        self,
+        cmd: Sequence[str],
+        *,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> ExecResult:
+        """Run a command in the running container and wait for it.
+
+        Output is capped (the tail is kept). Raises ExecTimeout when ``timeout`` passes (the
+        command is killed) and ContainerError when the container is not running.
+        """
+
+    @abstractmethod
+    def put_archive(self, path: str, tar_bytes: bytes) -> None:
+        """Extract a tar archive at ``path`` inside the container. Raises ContainerError."""
+
+    @abstractmethod
+    def get_archive(self, path: str, dest: str, *, max_bytes: int) -> int:
+        """Write ``path`` from the container as a tar archive to the host file ``dest``.
+
+        Returns the archive's size. Raises ContainerError when the path is missing or the
+        archive would exceed ``max_bytes``.
+        """
+
+    @abstractmethod
+    def write_file(self, path: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> None:
+        """Create or replace one file inside the container. Raises ContainerError."""
+
+    @abstractmethod
+    def read_file(self, path: str, *, max_bytes: int = 16 * 2**20) -> bytes:
+        """Read one regular file from the container. Raises ContainerError."""
+
+    @abstractmethod
+    def logs(self, tail: int = 200) -> str:
+        """The last ``tail`` lines the container's command printed."""
+
+    @abstractmethod
+    def state(self) -> str:
+        """The engine's word for the container's state: created, running, exited, ..."""
+
+    @abstractmethod
+    def exit_code(self) -> int | None:
+        """The exit code of the container's command, or None while it runs."""
+
+    @abstractmethod
+    def restart(self) -> None:
+        """Start the container's command again after it exited. Raises ContainerError."""
+
+    @abstractmethod
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the container; a stopped container keeps its files and volumes."""
+
+
+class Pod(ABC):
+    """A run's private network namespace and the containers in it."""
+
+    run_id: str
+    purpose: str
+
+    @abstractmethod
+    def add(self, spec: ContainerSpec) -> Sandbox:
+        """Create (not start) a container in the pod. Raises ImageError, ContainerError."""
+
+    @abstractmethod
+    def containers(self) -> list[Sandbox]:
+        """The containers created in this pod so far, in creation order."""
+
+    @abstractmethod
+    def wait_http(self, port: int, path: str, *, timeout: float) -> float:
+        """Wait until ``GET http://127.0.0.1:port/path`` inside the pod answers 2xx.
+
+        Returns the seconds waited. Raises ServiceNotReady on timeout.
+        """
+
+    @abstractmethod
+    def publish(self, port: int) -> PublishedPort:
+        """Make ``port`` inside the pod reachable on the host's 127.0.0.1 (and nowhere else)."""
+
+    @abstractmethod
+    def remove(self) -> None:
+        """Remove every container, volume and forward of the pod. Never raises for leftovers
+        that are already gone."""
+
+
+class Backend(ABC):
+    """A container engine that can host pods."""
+
+    name: str
+
+    @abstractmethod
+    def check(self) -> str:
+        """Describe the engine (version); raises DockerUnavailable when it does not answer."""
+
+    @abstractmethod
+    def create_pod(self, run_id: str, purpose: str) -> Pod:
+        """Create a pod for a run (``purpose``: "workspace" or "evaluation")."""
+
+    @abstractmethod
+    def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
+        """Find the existing pod of a run, e.g. after a runner restart; None when gone."""
+
+    @abstractmethod
+    def run_ids_with_leftovers(self) -> set[str]:
+        """Run ids that still own containers or volumes."""
+
+    @abstractmethod
+    def remove_run(self, run_id: str, *, keep_volumes: bool = False) -> int:
+        """Remove everything labelled with the run; returns how many objects were removed."""

@@ -1,0 +1,213 @@
+"""Images: the base (a registry image or an offline Debian bootstrap), the runtime layer
+every container starts from, and images built from recipes with a host-side wheelhouse.
+
+Tags are content hashes of the recipe and its parent image, so an unchanged recipe is never
+rebuilt and a changed one always is. Builds run with ``--network none``: packages come only
+from wheels downloaded on the host (containers here cannot reach a package index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from sandbox.errors import ImageError
+
+OFFLINE_BASE = "prodproven/base:bookworm"
+RUNTIME_REPO = "prodproven/runtime"
+PYTHON_LABEL = "prodproven.python"
+Log = Callable[[str], None]
+
+
+def default_debian_mirror(sources: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> str:
+    """The Debian mirror apt is configured with, else the public one."""
+    candidates = [sources, Path("/etc/apt/sources.list")]
+    for path in candidates:
+        if path.is_file():
+            match = re.search(r"^(?:URIs:\s*|deb\s+)(\S+/debian)\s*$", path.read_text(), re.M)
+            if match:
+                return match.group(1)
+    return "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    base_image: str
+    debian_mirror: str
+    infra_dir: Path
+
+
+class ImageBuilder:
+    """Builds and finds images; every method logs what it does through ``log``."""
+
+    def __init__(self, client: Any, settings: ImageSettings, log: Log = lambda _: None) -> None:
+        self._client = client
+        self._settings = settings
+        self._log = log
+        self._base: str | None = None
+
+    def base(self) -> str:
+        """The base image: the configured one if present or pullable, else the offline one.
+
+        Raises ImageError when neither can be had.
+        """
+        if self._base is None:
+            self._base = self._resolve_base()
+        return self._base
+
+    def _resolve_base(self) -> str:
+        wanted = self._settings.base_image
+        if self._exists(wanted):
+            return wanted
+        if wanted != OFFLINE_BASE:
+            try:
+                self._log(f"pulling {wanted}")
+                self._client.images.pull(wanted)
+                return wanted
+            except docker.errors.APIError as exc:
+                self._log(f"cannot pull {wanted} ({exc.explanation}); using the offline base")
+        if not self._exists(OFFLINE_BASE):
+            self._bootstrap_offline_base()
+        return OFFLINE_BASE
+
+    def runtime(self) -> str:
+        """The runtime layer (venv, candidate user, /workspace) on top of the base."""
+        base = self.base()
+        recipe = self._settings.infra_dir / "images" / "runtime"
+        tag = f"{RUNTIME_REPO}:{_recipe_hash(recipe, self._image_id(base))}"
+        if not self._exists(tag):
+            self._docker_build(recipe, tag, parent=base, python=self._python_of(base))
+        return tag
+
+    def recipe(self, name: str, recipe_dir: Path, *, build: bool = True) -> str:
+        """The image built from ``recipe_dir`` (a Dockerfile, optionally requirements.txt).
+
+        With ``build=False`` a missing image raises ImageError instead of being built.
+        """
+        runtime = self.runtime() if build else self._latest_runtime()
+        tag = f"prodproven/{name}:{_recipe_hash(recipe_dir, self._image_id(runtime))}"
+        if self._exists(tag):
+            return tag
+        if not build:
+            raise ImageError(f"image for {name} is not built; run `prodproven images build`")
+        if not (recipe_dir / "Dockerfile").is_file():
+            raise ImageError(f"{recipe_dir}/Dockerfile is missing")
+        self._docker_build(recipe_dir, tag, parent=runtime, python=self._python_of(runtime))
+        return tag
+
+    def grader(self, *, build: bool = True) -> str:
+        return self.recipe("grader", self._settings.infra_dir / "images" / "grader", build=build)
+
+    def _latest_runtime(self) -> str:
+        base = self.base() if self._exists(self._settings.base_image) else OFFLINE_BASE
+        recipe = self._settings.infra_dir / "images" / "runtime"
+        tag = f"{RUNTIME_REPO}:{_recipe_hash(recipe, self._image_id(base))}"
+        if not self._exists(tag):
+            raise ImageError("the runtime image is not built; run `prodproven images build`")
+        return tag
+
+    def _exists(self, tag: str) -> bool:
+        try:
+            self._client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def _image_id(self, tag: str) -> str:
+        try:
+            return str(self._client.images.get(tag).id)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageError(f"image {tag} is missing") from exc
+
+    def _python_of(self, tag: str) -> str:
+        image = self._client.images.get(tag)
+        labelled = (image.labels or {}).get(PYTHON_LABEL)
+        if labelled:
+            return str(labelled)
+        out = self._client.containers.run(
+            tag,
+            ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            remove=True,
+            network_mode="none",
+        )
+        return bytes(out).decode().strip()
+
+    def _bootstrap_offline_base(self) -> None:
+        script = self._settings.infra_dir / "images" / "base" / "bootstrap.sh"
+        self._log(f"bootstrapping {OFFLINE_BASE} from {self._settings.debian_mirror} (~1 min)")
+        with tempfile.TemporaryDirectory(prefix="prodproven-rootfs-") as tmp:
+            rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
+            _run([str(script), str(rootfs), self._settings.debian_mirror], "debootstrap")
+            _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], "tar of the root fs")
+            repo, tag = OFFLINE_BASE.split(":")
+            self._client.api.import_image_from_file(str(archive), repository=repo, tag=tag)
+        if not self._exists(OFFLINE_BASE):
+            raise ImageError(f"importing {OFFLINE_BASE} failed")
+
+    def _docker_build(self, recipe: Path, tag: str, *, parent: str, python: str) -> None:
+        self._log(f"building {tag}")
+        with tempfile.TemporaryDirectory(prefix="prodproven-build-") as tmp:
+            context = Path(tmp) / "context"
+            shutil.copytree(recipe, context)
+            wheels = context / "wheels"
+            wheels.mkdir(exist_ok=True)
+            requirements = recipe / "requirements.txt"
+            if requirements.is_file():
+                self._download_wheels(requirements, wheels, python)
+            try:
+                for line in self._client.api.build(
+                    path=str(context),
+                    tag=tag,
+                    buildargs={"BASE_IMAGE": parent},
+                    network_mode="none",
+                    labels={PYTHON_LABEL: python},
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                ):
+                    if "error" in line:
+                        raise ImageError(f"building {tag} from {recipe} failed: {line['error']}")
+                    text = str(line.get("stream", "")).strip()
+                    if text.startswith("Step "):
+                        self._log(text)
+            except docker.errors.APIError as exc:
+                raise ImageError(f"building {tag} from {recipe} failed: {exc}") from exc
+
+    def _download_wheels(self, requirements: Path, dest: Path, python: str) -> None:
+        self._log(f"downloading wheels for {requirements} (Python {python})")
+        machine = platform.machine()
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(dest),
+               "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
+               "-r", str(requirements)]
+        for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014"):
+            cmd += ["--platform", f"{tag}_{machine}"]
+        _run(cmd, f"pip download for {requirements}")
+
+
+def _recipe_hash(recipe: Path, parent_id: str) -> str:
+    digest = hashlib.sha256(parent_id.encode())
+    for path in sorted(p for p in recipe.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(recipe).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _run(cmd: list[str], what: str) -> None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise ImageError(f"{what}: {cmd[0]} is not installed") from exc
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout)[-1500:]
+        raise ImageError(f"{what} failed (exit {proc.returncode}):\n{tail}")

@@ -1,0 +1,71 @@
+"""Small helpers to build tar archives in memory for copying into containers."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+
+from sandbox.environment import CANDIDATE_UID
+
+
+def single_file(name: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> bytes:
+    """A tar archive holding one regular file called ``name``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+        info.uid = info.gid = owner
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def directories(*sources: Path, owner: int = CANDIDATE_UID, prefix: str = "") -> bytes:
+    """One tar archive overlaying several folders in order (later files win), optionally
+    below ``prefix``. Missing folders are skipped."""
+    buf = io.BytesIO()
+    seen: dict[str, tarfile.TarInfo] = {}
+    payload: dict[str, Path] = {}
+    if prefix:
+        info = tarfile.TarInfo(prefix)
+        info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, owner, owner
+        seen[prefix] = info
+    for src in sources:
+        if not src.is_dir():
+            continue
+        for path in sorted(src.rglob("*")):
+            if "__pycache__" in path.parts:
+                continue
+            rel = "/".join(p for p in (prefix, path.relative_to(src).as_posix()) if p)
+            info = tarfile.TarInfo(rel)
+            if path.is_symlink():
+                info.type, info.linkname = tarfile.SYMTYPE, str(path.readlink())
+            elif path.is_dir():
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            else:
+                info.size = path.stat().st_size
+                info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+                payload[rel] = path
+            info.uid = info.gid = owner
+            info.mtime = int(path.lstat().st_mtime)
+            seen[rel] = info
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for rel in sorted(seen):
+            info = seen[rel]
+            if rel in payload:
+                with payload[rel].open("rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def read_member(archive: bytes, name: str) -> bytes:
+    """The content of regular file ``name`` inside an in-memory tar archive."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.getmember(name)
+        fh = tar.extractfile(member)
+        if fh is None:
+            raise KeyError(f"{name} is not a regular file in the archive")
+        return fh.read()
