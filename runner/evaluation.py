@@ -15,6 +15,7 @@ from pathlib import Path
 
 from graders.base import GraderError, ProbeOutput
 from runner.challenge import Challenge
+from sandbox import tarball
 from sandbox.environment import (
     CANDIDATE_UID,
     NOBODY_USER,
@@ -200,7 +201,7 @@ class Evaluation:
         self, container: Sandbox, files: Mapping[str, bytes], cmd: Sequence[str],
         timeout: float, *, owner: int,
     ) -> ProbeOutput:
-        container.put_archive("/grading", _files_tar({**files, "out/": b""}, owner))
+        container.put_archive("/grading", tarball.files({**files, "out/": b""}, owner=owner))
         container.start()
         try:
             result = container.exec(cmd, workdir="/grading", timeout=timeout)
@@ -208,24 +209,6 @@ class Evaluation:
         finally:
             container.stop(timeout=1)
         return ProbeOutput(result=result, files=outputs)
-
-
-def _files_tar(files: Mapping[str, bytes], owner: int) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        dirs = {str(Path(n).parent) for n in files if str(Path(n).parent) != "."}
-        dirs |= {n.rstrip("/") for n in files if n.endswith("/")}
-        for d in sorted(dirs):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, owner, owner
-            tar.addfile(info)
-        for name, data in files.items():
-            if name.endswith("/"):
-                continue
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid = len(data), 0o644, owner, owner
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _read_outputs(container: Sandbox) -> dict[str, bytes]:

@@ -73,7 +73,7 @@ class Runner:
         return material(challenge, image, self.backend, self.settings.data_dir / "generated")
 
     def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
-        self.store.add_event(run_id, kind, **data)
+        self.store.add_event(run_id, kind, data)
 
     @contextmanager
     def _errors_recorded(self, run_id: str) -> Iterator[None]:

@@ -63,6 +63,7 @@ def _generate(challenge: Challenge, image: str, backend: Backend, dest: Path) ->
         ))
         box.put_archive("/work", tarball.directories(script.parent, owner=CANDIDATE_UID,
                                                      prefix="prepare"))
+        box.put_archive("/work", tarball.files({"out/": b""}, owner=CANDIDATE_UID))
         box.start()
         result = box.exec(
             ["python", f"/work/prepare/{script.name}", "/work/out"],

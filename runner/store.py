@@ -208,6 +208,7 @@ class Store:
                 grading_attempts=0,
             )
             s.add(row)
+            s.flush()
             s.add(EventRow(run_id=run_id, at=now, kind="run.created",
                            data={"challenge": challenge_id, "candidate": candidate, "mode": mode}))
         return self.get(run_id)
@@ -254,10 +255,10 @@ class Store:
             for key, value in fields.items():
                 setattr(row, key, value)
 
-    def add_event(self, run_id: str, kind: str, **data: Any) -> None:
+    def add_event(self, run_id: str, kind: str, data: dict[str, Any] | None = None) -> None:
         with self._session() as s:
             s.add(EventRow(run_id=run_id, at=utcnow(), kind=kind,
-                           data={k: _jsonable(v) for k, v in data.items()}))
+                           data={k: _jsonable(v) for k, v in (data or {}).items()}))
 
     def events(self, run_id: str) -> list[EventRow]:
         with self._session() as s:

@@ -5,9 +5,29 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from sandbox.environment import CANDIDATE_UID
+
+
+def files(entries: Mapping[str, bytes], *, owner: int) -> bytes:
+    """A tar archive of in-memory files keyed by relative path; a key ending in "/" is an
+    empty folder. Parent folders are created, all owned by ``owner``."""
+    buf = io.BytesIO()
+    folders = {str(Path(n).parent) for n in entries} | {n.rstrip("/") for n in entries if n.endswith("/")}
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for folder in sorted(f for f in folders if f not in (".", "")):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, owner, owner
+            tar.addfile(info)
+        for name, data in entries.items():
+            if not name.endswith("/"):
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.uid, info.gid = len(data), 0o644, owner, owner
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def single_file(name: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> bytes:

@@ -1,5 +1,10 @@
 """Load probe: locust at a steady rate against the candidate's service, recording every
 request's exact response time through the request event (locust's own percentiles are rounded).
+
+Users follow one shared schedule: user i sends at t0 + i/rate + k*users/rate, so together they
+send an even stream at the target rate (a user whose response came late sends at once). With
+locust's constant_throughput the users fell into lockstep here and the service saw bursts of
+`users` simultaneous requests, which measures the burst, not the rate.
 Runs headless in the grader image inside the evaluation pod; config and payloads come from
 /grading/in, samples go to /grading/out.
 """
@@ -9,11 +14,13 @@ import itertools
 import json
 import time
 
-from locust import FastHttpUser, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, constant, events, task
 
 CONFIG = json.load(open("/grading/in/config.json"))
 PAYLOADS = json.load(open("/grading/in/payloads.json"))
 NEXT = itertools.count()
+USER_INDEX = itertools.count()
 SAMPLES = []
 META = {}
 
@@ -40,12 +47,21 @@ def on_quit(environment, **_):
 
 
 class Client(FastHttpUser):
-    wait_time = constant_throughput(CONFIG["rate"] / CONFIG["users"])
+    wait_time = constant(0)
     network_timeout = CONFIG["timeout"]
     connection_timeout = CONFIG["timeout"]
 
+    def on_start(self):
+        META.setdefault("t0", time.time() + 0.5)
+        self.slot = next(USER_INDEX)
+        self.sent = 0
+
     @task
     def call(self):
+        period = CONFIG["users"] / CONFIG["rate"]
+        due = META["t0"] + self.slot / CONFIG["rate"] + self.sent * period
+        self.sent += 1
+        gevent.sleep(max(0.0, due - time.time()))
         body = PAYLOADS[next(NEXT) % len(PAYLOADS)]
         with self.client.post(CONFIG["endpoint"], json=body, catch_response=True) as resp:
             if resp.status_code != 200:

@@ -58,7 +58,7 @@ def main(out: Path) -> None:
             ("categorical", OneHotEncoder(handle_unknown="ignore"), [8, 9]),
         ])),
         ("classifier", RandomForestClassifier(
-            n_estimators=200, min_samples_leaf=2, random_state=0, n_jobs=1
+            n_estimators=100, min_samples_leaf=5, random_state=0, n_jobs=1
         )),
     ])
     model.fit(x_train, y_train)
