@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The newcomer's entry point. From a fresh clone, as root on Debian:
+#   infra/dev.sh demo   install everything, build images, run deploy-model with its reference
+#                       solution as the candidate, print the graded result
+#   infra/dev.sh test   the whole test suite (what .ci/run calls)
+# Both are fast when nothing changed: the venv and the images are reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+venv=$root/.venv
+stamp=$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+
+ensure_python() {
+    if [ ! -f "$stamp" ]; then
+        echo "prodproven: installing the Python environment in .venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
+        rm -f "$venv"/.installed-*
+        touch "$stamp"
+    fi
+}
+
+ensure_engine() {
+    infra/docker-engine.sh
+}
+
+ensure_images() {
+    "$venv/bin/prodproven" images build "$@" >/dev/null
+}
+
+case "${1:-}" in
+    demo)
+        ensure_python
+        ensure_engine
+        ensure_images deploy-model
+        exec "$venv/bin/prodproven" run deploy-model --submission challenges/deploy-model/solution --candidate demo
+        ;;
+    test)
+        shift
+        ensure_python
+        ensure_engine
+        ensure_images
+        "$venv/bin/ruff" check runner sandbox graders tests benchmarks
+        "$venv/bin/mypy"
+        exec "$venv/bin/pytest" "$@"
+        ;;
+    *)
+        echo "usage: infra/dev.sh demo|test [pytest args]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,159 @@
+"""The security profile of candidate containers, checked against the real engine.
+
+Each test is one invariant of design.md: non-root, no capabilities, no new privileges,
+limits in force, no Docker socket, no route out (not even to the host), and whatever is
+published reachable on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from runner.evaluation import candidate_container
+from sandbox.environment import Limits, Pod, Sandbox
+
+pytestmark = pytest.mark.docker
+
+LIMITS = Limits(memory_bytes=256 * 2**20, cpus=0.5, pids=100)
+CONNECT = r"""
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+try:
+    socket.create_connection((host, port), timeout=3).close()
+    print("connected")
+except OSError as exc:
+    print(f"refused: {exc}")
+"""
+
+
+@pytest.fixture
+def pod(backend, run_id) -> Iterator[Pod]:
+    pod = backend.create_pod(run_id, "workspace")
+    yield pod
+    pod.remove()
+
+
+@pytest.fixture
+def box(pod, challenge_image, run_id) -> Sandbox:
+    container = pod.add(candidate_container(
+        "workspace", challenge_image, run_id, "workspace", LIMITS,
+        command=["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"],
+    ))
+    container.start()
+    pod.wait_http(8000, "/", timeout=30)
+    return container
+
+
+def sh(box: Sandbox, script: str) -> str:
+    result = box.exec(["sh", "-c", script], timeout=30)
+    return result.stdout + result.stderr
+
+
+def host_addresses(docker_client) -> list[str]:
+    """This machine's own non-loopback IPv4 addresses (docker0's gateway among them).
+
+    Fails rather than returning nothing: an empty list would make the isolation tests vacuous.
+    """
+    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True)
+    addresses = sorted({
+        fields[3].split("/")[0]
+        for fields in (line.split() for line in out.stdout.splitlines())
+        if not fields[3].startswith("127.")
+    })
+    assert addresses, "found no non-loopback address on this machine to test isolation against"
+    return addresses
+
+
+@pytest.fixture
+def host_listener() -> Iterator[int]:
+    """A listener on the host bound to 0.0.0.0, as a careless host service would be."""
+    server = socket.create_server(("0.0.0.0", 0))
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                server.accept()[0].close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield port
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_candidate_runs_as_non_root(box):
+    assert sh(box, "id -u").strip() == "1000"
+
+
+def test_all_capabilities_are_dropped(box):
+    status = sh(box, "grep -E '^Cap(Eff|Prm|Bnd):' /proc/self/status")
+    assert all(line.split()[1] == "0000000000000000" for line in status.splitlines())
+
+
+def test_no_new_privileges_is_set(box):
+    assert "NoNewPrivs:\t1" in sh(box, "cat /proc/self/status")
+
+
+def test_memory_cpu_and_pid_limits_are_in_force(box):
+    assert sh(box, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes").strip() == str(LIMITS.memory_bytes)
+    quota = sh(box, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us").split()
+    assert int(quota[0]) / int(quota[1]) == pytest.approx(LIMITS.cpus)
+    assert sh(box, "cat /sys/fs/cgroup/pids/pids.max").strip() == str(LIMITS.pids)
+
+
+def test_root_filesystem_is_read_only(box):
+    assert "Read-only file system" in sh(box, "touch /usr/evil")
+
+
+def test_no_docker_socket_is_reachable(box):
+    assert "No such file" in sh(box, "ls /var/run/docker.sock /run/docker.sock")
+
+
+def test_only_loopback_exists(box):
+    assert sh(box, "ls /sys/class/net").split() == ["lo"]
+
+
+def test_a_non_loopback_address_cannot_be_opened(box, docker_client, host_listener):
+    for address in host_addresses(docker_client):
+        out = sh(box, f"python3 -c '{CONNECT}' {address} {host_listener}")
+        assert out.startswith("refused"), f"candidate reached the host at {address}: {out}"
+
+
+def test_the_host_listener_is_reachable_from_the_host_itself(docker_client, host_listener):
+    # Guards the test above: the listener really answers, so "refused" means isolation.
+    for address in host_addresses(docker_client):
+        socket.create_connection((address, host_listener), timeout=3).close()
+
+
+def test_two_pods_do_not_share_loopback(box, backend, challenge_image):
+    other_id = box.name.split("-")[1] + "x"
+    other = backend.create_pod(other_id, "workspace")
+    try:
+        peer = other.add(candidate_container("workspace", challenge_image, other_id, "workspace",
+                                             LIMITS, command=["sleep", "60"]))
+        peer.start()
+        out = peer.exec(["python3", "-c", CONNECT, "127.0.0.1", "8000"], timeout=30).stdout
+        assert out.startswith("refused")
+    finally:
+        backend.remove_run(other_id)
+
+
+def test_published_port_answers_on_loopback_only(box, pod, docker_client):
+    published = pod.publish(8000)
+    assert published.host == "127.0.0.1"
+    with urllib.request.urlopen(published.url + "/", timeout=10) as response:
+        assert response.status == 200
+    for address in host_addresses(docker_client):
+        with pytest.raises(OSError):
+            socket.create_connection((address, published.host_port), timeout=2).close()

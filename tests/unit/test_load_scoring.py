@@ -1,0 +1,77 @@
+"""The load grader's analysis of locust samples: windows, median p95, errors, throughput."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.load import LoadParams, Sample, parse_samples, per_second, score_load
+
+START = 1_000_000.0
+
+
+def params(**changes) -> LoadParams:
+    base = {"payloads": "p.json", "slo": {"p95_ms": 100, "max_error_rate": 0.01}, "rate": 10,
+            "warmup_s": 2, "windows": 3, "window_s": 5}
+    return LoadParams.model_validate({**base, **changes})
+
+
+def steady(latency_ms, *, rate=10, seconds=17, error_every=0) -> list[Sample]:
+    count = rate * seconds
+    return [
+        Sample(START + i / rate, latency_ms(i) if callable(latency_ms) else latency_ms,
+               "HTTP 500" if error_every and i % error_every == 0 else "")
+        for i in range(count)
+    ]
+
+
+def test_fast_service_within_slo_gets_full_score():
+    result = score_load(steady(20.0), START, params())
+    assert result.score == 1.0 and result.passed
+    assert result.evidence["p95_ms"] == 20.0 and result.evidence["throughput_rps"] == 10.0
+
+
+def test_warmup_requests_are_not_measured():
+    samples = steady(lambda i: 5000.0 if i < 20 else 20.0)
+    assert score_load(samples, START, params()).evidence["p95_ms"] == 20.0
+
+
+def test_graded_p95_is_the_median_of_window_p95s():
+    # window 0 slow, windows 1 and 2 fast: the median window decides, the spread shows it.
+    samples = steady(lambda i: 300.0 if 20 <= i < 70 else 50.0)
+    result = score_load(samples, START, params())
+    assert result.evidence["p95_ms"] == 50.0
+    assert result.evidence["p95_spread_ms"] == 250.0
+
+
+def test_latency_over_slo_ramps_down_to_zero_at_the_zero_factor():
+    assert score_load(steady(250.0), START, params()).score == pytest.approx(0.5)
+    assert score_load(steady(400.0), START, params()).score == 0.0
+
+
+def test_errors_over_budget_lower_the_score():
+    result = score_load(steady(20.0, error_every=10), START, params())
+    assert result.evidence["error_rate"] == pytest.approx(0.1, abs=0.01)
+    assert result.score < 0.1 and not result.passed
+    assert "HTTP 500" in result.evidence["errors_seen"]
+
+
+def test_missing_throughput_fails_the_slo():
+    result = score_load(steady(20.0, rate=6), START, params())
+    assert result.evidence["throughput_rps"] == 6.0
+    assert not result.passed and result.score < 1.0
+
+
+def test_no_measured_requests_is_a_failed_result():
+    result = score_load([Sample(START, 10.0, "")], START, params())
+    assert result.score == 0.0 and result.error
+
+
+def test_per_second_series_counts_requests_and_errors():
+    series = per_second(steady(20.0, error_every=5, seconds=2), START)
+    assert [s["requests"] for s in series] == [10, 10]
+    assert series[0]["errors"] == 2
+
+
+def test_samples_csv_round_trips():
+    data = b"start,response_ms,error\n1.5,12.25,\n2.0,30.0,HTTP 503\n"
+    assert parse_samples(data) == [Sample(1.5, 12.25, ""), Sample(2.0, 30.0, "HTTP 503")]

@@ -1,0 +1,45 @@
+"""The correctness and pytest graders' scoring of what their probes brought back."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.base import GraderError
+from graders.correctness import score_answers
+from graders.pytest_grader import score_junit
+
+JUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.test_service" name="test_health"/>
+<testcase classname="tests.test_service" name="test_bad"><failure message="expected 4xx, got 500">x</failure></testcase>
+<testcase classname="tests.test_service" name="test_err"><error message="boom"/></testcase>
+<testcase classname="tests.test_service" name="test_ok"/>
+</testsuite></testsuites>"""
+
+
+def test_correctness_scores_the_match_fraction():
+    report = {"answers": [1, 0, 1, None], "problems": [{"status": 500}], "requests": 3}
+    result = score_answers(report, [1, 0, 0, 1], threshold=0.99)
+    assert result.score == 0.5 and not result.passed
+    assert [m["index"] for m in result.evidence["mismatches"]] == [2, 3]
+
+
+def test_correctness_accepts_equal_numbers_but_not_booleans():
+    report = {"answers": [1.0, True], "problems": [], "requests": 1}
+    assert score_answers(report, [1, 1], threshold=1).evidence["matched"] == 1
+
+
+def test_junit_pass_fraction_and_failing_messages():
+    result = score_junit(JUNIT, threshold=1.0)
+    assert result.score == 0.5 and not result.passed
+    assert result.evidence["failing"][0]["message"] == "expected 4xx, got 500"
+    assert {f["outcome"] for f in result.evidence["failing"]} == {"failed", "error"}
+
+
+def test_junit_without_tests_is_a_grader_error():
+    with pytest.raises(GraderError, match="no tests"):
+        score_junit(b"<testsuites/>", threshold=1.0)
+
+
+def test_unparseable_junit_is_a_grader_error():
+    with pytest.raises(GraderError, match="does not parse"):
+        score_junit(b"<testsuites", threshold=1.0)

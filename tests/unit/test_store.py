@@ -1,0 +1,75 @@
+"""The store: runs move only along allowed transitions, every move is an event, and what is
+committed survives a new process opening the same database."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import pytest
+
+from runner.errors import RunNotFound, RunStateError
+from runner.store import Status, Store
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+
+def new_run(store: Store):
+    return store.create_run(challenge_id="c", challenge_version="1.0.0", challenge_path="/c",
+                            candidate="ada", mode="scripted")
+
+
+def test_a_new_run_is_created_with_an_event(store):
+    run = new_run(store)
+    assert run.status is Status.created
+    assert [e.kind for e in store.events(run.id)] == ["run.created"]
+
+
+def test_transitions_are_recorded_in_order(store):
+    run = new_run(store)
+    for status in (Status.provisioning, Status.running, Status.submitted):
+        store.transition(run.id, status)
+    kinds = [e.kind for e in store.events(run.id)]
+    assert kinds == ["run.created", "status.provisioning", "status.running", "status.submitted"]
+
+
+def test_a_skipped_transition_is_refused(store):
+    run = new_run(store)
+    with pytest.raises(RunStateError, match="created; it cannot become graded"):
+        store.transition(run.id, Status.graded)
+    assert store.get(run.id).status is Status.created
+
+
+def test_graded_runs_can_be_graded_again(store):
+    run = new_run(store)
+    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading,
+                   Status.graded, Status.grading):
+        store.transition(run.id, status)
+    assert store.get(run.id).status is Status.grading
+
+
+def test_fields_change_with_the_transition(store):
+    run = new_run(store)
+    store.transition(run.id, Status.errored, error="image missing")
+    assert store.get(run.id).error == "image missing"
+    assert store.events(run.id)[-1].data["error"] == "image missing"
+
+
+def test_timestamps_come_back_timezone_aware(store):
+    assert new_run(store).created_at.tzinfo is UTC
+
+
+def test_committed_state_survives_a_new_store_on_the_same_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first = Store(url)
+    run = new_run(first)
+    first.transition(run.id, Status.provisioning)
+    first.engine.dispose()
+    assert Store(url).get(run.id).status is Status.provisioning
+
+
+def test_unknown_run_is_a_clear_error(store):
+    with pytest.raises(RunNotFound, match="no run 'zzz'"):
+        store.get("zzz")
