@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GradeResult, GraderError, Params
+from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
 
 
 class CorrectnessParams(Params):
@@ -39,13 +39,20 @@ class CorrectnessGrader(Grader[CorrectnessParams]):
             )
         env.ensure_service()
         script = resources.files("graders.probes").joinpath("http_client.py").read_bytes()
-        cmd = ["python", "/grading/probe.py", str(env.service_port), params.endpoint,
-               str(params.single_requests), str(params.batch_size), str(params.request_timeout_s)]
+        cmd = [
+            "python",
+            "/grading/probe.py",
+            str(env.service_port),
+            params.endpoint,
+            str(params.single_requests),
+            str(params.batch_size),
+            str(params.request_timeout_s),
+        ]
         out = env.run_probe(
             {"probe.py": script, "in/inputs.json": json.dumps(inputs).encode()},
             cmd,
-            timeout=60 + (params.single_requests + len(inputs) / params.batch_size)
-            * params.request_timeout_s,
+            timeout=60
+            + (params.single_requests + len(inputs) / params.batch_size) * params.request_timeout_s,
         )
         if "answers.json" not in out.files:
             raise GraderError(f"the correctness probe failed: {out.result.stderr[-800:]}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GradeResult, GraderError, Params
+from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
 from graders.curves import median, percentile, ramp_down, ramp_up
 
 
@@ -36,7 +36,9 @@ class LoadParams(Params):
     warmup_s: float = Field(3, ge=0, description="seconds sent but not measured")
     windows: int = Field(3, ge=1, le=20, description="measured windows")
     window_s: float = Field(8, gt=0, description="length of each window")
-    latency_zero_factor: float = Field(4.0, gt=1, description="p95 at this multiple of the SLO scores 0")
+    latency_zero_factor: float = Field(
+        4.0, gt=1, description="p95 at this multiple of the SLO scores 0"
+    )
     error_zero_rate: float = Field(0.10, gt=0, le=1, description="error rate that scores 0")
     min_throughput_ratio: float = Field(
         0.9, gt=0, le=1, description="achieved/target rate needed for full marks"
@@ -56,7 +58,9 @@ class Sample:
 
 class LoadGrader(Grader[LoadParams]):
     kind = "load"
-    description = "Drives the service with locust at a steady rate and scores p95, errors, throughput."
+    description = (
+        "Drives the service with locust at a steady rate and scores p95, errors, throughput."
+    )
     Params = LoadParams
 
     def grade(self, env: EvaluationEnvironment, params: LoadParams) -> GradeResult:
@@ -65,13 +69,33 @@ class LoadGrader(Grader[LoadParams]):
             raise GraderError(f"{params.payloads} must be a non-empty JSON list of bodies")
         env.ensure_service()
         duration = params.warmup_s + params.windows * params.window_s
-        config = {"endpoint": params.endpoint, "rate": params.rate, "users": params.users,
-                  "json_key": params.json_key, "timeout": params.request_timeout_s}
+        config = {
+            "endpoint": params.endpoint,
+            "rate": params.rate,
+            "users": params.users,
+            "json_key": params.json_key,
+            "timeout": params.request_timeout_s,
+        }
         script = resources.files("graders.probes").joinpath("locustfile.py").read_bytes()
-        cmd = ["locust", "-f", "/grading/locustfile.py", "--headless", "--only-summary",
-                "-u", str(params.users), "-r", str(params.users),
-                "--run-time", f"{math.ceil(duration)}s", "--stop-timeout", "2",
-                "--host", f"http://127.0.0.1:{env.service_port}", "--loglevel", "WARNING"]
+        cmd = [
+            "locust",
+            "-f",
+            "/grading/locustfile.py",
+            "--headless",
+            "--only-summary",
+            "-u",
+            str(params.users),
+            "-r",
+            str(params.users),
+            "--run-time",
+            f"{math.ceil(duration)}s",
+            "--stop-timeout",
+            "2",
+            "--host",
+            f"http://127.0.0.1:{env.service_port}",
+            "--loglevel",
+            "WARNING",
+        ]
         env.log(f"locust: {params.rate:g} req/s from {params.users} users for {duration:g}s")
         out = env.run_probe(
             {
@@ -129,10 +153,14 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
     parts = {
         "latency": ramp_down(p95, full=slo.p95_ms, zero=slo.p95_ms * params.latency_zero_factor),
         "errors": ramp_down(
-            error_rate, full=slo.max_error_rate, zero=max(params.error_zero_rate, slo.max_error_rate * 2)
+            error_rate,
+            full=slo.max_error_rate,
+            zero=max(params.error_zero_rate, slo.max_error_rate * 2),
         ),
         "throughput": ramp_up(
-            throughput / params.rate, zero=0.5 * params.min_throughput_ratio, full=params.min_throughput_ratio
+            throughput / params.rate,
+            zero=0.5 * params.min_throughput_ratio,
+            full=params.min_throughput_ratio,
         ),
     }
     score = parts["latency"] * parts["errors"] * parts["throughput"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GradeResult, GraderError, Params
+from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
 
 JUNIT_MAX = 4 * 2**20
 
@@ -43,10 +43,24 @@ class PytestGrader(Grader[PytestParams]):
         }
         files["pytest.ini"] = b"[pytest]\n"
         variables = {"SERVICE_URL": f"http://127.0.0.1:{env.service_port}", **params.env}
-        cmd = ["env", *(f"{k}={v}" for k, v in variables.items()),
-               "python", "-I", "-m", "pytest", "/grading/tests", "-c", "/grading/pytest.ini",
-               "--rootdir=/grading", "-p", "no:cacheprovider", "-q", "-o", "junit_family=xunit2",
-               "--junitxml=/grading/out/junit.xml"]
+        cmd = [
+            "env",
+            *(f"{k}={v}" for k, v in variables.items()),
+            "python",
+            "-I",
+            "-m",
+            "pytest",
+            "/grading/tests",
+            "-c",
+            "/grading/pytest.ini",
+            "--rootdir=/grading",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "junit_family=xunit2",
+            "--junitxml=/grading/out/junit.xml",
+        ]
         out = env.run_tester(files, cmd, timeout=params.timeout_s)
         junit = out.files.get("junit.xml")
         if junit is None:
@@ -72,8 +86,13 @@ def score_junit(xml: bytes, threshold: float) -> GradeResult:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
                 message = (child.get("message") or child.text or "")[:500]
-        cases.append({"test": f"{case.get('classname', '')}::{case.get('name', '')}",
-                      "outcome": outcome, "message": message})
+        cases.append(
+            {
+                "test": f"{case.get('classname', '')}::{case.get('name', '')}",
+                "outcome": outcome,
+                "message": message,
+            }
+        )
     if not cases:
         raise GraderError("pytest collected no tests")
     passed = sum(1 for c in cases if c["outcome"] == "passed")

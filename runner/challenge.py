@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +29,7 @@ SPEC_FILE = "challenge.yaml"
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.I)
 
 
-class Competency(str, Enum):
+class Competency(StrEnum):
     deployment = "deployment"
     optimization = "optimization"
     infrastructure = "infrastructure"
@@ -62,7 +62,9 @@ class Resources(_Strict):
 
 
 class ImageRecipe(_Strict):
-    recipe: str = Field("image", description="folder with the Dockerfile, relative to the challenge")
+    recipe: str = Field(
+        "image", description="folder with the Dockerfile, relative to the challenge"
+    )
 
 
 class Prepare(_Strict):
@@ -121,8 +123,8 @@ class ChallengeSpec(_Strict):
     summary: str = ""
     time_limit_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
     competencies: list[Competency] = Field(min_length=1)
-    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
-    image: ImageRecipe = Field(default_factory=ImageRecipe)  # type: ignore[arg-type]
+    resources: Resources = Field(default_factory=Resources)
+    image: ImageRecipe = Field(default_factory=ImageRecipe)
     prepare: Prepare | None = None
     service: ServiceSpec | None = None
     ports: list[PortSpec] = Field(default_factory=list)
@@ -214,7 +216,8 @@ def _check_graders(
             )
         model = grader_params.get(grader.kind)
         if model is None:
-            yield f"{where}.kind: unknown grader kind {grader.kind!r} (known: {sorted(grader_params)})"
+            known = sorted(grader_params)
+            yield f"{where}.kind: unknown grader kind {grader.kind!r} (known: {known})"
             continue
         try:
             model.model_validate(grader.params)

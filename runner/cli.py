@@ -74,7 +74,9 @@ def progress(quiet: bool = False) -> Iterator[Callable[[str], None]]:
 
         yield step
         if last and not quiet:
-            err.print(f"[green]✓[/green] {last[0][0]} [dim]({time.monotonic() - last[0][1]:.1f}s)[/dim]")
+            err.print(
+                f"[green]✓[/green] {last[0][0]} [dim]({time.monotonic() - last[0][1]:.1f}s)[/dim]"
+            )
 
 
 def emit(ctx: Context, doc: dict[str, Any]) -> None:
@@ -85,8 +87,12 @@ def emit(ctx: Context, doc: dict[str, Any]) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="PRODPROVEN_DATA_DIR",
-              help="Where runs, archives and the store live [env PRODPROVEN_DATA_DIR].")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="PRODPROVEN_DATA_DIR",
+    help="Where runs, archives and the store live [env PRODPROVEN_DATA_DIR].",
+)
 @click.version_option(package_name="prodproven")
 @click.pass_context
 def cli(click_ctx: click.Context, data_dir: Path | None) -> None:
@@ -114,11 +120,17 @@ def challenge() -> None:
 def challenge_list(ctx: Context, as_json: bool) -> None:
     """List the challenges found in the built-in folder and PRODPROVEN_CHALLENGES_PATH."""
     found = list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
-    rows = [
-        {"id": c.id, "title": c.spec.title, "version": c.spec.version,
-         "minutes": c.spec.time_limit_minutes,
-         "competencies": [x.value for x in c.spec.competencies], "path": str(c.root)}
-        if isinstance(c, Challenge) else {"error": str(c), "path": c.path}
+    rows: list[dict[str, Any]] = [
+        {
+            "id": c.id,
+            "title": c.spec.title,
+            "version": c.spec.version,
+            "minutes": c.spec.time_limit_minutes,
+            "competencies": [x.value for x in c.spec.competencies],
+            "path": str(c.root),
+        }
+        if isinstance(c, Challenge)
+        else {"error": str(c), "path": c.path}
         for c in found
     ]
     if as_json:
@@ -129,8 +141,13 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
         if "error" in row:
             table.add_row("[red]invalid[/red]", row["error"], "", "", "")
         else:
-            table.add_row(row["id"], row["title"], row["version"], f"{row['minutes']:g} min",
-                          ", ".join(row["competencies"]))
+            table.add_row(
+                row["id"],
+                row["title"],
+                row["version"],
+                f"{row['minutes']:g} min",
+                ", ".join(row["competencies"]),
+            )
     out.print(table)
 
 
@@ -149,8 +166,13 @@ def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
     else:
         table = Table("submission", "run", "score", "band", "verdict")
         for check in verdict["checks"]:
-            table.add_row(check["submission"], check["run_id"], f"{check['score']:.1f}",
-                          check["band"], "[green]ok[/green]" if check["ok"] else "[red]missed[/red]")
+            table.add_row(
+                check["submission"],
+                check["run_id"],
+                f"{check['score']:.1f}",
+                check["band"],
+                "[green]ok[/green]" if check["ok"] else "[red]missed[/red]",
+            )
         out.print(table)
         out.print("[green]valid[/green]" if verdict["ok"] else "[red]invalid[/red]")
     if not verdict["ok"]:
@@ -159,14 +181,18 @@ def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("challenge_ref", metavar="CHALLENGE")
-@click.option("--submission", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder overlaid on the starter workspace as the candidate's work; its "
-                   ".autopilot/run.sh, if any, runs inside the workspace before submit.")
+@click.option(
+    "--submission",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder overlaid on the starter workspace as the candidate's work; its "
+    ".autopilot/run.sh, if any, runs inside the workspace before submit.",
+)
 @click.option("--candidate", default="scripted", show_default=True, help="Name on the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
-def run(ctx: Context, challenge_ref: str, submission: Path | None, candidate: str,
-        as_json: bool) -> None:
+def run(
+    ctx: Context, challenge_ref: str, submission: Path | None, candidate: str, as_json: bool
+) -> None:
     """Run a challenge non-interactively: start, overlay the submission, submit, grade."""
     ctx.json = as_json
     target = ctx.challenge(challenge_ref)
@@ -190,8 +216,10 @@ def start(ctx: Context, challenge_ref: str, candidate: str, as_json: bool) -> No
         return
     assert started.deadline is not None
     out.print(f"run [bold]{started.id}[/bold] is running for {candidate}")
-    out.print(f"deadline {started.deadline:%Y-%m-%d %H:%M:%S} UTC "
-              f"({target.spec.time_limit_minutes:g} minutes)")
+    out.print(
+        f"deadline {started.deadline:%Y-%m-%d %H:%M:%S} UTC "
+        f"({target.spec.time_limit_minutes:g} minutes)"
+    )
     out.print(f"brief:      {target.root / 'brief.md'}")
     out.print(f"workspace:  prodproven shell {started.id}")
     out.print(f"submit:     prodproven submit {started.id}")
@@ -207,8 +235,11 @@ def shell(ctx: Context, run_id: str) -> None:
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise ProdprovenError("the docker command line is needed for an interactive shell")
-    sys.exit(subprocess.call([docker_cli, "exec", "-it", "-w", "/workspace", workspace.name,
-                              "bash", "-l"]))
+    sys.exit(
+        subprocess.call(
+            [docker_cli, "exec", "-it", "-w", "/workspace", workspace.name, "bash", "-l"]
+        )
+    )
 
 
 @cli.command()
@@ -250,8 +281,9 @@ def show(ctx: Context, run_id: str, as_json: bool, events: bool) -> None:
     store = ctx.store()
     doc = status_document(store.get(run_id))
     if events:
-        doc["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "data": e.data}
-                         for e in store.events(run_id)]
+        doc["events"] = [
+            {"at": e.at.isoformat(), "kind": e.kind, "data": e.data} for e in store.events(run_id)
+        ]
     emit(ctx, doc)
     if events and not as_json:
         for e in doc["events"]:
@@ -266,22 +298,42 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
     """Show one run's status and time left, or list all runs."""
     store = ctx.store()
     runs = [store.get(run_id)] if run_id else store.list_runs()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in runs:
         left = (r.deadline - utcnow()).total_seconds() if r.deadline else None
-        rows.append({"run_id": r.id, "challenge": r.challenge_id, "candidate": r.candidate,
-                     "status": r.status.value, "score": r.score,
-                     "seconds_left": round(left) if left is not None and r.status == Status.running else None,
-                     "created_at": r.created_at.isoformat(), "error": r.error})
+        rows.append(
+            {
+                "run_id": r.id,
+                "challenge": r.challenge_id,
+                "candidate": r.candidate,
+                "status": r.status.value,
+                "score": r.score,
+                "seconds_left": round(left)
+                if left is not None and r.status == Status.running
+                else None,
+                "created_at": r.created_at.isoformat(),
+                "error": r.error,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows if run_id is None else rows[0], indent=2))
         return
     table = Table("run", "challenge", "candidate", "status", "score", "time left")
     for row in rows:
         left = row["seconds_left"]
-        clock = "" if left is None else ("overdue" if left < 0 else f"{left // 60:.0f}m {left % 60:02.0f}s")
-        table.add_row(row["run_id"], row["challenge"], row["candidate"], row["status"],
-                      "" if row["score"] is None else f"{row['score']:.1f}", clock)
+        clock = (
+            ""
+            if left is None
+            else ("overdue" if left < 0 else f"{left // 60:.0f}m {left % 60:02.0f}s")
+        )
+        table.add_row(
+            row["run_id"],
+            row["challenge"],
+            row["candidate"],
+            row["status"],
+            "" if row["score"] is None else f"{row['score']:.1f}",
+            clock,
+        )
     out.print(table)
 
 
@@ -296,7 +348,8 @@ def images() -> None:
 def images_build(ctx: Context, challenge_refs: tuple[str, ...]) -> None:
     """Build the base, runtime, grader and challenge images (all challenges by default)."""
     refs = challenge_refs or tuple(
-        c.id for c in list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
+        c.id
+        for c in list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
         if isinstance(c, Challenge)
     )
     with progress() as step:
@@ -354,6 +407,9 @@ def main() -> None:
         except ProdprovenError:
             pass
         crash.write_text(traceback.format_exc())
-        err.print(f"[red]internal error:[/red] {exc.__class__.__name__}: {exc} "
-                  f"(details in {crash}; please report it)", highlight=False)
+        err.print(
+            f"[red]internal error:[/red] {exc.__class__.__name__}: {exc} "
+            f"(details in {crash}; please report it)",
+            highlight=False,
+        )
         sys.exit(70)

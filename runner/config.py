@@ -52,17 +52,17 @@ class Settings(BaseModel):
         )
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``PRODPROVEN_*`` variables, then explicit overrides (None is ignored).
 
         Raises ConfigError naming the variable and the bad value.
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {
-            "data_dir": Path(env.get(f"{ENV_PREFIX}DATA_DIR", "")
-                             or Path.home() / ".local" / "share" / "prodproven"),
+            "data_dir": Path(
+                env.get(f"{ENV_PREFIX}DATA_DIR", "")
+                or Path.home() / ".local" / "share" / "prodproven"
+            ),
         }
         for name in cls.model_fields:
             key = f"{ENV_PREFIX}{name.upper()}"

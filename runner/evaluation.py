@@ -5,7 +5,6 @@ grading containers, and only now."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tarfile
 import tempfile
@@ -61,13 +60,23 @@ class EvaluationPlan:
 
 
 def candidate_container(
-    role: str, image: str, run_id: str, purpose: str, limits: Limits, *,
-    command: Sequence[str] | None, cpuset: str | None = None,
+    role: str,
+    image: str,
+    run_id: str,
+    purpose: str,
+    limits: Limits,
+    *,
+    command: Sequence[str] | None,
+    cpuset: str | None = None,
     extra_volumes: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
     """The hardened spec every container holding candidate files gets."""
     return ContainerSpec(
-        role=role, image=image, limits=limits, command=command, cpuset=cpuset,
+        role=role,
+        image=image,
+        limits=limits,
+        command=command,
+        cpuset=cpuset,
         volumes={f"pp-{run_id}-{purpose}-{role}": "/workspace", **(extra_volumes or {})},
         tmpfs=CANDIDATE_TMPFS,
     )
@@ -77,7 +86,9 @@ class Evaluation:
     """Implements graders.base.EvaluationEnvironment for one grading attempt."""
 
     def __init__(
-        self, backend: Backend, plan: EvaluationPlan,
+        self,
+        backend: Backend,
+        plan: EvaluationPlan,
         log: Callable[[str, dict[str, object]], None],
         record_artifact: Callable[[str, Path, str, int], None],
     ) -> None:
@@ -100,10 +111,17 @@ class Evaluation:
             raise GraderError(f"challenge {spec.id} declares no service to evaluate")
         self._pod = self._backend.create_pod(self._plan.run_id, "evaluation")
         limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
-        self._service = self._pod.add(candidate_container(
-            "service", self._plan.challenge_image, self._plan.run_id, "evaluation", limits,
-            command=spec.service.command, cpuset=self._plan.cpus.service,
-        ))
+        self._service = self._pod.add(
+            candidate_container(
+                "service",
+                self._plan.challenge_image,
+                self._plan.run_id,
+                "evaluation",
+                limits,
+                command=spec.service.command,
+                cpuset=self._plan.cpus.service,
+            )
+        )
         self._service.put_archive("/workspace", self._plan.archive.read_bytes())
         self._service.start()
         self._log("evaluation.started", {"service": self._service.name})
@@ -128,8 +146,9 @@ class Evaluation:
             path = (root / rel).resolve()
             if path.is_relative_to(root.resolve()) and path.exists():
                 return path
-        raise GraderError(f"hidden material {rel!r} is missing from challenge "
-                          f"{self._plan.challenge.id}")
+        raise GraderError(
+            f"hidden material {rel!r} is missing from challenge {self._plan.challenge.id}"
+        )
 
     def ensure_service(self) -> float:
         pod, service = self._require()
@@ -137,8 +156,10 @@ class Evaluation:
         assert spec is not None
         if service.state() != "running":
             code = service.exit_code()
-            self._log("service.restarted", {"grader": self.current_grader, "exit_code": code,
-                                            "logs": service.logs(tail=30)})
+            self._log(
+                "service.restarted",
+                {"grader": self.current_grader, "exit_code": code, "logs": service.logs(tail=30)},
+            )
             service.restart()
         try:
             return pod.wait_http(spec.port, spec.health_path, timeout=spec.startup_timeout_s)
@@ -148,19 +169,29 @@ class Evaluation:
             ) from exc
 
     def run_probe(
-        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float,
+        self,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        *,
+        timeout: float,
         load: bool = False,
     ) -> ProbeOutput:
         pod, _ = self._require()
         self._helpers += 1
         role = f"probe{self._helpers}"
-        container = pod.add(ContainerSpec(
-            role=role, image=self._plan.grader_image, limits=GRADER_LIMITS,
-            command=["sleep", "infinity"], user=NOBODY_USER, workdir="/grading",
-            volumes={f"pp-{self._plan.run_id}-evaluation-{role}": "/grading"},
-            tmpfs={"/tmp": "rw,size=256m,mode=1777"},
-            cpuset=self._plan.cpus.load if load else None,
-        ))
+        container = pod.add(
+            ContainerSpec(
+                role=role,
+                image=self._plan.grader_image,
+                limits=GRADER_LIMITS,
+                command=["sleep", "infinity"],
+                user=NOBODY_USER,
+                workdir="/grading",
+                volumes={f"pp-{self._plan.run_id}-evaluation-{role}": "/grading"},
+                tmpfs={"/tmp": "rw,size=256m,mode=1777"},
+                cpuset=self._plan.cpus.load if load else None,
+            )
+        )
         return self._run_helper(container, files, cmd, timeout, owner=65534)
 
     def run_tester(
@@ -171,11 +202,17 @@ class Evaluation:
         role = f"tester{self._helpers}"
         spec = self._plan.challenge.spec
         limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
-        container = pod.add(candidate_container(
-            role, self._plan.challenge_image, self._plan.run_id, "evaluation", limits,
-            command=["sleep", "infinity"],
-            extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
-        ))
+        container = pod.add(
+            candidate_container(
+                role,
+                self._plan.challenge_image,
+                self._plan.run_id,
+                "evaluation",
+                limits,
+                command=["sleep", "infinity"],
+                extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
+            )
+        )
         container.put_archive("/workspace", self._plan.archive.read_bytes())
         return self._run_helper(container, files, cmd, timeout, owner=CANDIDATE_UID)
 
@@ -198,8 +235,13 @@ class Evaluation:
         return self._pod, self._service
 
     def _run_helper(
-        self, container: Sandbox, files: Mapping[str, bytes], cmd: Sequence[str],
-        timeout: float, *, owner: int,
+        self,
+        container: Sandbox,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        timeout: float,
+        *,
+        owner: int,
     ) -> ProbeOutput:
         container.put_archive("/grading", tarball.files({**files, "out/": b""}, owner=owner))
         container.start()

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.base import Grader, GradeResult, GraderError
+from graders.base import Grader, GraderError, GradeResult
 from runner.challenge import Challenge
+from runner.errors import ProdprovenError
 from runner.evaluation import Evaluation, EvaluationPlan
 from runner.report import result_document
 from runner.scoring import Outcome, Scorecard, combine
@@ -38,8 +39,9 @@ class GradingJob:
     document: dict[str, Any] | None = None
 
 
-class ArchiveMismatch(GraderError):
-    """The archive on disk is not the one recorded at submit."""
+class ArchiveMismatch(ProdprovenError):
+    """The archive on disk is not the one recorded at submit; grading it would grade
+    something the candidate did not submit."""
 
 
 def verify_archive(job: GradingJob) -> None:
@@ -63,10 +65,23 @@ def run_graders(job: GradingJob) -> None:
         job.event("grader.started", {"grader": spec.name, "kind": spec.kind})
         started = time.monotonic()
         result = _grade_one(job, spec.kind, spec.params)
-        outcome = Outcome(spec.name, spec.kind, spec.competency.value, spec.weight, result,
-                          time.monotonic() - started)
-        job.event("grader.finished", {"grader": spec.name, "score": result.score,
-                                      "passed": result.passed, "summary": result.summary})
+        outcome = Outcome(
+            spec.name,
+            spec.kind,
+            spec.competency.value,
+            spec.weight,
+            result,
+            time.monotonic() - started,
+        )
+        job.event(
+            "grader.finished",
+            {
+                "grader": spec.name,
+                "score": result.score,
+                "passed": result.passed,
+                "summary": result.summary,
+            },
+        )
         job.outcomes.append(outcome)
 
 

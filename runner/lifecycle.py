@@ -48,7 +48,11 @@ class Runner:
     """Starts, submits and grades runs. ``report`` receives one line per step for progress."""
 
     def __init__(
-        self, settings: Settings, store: Store, backend: Backend, images: ImageBuilder,
+        self,
+        settings: Settings,
+        store: Store,
+        backend: Backend,
+        images: ImageBuilder,
         report: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.settings = settings
@@ -65,7 +69,9 @@ class Runner:
         return load_challenge(Path(run.challenge_path), plugins.grader_params())
 
     def challenge_image(self, challenge: Challenge) -> str:
-        return self.images.recipe(f"challenge-{challenge.id}", challenge.path(challenge.spec.image.recipe))
+        return self.images.recipe(
+            f"challenge-{challenge.id}", challenge.path(challenge.spec.image.recipe)
+        )
 
     def material(self, challenge: Challenge) -> Material:
         image = self.challenge_image(challenge)
@@ -81,7 +87,9 @@ class Runner:
         try:
             yield
         except BaseException as exc:
-            reason = str(exc) if isinstance(exc, ProdprovenError) else f"{exc.__class__.__name__}: {exc}"
+            reason = (
+                str(exc) if isinstance(exc, ProdprovenError) else f"{exc.__class__.__name__}: {exc}"
+            )
             if isinstance(exc, KeyboardInterrupt):
                 reason = "interrupted"
             run = self.store.get(run_id)
@@ -93,8 +101,11 @@ class Runner:
     def start(self, challenge: Challenge, candidate: str, mode: str = "interactive") -> Run:
         """Create a run and bring its workspace up with the starter files."""
         run = self.store.create_run(
-            challenge_id=challenge.id, challenge_version=challenge.spec.version,
-            challenge_path=str(challenge.root), candidate=candidate, mode=mode,
+            challenge_id=challenge.id,
+            challenge_version=challenge.spec.version,
+            challenge_path=str(challenge.root),
+            candidate=candidate,
+            mode=mode,
         )
         self.store.transition(run.id, Status.provisioning)
         with self._errors_recorded(run.id):
@@ -104,9 +115,11 @@ class Runner:
             self.report("starting the workspace pod")
             pod = self.backend.create_pod(run.id, "workspace")
             limits = _limits(challenge)
-            workspace = pod.add(candidate_container(
-                "workspace", image, run.id, "workspace", limits, command=KEEPALIVE
-            ))
+            workspace = pod.add(
+                candidate_container(
+                    "workspace", image, run.id, "workspace", limits, command=KEEPALIVE
+                )
+            )
             workspace.put_archive("/workspace", tarball.directories(*found.workspace))
             workspace.start()
             for port in challenge.spec.ports:
@@ -149,10 +162,16 @@ class Runner:
         except ExecTimeout as exc:
             self.event(run_id, "autopilot.timed_out", {"message": str(exc)})
             return None
-        self.event(run_id, "autopilot.finished", {
-            "exit_code": result.exit_code, "duration_s": round(result.duration_s, 2),
-            "stdout": result.stdout[-4000:], "stderr": result.stderr[-4000:],
-        })
+        self.event(
+            run_id,
+            "autopilot.finished",
+            {
+                "exit_code": result.exit_code,
+                "duration_s": round(result.duration_s, 2),
+                "stdout": result.stdout[-4000:],
+                "stderr": result.stderr[-4000:],
+            },
+        )
         return result
 
     # submit ----------------------------------------------------------------------------------
@@ -168,7 +187,9 @@ class Runner:
             paths = self.paths(run_id)
             paths.root.mkdir(parents=True, exist_ok=True)
             pod = self.backend.attach_pod(run_id, "workspace")
-            workspace = next((c for c in pod.containers() if c.role == "workspace"), None) if pod else None
+            workspace = (
+                next((c for c in pod.containers() if c.role == "workspace"), None) if pod else None
+            )
             if workspace is None:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
             workspace.stop(timeout=2)
@@ -189,7 +210,10 @@ class Runner:
         """Grade (or re-grade) a submitted run from its archive."""
         run = self.store.get(run_id)
         if run.archive_path is None or run.status not in (
-            Status.submitted, Status.grading, Status.graded, Status.errored
+            Status.submitted,
+            Status.grading,
+            Status.graded,
+            Status.errored,
         ):
             raise RunStateError(
                 f"run {run_id} is {run.status.value} without an archive; submit it first"
@@ -201,21 +225,31 @@ class Runner:
             self.report("building images")
             found = self.material(challenge)
             plan = EvaluationPlan(
-                run_id=run_id, attempt=attempt, challenge=challenge,
+                run_id=run_id,
+                attempt=attempt,
+                challenge=challenge,
                 challenge_image=self.challenge_image(challenge),
-                grader_image=self.images.grader(), archive=Path(run.archive_path or ""),
-                hidden_roots=found.hidden, artifacts_dir=self.paths(run_id).artifacts,
+                grader_image=self.images.grader(),
+                archive=Path(run.archive_path or ""),
+                hidden_roots=found.hidden,
+                artifacts_dir=self.paths(run_id).artifacts,
                 cpus=CpuPlan.for_cores(int(self.backend_cores()), self.settings.cpu_pinning),
             )
             evaluation = Evaluation(
-                self.backend, plan,
+                self.backend,
+                plan,
                 log=lambda kind, data: self.event(run_id, kind, data),
                 record_artifact=lambda name, path, digest, size: self.store.add_artifact(
-                    run_id, name, str(path), digest, size),
+                    run_id, name, str(path), digest, size
+                ),
             )
             job = GradingJob(
-                run=run, challenge=challenge, plan=plan, evaluation=evaluation,
-                graders=plugins.graders(), report=self.report,
+                run=run,
+                challenge=challenge,
+                plan=plan,
+                evaluation=evaluation,
+                graders=plugins.graders(),
+                report=self.report,
                 event=lambda kind, data: self.event(run_id, kind, data),
             )
             document = grade(job)

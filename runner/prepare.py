@@ -57,12 +57,19 @@ def _generate(challenge: Challenge, image: str, backend: Backend, dest: Path) ->
     backend.remove_run(job)
     pod = backend.create_pod(job, "prepare")
     try:
-        box = pod.add(ContainerSpec(
-            role="generator", image=image, limits=PREPARE_LIMITS, command=["sleep", "infinity"],
-            volumes={f"pp-{job}-prepare": "/work"}, tmpfs={"/tmp": "rw,size=1g,mode=1777"},
-        ))
-        box.put_archive("/work", tarball.directories(script.parent, owner=CANDIDATE_UID,
-                                                     prefix="prepare"))
+        box = pod.add(
+            ContainerSpec(
+                role="generator",
+                image=image,
+                limits=PREPARE_LIMITS,
+                command=["sleep", "infinity"],
+                volumes={f"pp-{job}-prepare": "/work"},
+                tmpfs={"/tmp": "rw,size=1g,mode=1777"},
+            )
+        )
+        box.put_archive(
+            "/work", tarball.directories(script.parent, owner=CANDIDATE_UID, prefix="prepare")
+        )
         box.put_archive("/work", tarball.files({"out/": b""}, owner=CANDIDATE_UID))
         box.start()
         result = box.exec(

@@ -57,15 +57,17 @@ def result_document(
 def status_document(run: Run) -> dict[str, Any]:
     """What ``show --json`` prints: the stored result when graded, else the run's state."""
     doc: dict[str, Any] = dict(run.result or {})
-    doc.update({
-        "run_id": run.id,
-        "challenge": run.challenge_id,
-        "status": run.status.value,
-        "candidate": run.candidate,
-        "deadline": run.deadline.isoformat() if run.deadline else None,
-        "graded_at": run.graded_at.isoformat() if run.graded_at else None,
-        "error": run.error,
-    })
+    doc.update(
+        {
+            "run_id": run.id,
+            "challenge": run.challenge_id,
+            "status": run.status.value,
+            "candidate": run.candidate,
+            "deadline": run.deadline.isoformat() if run.deadline else None,
+            "graded_at": run.graded_at.isoformat() if run.graded_at else None,
+            "error": run.error,
+        }
+    )
     doc.setdefault("score", None)
     doc.setdefault("competencies", {})
     doc.setdefault("graders", [])
@@ -77,26 +79,40 @@ def render(doc: dict[str, Any], console: Console) -> None:
     """Print a run's result for people: score, competencies, each grader with its evidence."""
     status = doc["status"]
     head = Text.assemble(
-        (f"run {doc['run_id']}", "bold"), f"  {doc['challenge']}  candidate {doc['candidate']}  ",
+        (f"run {doc['run_id']}", "bold"),
+        f"  {doc['challenge']}  candidate {doc['candidate']}  ",
         (status, "green" if status == "graded" else "yellow" if status != "errored" else "red"),
     )
     if doc.get("score") is None:
-        console.print(Panel(Group(head, Text(doc.get("error") or "not graded yet")),
-                            title="prodproven"))
+        console.print(
+            Panel(Group(head, Text(doc.get("error") or "not graded yet")), title="prodproven")
+        )
         return
     competencies = "   ".join(f"{k} {v:.0f}" for k, v in doc["competencies"].items())
     score = Text(f"production-proven score {doc['score']:.1f} / 100", style="bold")
-    console.print(Panel(Group(head, score, Text(competencies), Text(doc["formula"], style="dim")),
-                        title="prodproven"))
+    console.print(
+        Panel(
+            Group(head, score, Text(competencies), Text(doc["formula"], style="dim")),
+            title="prodproven",
+        )
+    )
     table = Table(show_lines=False, expand=True)
     for column in ("grader", "competency", "weight", "score", "passed", "summary"):
         table.add_column(column, overflow="fold")
     for g in doc["graders"]:
-        table.add_row(g["name"], g["competency"], f"{g['weight']:g}", f"{g['score']:.2f}",
-                      "yes" if g["passed"] else "[red]no[/red]", g["summary"])
+        table.add_row(
+            g["name"],
+            g["competency"],
+            f"{g['weight']:g}",
+            f"{g['score']:.2f}",
+            "yes" if g["passed"] else "[red]no[/red]",
+            g["summary"],
+        )
     console.print(table)
     for g in doc["graders"]:
-        lines = [f"  {k}: {_short(v)}" for k, v in g["evidence"].items() if k not in ("series", "tests")]
+        lines = [
+            f"  {k}: {_short(v)}" for k, v in g["evidence"].items() if k not in ("series", "tests")
+        ]
         console.print(f"[bold]{g['name']}[/bold] evidence\n" + "\n".join(lines))
     for finding in doc["integrity"]:
         console.print(f"[red]integrity[/red] {finding['grader']}: {finding['message']}")

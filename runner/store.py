@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,14 +28,14 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from runner.errors import RunNotFound, RunStateError
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     created = "created"
     provisioning = "provisioning"
     running = "running"
@@ -202,15 +202,27 @@ class Store:
         now = utcnow()
         with self._session() as s:
             row = RunRow(
-                id=run_id, challenge_id=challenge_id, challenge_version=challenge_version,
-                challenge_path=challenge_path, candidate=candidate, mode=mode,
-                status=Status.created.value, created_at=now, deadline=deadline,
+                id=run_id,
+                challenge_id=challenge_id,
+                challenge_version=challenge_version,
+                challenge_path=challenge_path,
+                candidate=candidate,
+                mode=mode,
+                status=Status.created.value,
+                created_at=now,
+                deadline=deadline,
                 grading_attempts=0,
             )
             s.add(row)
             s.flush()
-            s.add(EventRow(run_id=run_id, at=now, kind="run.created",
-                           data={"challenge": challenge_id, "candidate": candidate, "mode": mode}))
+            s.add(
+                EventRow(
+                    run_id=run_id,
+                    at=now,
+                    kind="run.created",
+                    data={"challenge": challenge_id, "candidate": candidate, "mode": mode},
+                )
+            )
         return self.get(run_id)
 
     def get(self, run_id: str) -> Run:
@@ -242,8 +254,10 @@ class Store:
             row.status = to.value
             for key, value in fields.items():
                 setattr(row, key, value)
-            data = {"from": current.value, **{k: _jsonable(v) for k, v in fields.items()
-                                              if k not in ("result",)}}
+            data = {
+                "from": current.value,
+                **{k: _jsonable(v) for k, v in fields.items() if k not in ("result",)},
+            }
             s.add(EventRow(run_id=run_id, at=utcnow(), kind=f"status.{to.value}", data=data))
         return self.get(run_id)
 
@@ -257,14 +271,20 @@ class Store:
 
     def add_event(self, run_id: str, kind: str, data: dict[str, Any] | None = None) -> None:
         with self._session() as s:
-            s.add(EventRow(run_id=run_id, at=utcnow(), kind=kind,
-                           data={k: _jsonable(v) for k, v in (data or {}).items()}))
+            s.add(
+                EventRow(
+                    run_id=run_id,
+                    at=utcnow(),
+                    kind=kind,
+                    data={k: _jsonable(v) for k, v in (data or {}).items()},
+                )
+            )
 
     def events(self, run_id: str) -> list[EventRow]:
         with self._session() as s:
-            return list(s.scalars(
-                select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
-            ))
+            return list(
+                s.scalars(select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id))
+            )
 
     def add_grader_result(self, row: GraderResultRow) -> None:
         with self._session() as s:
@@ -272,16 +292,26 @@ class Store:
 
     def grader_results(self, run_id: str, attempt: int) -> list[GraderResultRow]:
         with self._session() as s:
-            return list(s.scalars(
-                select(GraderResultRow)
-                .where(GraderResultRow.run_id == run_id, GraderResultRow.attempt == attempt)
-                .order_by(GraderResultRow.id)
-            ))
+            return list(
+                s.scalars(
+                    select(GraderResultRow)
+                    .where(GraderResultRow.run_id == run_id, GraderResultRow.attempt == attempt)
+                    .order_by(GraderResultRow.id)
+                )
+            )
 
     def add_artifact(self, run_id: str, name: str, path: str, sha256: str, size: int) -> None:
         with self._session() as s:
-            s.add(ArtifactRow(run_id=run_id, name=name, path=path, sha256=sha256, size=size,
-                              created_at=utcnow()))
+            s.add(
+                ArtifactRow(
+                    run_id=run_id,
+                    name=name,
+                    path=path,
+                    sha256=sha256,
+                    size=size,
+                    created_at=utcnow(),
+                )
+            )
 
     def artifacts(self, run_id: str) -> list[ArtifactRow]:
         with self._session() as s:

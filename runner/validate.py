@@ -22,7 +22,18 @@ def validate_challenge(runner: Runner, challenge: Challenge) -> dict[str, Any]:
         runner.report(f"validating: {label} submission")
         run = runner.run_scripted(challenge, submission, candidate=f"validate-{label}")
         score = float(run.score or 0.0)
-        results.append({"submission": label, "run_id": run.id, "score": score,
-                        "band": str(band), "ok": band.contains(score)})
-    return {"challenge": challenge.id, "version": challenge.spec.version,
-            "ok": all(r["ok"] for r in results), "checks": results}
+        results.append(
+            {
+                "submission": label,
+                "run_id": run.id,
+                "score": score,
+                "band": str(band),
+                "ok": band.contains(score),
+            }
+        )
+    return {
+        "challenge": challenge.id,
+        "version": challenge.spec.version,
+        "ok": all(r["ok"] for r in results),
+        "checks": results,
+    }

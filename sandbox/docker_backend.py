@@ -32,8 +32,13 @@ from sandbox.environment import (
     PublishedPort,
     Sandbox,
 )
-from sandbox.errors import ContainerError, DockerUnavailable, ExecTimeout, ImageError
-from sandbox.errors import ServiceNotReady
+from sandbox.errors import (
+    ContainerError,
+    DockerUnavailable,
+    ExecTimeout,
+    ImageError,
+    ServiceNotReady,
+)
 from sandbox.portforward import PortForward
 
 ROLE_LABEL = "prodproven.role"
@@ -89,7 +94,9 @@ class DockerSandbox(Sandbox):
         try:
             return fn(*args, **kwargs)
         except docker.errors.APIError as exc:
-            raise ContainerError(f"{what} in container {self.name} failed: {exc.explanation}") from exc
+            raise ContainerError(
+                f"{what} in container {self.name} failed: {exc.explanation}"
+            ) from exc
 
     def start(self) -> None:
         self._call("start", self._container.start)

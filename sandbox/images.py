@@ -187,9 +187,22 @@ class ImageBuilder:
     def _download_wheels(self, requirements: Path, dest: Path, python: str) -> None:
         self._log(f"downloading wheels for {requirements} (Python {python})")
         machine = platform.machine()
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(dest),
-               "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
-               "-r", str(requirements)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--dest",
+            str(dest),
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "-r",
+            str(requirements),
+        ]
         for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014"):
             cmd += ["--platform", f"{tag}_{machine}"]
         _run(cmd, f"pip download for {requirements}")

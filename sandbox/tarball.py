@@ -15,7 +15,9 @@ def files(entries: Mapping[str, bytes], *, owner: int) -> bytes:
     """A tar archive of in-memory files keyed by relative path; a key ending in "/" is an
     empty folder. Parent folders are created, all owned by ``owner``."""
     buf = io.BytesIO()
-    folders = {str(Path(n).parent) for n in entries} | {n.rstrip("/") for n in entries if n.endswith("/")}
+    folders = {str(Path(n).parent) for n in entries} | {
+        n.rstrip("/") for n in entries if n.endswith("/")
+    }
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for folder in sorted(f for f in folders if f not in (".", "")):
             info = tarfile.TarInfo(folder)

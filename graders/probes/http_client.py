@@ -12,7 +12,8 @@ import urllib.request
 
 port, endpoint, single, batch, timeout = sys.argv[1:6]
 single, batch, timeout = int(single), int(batch), float(timeout)
-instances = json.load(open("/grading/in/inputs.json"))
+with open("/grading/in/inputs.json") as fh:
+    instances = json.load(fh)
 url = f"http://127.0.0.1:{port}{endpoint}"
 
 
@@ -38,10 +39,16 @@ for group in groups:
     status, payload = post([instances[i] for i in group])
     predictions = payload.get("predictions") if isinstance(payload, dict) else None
     if status != 200 or not isinstance(predictions, list) or len(predictions) != len(group):
-        problems.append({"first_index": group[0], "size": len(group), "status": status,
-                         "response": str(payload)[:300]})
+        problems.append(
+            {
+                "first_index": group[0],
+                "size": len(group),
+                "status": status,
+                "response": str(payload)[:300],
+            }
+        )
         continue
-    for i, value in zip(group, predictions):
+    for i, value in zip(group, predictions, strict=True):
         answers[i] = value
 with open("/grading/out/answers.json", "w") as fh:
     json.dump({"answers": answers, "problems": problems, "requests": len(groups)}, fh)

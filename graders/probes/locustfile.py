@@ -17,8 +17,10 @@ import time
 import gevent
 from locust import FastHttpUser, constant, events, task
 
-CONFIG = json.load(open("/grading/in/config.json"))
-PAYLOADS = json.load(open("/grading/in/payloads.json"))
+with open("/grading/in/config.json") as fh:
+    CONFIG = json.load(fh)
+with open("/grading/in/payloads.json") as fh:
+    PAYLOADS = json.load(fh)
 NEXT = itertools.count()
 USER_INDEX = itertools.count()
 SAMPLES = []

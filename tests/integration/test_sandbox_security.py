@@ -42,10 +42,16 @@ def pod(backend, run_id) -> Iterator[Pod]:
 
 @pytest.fixture
 def box(pod, challenge_image, run_id) -> Sandbox:
-    container = pod.add(candidate_container(
-        "workspace", challenge_image, run_id, "workspace", LIMITS,
-        command=["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"],
-    ))
+    container = pod.add(
+        candidate_container(
+            "workspace",
+            challenge_image,
+            run_id,
+            "workspace",
+            LIMITS,
+            command=["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"],
+        )
+    )
     container.start()
     pod.wait_http(8000, "/", timeout=30)
     return container
@@ -62,11 +68,13 @@ def host_addresses(docker_client) -> list[str]:
     Fails rather than returning nothing: an empty list would make the isolation tests vacuous.
     """
     out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True)
-    addresses = sorted({
-        fields[3].split("/")[0]
-        for fields in (line.split() for line in out.stdout.splitlines())
-        if not fields[3].startswith("127.")
-    })
+    addresses = sorted(
+        {
+            fields[3].split("/")[0]
+            for fields in (line.split() for line in out.stdout.splitlines())
+            if not fields[3].startswith("127.")
+        }
+    )
     assert addresses, "found no non-loopback address on this machine to test isolation against"
     return addresses
 
@@ -106,8 +114,12 @@ def test_no_new_privileges_is_set(box):
 
 
 def test_memory_cpu_and_pid_limits_are_in_force(box):
-    assert sh(box, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes").strip() == str(LIMITS.memory_bytes)
-    quota = sh(box, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us").split()
+    assert sh(box, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes").strip() == str(
+        LIMITS.memory_bytes
+    )
+    quota = sh(
+        box, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us"
+    ).split()
     assert int(quota[0]) / int(quota[1]) == pytest.approx(LIMITS.cpus)
     assert sh(box, "cat /sys/fs/cgroup/pids/pids.max").strip() == str(LIMITS.pids)
 
@@ -140,8 +152,11 @@ def test_two_pods_do_not_share_loopback(box, backend, challenge_image):
     other_id = box.name.split("-")[1] + "x"
     other = backend.create_pod(other_id, "workspace")
     try:
-        peer = other.add(candidate_container("workspace", challenge_image, other_id, "workspace",
-                                             LIMITS, command=["sleep", "60"]))
+        peer = other.add(
+            candidate_container(
+                "workspace", challenge_image, other_id, "workspace", LIMITS, command=["sleep", "60"]
+            )
+        )
         peer.start()
         out = peer.exec(["python3", "-c", CONNECT, "127.0.0.1", "8000"], timeout=30).stdout
         assert out.startswith("refused")

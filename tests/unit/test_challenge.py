@@ -126,7 +126,9 @@ def test_list_reports_broken_challenges_instead_of_failing(make_challenge, grade
     assert len(found) == 1 and isinstance(found[0], SpecError)
 
 
-@pytest.mark.parametrize("text,expected", [("512m", 512 * 2**20), ("2g", 2 * 2**30),
-                                           ("1.5G", int(1.5 * 2**30)), ("64MiB", 64 * 2**20)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [("512m", 512 * 2**20), ("2g", 2 * 2**30), ("1.5G", int(1.5 * 2**30)), ("64MiB", 64 * 2**20)],
+)
 def test_sizes_parse(text, expected):
     assert parse_size(text) == expected

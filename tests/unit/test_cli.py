@@ -12,13 +12,25 @@ import pytest
 def prodproven(*args: str, env_dir) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from runner.cli import main; main()", *args],
-        capture_output=True, text=True, env={"PRODPROVEN_DATA_DIR": str(env_dir), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        env={"PRODPROVEN_DATA_DIR": str(env_dir), "PATH": "/usr/bin:/bin"},
     )
 
 
 def test_help_lists_every_command(tmp_path):
     out = prodproven("--help", env_dir=tmp_path).stdout
-    for command in ("challenge", "run", "start", "submit", "status", "show", "grade", "gc", "images"):
+    for command in (
+        "challenge",
+        "run",
+        "start",
+        "submit",
+        "status",
+        "show",
+        "grade",
+        "gc",
+        "images",
+    ):
         assert f"  {command} " in out
 
 
@@ -49,7 +61,8 @@ def test_an_unknown_run_is_one_message(tmp_path):
 def test_a_dead_docker_daemon_is_one_message(tmp_path, variable):
     result = subprocess.run(
         [sys.executable, "-c", "from runner.cli import main; main()", "run", "deploy-model"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
         env={"PRODPROVEN_DATA_DIR": str(tmp_path), variable: "unix:///nonexistent.sock"},
     )
     assert result.returncode == 1

@@ -17,10 +17,14 @@ def test_defaults_put_the_store_under_the_data_dir(tmp_path):
 
 
 def test_environment_variables_fill_settings(tmp_path):
-    settings = Settings.from_env({
-        "PRODPROVEN_DATA_DIR": str(tmp_path), "PRODPROVEN_CPU_PINNING": "false",
-        "PRODPROVEN_CHALLENGES_PATH": "/a:/b", "PRODPROVEN_BASE_IMAGE": "debian:12",
-    })
+    settings = Settings.from_env(
+        {
+            "PRODPROVEN_DATA_DIR": str(tmp_path),
+            "PRODPROVEN_CPU_PINNING": "false",
+            "PRODPROVEN_CHALLENGES_PATH": "/a:/b",
+            "PRODPROVEN_BASE_IMAGE": "debian:12",
+        }
+    )
     assert settings.cpu_pinning is False
     assert settings.challenges_path == (Path("/a"), Path("/b"))
     assert settings.challenge_dirs[-2:] == (Path("/a"), Path("/b"))
@@ -33,4 +37,6 @@ def test_overrides_win_and_none_is_ignored(tmp_path):
 
 def test_a_bad_value_names_the_variable_and_the_value(tmp_path):
     with pytest.raises(ConfigError, match=r"PRODPROVEN_MAX_ARCHIVE_MB='huge' is invalid"):
-        Settings.from_env({"PRODPROVEN_DATA_DIR": str(tmp_path), "PRODPROVEN_MAX_ARCHIVE_MB": "huge"})
+        Settings.from_env(
+            {"PRODPROVEN_DATA_DIR": str(tmp_path), "PRODPROVEN_MAX_ARCHIVE_MB": "huge"}
+        )

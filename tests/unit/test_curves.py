@@ -9,12 +9,16 @@ import pytest
 from graders.curves import percentile, ramp_down, ramp_up
 
 
-@pytest.mark.parametrize("value,expected", [(50, 1.0), (100, 1.0), (250, 0.5), (400, 0.0), (900, 0.0)])
+@pytest.mark.parametrize(
+    "value,expected", [(50, 1.0), (100, 1.0), (250, 0.5), (400, 0.0), (900, 0.0)]
+)
 def test_ramp_down_is_full_below_and_zero_above(value, expected):
     assert ramp_down(value, full=100, zero=400) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("value,expected", [(0.2, 0.0), (0.45, 0.0), (0.675, 0.5), (0.9, 1.0), (1.2, 1.0)])
+@pytest.mark.parametrize(
+    "value,expected", [(0.2, 0.0), (0.45, 0.0), (0.675, 0.5), (0.9, 1.0), (1.2, 1.0)]
+)
 def test_ramp_up_mirrors_ramp_down(value, expected):
     assert ramp_up(value, zero=0.45, full=0.9) == pytest.approx(expected)
 

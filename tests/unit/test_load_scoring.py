@@ -10,16 +10,25 @@ START = 1_000_000.0
 
 
 def params(**changes) -> LoadParams:
-    base = {"payloads": "p.json", "slo": {"p95_ms": 100, "max_error_rate": 0.01}, "rate": 10,
-            "warmup_s": 2, "windows": 3, "window_s": 5}
+    base = {
+        "payloads": "p.json",
+        "slo": {"p95_ms": 100, "max_error_rate": 0.01},
+        "rate": 10,
+        "warmup_s": 2,
+        "windows": 3,
+        "window_s": 5,
+    }
     return LoadParams.model_validate({**base, **changes})
 
 
 def steady(latency_ms, *, rate=10, seconds=17, error_every=0) -> list[Sample]:
     count = rate * seconds
     return [
-        Sample(START + i / rate, latency_ms(i) if callable(latency_ms) else latency_ms,
-               "HTTP 500" if error_every and i % error_every == 0 else "")
+        Sample(
+            START + i / rate,
+            latency_ms(i) if callable(latency_ms) else latency_ms,
+            "HTTP 500" if error_every and i % error_every == 0 else "",
+        )
         for i in range(count)
     ]
 

@@ -10,7 +10,8 @@ from graders.pytest_grader import score_junit
 
 JUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.test_service" name="test_health"/>
-<testcase classname="tests.test_service" name="test_bad"><failure message="expected 4xx, got 500">x</failure></testcase>
+<testcase classname="tests.test_service" name="test_bad">
+<failure message="expected 4xx, got 500">x</failure></testcase>
 <testcase classname="tests.test_service" name="test_err"><error message="boom"/></testcase>
 <testcase classname="tests.test_service" name="test_ok"/>
 </testsuite></testsuites>"""

@@ -19,11 +19,13 @@ def test_overall_score_is_the_weighted_mean_times_100():
 
 
 def test_each_competency_averages_only_its_graders():
-    card = combine([
-        outcome("a", "deployment", 1, 1.0),
-        outcome("b", "deployment", 3, 0.0),
-        outcome("c", "optimization", 2, 0.8),
-    ])
+    card = combine(
+        [
+            outcome("a", "deployment", 1, 1.0),
+            outcome("b", "deployment", 3, 0.0),
+            outcome("c", "optimization", 2, 0.8),
+        ]
+    )
     assert card.competencies == {"deployment": 25.0, "optimization": 80.0}
 
 

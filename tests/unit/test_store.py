@@ -17,8 +17,13 @@ def store(tmp_path) -> Store:
 
 
 def new_run(store: Store):
-    return store.create_run(challenge_id="c", challenge_version="1.0.0", challenge_path="/c",
-                            candidate="ada", mode="scripted")
+    return store.create_run(
+        challenge_id="c",
+        challenge_version="1.0.0",
+        challenge_path="/c",
+        candidate="ada",
+        mode="scripted",
+    )
 
 
 def test_a_new_run_is_created_with_an_event(store):
@@ -44,8 +49,14 @@ def test_a_skipped_transition_is_refused(store):
 
 def test_graded_runs_can_be_graded_again(store):
     run = new_run(store)
-    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading,
-                   Status.graded, Status.grading):
+    for status in (
+        Status.provisioning,
+        Status.running,
+        Status.submitted,
+        Status.grading,
+        Status.graded,
+        Status.grading,
+    ):
         store.transition(run.id, status)
     assert store.get(run.id).status is Status.grading
 

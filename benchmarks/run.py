@@ -1,0 +1,163 @@
+"""prodproven benchmarks: prints, from one run on this machine,
+
+1. sandbox start-to-ready (pod + hardened workspace container, until a command runs in it)
+   against a raw `docker run --rm IMAGE true` of the same image: medians and their ratio;
+2. grading wall time of deploy-model's reference against the load windows it contains;
+3. the load grader's p50/p95 against a service with a known fixed delay: error in %.
+
+Usage: .venv/bin/python benchmarks/run.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from runner import plugins
+from runner.challenge import load_challenge
+from runner.config import REPO_ROOT, Settings
+from runner.evaluation import candidate_container
+from runner.lifecycle import Runner
+from runner.store import Store
+from sandbox.docker_backend import DockerBackend, connect
+from sandbox.environment import Limits
+from sandbox.images import ImageBuilder
+
+DELAY_MS = 50
+DELAY_SERVICE = f"""
+import http.server, json, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self): self._send()
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep({DELAY_MS} / 1000)
+        self._send()
+    def _send(self):
+        body = json.dumps({{"predictions": [0]}}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
+"""
+
+
+def sandbox_start(client, backend: DockerBackend, image: str, repeat: int) -> None:
+    limits = Limits(2**30, 1.0, 256)
+    ours, raw = [], []
+    for i in range(repeat):
+        t = time.perf_counter()
+        client.containers.run(image, ["true"], remove=True, network_mode="none")
+        raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        pod = backend.create_pod(f"bench{i}", "workspace")
+        box = pod.add(
+            candidate_container(
+                "workspace", image, f"bench{i}", "workspace", limits, command=["sleep", "60"]
+            )
+        )
+        box.start()
+        box.exec(["true"], timeout=30)
+        ours.append(time.perf_counter() - t)
+        backend.remove_run(f"bench{i}")
+    m_ours, m_raw = statistics.median(ours), statistics.median(raw)
+    print(
+        f"sandbox start-to-ready   median {m_ours * 1000:7.0f} ms  "
+        f"(raw docker run {m_raw * 1000:.0f} ms, ratio {m_ours / m_raw:.2f}, n={repeat})"
+    )
+
+
+def grading_time(runner: Runner) -> None:
+    challenge = load_challenge(REPO_ROOT / "challenges" / "deploy-model", plugins.grader_params())
+    run = runner.start(challenge, "bench", mode="scripted")
+    runner.overlay(run.id, challenge.path("solution"))
+    runner.submit(run.id)
+    t = time.perf_counter()
+    graded = runner.grade(run.id)
+    wall = time.perf_counter() - t
+    windows = sum(
+        g.params["warmup_s"] + g.params["windows"] * g.params["window_s"]
+        for g in challenge.spec.graders
+        if g.kind == "load"
+    )
+    print(
+        f"grading wall time        {wall:7.1f} s   (load windows {windows:.0f} s, "
+        f"ratio {wall / windows:.2f}; score {graded.score})"
+    )
+
+
+def load_accuracy(runner: Runner, repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "fixed-delay"
+        (root / "workspace").mkdir(parents=True)
+        (root / "hidden").mkdir()
+        (root / "image").mkdir()
+        (root / "image" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+        (root / "brief.md").write_text("benchmark\n")
+        (root / "workspace" / "server.py").write_text(DELAY_SERVICE)
+        (root / "hidden" / "payloads.json").write_text(json.dumps([{"instances": [[0]]}]))
+        spec = {
+            "id": "fixed-delay",
+            "title": "fixed delay",
+            "version": "1.0.0",
+            "time_limit_minutes": 10,
+            "competencies": ["optimization"],
+            "service": {"command": ["python3", "/workspace/server.py"], "port": 8000},
+            "graders": [
+                {
+                    "name": "load",
+                    "kind": "load",
+                    "competency": "optimization",
+                    "params": {
+                        "payloads": "payloads.json",
+                        "rate": 20,
+                        "users": 4,
+                        "warmup_s": 2,
+                        "windows": 3,
+                        "window_s": 5,
+                        "slo": {"p95_ms": 200},
+                    },
+                }
+            ],
+        }
+        (root / "challenge.yaml").write_text(json.dumps(spec))
+        challenge = load_challenge(root, plugins.grader_params())
+        p50s, p95s = [], []
+        for _ in range(repeat):
+            graded = runner.run_scripted(challenge, None, "bench")
+            evidence = (graded.result or {})["graders"][0]["evidence"]
+            p50s.append(evidence["p50_ms"])
+            p95s.append(evidence["p95_ms"])
+    for name, values in (("p50", p50s), ("p95", p95s)):
+        med = statistics.median(values)
+        print(
+            f"load grader {name} vs {DELAY_MS} ms delay: median {med:6.1f} ms "
+            f"(error {100 * (med - DELAY_MS) / DELAY_MS:+.1f}%, runs {values})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    client = connect()
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings.from_env(data_dir=Path(data))
+        images = ImageBuilder(client, settings.images())
+        runtime = images.runtime()
+        image = images.recipe("challenge-deploy-model", REPO_ROOT / "challenges/deploy-model/image")
+        backend = DockerBackend(client, runtime)
+        runner = Runner(settings, Store(settings.store_url), backend, images)
+        sandbox_start(client, backend, image, args.repeat)
+        grading_time(runner)
+        load_accuracy(runner, max(3, args.repeat // 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Docs cannot drift from code: every command, hook, setting, spec field, grader parameter and
+result field must be documented."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from pydantic import BaseModel
+
+from runner import hookspecs, plugins
+from runner.challenge import ChallengeSpec
+from runner.cli import cli
+from runner.config import ENV_PREFIX, REPO_ROOT, Settings
+from runner.report import RESULT_FIELDS
+
+DOCS = REPO_ROOT / "docs"
+
+
+def doc(name: str) -> str:
+    return (DOCS / name).read_text()
+
+
+def commands(group: click.Group, prefix: str = "prodproven") -> Iterator[str]:
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            yield from commands(command, path)
+        else:
+            yield path
+
+
+def model_fields(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        inner = _model_in(field.annotation)
+        if inner is None:
+            yield path
+        else:
+            is_list = typing.get_origin(field.annotation) is list
+            yield from model_fields(inner, f"{path}[]." if is_list else f"{path}.")
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    candidates = [annotation, *typing.get_args(annotation)]
+    for candidate in candidates:
+        if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("command", sorted(commands(cli)))
+def test_every_cli_command_is_documented(command):
+    assert f"`{command}" in doc("cli.md")
+
+
+@pytest.mark.parametrize(
+    "hook", [n for n, f in vars(hookspecs).items() if callable(f) and hasattr(f, "prodproven_spec")]
+)
+def test_every_hook_is_documented(hook):
+    assert f"## `{hook}(" in doc("plugins.md")
+
+
+@pytest.mark.parametrize("setting", sorted(Settings.model_fields))
+def test_every_setting_is_documented(setting):
+    assert f"`{ENV_PREFIX}{setting.upper()}`" in doc("operations.md")
+
+
+@pytest.mark.parametrize("field", sorted(model_fields(ChallengeSpec)))
+def test_every_spec_field_is_documented(field):
+    document = doc("challenge-format.md")
+    assert f"`{field}`" in document or any(
+        f"`{field.removesuffix('.' + leaf)}`" in document for leaf in ("min", "max")
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(plugins.graders()))
+def test_every_grader_kind_and_parameter_is_documented(kind):
+    document = doc("graders.md")
+    section = document.split(f"## `{kind}`", 1)
+    assert len(section) == 2, f"graders.md has no section for {kind}"
+    body = section[1].split("\n## ", 1)[0]
+    for field in model_fields(plugins.graders()[kind].Params):
+        assert f"`{field}`" in body, f"{kind} parameter {field} is undocumented"
+
+
+@pytest.mark.parametrize("field", RESULT_FIELDS)
+def test_every_result_field_is_documented(field):
+    assert f"| `{field}` |" in doc("json-output.md")
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("```bash", 1)[1].split("```", 1)[0]
+    assert [line.split()[0:2] for line in block.strip().splitlines()] == [
+        ["infra/dev.sh", "demo"],
+        ["infra/dev.sh", "test"],
+    ]
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "infra/dev.sh test" in Path(REPO_ROOT / ".ci" / "run").read_text()
