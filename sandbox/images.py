@@ -90,32 +90,20 @@ class ImageBuilder:
             self._docker_build(recipe, tag, parent=base, python=self._python_of(base))
         return tag
 
-    def recipe(self, name: str, recipe_dir: Path, *, build: bool = True) -> str:
-        """The image built from ``recipe_dir`` (a Dockerfile, optionally requirements.txt).
-
-        With ``build=False`` a missing image raises ImageError instead of being built.
-        """
-        runtime = self.runtime() if build else self._latest_runtime()
+    def recipe(self, name: str, recipe_dir: Path) -> str:
+        """The image built from ``recipe_dir`` (a Dockerfile, optionally requirements.txt),
+        built on top of the runtime layer when missing. Raises ImageError."""
+        runtime = self.runtime()
         tag = f"prodproven/{name}:{_recipe_hash(recipe_dir, self._image_id(runtime))}"
         if self._exists(tag):
             return tag
-        if not build:
-            raise ImageError(f"image for {name} is not built; run `prodproven images build`")
         if not (recipe_dir / "Dockerfile").is_file():
             raise ImageError(f"{recipe_dir}/Dockerfile is missing")
         self._docker_build(recipe_dir, tag, parent=runtime, python=self._python_of(runtime))
         return tag
 
-    def grader(self, *, build: bool = True) -> str:
-        return self.recipe("grader", self._settings.infra_dir / "images" / "grader", build=build)
-
-    def _latest_runtime(self) -> str:
-        base = self.base() if self._exists(self._settings.base_image) else OFFLINE_BASE
-        recipe = self._settings.infra_dir / "images" / "runtime"
-        tag = f"{RUNTIME_REPO}:{_recipe_hash(recipe, self._image_id(base))}"
-        if not self._exists(tag):
-            raise ImageError("the runtime image is not built; run `prodproven images build`")
-        return tag
+    def grader(self) -> str:
+        return self.recipe("grader", self._settings.infra_dir / "images" / "grader")
 
     def _exists(self, tag: str) -> bool:
         try:
