@@ -72,7 +72,7 @@ def sandbox_start(client, backend: DockerBackend, image: str, repeat: int) -> No
 
 
 def grading_time(runner: Runner) -> None:
-    challenge = load_challenge(REPO_ROOT / "challenges" / "deploy-model", plugins.grader_params())
+    challenge = load_challenge(REPO_ROOT / "challenges" / "deploy-model", plugins.catalog())
     run = runner.start(challenge, "bench", mode="scripted")
     runner.overlay(run.id, challenge.path("solution"))
     runner.submit(run.id)
@@ -125,7 +125,7 @@ def load_accuracy(runner: Runner, repeat: int) -> None:
             ],
         }
         (root / "challenge.yaml").write_text(json.dumps(spec))
-        challenge = load_challenge(root, plugins.grader_params())
+        challenge = load_challenge(root, plugins.catalog())
         p50s, p95s = [], []
         for _ in range(repeat):
             graded = runner.run_scripted(challenge, None, "bench")

@@ -8,7 +8,8 @@ process: everything it measures happens inside the run's evaluation pod, through
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -24,9 +25,10 @@ class GraderError(ProdprovenError):
 
 
 class Finding(BaseModel):
-    """An integrity finding: something the candidate claimed that the evidence contradicts."""
+    """An integrity finding: something the candidate claimed that the evidence contradicts.
+    ``grader`` is filled in by the runner with the grader's name in the spec."""
 
-    grader: str
+    grader: str = ""
     kind: str
     message: str
     evidence: dict[str, Any] = Field(default_factory=dict)
@@ -62,6 +64,16 @@ class ProbeOutput:
     files: Mapping[str, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ServedTester:
+    """A long-running command in a tester container (e.g. a kernel), with some of its ports
+    published on the host's loopback: ``addresses`` maps inner port -> (host, port)."""
+
+    addresses: Mapping[int, tuple[str, int]]
+    logs: Callable[[], str]
+    state: Callable[[], str]
+
+
 class EvaluationEnvironment(Protocol):
     """What the runner offers graders while a run is graded (see runner/evaluation.py)."""
 
@@ -71,6 +83,14 @@ class EvaluationEnvironment(Protocol):
 
     def hidden_file(self, rel: str) -> Path:
         """Host path of a file under the challenge's hidden material; GraderError if missing."""
+
+    def service_url(self, name: str) -> str:
+        """Host URL (on 127.0.0.1) of the run's service ``name``, restored from its state at
+        submit. Raises GraderError when the challenge has no such service."""
+
+    def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
+        """A file of the submitted workspace as bytes (data only: never executed here), or
+        None when it is absent or not a regular file."""
 
     def ensure_service(self) -> float:
         """Make sure the candidate's service answers its health check (restarting it once if
@@ -88,6 +108,12 @@ class EvaluationEnvironment(Protocol):
     ) -> ProbeOutput:
         """Like run_probe, but as the candidate user in a fresh container of the challenge image
         holding the submitted workspace (for hidden tests)."""
+
+    def serve_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, ports: Sequence[int]
+    ) -> AbstractContextManager[ServedTester]:
+        """Run ``cmd`` as the main process of a tester container (see run_tester) and publish
+        ``ports`` of the pod on the host's loopback while the context lasts."""
 
     def save_artifact(self, name: str, data: bytes) -> str:
         """Store a file of evidence with the run; returns its path."""

@@ -9,6 +9,7 @@ A challenge is a folder::
     solution/        the reference solution, overlaid on the workspace like a submission
     image/           the image recipe (Dockerfile, requirements.txt)
     prepare/         optional: a script that generates data and models inside the image
+    setup/           optional: a script that seeds the run's services before the clock starts
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runner.errors import ChallengeNotFound, SpecError
+from sandbox.services import ServiceKind
 
 SPEC_FILE = "challenge.yaml"
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.I)
@@ -68,10 +70,26 @@ class ImageRecipe(_Strict):
 
 
 class Prepare(_Strict):
-    """A generator run once per challenge version inside its image, with no network."""
+    """A generator run once per challenge version (and variant seed) inside its image, with no
+    network, as ``python SCRIPT OUT [--seed N]``."""
 
     script: str = Field(description="Python script, relative to the challenge folder")
     timeout_s: float = Field(600, gt=0, description="how long the script may run")
+
+
+class Setup(_Strict):
+    """A script run once per run, after the services are up and before the clock starts, in a
+    container of the challenge image inside the run's pod (e.g. to register a model)."""
+
+    script: str = Field(description="Python script, relative to the challenge folder")
+    timeout_s: float = Field(300, gt=0, description="how long the script may run")
+
+
+class ServiceRef(_Strict):
+    """A service started beside the workspace, reachable from the run as ``http://NAME:PORT``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="host name inside the run")
+    kind: str = Field(description="service kind, e.g. mlflow")
 
 
 class ServiceSpec(_Strict):
@@ -126,10 +144,21 @@ class ChallengeSpec(_Strict):
     resources: Resources = Field(default_factory=Resources)
     image: ImageRecipe = Field(default_factory=ImageRecipe)
     prepare: Prepare | None = None
+    services: list[ServiceRef] = Field(default_factory=list)
+    setup: Setup | None = None
     service: ServiceSpec | None = None
     ports: list[PortSpec] = Field(default_factory=list)
     graders: list[GraderSpec] = Field(min_length=1)
     validation: Validation = Field(default_factory=Validation)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the installed plugins provide that specs may name: grader kinds (with their
+    parameter models) and service kinds."""
+
+    grader_params: Mapping[str, type[BaseModel]]
+    services: Mapping[str, ServiceKind]
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,10 @@ class Challenge:
     def brief(self) -> str:
         return (self.root / "brief.md").read_text()
 
+    def services(self, catalog: Catalog) -> list[tuple[str, ServiceKind]]:
+        """The declared services as (name, kind) pairs, in declaration order."""
+        return [(ref.name, catalog.services[ref.kind]) for ref in self.spec.services]
+
 
 def parse_size(text: str) -> int:
     match = _SIZE.match(text.strip())
@@ -159,11 +192,10 @@ def parse_size(text: str) -> int:
     return int(number * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit])
 
 
-def load_challenge(root: Path, grader_params: Mapping[str, type[BaseModel]]) -> Challenge:
-    """Load and check the challenge in folder ``root``.
+def load_challenge(root: Path, catalog: Catalog) -> Challenge:
+    """Load and check the challenge in folder ``root`` against the installed ``catalog``.
 
-    ``grader_params`` maps each known grader kind to its parameter model. Raises SpecError
-    listing every problem with its field path.
+    Raises SpecError listing every problem with its field path.
     """
     spec_path = root / SPEC_FILE
     where = str(spec_path)
@@ -181,7 +213,8 @@ def load_challenge(root: Path, grader_params: Mapping[str, type[BaseModel]]) -> 
         spec = ChallengeSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(where, [_describe(err) for err in exc.errors()]) from None
-    problems = list(_check_graders(spec, grader_params))
+    problems = list(_check_graders(spec, catalog.grader_params))
+    problems += list(_check_services(spec, catalog.services))
     problems += list(_check_files(spec, root))
     if spec.id != root.name:
         problems.append(f"id: {spec.id!r} must equal the folder name {root.name!r}")
@@ -226,11 +259,36 @@ def _check_graders(
                 yield _describe({**err, "loc": (where, "params", *err["loc"])})
 
 
+def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> Iterable[str]:
+    # Every container of a run shares one loopback, so ports must not collide.
+    taken: dict[int, str] = {spec.service.port: "service.port"} if spec.service else {}
+    names: set[str] = set()
+    for index, ref in enumerate(spec.services):
+        where = f"services.{index}"
+        if ref.name in names:
+            yield f"{where}.name: {ref.name!r} is used twice"
+        names.add(ref.name)
+        kind = kinds.get(ref.kind)
+        if kind is None:
+            yield f"{where}.kind: unknown service kind {ref.kind!r} (known: {sorted(kinds)})"
+            continue
+        owner = taken.get(kind.port)
+        if owner is not None:
+            yield f"{where}: a {ref.kind} service listens on {kind.port}, already used by {owner}"
+        taken[kind.port] = where
+    if spec.setup is not None and not spec.services:
+        yield "setup: a setup script needs at least one service to seed"
+
+
 def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:
-    required = {"brief.md": "file", "workspace": "folder", "hidden": "folder"}
+    required = {"brief.md": "file", "workspace": "folder"}
+    if spec.prepare is None:
+        required["hidden"] = "folder"
     required[f"{spec.image.recipe}/Dockerfile"] = "file"
     if spec.prepare:
         required[spec.prepare.script] = "file"
+    if spec.setup:
+        required[spec.setup.script] = "file"
     for rel, what in required.items():
         path = root / rel
         ok = path.is_file() if what == "file" else path.is_dir()
@@ -238,28 +296,24 @@ def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:
             yield f"{rel}: the {what} {path} is missing"
 
 
-def find_challenge(
-    ref: str, search: Iterable[Path], grader_params: Mapping[str, type[BaseModel]]
-) -> Challenge:
+def find_challenge(ref: str, search: Iterable[Path], catalog: Catalog) -> Challenge:
     """Resolve an id (searched in order) or a folder path to a loaded challenge."""
     as_path = Path(ref)
     if (as_path / SPEC_FILE).is_file():
-        return load_challenge(as_path.resolve(), grader_params)
+        return load_challenge(as_path.resolve(), catalog)
     for folder in search:
         if (folder / ref / SPEC_FILE).is_file():
-            return load_challenge(folder / ref, grader_params)
+            return load_challenge(folder / ref, catalog)
     known = ", ".join(sorted(c.name for c in _challenge_folders(search))) or "none"
     raise ChallengeNotFound(f"no challenge {ref!r} (known: {known}; or give a folder path)")
 
 
-def list_challenges(
-    search: Iterable[Path], grader_params: Mapping[str, type[BaseModel]]
-) -> list[Challenge | SpecError]:
+def list_challenges(search: Iterable[Path], catalog: Catalog) -> list[Challenge | SpecError]:
     """Every challenge found, or the error that stops it from loading."""
     found: list[Challenge | SpecError] = []
     for folder in _challenge_folders(search):
         try:
-            found.append(load_challenge(folder, grader_params))
+            found.append(load_challenge(folder, catalog))
         except SpecError as exc:
             found.append(exc)
     return found

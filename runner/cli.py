@@ -54,7 +54,7 @@ class Context:
         return Store(self.settings.store_url)
 
     def challenge(self, ref: str) -> Challenge:
-        return find_challenge(ref, self.settings.challenge_dirs, plugins.grader_params())
+        return find_challenge(ref, self.settings.challenge_dirs, plugins.catalog())
 
 
 @contextmanager
@@ -119,7 +119,7 @@ def challenge() -> None:
 @click.pass_obj
 def challenge_list(ctx: Context, as_json: bool) -> None:
     """List the challenges found in the built-in folder and PRODPROVEN_CHALLENGES_PATH."""
-    found = list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
+    found = list_challenges(ctx.settings.challenge_dirs, plugins.catalog())
     rows: list[dict[str, Any]] = [
         {
             "id": c.id,
@@ -188,29 +188,48 @@ def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
     ".autopilot/run.sh, if any, runs inside the workspace before submit.",
 )
 @click.option("--candidate", default="scripted", show_default=True, help="Name on the run.")
+@click.option(
+    "--variant",
+    type=int,
+    help="Seed for the challenge's generated material (default: the challenge's own), so one "
+    "candidate's write-up does not solve the next candidate's run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 def run(
-    ctx: Context, challenge_ref: str, submission: Path | None, candidate: str, as_json: bool
+    ctx: Context,
+    challenge_ref: str,
+    submission: Path | None,
+    candidate: str,
+    variant: int | None,
+    as_json: bool,
 ) -> None:
     """Run a challenge non-interactively: start, overlay the submission, submit, grade."""
     ctx.json = as_json
     target = ctx.challenge(challenge_ref)
     with progress() as step:
-        result = ctx.runner(step).run_scripted(target, submission, candidate)
+        result = ctx.runner(step).run_scripted(target, submission, candidate, variant)
     emit(ctx, status_document(result))
 
 
 @cli.command()
 @click.argument("challenge_ref", metavar="CHALLENGE")
 @click.option("--candidate", required=True, help="Who takes the challenge.")
+@click.option(
+    "--variant",
+    type=int,
+    help="Seed for the challenge's generated material (default: the challenge's own), so one "
+    "candidate's write-up does not solve the next candidate's run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_obj
-def start(ctx: Context, challenge_ref: str, candidate: str, as_json: bool) -> None:
+def start(
+    ctx: Context, challenge_ref: str, candidate: str, variant: int | None, as_json: bool
+) -> None:
     """Start an interactive run; prints how to reach the workspace and the deadline."""
     target = ctx.challenge(challenge_ref)
     with progress() as step:
-        started = ctx.runner(step).start(target, candidate)
+        started = ctx.runner(step).start(target, candidate, variant=variant)
     if as_json:
         click.echo(json.dumps(status_document(started), indent=2, default=str))
         return
@@ -222,7 +241,26 @@ def start(ctx: Context, challenge_ref: str, candidate: str, as_json: bool) -> No
     )
     out.print(f"brief:      {target.root / 'brief.md'}")
     out.print(f"workspace:  prodproven shell {started.id}")
+    for ref in target.spec.services:
+        out.print(f"{ref.name + ':':<11} prodproven forward {started.id} {ref.name}")
     out.print(f"submit:     prodproven submit {started.id}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name")
+@click.pass_obj
+def forward(ctx: Context, run_id: str, name: str) -> None:
+    """Make a running run's service (e.g. mlflow) or declared port reachable on 127.0.0.1
+    until Ctrl-C, like `kubectl port-forward`. NAME is a service or port name."""
+    with progress(quiet=True) as step:
+        published = ctx.runner(step).forward(run_id, name)
+    out.print(f"{name} of run {run_id}: [bold]{published.url}[/bold] (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.print("stopped")
 
 
 @cli.command()
@@ -346,10 +384,11 @@ def images() -> None:
 @click.argument("challenge_refs", metavar="[CHALLENGE]...", nargs=-1)
 @click.pass_obj
 def images_build(ctx: Context, challenge_refs: tuple[str, ...]) -> None:
-    """Build the base, runtime, grader and challenge images (all challenges by default)."""
+    """Build the base, runtime, grader, service and challenge images (all challenges by
+    default) and generate each challenge's default material."""
     refs = challenge_refs or tuple(
         c.id
-        for c in list_challenges(ctx.settings.challenge_dirs, plugins.grader_params())
+        for c in list_challenges(ctx.settings.challenge_dirs, plugins.catalog())
         if isinstance(c, Challenge)
     )
     with progress() as step:
@@ -359,6 +398,7 @@ def images_build(ctx: Context, challenge_refs: tuple[str, ...]) -> None:
         for ref in refs:
             target = ctx.challenge(ref)
             tags.append(runner.challenge_image(target))
+            tags += [plan.image for plan in runner.service_plans(target)]
             runner.material(target)
         step("done")
     for tag in tags:

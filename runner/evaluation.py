@@ -1,6 +1,7 @@
-"""The evaluation pod: a fresh copy of the submitted workspace running the candidate's
-service, plus short-lived grading containers beside it. Hidden material enters only these
-grading containers, and only now."""
+"""The evaluation pod: the run's services restored from their submit archives, a fresh copy of
+the submitted workspace running the candidate's service (if the challenge has one), plus
+short-lived grading containers beside them. Hidden material enters only these grading
+containers, and only now."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import hashlib
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.base import GraderError, ProbeOutput
+from graders.base import GraderError, ProbeOutput, ServedTester
 from runner.challenge import Challenge
+from runner.services import ServicePlan, start_services
 from sandbox import tarball
 from sandbox.environment import (
     CANDIDATE_UID,
@@ -57,6 +60,9 @@ class EvaluationPlan:
     hidden_roots: tuple[Path, ...]
     artifacts_dir: Path
     cpus: CpuPlan
+    services: list[ServicePlan] = field(default_factory=list)
+    service_archives: dict[str, dict[str, object]] = field(default_factory=dict)
+    client_env: dict[str, str] = field(default_factory=dict)
 
 
 def candidate_container(
@@ -69,6 +75,7 @@ def candidate_container(
     command: Sequence[str] | None,
     cpuset: str | None = None,
     extra_volumes: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
     """The hardened spec every container holding candidate files gets."""
     return ContainerSpec(
@@ -77,6 +84,7 @@ def candidate_container(
         limits=limits,
         command=command,
         cpuset=cpuset,
+        env=dict(env or {}),
         volumes={f"pp-{run_id}-{purpose}-{role}": "/workspace", **(extra_volumes or {})},
         tmpfs=CANDIDATE_TMPFS,
     )
@@ -98,6 +106,7 @@ class Evaluation:
         self._record_artifact = record_artifact
         self._pod: Pod | None = None
         self._service: Sandbox | None = None
+        self._service_urls: dict[str, str] = {}
         self._helpers = 0
         self.current_grader = "evaluation"
 
@@ -106,10 +115,21 @@ class Evaluation:
         old = self._backend.attach_pod(self._plan.run_id, "evaluation")
         if old is not None:
             old.remove()
-        spec = self._plan.challenge.spec
+        plan = self._plan
+        self._pod = self._backend.create_pod(
+            plan.run_id, "evaluation", hosts=[s.name for s in plan.services]
+        )
+        if plan.services:
+            restore = {
+                name: Path(str(info["path"])) for name, info in plan.service_archives.items()
+            }
+            for running in start_services(self._pod, plan.services, restore=restore):
+                published = self._pod.publish(running.kind.port)
+                self._service_urls[running.name] = published.url
+            self._log("evaluation.services", {"urls": dict(self._service_urls)})
+        spec = plan.challenge.spec
         if spec.service is None:
-            raise GraderError(f"challenge {spec.id} declares no service to evaluate")
-        self._pod = self._backend.create_pod(self._plan.run_id, "evaluation")
+            return
         limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
         self._service = self._pod.add(
             candidate_container(
@@ -120,6 +140,7 @@ class Evaluation:
                 limits,
                 command=spec.service.command,
                 cpuset=self._plan.cpus.service,
+                env=plan.client_env,
             )
         )
         self._service.put_archive("/workspace", self._plan.archive.read_bytes())
@@ -130,6 +151,8 @@ class Evaluation:
         if self._pod is not None:
             self._pod.remove()
             self._pod = None
+            self._service = None
+            self._service_urls.clear()
 
     def service_logs(self) -> str:
         return self._service.logs(tail=200) if self._service else ""
@@ -141,6 +164,30 @@ class Evaluation:
         assert service is not None
         return service.port
 
+    def service_url(self, name: str) -> str:
+        url = self._service_urls.get(name)
+        if url is None:
+            raise GraderError(
+                f"challenge {self._plan.challenge.id} has no service named {name!r} "
+                f"(services: {sorted(self._service_urls) or 'none'})"
+            )
+        return url
+
+    def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
+        with tarfile.open(self._plan.archive) as tar:
+            for name in (rel, f"./{rel}"):
+                try:
+                    member = tar.getmember(name)
+                except KeyError:
+                    continue
+                if not member.isfile():
+                    return None
+                if member.size > max_bytes:
+                    raise GraderError(f"{rel} in the workspace is larger than {max_bytes} bytes")
+                fh = tar.extractfile(member)
+                return fh.read() if fh else None
+        return None
+
     def hidden_file(self, rel: str) -> Path:
         for root in self._plan.hidden_roots:
             path = (root / rel).resolve()
@@ -151,7 +198,7 @@ class Evaluation:
         )
 
     def ensure_service(self) -> float:
-        pod, service = self._require()
+        pod, service = self._require_service()
         spec = self._plan.challenge.spec.service
         assert spec is not None
         if service.state() != "running":
@@ -176,7 +223,7 @@ class Evaluation:
         timeout: float,
         load: bool = False,
     ) -> ProbeOutput:
-        pod, _ = self._require()
+        pod = self._require()
         self._helpers += 1
         role = f"probe{self._helpers}"
         container = pod.add(
@@ -197,7 +244,32 @@ class Evaluation:
     def run_tester(
         self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float
     ) -> ProbeOutput:
-        pod, _ = self._require()
+        container = self._tester(["sleep", "infinity"])
+        return self._run_helper(container, files, cmd, timeout, owner=CANDIDATE_UID)
+
+    @contextmanager
+    def serve_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, ports: Sequence[int]
+    ) -> Iterator[ServedTester]:
+        container = self._tester(cmd)
+        container.put_archive("/grading", tarball.files(files, owner=CANDIDATE_UID))
+        container.start()
+        pod = self._require()
+        try:
+            addresses = {}
+            for port in ports:
+                published = pod.publish(port)
+                addresses[port] = (published.host, published.host_port)
+            yield ServedTester(
+                addresses=addresses, logs=lambda: container.logs(tail=100), state=container.state
+            )
+        finally:
+            container.stop(timeout=1)
+
+    def _tester(self, command: Sequence[str]) -> Sandbox:
+        """A fresh container of the challenge image holding the submitted workspace, as the
+        candidate, with /grading for the grader's files."""
+        pod = self._require()
         self._helpers += 1
         role = f"tester{self._helpers}"
         spec = self._plan.challenge.spec
@@ -209,12 +281,13 @@ class Evaluation:
                 self._plan.run_id,
                 "evaluation",
                 limits,
-                command=["sleep", "infinity"],
+                command=command,
                 extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
+                env=self._plan.client_env,
             )
         )
         container.put_archive("/workspace", self._plan.archive.read_bytes())
-        return self._run_helper(container, files, cmd, timeout, owner=CANDIDATE_UID)
+        return container
 
     def save_artifact(self, name: str, data: bytes) -> str:
         folder = self._plan.artifacts_dir / f"attempt-{self._plan.attempt}"
@@ -229,10 +302,18 @@ class Evaluation:
         self._log("grader.log", {"grader": self.current_grader, "message": message})
 
     # helpers -------------------------------------------------------------------------------
-    def _require(self) -> tuple[Pod, Sandbox]:
-        if self._pod is None or self._service is None:
+    def _require(self) -> Pod:
+        if self._pod is None:
             raise GraderError("the evaluation pod is not open")
-        return self._pod, self._service
+        return self._pod
+
+    def _require_service(self) -> tuple[Pod, Sandbox]:
+        pod = self._require()
+        if self._service is None:
+            raise GraderError(
+                f"challenge {self._plan.challenge.id} declares no service for this grader"
+            )
+        return pod, self._service
 
     def _run_helper(
         self,

@@ -6,11 +6,11 @@ it can be repeated after a crash or for a noise check, and gives the same inputs
 
 from __future__ import annotations
 
-import hashlib
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from graders.base import Grader, GraderError, GradeResult
@@ -19,6 +19,7 @@ from runner.errors import ProdprovenError
 from runner.evaluation import Evaluation, EvaluationPlan
 from runner.report import result_document
 from runner.scoring import Outcome, Scorecard, combine
+from runner.services import sha256_of
 from runner.store import Run
 from sandbox.errors import ExecTimeout, ServiceNotReady
 
@@ -45,12 +46,22 @@ class ArchiveMismatch(ProdprovenError):
 
 
 def verify_archive(job: GradingJob) -> None:
-    """The archive must be byte-for-byte what was recorded at submit."""
-    digest = hashlib.sha256(job.plan.archive.read_bytes()).hexdigest()
-    if digest != job.run.archive_sha256:
-        raise ArchiveMismatch(
-            f"archive {job.plan.archive} has sha256 {digest}, expected {job.run.archive_sha256}"
-        )
+    """The workspace and service archives must be byte-for-byte what was recorded at submit."""
+    expected = {str(job.plan.archive): job.run.archive_sha256}
+    for service in job.plan.services:
+        info = job.plan.service_archives.get(service.name)
+        if info is None and service.kind.data_dir:
+            raise ArchiveMismatch(
+                f"run {job.run.id} has no archive of its {service.name!r} service from submit"
+            )
+        if info is not None:
+            expected[str(info["path"])] = str(info["sha256"])
+    for path, sha in expected.items():
+        if not Path(path).is_file():
+            raise ArchiveMismatch(f"archive {path} of run {job.run.id} is missing")
+        digest = sha256_of(Path(path))
+        if digest != sha:
+            raise ArchiveMismatch(f"archive {path} has sha256 {digest}, expected {sha}")
 
 
 def open_evaluation(job: GradingJob) -> None:

@@ -1,6 +1,6 @@
 """Every extension point of prodproven, as pluggy hook specifications.
 
-Built-in graders and sandbox backends are registered through these same hooks (see
+Built-in graders, service kinds and sandbox backends are registered through these same hooks (see
 runner/plugins.py), so a firm's plugin is a peer of the built-ins. Each hook is documented in
 docs/plugins.md; tests/unit/test_docs.py fails when one is not.
 """
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from graders.base import Grader
     from runner.config import Settings
     from sandbox.environment import Backend
+    from sandbox.services import ServiceKind
 
 hookspec = pluggy.HookspecMarker("prodproven")
 hookimpl = pluggy.HookimplMarker("prodproven")
@@ -29,4 +30,10 @@ def register_graders() -> list[type[Grader]]:  # type: ignore[type-arg]
 @hookspec(firstresult=True)
 def sandbox_backend(settings: Settings, pod_image: str) -> Backend | None:
     """Return the sandbox backend to run containers with, or None to let another plugin."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_services() -> list[ServiceKind]:
+    """Return service kinds (e.g. an MLflow tracking server) that specs may start in a run."""
     raise NotImplementedError

@@ -5,7 +5,6 @@ happens at submit: a crash at any point leaves a run that can be submitted or re
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import plugins
-from runner.challenge import Challenge, load_challenge
+from runner import plugins, services
+from runner.challenge import Catalog, Challenge, load_challenge
 from runner.config import Settings
 from runner.errors import ProdprovenError, RunStateError
 from runner.evaluation import CpuPlan, Evaluation, EvaluationPlan, candidate_container
@@ -23,7 +22,7 @@ from runner.grading import GradingJob, grade
 from runner.prepare import Material, material
 from runner.store import ALLOWED, Run, Status, Store, utcnow
 from sandbox import tarball
-from sandbox.environment import Backend, ExecResult, Limits, Pod, Sandbox
+from sandbox.environment import Backend, ExecResult, Limits, Pod, PublishedPort, Sandbox
 from sandbox.errors import ContainerError, ExecTimeout
 from sandbox.images import ImageBuilder
 
@@ -43,6 +42,10 @@ class RunPaths:
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 
+    @property
+    def services(self) -> Path:
+        return self.root / "services"
+
 
 class Runner:
     """Starts, submits and grades runs. ``report`` receives one line per step for progress."""
@@ -60,23 +63,32 @@ class Runner:
         self.backend = backend
         self.images = images
         self.report = report
+        self.catalog: Catalog = plugins.catalog()
 
     # paths and lookups ---------------------------------------------------------------------
     def paths(self, run_id: str) -> RunPaths:
         return RunPaths(self.settings.data_dir / "runs" / run_id)
 
     def challenge_of(self, run: Run) -> Challenge:
-        return load_challenge(Path(run.challenge_path), plugins.grader_params())
+        return load_challenge(Path(run.challenge_path), self.catalog)
 
     def challenge_image(self, challenge: Challenge) -> str:
         return self.images.recipe(
             f"challenge-{challenge.id}", challenge.path(challenge.spec.image.recipe)
         )
 
-    def material(self, challenge: Challenge) -> Material:
+    def service_plans(self, challenge: Challenge) -> list[services.ServicePlan]:
+        return [
+            services.ServicePlan(name, kind, self.images.recipe(kind.kind, kind.recipe))
+            for name, kind in challenge.services(self.catalog)
+        ]
+
+    def material(self, challenge: Challenge, variant: int | None = None) -> Material:
         image = self.challenge_image(challenge)
         self.report(f"preparing generated material for {challenge.id}")
-        return material(challenge, image, self.backend, self.settings.data_dir / "generated")
+        return material(
+            challenge, image, self.backend, self.settings.data_dir / "generated", variant
+        )
 
     def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
         self.store.add_event(run_id, kind, data)
@@ -98,26 +110,47 @@ class Runner:
             raise
 
     # start -----------------------------------------------------------------------------------
-    def start(self, challenge: Challenge, candidate: str, mode: str = "interactive") -> Run:
-        """Create a run and bring its workspace up with the starter files."""
+    def start(
+        self,
+        challenge: Challenge,
+        candidate: str,
+        mode: str = "interactive",
+        variant: int | None = None,
+    ) -> Run:
+        """Create a run and bring its workspace up with the starter files, its services
+        started and seeded. ``variant`` is the seed for the challenge's generated material
+        (None: the challenge's default)."""
         run = self.store.create_run(
             challenge_id=challenge.id,
             challenge_version=challenge.spec.version,
             challenge_path=str(challenge.root),
             candidate=candidate,
             mode=mode,
+            variant=variant,
         )
         self.store.transition(run.id, Status.provisioning)
         with self._errors_recorded(run.id):
             self.report(f"building images for {challenge.id}")
             image = self.challenge_image(challenge)
-            found = self.material(challenge)
+            found = self.material(challenge, variant)
+            declared = challenge.services(self.catalog)
             self.report("starting the workspace pod")
-            pod = self.backend.create_pod(run.id, "workspace")
+            pod = self.backend.create_pod(
+                run.id, "workspace", hosts=[name for name, _ in declared]
+            )
+            env = services.client_env(challenge, self.catalog)
+            if declared:
+                self.report(f"starting services: {', '.join(name for name, _ in declared)}")
+                for service in services.start_services(pod, self.service_plans(challenge)):
+                    self.event(run.id, "service.started", {"name": service.name})
+            if challenge.spec.setup is not None:
+                self.report("running the challenge's setup script")
+                output = services.run_setup(pod, challenge, image, found.setup, env)
+                self.event(run.id, "setup.finished", output)
             limits = _limits(challenge)
             workspace = pod.add(
                 candidate_container(
-                    "workspace", image, run.id, "workspace", limits, command=KEEPALIVE
+                    "workspace", image, run.id, "workspace", limits, command=KEEPALIVE, env=env
                 )
             )
             workspace.put_archive("/workspace", tarball.directories(*found.workspace))
@@ -136,6 +169,22 @@ class Runner:
         if pod is None or not members:
             raise ContainerError(f"the workspace of run {run_id} no longer exists")
         return pod, members[0]
+
+    def forward(self, run_id: str, name: str) -> PublishedPort:
+        """Publish a service (by name) or a declared port (by name) of a running run on the
+        host's 127.0.0.1, for as long as this process lives."""
+        run = self.store.get(run_id)
+        challenge = self.challenge_of(run)
+        ports = {ref_name: kind.port for ref_name, kind in challenge.services(self.catalog)}
+        ports.update({p.name: p.port for p in challenge.spec.ports})
+        if name not in ports:
+            raise ProdprovenError(
+                f"run {run_id} has no service or port named {name!r} (known: {sorted(ports)})"
+            )
+        pod, _ = self.workspace(run_id)
+        published = pod.publish(ports[name])
+        self.event(run_id, "port.forwarded", {"name": name, "url": published.url})
+        return published
 
     # scripted candidates --------------------------------------------------------------------
     def overlay(self, run_id: str, submission: Path) -> None:
@@ -176,12 +225,16 @@ class Runner:
 
     # submit ----------------------------------------------------------------------------------
     def submit(self, run_id: str) -> Run:
-        """Freeze and archive the workspace (fsync'd, checksummed), then tear the pod down."""
+        """Freeze and archive the workspace and the services' data (fsync'd, checksummed),
+        then tear the pod down. A submit interrupted before its archives were recorded can be
+        run again."""
         run = self.store.get(run_id)
-        if run.status != Status.running:
+        resuming = run.status == Status.submitted and run.archive_path is None
+        if run.status != Status.running and not resuming:
             raise RunStateError(f"run {run_id} is {run.status.value}; only running runs submit")
-        late = run.deadline is not None and utcnow() > run.deadline
-        self.store.transition(run_id, Status.submitted, submitted_at=utcnow())
+        late = run.deadline is not None and (run.submitted_at or utcnow()) > run.deadline
+        if not resuming:
+            self.store.transition(run_id, Status.submitted, submitted_at=utcnow())
         with self._errors_recorded(run_id):
             self.report("archiving the workspace")
             paths = self.paths(run_id)
@@ -194,14 +247,25 @@ class Runner:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
             workspace.stop(timeout=2)
             partial = paths.archive.with_suffix(".partial")
-            size = workspace.get_archive(
-                "/workspace/.", str(partial), max_bytes=self.settings.max_archive_mb * 2**20
-            )
-            digest = _sha256(partial)
+            limit = self.settings.max_archive_mb * 2**20
+            size = workspace.get_archive("/workspace/.", str(partial), max_bytes=limit)
+            digest = services.sha256_of(partial)
             os.replace(partial, paths.archive)
-            self.store.update(run_id, archive_path=str(paths.archive), archive_sha256=digest)
             self.event(run_id, "archive.written", {"bytes": size, "sha256": digest, "late": late})
             assert pod is not None
+            declared = self.challenge_of(run).services(self.catalog)
+            running = services.find_running(pod, declared)
+            if running:
+                self.report("archiving the services' data")
+            written = services.archive_services(running, paths.services, max_bytes=limit)
+            for name, info in written.items():
+                self.event(run_id, "service.archived", {"name": name, **info})
+            self.store.update(
+                run_id,
+                archive_path=str(paths.archive),
+                archive_sha256=digest,
+                service_archives=written,
+            )
             pod.remove()
         return self.store.get(run_id)
 
@@ -223,7 +287,7 @@ class Runner:
         with self._errors_recorded(run_id):
             challenge = self.challenge_of(run)
             self.report("building images")
-            found = self.material(challenge)
+            found = self.material(challenge, run.variant)
             plan = EvaluationPlan(
                 run_id=run_id,
                 attempt=attempt,
@@ -231,6 +295,9 @@ class Runner:
                 challenge_image=self.challenge_image(challenge),
                 grader_image=self.images.grader(),
                 archive=Path(run.archive_path or ""),
+                services=self.service_plans(challenge),
+                service_archives=dict(run.service_archives or {}),
+                client_env=services.client_env(challenge, self.catalog),
                 hidden_roots=found.hidden,
                 artifacts_dir=self.paths(run_id).artifacts,
                 cpus=CpuPlan.for_cores(int(self.backend_cores()), self.settings.cpu_pinning),
@@ -262,8 +329,14 @@ class Runner:
         return int(client.info().get("NCPU", 1)) if client is not None else (os.cpu_count() or 1)
 
     # the whole non-interactive run ---------------------------------------------------------
-    def run_scripted(self, challenge: Challenge, submission: Path | None, candidate: str) -> Run:
-        run = self.start(challenge, candidate, mode="scripted")
+    def run_scripted(
+        self,
+        challenge: Challenge,
+        submission: Path | None,
+        candidate: str,
+        variant: int | None = None,
+    ) -> Run:
+        run = self.start(challenge, candidate, mode="scripted", variant=variant)
         with self._errors_recorded(run.id):
             if submission is not None:
                 self.overlay(run.id, submission)
@@ -289,11 +362,3 @@ class Runner:
 def _limits(challenge: Challenge) -> Limits:
     r = challenge.spec.resources
     return Limits(memory_bytes=r.memory_bytes, cpus=r.cpus, pids=r.pids)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

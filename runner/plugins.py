@@ -11,7 +11,9 @@ from pydantic import BaseModel
 
 from graders.base import Grader
 from runner import hookspecs
+from runner.challenge import Catalog
 from runner.errors import ProdprovenError
+from sandbox.services import ServiceKind
 
 BUILTIN_PLUGINS = ("graders.builtin", "sandbox.builtin")
 
@@ -38,3 +40,19 @@ def graders() -> dict[str, type[Grader]]:  # type: ignore[type-arg]
 
 def grader_params() -> dict[str, type[BaseModel]]:
     return {kind: cls.Params for kind, cls in graders().items()}
+
+
+def services() -> dict[str, ServiceKind]:
+    """Every registered service kind by name. Raises ProdprovenError on a duplicate kind."""
+    found: dict[str, ServiceKind] = {}
+    for batch in plugin_manager().hook.register_services():
+        for kind in batch:
+            if kind.kind in found and found[kind.kind] is not kind:
+                raise ProdprovenError(f"two plugins register a service of kind {kind.kind!r}")
+            found[kind.kind] = kind
+    return found
+
+
+def catalog() -> Catalog:
+    """What specs may name: the installed grader and service kinds."""
+    return Catalog(grader_params=grader_params(), services=services())

@@ -1,6 +1,7 @@
-"""Generated challenge material: a challenge's ``prepare`` script runs once per version inside
-its own image (no network, unprivileged) and writes ``out/workspace`` and ``out/hidden``; the
-result is cached on the host under the data directory, never baked into an image."""
+"""Generated challenge material: a challenge's ``prepare`` script runs once per version (and
+variant seed) inside its own image (no network, unprivileged) and writes ``out/workspace``,
+``out/hidden`` and ``out/setup``; the result is cached on the host under the data directory,
+never baked into an image."""
 
 from __future__ import annotations
 
@@ -19,38 +20,58 @@ from sandbox.environment import CANDIDATE_UID, Backend, ContainerSpec, Limits
 PREPARE_LIMITS = Limits(memory_bytes=2 * 2**30, cpus=2.0, pids=512)
 
 
+PARTS = ("workspace", "hidden", "setup")
+
+
 @dataclass(frozen=True)
 class Material:
-    """Where a challenge's starter and hidden files are on the host, in overlay order."""
+    """Where a challenge's files are on the host, each part in overlay order: ``workspace``
+    (starter files), ``hidden`` (grader-only) and ``setup`` (for the setup script only)."""
 
     workspace: tuple[Path, ...]
     hidden: tuple[Path, ...]
+    setup: tuple[Path, ...]
 
 
-def material(challenge: Challenge, image: str, backend: Backend, cache: Path) -> Material:
-    """The challenge's workspace and hidden folders, generating what ``prepare`` makes."""
-    static = Material(workspace=(challenge.path("workspace"),), hidden=(challenge.path("hidden"),))
-    if challenge.spec.prepare is None:
-        return static
-    generated = cache / challenge.id / _key(challenge, image)
-    if not (generated / "complete").is_file():
-        _generate(challenge, image, backend, generated)
-    return Material(
-        workspace=(*static.workspace, generated / "workspace"),
-        hidden=(*static.hidden, generated / "hidden"),
-    )
+def material(
+    challenge: Challenge, image: str, backend: Backend, cache: Path, variant: int | None = None
+) -> Material:
+    """The challenge's material for ``variant`` (None: the script's default seed), generating
+    what ``prepare`` makes when it is not cached yet."""
+    setup_dir = challenge.path(challenge.spec.setup.script).parent if challenge.spec.setup else None
+    static = {
+        "workspace": challenge.path("workspace"),
+        "hidden": challenge.path("hidden"),
+        "setup": setup_dir,
+    }
+    generated = None
+    if challenge.spec.prepare is not None:
+        generated = cache / challenge.id / _key(challenge, image, variant)
+        if not (generated / "complete").is_file():
+            _generate(challenge, image, backend, generated, variant)
+    parts = {
+        part: tuple(
+            p
+            for p in (static[part], generated / part if generated else None)
+            if p is not None and p.is_dir()
+        )
+        for part in PARTS
+    }
+    return Material(**parts)
 
 
-def _key(challenge: Challenge, image: str) -> str:
+def _key(challenge: Challenge, image: str, variant: int | None) -> str:
     assert challenge.spec.prepare is not None
-    digest = hashlib.sha256(f"{challenge.spec.version}\0{image}".encode())
+    digest = hashlib.sha256(f"{challenge.spec.version}\0{image}\0{variant}".encode())
     folder = challenge.path(challenge.spec.prepare.script).parent
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _generate(challenge: Challenge, image: str, backend: Backend, dest: Path) -> None:
+def _generate(
+    challenge: Challenge, image: str, backend: Backend, dest: Path, variant: int | None
+) -> None:
     assert challenge.spec.prepare is not None
     script = challenge.path(challenge.spec.prepare.script)
     job = f"prep-{dest.name[:10]}"
@@ -72,8 +93,9 @@ def _generate(challenge: Challenge, image: str, backend: Backend, dest: Path) ->
         )
         box.put_archive("/work", tarball.files({"out/": b""}, owner=CANDIDATE_UID))
         box.start()
+        seed = [] if variant is None else ["--seed", str(variant)]
         result = box.exec(
-            ["python", f"/work/prepare/{script.name}", "/work/out"],
+            ["python", f"/work/prepare/{script.name}", "/work/out", *seed],
             timeout=challenge.spec.prepare.timeout_s,
         )
         if not result.ok:
@@ -87,7 +109,7 @@ def _generate(challenge: Challenge, image: str, backend: Backend, dest: Path) ->
             staging = Path(tmp) / "staging"
             with tarfile.open(archive) as tar:
                 tar.extractall(staging, filter="data")
-            for part in ("workspace", "hidden"):
+            for part in PARTS:
                 (staging / part).mkdir(exist_ok=True)
             if dest.exists():
                 shutil.rmtree(dest)

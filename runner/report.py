@@ -46,7 +46,9 @@ def result_document(
             }
             for o in outcomes
         ],
-        "integrity": [f.model_dump() for o in outcomes for f in o.result.findings],
+        "integrity": [
+            {**f.model_dump(), "grader": o.name} for o in outcomes for f in o.result.findings
+        ],
         "attempt": attempt,
         "archive_sha256": run.archive_sha256,
         "created_at": run.created_at.isoformat(),
@@ -63,6 +65,7 @@ def status_document(run: Run) -> dict[str, Any]:
             "challenge": run.challenge_id,
             "status": run.status.value,
             "candidate": run.candidate,
+            "variant": run.variant,
             "deadline": run.deadline.isoformat() if run.deadline else None,
             "graded_at": run.graded_at.isoformat() if run.graded_at else None,
             "error": run.error,

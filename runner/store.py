@@ -86,6 +86,7 @@ class RunRow(Base):
     challenge_path: Mapped[str] = mapped_column(Text)
     candidate: Mapped[str] = mapped_column(String(200), index=True)
     mode: Mapped[str] = mapped_column(String(16))
+    variant: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column()
     deadline: Mapped[datetime | None] = mapped_column()
@@ -93,6 +94,7 @@ class RunRow(Base):
     graded_at: Mapped[datetime | None] = mapped_column()
     archive_path: Mapped[str | None] = mapped_column(Text)
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
+    service_archives: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     score: Mapped[float | None] = mapped_column(Float)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
@@ -147,6 +149,7 @@ class Run:
     challenge_path: str
     candidate: str
     mode: str
+    variant: int | None
     status: Status
     created_at: datetime
     deadline: datetime | None
@@ -154,6 +157,7 @@ class Run:
     graded_at: datetime | None
     archive_path: str | None
     archive_sha256: str | None
+    service_archives: dict[str, Any] | None
     score: float | None
     result: dict[str, Any] | None
     error: str | None
@@ -196,6 +200,7 @@ class Store:
         challenge_path: str,
         candidate: str,
         mode: str,
+        variant: int | None = None,
         deadline: datetime | None = None,
     ) -> Run:
         run_id = secrets.token_hex(5)
@@ -208,6 +213,7 @@ class Store:
                 challenge_path=challenge_path,
                 candidate=candidate,
                 mode=mode,
+                variant=variant,
                 status=Status.created.value,
                 created_at=now,
                 deadline=deadline,
@@ -220,7 +226,12 @@ class Store:
                     run_id=run_id,
                     at=now,
                     kind="run.created",
-                    data={"challenge": challenge_id, "candidate": candidate, "mode": mode},
+                    data={
+                        "challenge": challenge_id,
+                        "candidate": candidate,
+                        "mode": mode,
+                        "variant": variant,
+                    },
                 )
             )
         return self.get(run_id)

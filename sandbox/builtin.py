@@ -1,4 +1,5 @@
-"""Registers the Docker backend through the same hook third-party backends use."""
+"""Registers the Docker backend and the built-in service kinds through the same hooks
+third-party plugins use."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from runner.hookspecs import hookimpl
 from sandbox.docker_backend import DockerBackend
+from sandbox.services import MLFLOW, ServiceKind
 
 if TYPE_CHECKING:
     from runner.config import Settings
@@ -14,3 +16,8 @@ if TYPE_CHECKING:
 @hookimpl(trylast=True)
 def sandbox_backend(settings: Settings, pod_image: str) -> DockerBackend:
     return DockerBackend.from_env(pod_image)
+
+
+@hookimpl
+def register_services() -> list[ServiceKind]:
+    return [MLFLOW]

@@ -309,7 +309,7 @@ class DockerBackend(Backend):
             raise DockerUnavailable(f"the Docker engine does not answer: {exc}") from exc
         return f"Docker Engine {version.get('Version', '?')}"
 
-    def create_pod(self, run_id: str, purpose: str) -> Pod:
+    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:
         name = f"pp-{run_id}-{purpose}-pod"
         try:
             owner = self._client.containers.run(
@@ -318,6 +318,8 @@ class DockerBackend(Backend):
                 name=name,
                 detach=True,
                 network_mode="none",
+                # Members share the owner's /etc/hosts, so these names work in every container.
+                extra_hosts={host: "127.0.0.1" for host in hosts},
                 user=NOBODY_USER,
                 read_only=True,
                 mem_limit="64m",

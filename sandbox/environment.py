@@ -185,8 +185,12 @@ class Backend(ABC):
         """Describe the engine (version); raises DockerUnavailable when it does not answer."""
 
     @abstractmethod
-    def create_pod(self, run_id: str, purpose: str) -> Pod:
-        """Create a pod for a run (``purpose``: "workspace" or "evaluation")."""
+    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:
+        """Create a pod for a run (``purpose``: "workspace", "evaluation", ...).
+
+        Each name in ``hosts`` resolves to the pod's loopback inside it, so services started in
+        the pod are reachable by name. Raises ImageError, ContainerError.
+        """
 
     @abstractmethod
     def attach_pod(self, run_id: str, purpose: str) -> Pod | None:

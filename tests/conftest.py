@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from runner import plugins
+from runner.challenge import Catalog
 from runner.config import REPO_ROOT
 
 BUILTIN = REPO_ROOT / "challenges"
 
 
 @pytest.fixture
-def grader_params() -> dict[str, type[BaseModel]]:
-    return plugins.grader_params()
+def catalog() -> Catalog:
+    return plugins.catalog()
 
 
 @pytest.fixture

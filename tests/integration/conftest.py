@@ -3,8 +3,13 @@ every test gets its own run id and removes what it created."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import socket
+import subprocess
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +69,58 @@ def runner(docker_client, images, runtime_image, data_dir) -> Runner:
     settings = Settings.from_env(data_dir=data_dir)
     backend = plugin_manager().hook.sandbox_backend(settings=settings, pod_image=runtime_image)
     return Runner(settings, Store(settings.store_url), backend, images)
+
+
+def host_addresses(docker_client: Any = None) -> list[str]:
+    """This machine's own non-loopback IPv4 addresses (docker0's gateway among them).
+
+    Fails rather than returning nothing: an empty list would make the isolation tests vacuous.
+    """
+    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True)
+    addresses = sorted(
+        {
+            fields[3].split("/")[0]
+            for fields in (line.split() for line in out.stdout.splitlines())
+            if not fields[3].startswith("127.")
+        }
+    )
+    assert addresses, "found no non-loopback address on this machine to test isolation against"
+    return addresses
+
+
+@dataclass
+class HostListener:
+    """A listener on the host bound to 0.0.0.0, as a careless host service would be."""
+
+    port: int
+    accepted: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def listening() -> Iterator[HostListener]:
+    server = socket.create_server(("0.0.0.0", 0))
+    listener = HostListener(server.getsockname()[1])
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conn, peer = server.accept()
+                listener.accepted.append(peer[0])
+                conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+@pytest.fixture
+def host_listener() -> Iterator[HostListener]:
+    with listening() as listener:
+        yield listener

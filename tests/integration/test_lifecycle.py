@@ -22,14 +22,14 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def challenge(tmp_path):
-    return load_challenge(BUILTIN / "deploy-model", plugins.grader_params())
+    return load_challenge(BUILTIN / "deploy-model", plugins.catalog())
 
 
 @pytest.fixture
 def quick_challenge(tmp_path, make_challenge):
     """deploy-model with only the correctness grader: a fast full grading."""
     root = make_challenge(lambda s: s.update(graders=s["graders"][:1]))
-    return load_challenge(root, plugins.grader_params())
+    return load_challenge(root, plugins.catalog())
 
 
 def leftovers(docker_client, run_id: str) -> list[str]:

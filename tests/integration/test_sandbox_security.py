@@ -7,10 +7,7 @@ published reachable on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import subprocess
-import threading
 import urllib.request
 from collections.abc import Iterator
 
@@ -18,6 +15,7 @@ import pytest
 
 from runner.evaluation import candidate_container
 from sandbox.environment import Limits, Pod, Sandbox
+from tests.integration.conftest import host_addresses
 
 pytestmark = pytest.mark.docker
 
@@ -62,44 +60,6 @@ def sh(box: Sandbox, script: str) -> str:
     return result.stdout + result.stderr
 
 
-def host_addresses(docker_client) -> list[str]:
-    """This machine's own non-loopback IPv4 addresses (docker0's gateway among them).
-
-    Fails rather than returning nothing: an empty list would make the isolation tests vacuous.
-    """
-    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True)
-    addresses = sorted(
-        {
-            fields[3].split("/")[0]
-            for fields in (line.split() for line in out.stdout.splitlines())
-            if not fields[3].startswith("127.")
-        }
-    )
-    assert addresses, "found no non-loopback address on this machine to test isolation against"
-    return addresses
-
-
-@pytest.fixture
-def host_listener() -> Iterator[int]:
-    """A listener on the host bound to 0.0.0.0, as a careless host service would be."""
-    server = socket.create_server(("0.0.0.0", 0))
-    port = server.getsockname()[1]
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                server.accept()[0].close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield port
-    stop.set()
-    thread.join()
-    server.close()
-
-
 def test_candidate_runs_as_non_root(box):
     assert sh(box, "id -u").strip() == "1000"
 
@@ -138,14 +98,14 @@ def test_only_loopback_exists(box):
 
 def test_a_non_loopback_address_cannot_be_opened(box, docker_client, host_listener):
     for address in host_addresses(docker_client):
-        out = sh(box, f"python3 -c '{CONNECT}' {address} {host_listener}")
+        out = sh(box, f"python3 -c '{CONNECT}' {address} {host_listener.port}")
         assert out.startswith("refused"), f"candidate reached the host at {address}: {out}"
 
 
 def test_the_host_listener_is_reachable_from_the_host_itself(docker_client, host_listener):
     # Guards the test above: the listener really answers, so "refused" means isolation.
     for address in host_addresses(docker_client):
-        socket.create_connection((address, host_listener), timeout=3).close()
+        socket.create_connection((address, host_listener.port), timeout=3).close()
 
 
 def test_two_pods_do_not_share_loopback(box, backend, challenge_image):

@@ -88,6 +88,11 @@ def test_every_grader_kind_and_parameter_is_documented(kind):
         assert f"`{field}`" in body, f"{kind} parameter {field} is undocumented"
 
 
+@pytest.mark.parametrize("kind", sorted(plugins.services()))
+def test_every_service_kind_is_documented(kind):
+    assert f"### `{kind}`" in doc("challenge-format.md")
+
+
 @pytest.mark.parametrize("field", RESULT_FIELDS)
 def test_every_result_field_is_documented(field):
     assert f"| `{field}` |" in doc("json-output.md")

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -euo pipefail
+python /workspace/evil.py "$(cat /workspace/target)"

@@ -1,0 +1,165 @@
+"""Per-run MLflow, the mlflow_model grader and the notebook grader, against the real engine.
+
+One small challenge (tests/integration/labs/mlflow-lab) is run twice: by an honest submission
+and by a hostile one (a forged notebook output, a cell that raises, a model whose unpickling
+tries to reach the host). Each test checks one behaviour of those runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner import plugins
+from runner.challenge import Challenge, load_challenge
+from runner.config import Settings
+from runner.lifecycle import Runner
+from runner.store import Run, Status, Store
+from tests.conftest import BUILTIN
+from tests.integration.conftest import HostListener, host_addresses, listening
+
+pytestmark = pytest.mark.docker
+
+LAB = Path(__file__).parent / "labs" / "mlflow-lab"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Challenge:
+    root = tmp_path_factory.mktemp("labs") / "mlflow-lab"
+    shutil.copytree(LAB, root)
+    shutil.copytree(BUILTIN / "fix-drift" / "image", root / "image")
+    return load_challenge(root, plugins.catalog())
+
+
+@pytest.fixture(scope="module")
+def lab_runner(docker_client, images, runtime_image, tmp_path_factory) -> Runner:
+    settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("lab-data"))
+    backend = plugins.plugin_manager().hook.sandbox_backend(
+        settings=settings, pod_image=runtime_image
+    )
+    return Runner(settings, Store(settings.store_url), backend, images)
+
+
+@pytest.fixture(scope="module")
+def running(lab_runner, lab) -> Iterator[Run]:
+    """A started run of the lab, its workspace and MLflow up."""
+    run = lab_runner.start(lab, "ada")
+    yield run
+    lab_runner.backend.remove_run(run.id)
+
+
+@pytest.fixture(scope="module")
+def honest(lab_runner, running) -> Run:
+    """The running lab, completed by the honest solution, submitted and graded."""
+    lab_runner.overlay(running.id, LAB / "solution")
+    lab_runner.autopilot(running.id)
+    lab_runner.submit(running.id)
+    return lab_runner.grade(running.id)
+
+
+@pytest.fixture(scope="module")
+def escape_attempt(tmp_path_factory) -> Iterator[tuple[Path, HostListener]]:
+    with listening() as listener:
+        yield tmp_path_factory.mktemp("host") / "escaped-marker", listener
+
+
+@pytest.fixture(scope="module")
+def hostile(lab_runner, lab, escape_attempt, tmp_path_factory) -> Iterator[Run]:
+    marker, listener = escape_attempt
+    submission = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(LAB / "hostile", submission, dirs_exist_ok=True)
+    (submission / "target").write_text(f"{marker} {host_addresses()[0]} {listener.port}\n")
+    run = lab_runner.run_scripted(lab, submission, "mallory")
+    yield run
+    lab_runner.backend.remove_run(run.id)
+
+
+def grader(run: Run, name: str) -> dict[str, Any]:
+    assert run.result is not None, run.error
+    return next(g for g in run.result["graders"] if g["name"] == name)
+
+
+# the service, while the run is live ----------------------------------------------------------
+
+
+def test_workspace_reaches_mlflow_by_name(lab_runner, running):
+    _, workspace = lab_runner.workspace(running.id)
+    probe = "import os, urllib.request as u; print(os.environ['MLFLOW_TRACKING_URI'], "
+    probe += "u.urlopen('http://mlflow:5000/health', timeout=10).read().decode())"
+    result = workspace.exec(["python", "-c", probe], timeout=60)
+    assert result.stdout.split() == ["http://mlflow:5000", "OK"], result.stderr
+
+
+def test_host_reaches_mlflow_on_loopback_and_setup_seeded_it(lab_runner, running):
+    published = lab_runner.forward(running.id, "mlflow")
+    assert published.host == "127.0.0.1"
+    url = f"{published.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=seeded"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert json.loads(response.read())["experiment"]["name"] == "seeded"
+
+
+def test_setup_files_never_enter_the_workspace(lab_runner, running):
+    _, workspace = lab_runner.workspace(running.id)
+    assert not workspace.exec(["test", "-e", "/setup/seed.py"], timeout=10).ok
+
+
+# the honest run ------------------------------------------------------------------------------
+
+
+def test_mlflow_data_is_archived_with_the_run_at_submit(honest):
+    info = (honest.service_archives or {})["mlflow"]
+    with tarfile.open(info["path"]) as tar:
+        names = tar.getnames()
+    assert "./mlflow.db" in names
+    assert any(name.startswith("./artifacts/") for name in names)
+
+
+def test_registered_model_is_found_and_reevaluated_on_hidden_data(honest):
+    model = grader(honest, "model")
+    evidence = model["evidence"]
+    assert honest.status == Status.graded
+    assert evidence["version"] == "1"
+    assert evidence["measured_auc"] > evidence["baseline_auc"] + 0.05
+    assert evidence["claimed_auc"] == pytest.approx(evidence["measured_auc"], abs=0.05)
+    assert all(evidence["hygiene"].values())
+    assert model["score"] > 0.9
+
+
+def test_an_honest_notebook_reproduces_its_answer(honest):
+    notebook = grader(honest, "notebook")
+    assert notebook["score"] == 1.0
+    assert [c["status"] for c in notebook["evidence"]["cells"]] == ["ok", "ok"]
+    assert not honest.result["integrity"]
+
+
+# the hostile run -----------------------------------------------------------------------------
+
+
+def test_a_forged_saved_output_is_an_integrity_finding(hostile):
+    kinds = {(f["grader"], f["kind"]) for f in hostile.result["integrity"]}
+    assert ("notebook", "saved_output_not_reproduced") in kinds
+    check = grader(hostile, "notebook")["evidence"]["expectations"][0]
+    assert (check["saved"], check["produced"], check["score"]) == (["b"], ["a"], 0.0)
+
+
+def test_a_raising_cell_is_recorded_and_the_next_cell_still_runs(hostile):
+    cells = grader(hostile, "notebook")["evidence"]["cells"]
+    assert [c["status"] for c in cells] == ["ok", "error", "ok"]
+    assert cells[1]["error"] == {"ename": "ValueError", "evalue": "boom"}
+    assert hostile.status == Status.graded
+
+
+def test_a_malicious_model_cannot_touch_the_host(hostile, escape_attempt):
+    marker, listener = escape_attempt
+    model = grader(hostile, "model")
+    assert model["score"] == 0.0 and model["error"] is None
+    assert "payload ran: wrote=[] connected=[]" in model["evidence"]["model_output"]
+    assert not marker.exists()
+    assert listener.accepted == []
