@@ -3,7 +3,10 @@
 1. sandbox start-to-ready (pod + hardened workspace container, until a command runs in it)
    against a raw `docker run --rm IMAGE true` of the same image: medians and their ratio;
 2. grading wall time of deploy-model's reference against the load windows it contains;
-3. the load grader's p50/p95 against a service with a known fixed delay: error in %.
+3. the load grader's p50/p95 against a service with a known fixed delay: error in %;
+4. MLflow start-to-ready in a fresh pod, and fix-drift's whole run start (services, setup,
+   workspace) until the candidate can work: medians;
+5. fix-drift's notebook grading wall time against the time its cells spend executing.
 
 Usage: .venv/bin/python benchmarks/run.py [--repeat N]
 """
@@ -22,6 +25,7 @@ from runner.challenge import load_challenge
 from runner.config import REPO_ROOT, Settings
 from runner.evaluation import candidate_container
 from runner.lifecycle import Runner
+from runner.services import start_services
 from runner.store import Store
 from sandbox.docker_backend import DockerBackend, connect
 from sandbox.environment import Limits
@@ -140,6 +144,38 @@ def load_accuracy(runner: Runner, repeat: int) -> None:
         )
 
 
+def mlflow_ready(runner: Runner, repeat: int) -> None:
+    challenge = load_challenge(REPO_ROOT / "challenges" / "fix-drift", plugins.catalog())
+    plans = runner.service_plans(challenge)
+    alone, whole = [], []
+    for i in range(repeat):
+        t = time.perf_counter()
+        pod = runner.backend.create_pod(f"benchml{i}", "workspace", hosts=["mlflow"])
+        start_services(pod, plans)
+        alone.append(time.perf_counter() - t)
+        pod.remove()
+        t = time.perf_counter()
+        run = runner.start(challenge, "bench", mode="scripted")
+        whole.append(time.perf_counter() - t)
+        runner.backend.remove_run(run.id)
+    print(
+        f"mlflow start-to-ready    median {statistics.median(alone):7.1f} s   "
+        f"(fix-drift run start incl. setup {statistics.median(whole):.1f} s, n={repeat})"
+    )
+
+
+def notebook_grading(runner: Runner) -> None:
+    challenge = load_challenge(REPO_ROOT / "challenges" / "fix-drift", plugins.catalog())
+    graded = runner.run_scripted(challenge, challenge.path("solution"), "bench")
+    for g in (graded.result or {}).get("graders", []):
+        if g["kind"] == "notebook":
+            cells = sum(c["duration_s"] for c in g["evidence"]["cells"])
+            print(
+                f"notebook grading         {g['duration_s']:7.1f} s   (cells executing "
+                f"{cells:.1f} s, overhead {g['duration_s'] - cells:.1f} s; score {graded.score})"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,6 +193,8 @@ def main() -> None:
         sandbox_start(client, backend, image, args.repeat)
         grading_time(runner)
         load_accuracy(runner, max(3, args.repeat // 2))
+        mlflow_ready(runner, max(3, args.repeat // 2))
+        notebook_grading(runner)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def _execute(
         if kind == "status" and msg["content"].get("execution_state") == "idle":
             break
         if kind in ("stream", "display_data", "execute_result", "error"):
-            run.outputs.append(dict(output_from_msg(msg)))
+            run.outputs.append(output_from_msg(msg))
         if kind == "error":
             run.status = "error"
             run.error = {

@@ -1,3 +1,4 @@
 #!/bin/bash
 set -euo pipefail
-python /workspace/evil.py "$(cat /workspace/target)"
+# shellcheck disable=SC2046  # three arguments: marker path, host address, port
+python /workspace/evil.py $(cat /workspace/target)
