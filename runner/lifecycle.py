@@ -135,9 +135,7 @@ class Runner:
             found = self.material(challenge, variant)
             declared = challenge.services(self.catalog)
             self.report("starting the workspace pod")
-            pod = self.backend.create_pod(
-                run.id, "workspace", hosts=[name for name, _ in declared]
-            )
+            pod = self.backend.create_pod(run.id, "workspace", hosts=[name for name, _ in declared])
             env = services.client_env(challenge, self.catalog)
             if declared:
                 self.report(f"starting services: {', '.join(name for name, _ in declared)}")

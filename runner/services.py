@@ -23,7 +23,6 @@ SETUP_LIMITS = Limits(memory_bytes=2**30, cpus=1.0, pids=256)
 KEEPALIVE = ["python3", "-c", "import signal; signal.pause()"]
 
 
-
 class SetupFailed(ProdprovenError):
     """The challenge's setup script failed; the run cannot start as its author intended."""
 
@@ -99,9 +98,7 @@ def start_services(
     return running
 
 
-def find_running(
-    pod: Pod, declared: Sequence[tuple[str, ServiceKind]]
-) -> list[RunningService]:
+def find_running(pod: Pod, declared: Sequence[tuple[str, ServiceKind]]) -> list[RunningService]:
     """The declared services found in an existing pod (e.g. after a runner restart)."""
     by_role = {box.role: box for box in pod.containers()}
     return [
