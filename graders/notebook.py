@@ -59,7 +59,7 @@ class NotebookGrader(Grader[NotebookParams]):
     def grade(self, env: EvaluationEnvironment, params: NotebookParams) -> GradeResult:
         raw = env.workspace_file(params.path)
         if raw is None:
-            return _zero(f"{params.path} is not in the submitted workspace", "missing_notebook")
+            return _zero(f"{params.path} is not in the submitted workspace", "missing")
         try:
             nb = nbformat.reads(raw.decode("utf-8", "replace"), as_version=4)
             nbformat.validate(nb)
