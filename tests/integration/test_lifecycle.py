@@ -12,6 +12,7 @@ import pytest
 
 from runner import plugins
 from runner.challenge import load_challenge
+from runner.errors import RunStateError
 from runner.grading import ArchiveMismatch
 from runner.store import Status
 from sandbox.environment import RUN_LABEL
@@ -103,6 +104,16 @@ def test_a_run_survives_a_runner_crash_and_is_graded_again(runner, quick_challen
     graded = runner.grade(run.id)
     assert graded.status is Status.graded and graded.score == 100.0
     assert graded.result is not None and graded.result["attempt"] == 2
+
+
+def test_a_submit_interrupted_before_its_archive_can_be_run_again(runner, challenge):
+    run = runner.start(challenge, "ada")
+    # The runner dies right after committing "submitted", before the archive is recorded.
+    runner.store.transition(run.id, Status.submitted)
+    resumed = runner.submit(run.id)
+    assert resumed.status is Status.submitted and resumed.archive_path
+    with pytest.raises(RunStateError, match="only running runs submit"):
+        runner.submit(run.id)
 
 
 def test_a_tampered_archive_is_refused_when_grading(runner, quick_challenge):
