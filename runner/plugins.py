@@ -4,7 +4,9 @@ ones would be; nothing registers itself on import."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from functools import cache
+from typing import Protocol, TypeVar
 
 import pluggy
 from pydantic import BaseModel
@@ -27,15 +29,29 @@ def plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
+class _Kinded(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Kinded)
+
+
+def _by_kind(batches: Iterable[Iterable[T]], what: str) -> dict[str, T]:
+    """Registered objects by their ``kind``; a kind claimed by two objects is an error."""
+    found: dict[str, T] = {}
+    for batch in batches:
+        for item in batch:
+            kind = item.kind
+            if kind in found and found[kind] is not item:
+                raise ProdprovenError(f"two plugins register a {what} of kind {kind!r}")
+            found[kind] = item
+    return found
+
+
 def graders() -> dict[str, type[Grader]]:  # type: ignore[type-arg]
     """Every registered grader class by kind. Raises ProdprovenError on a duplicate kind."""
-    found: dict[str, type[Grader]] = {}  # type: ignore[type-arg]
-    for batch in plugin_manager().hook.register_graders():
-        for cls in batch:
-            if cls.kind in found and found[cls.kind] is not cls:
-                raise ProdprovenError(f"two plugins register a grader of kind {cls.kind!r}")
-            found[cls.kind] = cls
-    return found
+    return _by_kind(plugin_manager().hook.register_graders(), "grader")
 
 
 def grader_params() -> dict[str, type[BaseModel]]:
@@ -44,13 +60,7 @@ def grader_params() -> dict[str, type[BaseModel]]:
 
 def services() -> dict[str, ServiceKind]:
     """Every registered service kind by name. Raises ProdprovenError on a duplicate kind."""
-    found: dict[str, ServiceKind] = {}
-    for batch in plugin_manager().hook.register_services():
-        for kind in batch:
-            if kind.kind in found and found[kind.kind] is not kind:
-                raise ProdprovenError(f"two plugins register a service of kind {kind.kind!r}")
-            found[kind.kind] = kind
-    return found
+    return _by_kind(plugin_manager().hook.register_services(), "service")
 
 
 def catalog() -> Catalog:
