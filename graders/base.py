@@ -110,10 +110,16 @@ class EvaluationEnvironment(Protocol):
         holding the submitted workspace (for hidden tests)."""
 
     def serve_tester(
-        self, files: Mapping[str, bytes], cmd: Sequence[str], *, ports: Sequence[int]
+        self,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        *,
+        ports: Sequence[int],
+        ready_timeout: float = 60.0,
     ) -> AbstractContextManager[ServedTester]:
-        """Run ``cmd`` as the main process of a tester container (see run_tester) and publish
-        ``ports`` of the pod on the host's loopback while the context lasts."""
+        """Run ``cmd`` as the main process of a tester container (see run_tester), wait until
+        each of ``ports`` accepts connections (GraderError after ``ready_timeout``), and publish
+        them on the host's loopback while the context lasts."""
 
     def save_artifact(self, name: str, data: bytes) -> str:
         """Store a file of evidence with the run; returns its path."""

@@ -47,6 +47,14 @@ class KernelPorts:
 
 
 @dataclass
+class Execution:
+    """All cells' runs, and how long the kernel took to answer."""
+
+    cells: list[CellRun]
+    startup_s: float
+
+
+@dataclass
 class CellRun:
     """What re-executing one code cell gave. ``status``: ok, error, timeout, died, skipped."""
 
@@ -66,7 +74,7 @@ def execute_cells(
     total_timeout_s: float,
     startup_timeout_s: float,
     alive: Callable[[], bool],
-) -> list[CellRun]:
+) -> Execution:
     """Execute ``cells`` ((index, source) pairs) in order in the kernel behind ``addresses``.
 
     A cell that raises is recorded and the next cell still runs, as in a notebook run with
@@ -81,6 +89,7 @@ def execute_cells(
     # No heartbeat channel: without it the client judges liveness by replies, and we check
     # the container itself through ``alive``.
     client.start_channels(hb=False)
+    started = time.monotonic()
     try:
         try:
             client.wait_for_ready(timeout=startup_timeout_s)
@@ -88,6 +97,7 @@ def execute_cells(
             raise GraderError(
                 f"the notebook kernel did not start within {startup_timeout_s:.0f}s"
             ) from exc
+        startup_s = round(time.monotonic() - started, 2)
         deadline = time.monotonic() + total_timeout_s
         runs: list[CellRun] = []
         stopped = False
@@ -98,7 +108,7 @@ def execute_cells(
             run = _execute(client, index, source, cell_timeout_s, deadline, alive)
             runs.append(run)
             stopped = run.status in ("timeout", "died")
-        return runs
+        return Execution(runs, startup_s)
     finally:
         client.stop_channels()
 

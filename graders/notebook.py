@@ -18,7 +18,7 @@ import nbformat
 from pydantic import Field
 
 from graders.base import EvaluationEnvironment, Finding, Grader, GraderError, GradeResult, Params
-from graders.kernel import CellRun, KernelPorts, execute_cells
+from graders.kernel import CellRun, Execution, KernelPorts, execute_cells
 from graders.metrics import set_f1
 
 FIRST_KERNEL_PORT = 49100
@@ -67,7 +67,8 @@ class NotebookGrader(Grader[NotebookParams]):
             return _zero(f"{params.path} is not a valid notebook: {_first_line(exc)}", "invalid")
 
         code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        runs = self._execute(env, params, code)
+        execution = self._execute(env, params, code)
+        runs = execution.cells
         by_index = {run.index: run for run in runs}
         for i, cell in enumerate(nb.cells):
             if i in by_index:
@@ -100,6 +101,7 @@ class NotebookGrader(Grader[NotebookParams]):
                 "cells": [_cell_evidence(run, nb.cells[run.index]) for run in runs],
                 "expectations": checks,
                 "executed_ok": round(executed, 4),
+                "kernel_startup_s": execution.startup_s,
                 "expectation_score": round(expected, 4),
             },
             findings=findings,
@@ -107,11 +109,14 @@ class NotebookGrader(Grader[NotebookParams]):
 
     def _execute(
         self, env: EvaluationEnvironment, params: NotebookParams, code: list[tuple[int, str]]
-    ) -> list[CellRun]:
+    ) -> Execution:
         kernel = KernelPorts.starting_at(FIRST_KERNEL_PORT)
         files = {"kernel.json": json.dumps(kernel.connection_file()).encode()}
         cmd = ["python", "-m", "ipykernel_launcher", "-f", "/grading/kernel.json"]
-        with env.serve_tester(files, cmd, ports=list(kernel.ports.values())) as served:
+        ports = list(kernel.ports.values())
+        with env.serve_tester(
+            files, cmd, ports=ports, ready_timeout=params.startup_timeout_s
+        ) as served:
             try:
                 return execute_cells(
                     kernel,

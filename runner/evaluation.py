@@ -249,7 +249,12 @@ class Evaluation:
 
     @contextmanager
     def serve_tester(
-        self, files: Mapping[str, bytes], cmd: Sequence[str], *, ports: Sequence[int]
+        self,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        *,
+        ports: Sequence[int],
+        ready_timeout: float = 60.0,
     ) -> Iterator[ServedTester]:
         container = self._tester(cmd)
         container.put_archive("/grading", tarball.files(files, owner=CANDIDATE_UID))
@@ -258,6 +263,12 @@ class Evaluation:
         try:
             addresses = {}
             for port in ports:
+                # A client that connects through the forward before the port listens can
+                # stall (ZeroMQ waits out its 30 s handshake interval), so wait here first.
+                try:
+                    pod.wait_port(port, timeout=ready_timeout)
+                except ServiceNotReady as exc:
+                    raise GraderError(f"{exc}; its output:\n{container.logs(tail=30)}") from exc
                 published = pod.publish(port)
                 addresses[port] = (published.host, published.host_port)
             yield ServedTester(

@@ -66,6 +66,20 @@ while time.monotonic() < deadline:
 sys.exit(3)
 """
 
+_WAIT_TCP = r"""
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+start = time.monotonic()
+while time.monotonic() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        print(f"{time.monotonic() - start:.3f}")
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(3)
+"""
+
 
 def connect(timeout: float = 120.0) -> Any:
     """A Docker client for the engine named by the environment (DOCKER_HOST or the socket).
@@ -260,17 +274,27 @@ class DockerPod(Pod):
         return DockerSandbox(self._owner, "pod")
 
     def wait_http(self, port: int, path: str, *, timeout: float) -> float:
+        return self._wait(
+            [_WAIT_HTTP, str(port), path, str(timeout)],
+            timeout,
+            f"nothing answered 2xx at 127.0.0.1:{port}{path}",
+        )
+
+    def wait_port(self, port: int, *, timeout: float) -> float:
+        return self._wait(
+            [_WAIT_TCP, str(port), str(timeout)],
+            timeout,
+            f"nothing accepted connections on 127.0.0.1:{port}",
+        )
+
+    def _wait(self, script: list[str], timeout: float, failure: str) -> float:
         try:
-            result = self.owner().exec(
-                ["python3", "-c", _WAIT_HTTP, str(port), path, str(timeout)],
-                timeout=timeout + 10,
-            )
+            result = self.owner().exec(["python3", "-c", *script], timeout=timeout + 10)
         except ExecTimeout as exc:
             raise ServiceNotReady(str(exc)) from exc
         if not result.ok:
             raise ServiceNotReady(
-                f"nothing answered 2xx at 127.0.0.1:{port}{path} in the {self.purpose} pod of "
-                f"run {self.run_id} within {timeout:.0f}s"
+                f"{failure} in the {self.purpose} pod of run {self.run_id} within {timeout:.0f}s"
             )
         return float(result.stdout.strip() or 0)
 

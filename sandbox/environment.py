@@ -166,6 +166,13 @@ class Pod(ABC):
         """
 
     @abstractmethod
+    def wait_port(self, port: int, *, timeout: float) -> float:
+        """Wait until something accepts TCP connections on ``127.0.0.1:port`` inside the pod.
+
+        Returns the seconds waited. Raises ServiceNotReady on timeout.
+        """
+
+    @abstractmethod
     def publish(self, port: int) -> PublishedPort:
         """Make ``port`` inside the pod reachable on the host's 127.0.0.1 (and nowhere else)."""
 

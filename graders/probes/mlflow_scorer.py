@@ -13,7 +13,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, "/workspace")  # candidates' own modules, as in their notebook
+# Candidates' own modules, as in their notebook; appended, so they cannot shadow libraries.
+sys.path.append("/workspace")
 
 
 def probabilities(model, frame):
