@@ -112,7 +112,17 @@ class NotebookGrader(Grader[NotebookParams]):
     ) -> Execution:
         kernel = KernelPorts.starting_at(FIRST_KERNEL_PORT)
         files = {"kernel.json": json.dumps(kernel.connection_file()).encode()}
-        cmd = ["python", "-m", "ipykernel_launcher", "-f", "/grading/kernel.json"]
+        # -I: a workspace file named like the launcher or its imports cannot replace the
+        # kernel; the notebook's own imports still see the working directory, as in Jupyter.
+        cmd = [
+            "python",
+            "-I",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "/grading/kernel.json",
+            "--IPKernelApp.exec_lines=import sys; sys.path.insert(0, '')",
+        ]
         ports = list(kernel.ports.values())
         with env.serve_tester(
             files, cmd, ports=ports, ready_timeout=params.startup_timeout_s

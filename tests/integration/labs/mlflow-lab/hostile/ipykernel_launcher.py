@@ -1,0 +1,1 @@
+raise SystemExit("a workspace file replaced the kernel")

@@ -1,0 +1,2 @@
+def rows(frame):
+    return frame.shape
