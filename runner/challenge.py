@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runner.errors import ChallengeNotFound, SpecError
+from sandbox.environment import Limits
 from sandbox.services import ServiceKind
 
 SPEC_FILE = "challenge.yaml"
@@ -61,6 +62,10 @@ class Resources(_Strict):
     @property
     def memory_bytes(self) -> int:
         return parse_size(self.memory)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(memory_bytes=self.memory_bytes, cpus=self.cpus, pids=self.pids)
 
 
 class ImageRecipe(_Strict):
@@ -236,12 +241,9 @@ def _describe(err: Mapping[str, Any]) -> str:
 def _check_graders(
     spec: ChallengeSpec, grader_params: Mapping[str, type[BaseModel]]
 ) -> Iterable[str]:
-    seen: set[str] = set()
+    yield from _twice("graders", [grader.name for grader in spec.graders])
     for index, grader in enumerate(spec.graders):
         where = f"graders.{index}"
-        if grader.name in seen:
-            yield f"{where}.name: {grader.name!r} is used twice"
-        seen.add(grader.name)
         if grader.competency not in spec.competencies:
             yield (
                 f"{where}.competency: {grader.competency.value!r} is not among the "
@@ -259,15 +261,20 @@ def _check_graders(
                 yield _describe({**err, "loc": (where, "params", *err["loc"])})
 
 
+def _twice(field: str, names: list[str]) -> Iterable[str]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield f"{field}.{index}.name: {name!r} is used twice"
+        seen.add(name)
+
+
 def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> Iterable[str]:
     # Every container of a run shares one loopback, so ports must not collide.
     taken: dict[int, str] = {spec.service.port: "service.port"} if spec.service else {}
-    names: set[str] = set()
+    yield from _twice("services", [ref.name for ref in spec.services])
     for index, ref in enumerate(spec.services):
         where = f"services.{index}"
-        if ref.name in names:
-            yield f"{where}.name: {ref.name!r} is used twice"
-        names.add(ref.name)
         kind = kinds.get(ref.kind)
         if kind is None:
             yield f"{where}.kind: unknown service kind {ref.kind!r} (known: {sorted(kinds)})"
@@ -282,11 +289,12 @@ def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> It
 
 def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:
     required = {"brief.md": "file", "workspace": "folder"}
-    if spec.prepare is None:
-        required["hidden"] = "folder"
     required[f"{spec.image.recipe}/Dockerfile"] = "file"
+    # Without a prepare script to generate it, the hidden material must be in the folder.
     if spec.prepare:
         required[spec.prepare.script] = "file"
+    else:
+        required["hidden"] = "folder"
     if spec.setup:
         required[spec.setup.script] = "file"
     for rel, what in required.items():

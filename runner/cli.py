@@ -57,6 +57,14 @@ class Context:
         return find_challenge(ref, self.settings.challenge_dirs, plugins.catalog())
 
 
+variant_option = click.option(
+    "--variant",
+    type=int,
+    help="Seed for the challenge's generated material (default: the challenge's own), so one "
+    "candidate's write-up does not solve the next candidate's run.",
+)
+
+
 @contextmanager
 def progress(quiet: bool = False) -> Iterator[Callable[[str], None]]:
     """A progress line on stderr: each step is printed with its elapsed time when the next
@@ -188,12 +196,7 @@ def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
     ".autopilot/run.sh, if any, runs inside the workspace before submit.",
 )
 @click.option("--candidate", default="scripted", show_default=True, help="Name on the run.")
-@click.option(
-    "--variant",
-    type=int,
-    help="Seed for the challenge's generated material (default: the challenge's own), so one "
-    "candidate's write-up does not solve the next candidate's run.",
-)
+@variant_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 def run(
@@ -215,12 +218,7 @@ def run(
 @cli.command()
 @click.argument("challenge_ref", metavar="CHALLENGE")
 @click.option("--candidate", required=True, help="Who takes the challenge.")
-@click.option(
-    "--variant",
-    type=int,
-    help="Seed for the challenge's generated material (default: the challenge's own), so one "
-    "candidate's write-up does not solve the next candidate's run.",
-)
+@variant_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_obj
 def start(

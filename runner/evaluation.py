@@ -130,14 +130,13 @@ class Evaluation:
         spec = plan.challenge.spec
         if spec.service is None:
             return
-        limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
         self._service = self._pod.add(
             candidate_container(
                 "service",
                 self._plan.challenge_image,
                 self._plan.run_id,
                 "evaluation",
-                limits,
+                spec.resources.limits,
                 command=spec.service.command,
                 cpuset=self._plan.cpus.service,
                 env=plan.client_env,
@@ -283,15 +282,13 @@ class Evaluation:
         pod = self._require()
         self._helpers += 1
         role = f"tester{self._helpers}"
-        spec = self._plan.challenge.spec
-        limits = Limits(spec.resources.memory_bytes, spec.resources.cpus, spec.resources.pids)
         container = pod.add(
             candidate_container(
                 role,
                 self._plan.challenge_image,
                 self._plan.run_id,
                 "evaluation",
-                limits,
+                self._plan.challenge.spec.resources.limits,
                 command=command,
                 extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
                 env=self._plan.client_env,

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from graders.base import Grader, GraderError, GradeResult
+from runner.archives import sha256_of
 from runner.challenge import Challenge
 from runner.errors import ProdprovenError
 from runner.evaluation import Evaluation, EvaluationPlan
 from runner.report import result_document
 from runner.scoring import Outcome, Scorecard, combine
-from runner.services import sha256_of
 from runner.store import Run
 from sandbox.errors import ExecTimeout, ServiceNotReady
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import plugins, services
+from runner.archives import write_archive
 from runner.challenge import Catalog, Challenge, load_challenge
 from runner.config import Settings
 from runner.errors import ProdprovenError, RunStateError
@@ -22,12 +23,11 @@ from runner.grading import GradingJob, grade
 from runner.prepare import Material, material
 from runner.store import ALLOWED, Run, Status, Store, utcnow
 from sandbox import tarball
-from sandbox.environment import Backend, ExecResult, Limits, Pod, PublishedPort, Sandbox
+from sandbox.environment import KEEPALIVE, Backend, ExecResult, Pod, PublishedPort, Sandbox
 from sandbox.errors import ContainerError, ExecTimeout
 from sandbox.images import ImageBuilder
 
 AUTOPILOT = ".autopilot/run.sh"
-KEEPALIVE = ["python3", "-c", "import signal; signal.pause()"]
 
 
 @dataclass(frozen=True)
@@ -133,19 +133,20 @@ class Runner:
             self.report(f"building images for {challenge.id}")
             image = self.challenge_image(challenge)
             found = self.material(challenge, variant)
-            declared = challenge.services(self.catalog)
+            plans = self.service_plans(challenge)
+            names = [plan.name for plan in plans]
             self.report("starting the workspace pod")
-            pod = self.backend.create_pod(run.id, "workspace", hosts=[name for name, _ in declared])
+            pod = self.backend.create_pod(run.id, "workspace", hosts=names)
             env = services.client_env(challenge, self.catalog)
-            if declared:
-                self.report(f"starting services: {', '.join(name for name, _ in declared)}")
-                for service in services.start_services(pod, self.service_plans(challenge)):
+            if plans:
+                self.report(f"starting services: {', '.join(names)}")
+                for service in services.start_services(pod, plans):
                     self.event(run.id, "service.started", {"name": service.name})
             if challenge.spec.setup is not None:
                 self.report("running the challenge's setup script")
                 output = services.run_setup(pod, challenge, image, found.setup, env)
                 self.event(run.id, "setup.finished", output)
-            limits = _limits(challenge)
+            limits = challenge.spec.resources.limits
             workspace = pod.add(
                 candidate_container(
                     "workspace", image, run.id, "workspace", limits, command=KEEPALIVE, env=env
@@ -244,11 +245,8 @@ class Runner:
             if workspace is None:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
             workspace.stop(timeout=2)
-            partial = paths.archive.with_suffix(".partial")
             limit = self.settings.max_archive_mb * 2**20
-            size = workspace.get_archive("/workspace/.", str(partial), max_bytes=limit)
-            digest = services.sha256_of(partial)
-            os.replace(partial, paths.archive)
+            size, digest = write_archive(workspace, "/workspace", paths.archive, max_bytes=limit)
             self.event(run_id, "archive.written", {"bytes": size, "sha256": digest, "late": late})
             assert pod is not None
             declared = self.challenge_of(run).services(self.catalog)
@@ -355,8 +353,3 @@ class Runner:
                 continue
             removed[run_id] = self.backend.remove_run(run_id)
         return removed
-
-
-def _limits(challenge: Challenge) -> Limits:
-    r = challenge.spec.resources
-    return Limits(memory_bytes=r.memory_bytes, cpus=r.cpus, pids=r.pids)

@@ -4,23 +4,21 @@ graders read what the candidate left in them."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.archives import write_archive
 from runner.challenge import Catalog, Challenge
 from runner.errors import ProdprovenError
 from sandbox import tarball
-from sandbox.environment import NOBODY_USER, ContainerSpec, Limits, Pod, Sandbox
+from sandbox.environment import KEEPALIVE, NOBODY_USER, ContainerSpec, Limits, Pod, Sandbox
 from sandbox.errors import ServiceNotReady
 from sandbox.services import ServiceKind
 
 SERVICE_TMPFS = {"/tmp": "rw,nosuid,size=256m,mode=1777"}
 SETUP_LIMITS = Limits(memory_bytes=2**30, cpus=1.0, pids=256)
-KEEPALIVE = ["python3", "-c", "import signal; signal.pause()"]
 
 
 class SetupFailed(ProdprovenError):
@@ -162,19 +160,8 @@ def archive_services(
             continue
         service.container.stop(timeout=10)
         final = folder / f"{service.name}.tar"
-        partial = final.with_suffix(".partial")
-        size = service.container.get_archive(
-            f"{service.kind.data_dir}/.", str(partial), max_bytes=max_bytes
+        size, digest = write_archive(
+            service.container, service.kind.data_dir, final, max_bytes=max_bytes
         )
-        digest = sha256_of(partial)
-        os.replace(partial, final)
         written[service.name] = {"path": str(final), "sha256": digest, "bytes": size}
     return written
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -17,6 +17,8 @@ CANDIDATE_UID = 1000
 CANDIDATE_USER = f"{CANDIDATE_UID}:{CANDIDATE_UID}"
 NOBODY_USER = "65534:65534"
 RUN_LABEL = "prodproven.run"
+KEEPALIVE = ["python3", "-c", "import signal; signal.pause()"]
+"""A main command that idles until the container is stopped (commands then run by exec)."""
 
 
 @dataclass(frozen=True)
