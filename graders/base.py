@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graders.slo import IncidentRecord
 from sandbox.environment import ExecResult
 from sandbox.errors import ProdprovenError
 
@@ -87,6 +88,11 @@ class EvaluationEnvironment(Protocol):
     def service_url(self, name: str) -> str:
         """Host URL (on 127.0.0.1) of the run's service ``name``, restored from its state at
         submit. Raises GraderError when the challenge has no such service."""
+
+    def incident(self) -> IncidentRecord:
+        """The run's incidents as the runner recorded them while the candidate worked: faults
+        injected (and when), the prober's samples and the SLO. Raises GraderError when the
+        challenge has no probe."""
 
     def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
         """A file of the submitted workspace as bytes (data only: never executed here), or

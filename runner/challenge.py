@@ -19,13 +19,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from graders.slo import Slo
 from runner.errors import ChallengeNotFound, SpecError
 from sandbox.environment import Limits
+from sandbox.faults import FaultKind
 from sandbox.services import ServiceKind
 
 SPEC_FILE = "challenge.yaml"
@@ -98,12 +107,97 @@ class ServiceRef(_Strict):
 
 
 class ServiceSpec(_Strict):
-    """How to start the candidate's service in the evaluation container."""
+    """How to start the candidate's service in the evaluation container (and, with
+    ``during_run``, beside the workspace for the whole run)."""
 
     command: list[str] = Field(description="argv, run as the candidate user in /workspace")
     port: int = Field(ge=1024, le=65535, description="port the service listens on")
     health_path: str = Field("/health", description="GET path that answers 2xx when ready")
     startup_timeout_s: float = Field(60, gt=0, description="how long to wait for health")
+    during_run: bool = Field(
+        False,
+        description="also run it while the candidate works, in its own container sharing "
+        "/workspace (a production service they operate; faults and the prober target it)",
+    )
+    resources: Resources | None = Field(
+        None, description="limits of the service's container (default: the challenge's)"
+    )
+
+    @property
+    def limits(self) -> Limits | None:
+        return self.resources.limits if self.resources else None
+
+
+class SloSpec(_Strict):
+    """What the prober counts as healthy, and how long health must hold to count as mitigated."""
+
+    latency_ms: float = Field(gt=0, description="slowest answer that is still healthy")
+    stability_s: float = Field(60, gt=0, description="healthy this long in a row = recovered")
+    max_gap_s: float = Field(
+        5, gt=0, description="a longer silence of the prober ends a window (nobody saw it)"
+    )
+    target: float = Field(0.99, gt=0, lt=1, description="availability objective (error budget)")
+
+
+class ProbeSpec(_Strict):
+    """The SLO prober: one canary request to the live service every interval, the whole run."""
+
+    method: Literal["GET", "POST"] = Field("POST", description="HTTP method of each probe")
+    path: str = Field("/predict", pattern=r"^/", description="path on the service's port")
+    canaries: str = Field(
+        description="hidden JSON-lines file; each line {body, expect}: a request body and a "
+        "JSON object the answer must contain"
+    )
+    interval_s: float = Field(1.0, ge=0.2, le=60, description="seconds between probes")
+    timeout_s: float = Field(2.0, gt=0, le=60, description="a slower answer is a failure")
+    slo: SloSpec
+
+    def to_slo(self) -> Slo:
+        return Slo(
+            latency_ms=self.slo.latency_ms,
+            stability_s=self.slo.stability_s,
+            interval_s=self.interval_s,
+            max_gap_s=self.slo.max_gap_s,
+            target=self.slo.target,
+        )
+
+
+class FaultSpec(_Strict):
+    """One fault of the challenge's catalogue."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the challenge")
+    kind: str = Field(description="fault kind, e.g. deploy (see docs/challenge-format.md)")
+    root_cause: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", description="the category a correct postmortem names"
+    )
+    symptom: str = Field(min_length=10, description="what breaks, for assessors (not shown)")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TimeRange(_Strict):
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class ScheduledEvent(_Strict):
+    """An incident during the run: one fault of ``inject``, drawn per run from its variant
+    seed, fired at a time drawn from ``at_s`` (seconds after the clock starts)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the schedule")
+    inject: list[str] = Field(min_length=1, description="names of faults to draw one from")
+    at_s: TimeRange
+    scripted_at_s: float = Field(
+        20, ge=0, description="when it fires in scripted runs (`prodproven run`)"
+    )
+    grace_s: float = Field(
+        120, ge=0, description="after a runner restart it still fires this late; later: missed"
+    )
 
 
 class PortSpec(_Strict):
@@ -132,9 +226,18 @@ class Band(_Strict):
         return f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
 
 
+class SlowCheck(_Strict):
+    """The reference responder again, started ``delay_s`` late; it must score at least
+    ``margin`` points below the prompt one (challenges whose score depends on speed)."""
+
+    delay_s: float = Field(240, gt=0)
+    margin: float = Field(10, ge=0, le=100)
+
+
 class Validation(_Strict):
     reference: Band = Field(default_factory=lambda: Band(min=90))
     starter: Band = Field(default_factory=lambda: Band(max=40))
+    slow: SlowCheck | None = None
 
 
 class ChallengeSpec(_Strict):
@@ -153,6 +256,9 @@ class ChallengeSpec(_Strict):
     setup: Setup | None = None
     service: ServiceSpec | None = None
     ports: list[PortSpec] = Field(default_factory=list)
+    probe: ProbeSpec | None = None
+    faults: list[FaultSpec] = Field(default_factory=list)
+    schedule: list[ScheduledEvent] = Field(default_factory=list)
     graders: list[GraderSpec] = Field(min_length=1)
     validation: Validation = Field(default_factory=Validation)
 
@@ -160,10 +266,11 @@ class ChallengeSpec(_Strict):
 @dataclass(frozen=True)
 class Catalog:
     """What the installed plugins provide that specs may name: grader kinds (with their
-    parameter models) and service kinds."""
+    parameter models), service kinds and fault kinds."""
 
     grader_params: Mapping[str, type[BaseModel]]
     services: Mapping[str, ServiceKind]
+    faults: Mapping[str, FaultKind]
 
 
 @dataclass(frozen=True)
@@ -187,6 +294,20 @@ class Challenge:
     def services(self, catalog: Catalog) -> list[tuple[str, ServiceKind]]:
         """The declared services as (name, kind) pairs, in declaration order."""
         return [(ref.name, catalog.services[ref.kind]) for ref in self.spec.services]
+
+    def fault(self, name: str) -> FaultSpec:
+        """The catalogue's fault ``name``. Raises SpecError naming the known ones."""
+        for fault in self.spec.faults:
+            if fault.name == name:
+                return fault
+        known = [f.name for f in self.spec.faults]
+        raise SpecError(str(self.root / SPEC_FILE), [f"no fault {name!r} (faults: {known})"])
+
+    @property
+    def live_service(self) -> ServiceSpec | None:
+        """The service that runs while the candidate works, if the challenge has one."""
+        service = self.spec.service
+        return service if service is not None and service.during_run else None
 
 
 def parse_size(text: str) -> int:
@@ -220,6 +341,7 @@ def load_challenge(root: Path, catalog: Catalog) -> Challenge:
         raise SpecError(where, [_describe(err) for err in exc.errors()]) from None
     problems = list(_check_graders(spec, catalog.grader_params))
     problems += list(_check_services(spec, catalog.services))
+    problems += list(_check_incidents(spec, catalog.faults))
     problems += list(_check_files(spec, root))
     if spec.id != root.name:
         problems.append(f"id: {spec.id!r} must equal the folder name {root.name!r}")
@@ -285,6 +407,36 @@ def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> It
         taken[kind.port] = where
     if spec.setup is not None and not spec.services:
         yield "setup: a setup script needs at least one service to seed"
+
+
+def _check_incidents(spec: ChallengeSpec, kinds: Mapping[str, FaultKind]) -> Iterable[str]:
+    live = spec.service is not None and spec.service.during_run
+    for field, used in (("probe", spec.probe is not None), ("faults", bool(spec.faults))):
+        if used and not live:
+            yield f"{field}: needs a service with during_run: true to act on"
+    if spec.schedule and spec.probe is None:
+        yield "schedule: incidents need a probe to measure them"
+    yield from _twice("faults", [fault.name for fault in spec.faults])
+    yield from _twice("schedule", [event.name for event in spec.schedule])
+    for index, fault in enumerate(spec.faults):
+        where = f"faults.{index}"
+        kind = kinds.get(fault.kind)
+        if kind is None:
+            yield f"{where}.kind: unknown fault kind {fault.kind!r} (known: {sorted(kinds)})"
+            continue
+        try:
+            kind.Params.model_validate(fault.params)
+        except ValidationError as exc:
+            for err in exc.errors():
+                yield _describe({**err, "loc": (where, "params", *err["loc"])})
+    names = {fault.name for fault in spec.faults}
+    for index, event in enumerate(spec.schedule):
+        for position, name in enumerate(event.inject):
+            if name not in names:
+                yield (
+                    f"schedule.{index}.inject.{position}: no fault named {name!r} "
+                    f"(faults: {sorted(names)})"
+                )
 
 
 def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:

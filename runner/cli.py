@@ -19,7 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from runner import plugins
+from runner import plugins, supervisor
 from runner.challenge import Challenge, find_challenge, list_challenges
 from runner.config import Settings
 from runner.errors import ProdprovenError, SpecError
@@ -60,8 +60,14 @@ class Context:
 variant_option = click.option(
     "--variant",
     type=int,
-    help="Seed for the challenge's generated material (default: the challenge's own), so one "
-    "candidate's write-up does not solve the next candidate's run.",
+    help="Seed for the challenge's generated material and incident draw (default: the "
+    "challenge's own), so one candidate's write-up does not solve the next candidate's run.",
+)
+fault_option = click.option(
+    "--fault",
+    metavar="NAME",
+    help="Inject this fault of the challenge's catalogue instead of the drawn one (for "
+    "authors trying each fault; the time is still drawn).",
 )
 
 
@@ -193,10 +199,12 @@ def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
     "--submission",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder overlaid on the starter workspace as the candidate's work; its "
-    ".autopilot/run.sh, if any, runs inside the workspace before submit.",
+    ".autopilot/run.sh, if any, runs inside the workspace before submit (and "
+    ".autopilot/respond.sh right after each injected fault).",
 )
 @click.option("--candidate", default="scripted", show_default=True, help="Name on the run.")
 @variant_option
+@fault_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 def run(
@@ -205,13 +213,18 @@ def run(
     submission: Path | None,
     candidate: str,
     variant: int | None,
+    fault: str | None,
     as_json: bool,
 ) -> None:
-    """Run a challenge non-interactively: start, overlay the submission, submit, grade."""
+    """Run a challenge non-interactively: start, overlay the submission, submit, grade.
+
+    For challenges with incidents, the run is supervised in this process: the fault fires at
+    its scripted time, the submission's .autopilot/respond.sh runs right after it, and the
+    service is watched until a fix could prove stable."""
     ctx.json = as_json
     target = ctx.challenge(challenge_ref)
     with progress() as step:
-        result = ctx.runner(step).run_scripted(target, submission, candidate, variant)
+        result = ctx.runner(step).run_scripted(target, submission, candidate, variant, fault)
     emit(ctx, status_document(result))
 
 
@@ -219,15 +232,35 @@ def run(
 @click.argument("challenge_ref", metavar="CHALLENGE")
 @click.option("--candidate", required=True, help="Who takes the challenge.")
 @variant_option
+@fault_option
+@click.option(
+    "--no-supervise",
+    is_flag=True,
+    help="Do not start the background supervisor (start it later with `prodproven supervise`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_obj
 def start(
-    ctx: Context, challenge_ref: str, candidate: str, variant: int | None, as_json: bool
+    ctx: Context,
+    challenge_ref: str,
+    candidate: str,
+    variant: int | None,
+    fault: str | None,
+    no_supervise: bool,
+    as_json: bool,
 ) -> None:
-    """Start an interactive run; prints how to reach the workspace and the deadline."""
+    """Start an interactive run; prints how to reach the workspace and the deadline.
+
+    A supervisor process is started beside it: it fires the challenge's scheduled incidents,
+    records the SLO prober's samples and submits the run when its time is up."""
     target = ctx.challenge(challenge_ref)
     with progress() as step:
-        started = ctx.runner(step).start(target, candidate, variant=variant)
+        runner = ctx.runner(step)
+        started = runner.start(target, candidate, variant=variant, fault=fault)
+    if not no_supervise:
+        log = runner.paths(started.id).root / "supervisor.log"
+        pid = supervisor.spawn(ctx.settings, started.id, log)
+        runner.event(started.id, "supervisor.spawned", {"pid": pid, "log": str(log)})
     if as_json:
         click.echo(json.dumps(status_document(started), indent=2, default=str))
         return
@@ -242,6 +275,23 @@ def start(
     for ref in target.spec.services:
         out.print(f"{ref.name + ':':<11} prodproven forward {started.id} {ref.name}")
     out.print(f"submit:     prodproven submit {started.id}")
+    if not no_supervise:
+        out.print(f"supervisor: process {pid}, log {log}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.pass_obj
+def supervise(ctx: Context, run_id: str) -> None:
+    """Supervise a running run in the foreground until it is submitted: fire its scheduled
+    incidents, record its prober samples, submit and grade it at the deadline. `start` runs
+    one in the background; run this to resume after a crash or a reboot (an incident that
+    came due meanwhile fires late within its grace period, or is recorded as missed)."""
+    with progress(quiet=True) as step:
+        runner = ctx.runner(step)
+    err.print(f"supervising run {run_id} (Ctrl-C to stop)")
+    supervisor.RunSupervisor(runner, run_id, autosubmit=True).run()
+    err.print(f"run {run_id} is {runner.store.get(run_id).status.value}; supervisor done")
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.base import GraderError, ProbeOutput, ServedTester
+from graders.slo import IncidentRecord
 from runner.challenge import Challenge
 from runner.services import ServicePlan, start_services
 from sandbox import tarball
@@ -76,8 +77,11 @@ def candidate_container(
     cpuset: str | None = None,
     extra_volumes: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    workspace_of: str | None = None,
 ) -> ContainerSpec:
-    """The hardened spec every container holding candidate files gets."""
+    """The hardened spec every container holding candidate files gets. Its /workspace is a
+    volume of its own, or the one of the container with role ``workspace_of``."""
+    volume = f"pp-{run_id}-{purpose}-{workspace_of or role}"
     return ContainerSpec(
         role=role,
         image=image,
@@ -85,7 +89,7 @@ def candidate_container(
         command=command,
         cpuset=cpuset,
         env=dict(env or {}),
-        volumes={f"pp-{run_id}-{purpose}-{role}": "/workspace", **(extra_volumes or {})},
+        volumes={volume: "/workspace", **(extra_volumes or {})},
         tmpfs=CANDIDATE_TMPFS,
     )
 
@@ -99,11 +103,13 @@ class Evaluation:
         plan: EvaluationPlan,
         log: Callable[[str, dict[str, object]], None],
         record_artifact: Callable[[str, Path, str, int], None],
+        incident_record: Callable[[], IncidentRecord | None] = lambda: None,
     ) -> None:
         self._backend = backend
         self._plan = plan
         self._log = log
         self._record_artifact = record_artifact
+        self._incident_record = incident_record
         self._pod: Pod | None = None
         self._service: Sandbox | None = None
         self._service_urls: dict[str, str] = {}
@@ -136,7 +142,7 @@ class Evaluation:
                 self._plan.challenge_image,
                 self._plan.run_id,
                 "evaluation",
-                spec.resources.limits,
+                spec.service.limits or spec.resources.limits,
                 command=spec.service.command,
                 cpuset=self._plan.cpus.service,
                 env=plan.client_env,
@@ -171,6 +177,14 @@ class Evaluation:
                 f"(services: {sorted(self._service_urls) or 'none'})"
             )
         return url
+
+    def incident(self) -> IncidentRecord:
+        record = self._incident_record()
+        if record is None:
+            raise GraderError(
+                f"challenge {self._plan.challenge.id} has no probe, so no incident record"
+            )
+        return record
 
     def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
         with tarfile.open(self._plan.archive) as tar:

@@ -1,8 +1,8 @@
 """Every extension point of prodproven, as pluggy hook specifications.
 
-Built-in graders, service kinds and sandbox backends are registered through these same hooks (see
-runner/plugins.py), so a firm's plugin is a peer of the built-ins. Each hook is documented in
-docs/plugins.md; tests/unit/test_docs.py fails when one is not.
+Built-in graders, service kinds, fault kinds and sandbox backends are registered through these
+same hooks (see runner/plugins.py), so a firm's plugin is a peer of the built-ins. Each hook is
+documented in docs/plugins.md; tests/unit/test_docs.py fails when one is not.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from graders.base import Grader
     from runner.config import Settings
     from sandbox.environment import Backend
+    from sandbox.faults import FaultKind
     from sandbox.services import ServiceKind
 
 hookspec = pluggy.HookspecMarker("prodproven")
@@ -36,4 +37,10 @@ def sandbox_backend(settings: Settings, pod_image: str) -> Backend | None:
 @hookspec
 def register_services() -> list[ServiceKind]:
     """Return service kinds (e.g. an MLflow tracking server) that specs may start in a run."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_faults() -> list[FaultKind]:
+    """Return fault kinds (ways to break a live service) that a challenge's faults may use."""
     raise NotImplementedError

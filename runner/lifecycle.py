@@ -6,6 +6,7 @@ happens at submit: a crash at any point leaves a run that can be submitted or re
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import plugins, services
+from graders.slo import IncidentRecord
+from runner import plugins, prober, schedule, services
 from runner.archives import write_archive
 from runner.challenge import Catalog, Challenge, load_challenge
 from runner.config import Settings
@@ -22,12 +24,17 @@ from runner.evaluation import CpuPlan, Evaluation, EvaluationPlan, candidate_con
 from runner.grading import GradingJob, grade
 from runner.prepare import Material, material
 from runner.store import ALLOWED, Run, Status, Store, utcnow
+from runner.supervisor import LIVE_SERVICE_ROLE, RunSupervisor
 from sandbox import tarball
 from sandbox.environment import KEEPALIVE, Backend, ExecResult, Pod, PublishedPort, Sandbox
 from sandbox.errors import ContainerError, ExecTimeout
 from sandbox.images import ImageBuilder
 
 AUTOPILOT = ".autopilot/run.sh"
+RESPONDER = ".autopilot/respond.sh"
+OBSERVE_MARGIN_S = 10.0
+"""Scripted incident runs watch the service for the SLO's stability window plus this long
+after the responder finishes, so a fix has the time to prove itself."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Runner:
         self.images = images
         self.report = report
         self.catalog: Catalog = plugins.catalog()
+        self._materials: dict[tuple[Path, str, int | None], Material] = {}
 
     # paths and lookups ---------------------------------------------------------------------
     def paths(self, run_id: str) -> RunPaths:
@@ -84,11 +92,14 @@ class Runner:
         ]
 
     def material(self, challenge: Challenge, variant: int | None = None) -> Material:
-        image = self.challenge_image(challenge)
-        self.report(f"preparing generated material for {challenge.id}")
-        return material(
-            challenge, image, self.backend, self.settings.data_dir / "generated", variant
-        )
+        key = (challenge.root, challenge.spec.version, variant)
+        if key not in self._materials:
+            image = self.challenge_image(challenge)
+            self.report(f"preparing generated material for {challenge.id}")
+            self._materials[key] = material(
+                challenge, image, self.backend, self.settings.data_dir / "generated", variant
+            )
+        return self._materials[key]
 
     def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
         self.store.add_event(run_id, kind, data)
@@ -116,10 +127,12 @@ class Runner:
         candidate: str,
         mode: str = "interactive",
         variant: int | None = None,
+        fault: str | None = None,
     ) -> Run:
         """Create a run and bring its workspace up with the starter files, its services
-        started and seeded. ``variant`` is the seed for the challenge's generated material
-        (None: the challenge's default)."""
+        started and seeded, its live service and prober running, its incidents planned.
+        ``variant`` is the seed for the challenge's generated material and incident draw
+        (None: the challenge's default); ``fault`` pins the fault of every incident."""
         run = self.store.create_run(
             challenge_id=challenge.id,
             challenge_version=challenge.spec.version,
@@ -154,10 +167,85 @@ class Runner:
             )
             workspace.put_archive("/workspace", tarball.directories(*found.workspace))
             workspace.start()
+            self._start_live_service(run.id, challenge, pod, image, env)
+            if challenge.spec.probe is not None:
+                self._start_prober(challenge, pod, found)
             for port in challenge.spec.ports:
                 self.event(run.id, "port.declared", {"name": port.name, "port": port.port})
-            deadline = utcnow() + timedelta(minutes=challenge.spec.time_limit_minutes)
+            started = utcnow()
+            planned = schedule.plan(
+                challenge, started, variant=variant, scripted=mode == "scripted", fault=fault
+            )
+            for incident in planned:
+                self.event(run.id, "incident.planned", incident.as_data())
+            deadline = started + timedelta(minutes=challenge.spec.time_limit_minutes)
             return self.store.transition(run.id, Status.running, deadline=deadline)
+
+    def _start_live_service(
+        self, run_id: str, challenge: Challenge, pod: Pod, image: str, env: dict[str, str]
+    ) -> None:
+        live = challenge.live_service
+        if live is None:
+            return
+        self.report("starting the live service")
+        service = pod.add(
+            candidate_container(
+                LIVE_SERVICE_ROLE,
+                image,
+                run_id,
+                "workspace",
+                live.limits or challenge.spec.resources.limits,
+                command=live.command,
+                env=env,
+                workspace_of="workspace",
+            )
+        )
+        service.start()
+        waited = pod.wait_http(live.port, live.health_path, timeout=live.startup_timeout_s)
+        self.event(run_id, "service.live", {"port": live.port, "ready_s": round(waited, 2)})
+
+    def _start_prober(self, challenge: Challenge, pod: Pod, found: Material) -> None:
+        probe, live = challenge.spec.probe, challenge.live_service
+        assert probe is not None and live is not None
+        canaries = self._canaries(challenge, found)
+        self.report("starting the SLO prober")
+        pod.add(prober.container_spec(self.images.grader(), probe, live.port, canaries)).start()
+
+    def canaries(self, challenge: Challenge, variant: int | None) -> list[prober.Canary]:
+        return self._canaries(challenge, self.material(challenge, variant))
+
+    def _canaries(self, challenge: Challenge, found: Material) -> list[prober.Canary]:
+        probe = challenge.spec.probe
+        assert probe is not None
+        path = found.hidden_file(probe.canaries)
+        if path is None:
+            raise ProdprovenError(
+                f"challenge {challenge.id}: the probe's canary file {probe.canaries!r} is "
+                "missing from its hidden material"
+            )
+        return prober.load_canaries(path)
+
+    # incidents -------------------------------------------------------------------------------
+    def incident_log(self, run_id: str) -> schedule.EventLog:
+        return schedule.EventLog(
+            [
+                (e.kind, e.at, e.data)
+                for e in self.store.events(run_id)
+                if e.kind.startswith("incident.")
+            ]
+        )
+
+    def incident_record(self, run: Run, challenge: Challenge) -> IncidentRecord | None:
+        """What the run's prober and schedule recorded (None: the challenge has no probe)."""
+        if challenge.spec.probe is None:
+            return None
+        log = self.incident_log(run.id)
+        return IncidentRecord(
+            slo=challenge.spec.probe.to_slo(),
+            injections=log.injections(challenge),
+            samples=[prober.to_sample(row) for row in self.store.samples(run.id)],
+            missed=log.missed(),
+        )
 
     def workspace(self, run_id: str) -> tuple[Pod, Sandbox]:
         run = self.store.get(run_id)
@@ -194,19 +282,20 @@ class Runner:
         self.event(run_id, "submission.overlaid", {"source": str(submission)})
         workspace.put_archive("/workspace", tarball.directories(submission))
 
-    def autopilot(self, run_id: str) -> ExecResult | None:
-        """Run /workspace/.autopilot/run.sh as the candidate, with the run's services up."""
+    def autopilot(self, run_id: str, script: str = AUTOPILOT) -> ExecResult | None:
+        """Run the submission's ``script`` (relative to /workspace) as the candidate, with the
+        run's services up; None when the submission has no such script."""
         _, workspace = self.workspace(run_id)
-        check = workspace.exec(["test", "-f", f"/workspace/{AUTOPILOT}"], timeout=10)
+        check = workspace.exec(["test", "-f", f"/workspace/{script}"], timeout=10)
         if not check.ok:
             return None
         run = self.store.get(run_id)
         assert run.deadline is not None
         remaining = max(5.0, (run.deadline - utcnow()).total_seconds())
-        self.report("running the submission's autopilot script")
-        self.event(run_id, "autopilot.started", {"script": AUTOPILOT, "timeout_s": remaining})
+        self.report(f"running the submission's {script}")
+        self.event(run_id, "autopilot.started", {"script": script, "timeout_s": remaining})
         try:
-            result = workspace.exec(["bash", AUTOPILOT], timeout=remaining)
+            result = workspace.exec(["bash", script], timeout=remaining)
         except ExecTimeout as exc:
             self.event(run_id, "autopilot.timed_out", {"message": str(exc)})
             return None
@@ -244,11 +333,12 @@ class Runner:
             )
             if workspace is None:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
+            assert pod is not None
+            self._stop_live_parts(run, pod)
             workspace.stop(timeout=2)
             limit = self.settings.max_archive_mb * 2**20
             size, digest = write_archive(workspace, "/workspace", paths.archive, max_bytes=limit)
             self.event(run_id, "archive.written", {"bytes": size, "sha256": digest, "late": late})
-            assert pod is not None
             declared = self.challenge_of(run).services(self.catalog)
             running = services.find_running(pod, declared)
             if running:
@@ -264,6 +354,16 @@ class Runner:
             )
             pod.remove()
         return self.store.get(run_id)
+
+    def _stop_live_parts(self, run: Run, pod: Pod) -> None:
+        """Read the prober's last samples, then stop it and the live service, so nothing
+        changes /workspace while it is archived."""
+        challenge = self.challenge_of(run)
+        if challenge.spec.probe is not None:
+            RunSupervisor(self, run.id).poll_prober(pod, everything=True)
+        for box in pod.containers():
+            if box.role in (prober.ROLE, LIVE_SERVICE_ROLE):
+                box.stop(timeout=5)
 
     # grade -----------------------------------------------------------------------------------
     def grade(self, run_id: str) -> Run:
@@ -305,6 +405,7 @@ class Runner:
                 record_artifact=lambda name, path, digest, size: self.store.add_artifact(
                     run_id, name, str(path), digest, size
                 ),
+                incident_record=lambda: self.incident_record(run, challenge),
             )
             job = GradingJob(
                 run=run,
@@ -331,14 +432,43 @@ class Runner:
         submission: Path | None,
         candidate: str,
         variant: int | None = None,
+        fault: str | None = None,
     ) -> Run:
-        run = self.start(challenge, candidate, mode="scripted", variant=variant)
+        """Start, overlay the submission and run its ``.autopilot/run.sh``; for challenges
+        with incidents, supervise the run, run ``.autopilot/respond.sh`` right after each
+        injection and watch the service until a fix could prove stable; then submit and
+        grade."""
+        run = self.start(challenge, candidate, mode="scripted", variant=variant, fault=fault)
         with self._errors_recorded(run.id):
             if submission is not None:
                 self.overlay(run.id, submission)
                 self.autopilot(run.id)
+            if challenge.spec.probe is not None:
+                with RunSupervisor(self, run.id).background() as supervisor:
+                    self._respond_to_incidents(run.id, challenge, supervisor, submission)
         self.submit(run.id)
         return self.grade(run.id)
+
+    def _respond_to_incidents(
+        self,
+        run_id: str,
+        challenge: Challenge,
+        supervisor: RunSupervisor,
+        submission: Path | None,
+    ) -> None:
+        probe = challenge.spec.probe
+        assert probe is not None
+        for planned in self.incident_log(run_id).planned():
+            self.report(f"waiting for the scheduled incident {planned.event!r}")
+            due_in = max(0.0, (planned.at - utcnow()).total_seconds())
+            outcome = supervisor.wait_outcome(planned.event, timeout=due_in + 120)
+            if outcome is None:
+                raise ProdprovenError(f"the incident {planned.event!r} of run {run_id} never fired")
+            if outcome == "incident.injected" and submission is not None:
+                self.autopilot(run_id, RESPONDER)
+        observe = probe.slo.stability_s + OBSERVE_MARGIN_S
+        self.report(f"watching the service for {observe:.0f} s")
+        time.sleep(observe)
 
     # housekeeping ----------------------------------------------------------------------------
     def gc(self) -> dict[str, int]:

@@ -15,6 +15,7 @@ from graders.base import Grader
 from runner import hookspecs
 from runner.challenge import Catalog
 from runner.errors import ProdprovenError
+from sandbox.faults import FaultKind
 from sandbox.services import ServiceKind
 
 BUILTIN_PLUGINS = ("graders.builtin", "sandbox.builtin")
@@ -63,6 +64,11 @@ def services() -> dict[str, ServiceKind]:
     return _by_kind(plugin_manager().hook.register_services(), "service")
 
 
+def faults() -> dict[str, FaultKind]:
+    """Every registered fault kind by name. Raises ProdprovenError on a duplicate kind."""
+    return _by_kind(plugin_manager().hook.register_faults(), "fault")
+
+
 def catalog() -> Catalog:
-    """What specs may name: the installed grader and service kinds."""
-    return Catalog(grader_params=grader_params(), services=services())
+    """What specs may name: the installed grader, service and fault kinds."""
+    return Catalog(grader_params=grader_params(), services=services(), faults=faults())

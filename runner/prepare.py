@@ -32,6 +32,15 @@ class Material:
     hidden: tuple[Path, ...]
     setup: tuple[Path, ...]
 
+    def hidden_file(self, rel: str) -> Path | None:
+        """The hidden file ``rel`` (the last root that has it wins), or None; never a path
+        outside the roots."""
+        for root in reversed(self.hidden):
+            path = (root / rel).resolve()
+            if path.is_relative_to(root.resolve()) and path.is_file():
+                return path
+        return None
+
 
 def material(
     challenge: Challenge, image: str, backend: Backend, cache: Path, variant: int | None = None

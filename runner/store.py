@@ -24,10 +24,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     select,
 )
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -126,6 +128,21 @@ class GraderResultRow(Base):
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     duration_s: Mapped[float] = mapped_column(Float)
+
+
+class ProbeSampleRow(Base):
+    """One SLO probe of a run's live service (``seq`` is the prober's own counter)."""
+
+    __tablename__ = "probe_samples"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    t: Mapped[float] = mapped_column(Float)
+    status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    correct: Mapped[bool | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class ArtifactRow(Base):
@@ -308,6 +325,41 @@ class Store:
                     select(GraderResultRow)
                     .where(GraderResultRow.run_id == run_id, GraderResultRow.attempt == attempt)
                     .order_by(GraderResultRow.id)
+                )
+            )
+
+    def add_samples(self, run_id: str, samples: list[dict[str, Any]]) -> int:
+        """Store probe samples (dicts of ProbeSampleRow's columns); a ``seq`` already stored
+        for the run is skipped, so re-reading the prober after a restart is harmless. Returns
+        how many were new."""
+        if not samples:
+            return 0
+        rows = [{**sample, "run_id": run_id} for sample in samples]
+        with self._session() as s:
+            if self.engine.dialect.name == "sqlite":
+                statement = sqlite_insert(ProbeSampleRow).on_conflict_do_nothing()
+                result = s.execute(statement, rows)
+                return int(getattr(result, "rowcount", 0) or 0)
+            seen = set(
+                s.scalars(
+                    select(ProbeSampleRow.seq).where(
+                        ProbeSampleRow.run_id == run_id,
+                        ProbeSampleRow.seq.in_([r["seq"] for r in rows]),
+                    )
+                )
+            )
+            fresh = [ProbeSampleRow(**r) for r in rows if r["seq"] not in seen]
+            s.add_all(fresh)
+            return len(fresh)
+
+    def samples(self, run_id: str) -> list[ProbeSampleRow]:
+        """The run's probe samples in time order."""
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    select(ProbeSampleRow)
+                    .where(ProbeSampleRow.run_id == run_id)
+                    .order_by(ProbeSampleRow.t)
                 )
             )
 

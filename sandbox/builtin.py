@@ -1,5 +1,5 @@
-"""Registers the Docker backend and the built-in service kinds through the same hooks
-third-party plugins use."""
+"""Registers the Docker backend and the built-in service and fault kinds through the same
+hooks third-party plugins use."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from runner.hookspecs import hookimpl
 from sandbox.docker_backend import DockerBackend
+from sandbox.faults import Deploy, FaultKind
 from sandbox.services import MLFLOW, ServiceKind
 
 if TYPE_CHECKING:
@@ -21,3 +22,8 @@ def sandbox_backend(settings: Settings, pod_image: str) -> DockerBackend:
 @hookimpl
 def register_services() -> list[ServiceKind]:
     return [MLFLOW]
+
+
+@hookimpl
+def register_faults() -> list[FaultKind]:
+    return [Deploy()]

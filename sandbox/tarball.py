@@ -43,9 +43,12 @@ def single_file(name: str, data: bytes, *, mode: int = 0o644, owner: int = 0) ->
     return buf.getvalue()
 
 
-def directories(*sources: Path, owner: int = CANDIDATE_UID, prefix: str = "") -> bytes:
+def directories(
+    *sources: Path, owner: int = CANDIDATE_UID, prefix: str = "", mtime: int | None = None
+) -> bytes:
     """One tar archive overlaying several folders in order (later files win), optionally
-    below ``prefix``. Missing folders are skipped."""
+    below ``prefix``, with the files' own modification times unless ``mtime`` is given.
+    Missing folders are skipped."""
     buf = io.BytesIO()
     seen: dict[str, tarfile.TarInfo] = {}
     payload: dict[str, Path] = {}
@@ -70,7 +73,7 @@ def directories(*sources: Path, owner: int = CANDIDATE_UID, prefix: str = "") ->
                 info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
                 payload[rel] = path
             info.uid = info.gid = owner
-            info.mtime = int(path.lstat().st_mtime)
+            info.mtime = int(path.lstat().st_mtime) if mtime is None else mtime
             seen[rel] = info
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for rel in sorted(seen):

@@ -1,0 +1,223 @@
+"""The ``postmortem`` grader: the candidate's write-up, checked against what really happened.
+
+``postmortem.md`` starts with YAML front matter (``root_cause``, ``detected_at``,
+``mitigated_at``) and has the sections Summary, Timeline, Root cause, Mitigation and
+Prevention. The score adds four parts::
+
+    sections    0.25  each required section present and not empty
+    root cause  0.35  the category names the injected fault's root cause
+    timeline    0.25  detected_at after the injection and before mitigated_at; mitigated_at
+                      within tolerance_s of the prober's mitigation (or null when the prober
+                      saw none); half each
+    prevention  0.15  at least min_prevention_items list items under Prevention (half for one)
+
+A missing file or unreadable front matter scores 0 with the reason. A mitigation time the
+prober contradicts is also an integrity finding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from graders.base import EvaluationEnvironment, Finding, Grader, GradeResult, Params
+from graders.slo import IncidentRecord, analyse
+
+WEIGHTS = {"sections": 0.25, "root_cause": 0.35, "timeline": 0.25, "prevention": 0.15}
+REQUIRED_KEYS = ("root_cause", "detected_at", "mitigated_at")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
+
+
+class PostmortemParams(Params):
+    path: str = Field("postmortem.md", description="file in the workspace")
+    categories: list[str] = Field(min_length=1, description="allowed root_cause values")
+    sections: list[str] = Field(
+        default_factory=lambda: ["Summary", "Timeline", "Root cause", "Mitigation", "Prevention"],
+        description="headings that must be present (any level, case-insensitive)",
+    )
+    tolerance_s: float = Field(180, ge=0, description="how far timestamps may be off")
+    min_prevention_items: int = Field(2, ge=1, description="list items wanted under Prevention")
+    pass_score: float = Field(0.7, ge=0, le=1, description="score that counts as passed")
+
+
+class PostmortemInvalid(ValueError):
+    """The postmortem cannot be read as the brief asks."""
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    front: dict[str, Any]
+    sections: dict[str, str]
+    """Normalised heading -> body text."""
+
+    def timestamp(self, key: str) -> float | None:
+        """The front matter's ``key`` as Unix seconds (null: None). Raises PostmortemInvalid."""
+        return _epoch(key, self.front.get(key))
+
+
+def parse(text: str) -> Postmortem:
+    """Split front matter and sections. Raises PostmortemInvalid saying what is wrong."""
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise PostmortemInvalid("it does not start with a front matter block ('---' on line 1)")
+    try:
+        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
+    except StopIteration:
+        raise PostmortemInvalid("the front matter block is not closed with '---'") from None
+    try:
+        front = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        raise PostmortemInvalid(f"the front matter is not valid YAML: {exc}") from None
+    if not isinstance(front, dict):
+        raise PostmortemInvalid("the front matter must be a mapping of keys to values")
+    missing = [key for key in REQUIRED_KEYS if key not in front]
+    if missing:
+        raise PostmortemInvalid(f"the front matter lacks {', '.join(missing)}")
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines[end + 1 :]:
+        heading = _HEADING.match(line)
+        if heading:
+            current = sections.setdefault(_norm(heading.group(2)), [])
+        elif current is not None:
+            current.append(line)
+    postmortem = Postmortem(front, {k: "\n".join(v).strip() for k, v in sections.items()})
+    for key in ("detected_at", "mitigated_at"):
+        postmortem.timestamp(key)
+    return postmortem
+
+
+def _norm(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", heading.lower()).strip()
+
+
+def _epoch(key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        raise PostmortemInvalid(f"{key}: {value} is a date; a time is needed")
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise PostmortemInvalid(
+                f"{key}: {value!r} is not an ISO 8601 time like 2026-11-22T10:15:03Z"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class PostmortemGrader(Grader[PostmortemParams]):
+    kind = "postmortem"
+    description = "Checks the postmortem's root cause and timeline against the prober's record."
+    Params = PostmortemParams
+
+    def grade(self, env: EvaluationEnvironment, params: PostmortemParams) -> GradeResult:
+        record = env.incident()
+        raw = env.workspace_file(params.path, max_bytes=2**20)
+        if raw is None:
+            return _zero(f"{params.path} is missing from the workspace")
+        try:
+            postmortem = parse(raw.decode("utf-8", "replace"))
+        except PostmortemInvalid as exc:
+            return _zero(f"{params.path} cannot be read: {exc}")
+        return score_postmortem(postmortem, record, params)
+
+
+def _zero(reason: str) -> GradeResult:
+    return GradeResult(score=0.0, passed=False, summary=reason, evidence={"problem": reason})
+
+
+def score_postmortem(
+    postmortem: Postmortem, record: IncidentRecord, params: PostmortemParams
+) -> GradeResult:
+    if not record.injections:
+        return _zero("no fault was injected in this run, so no postmortem can be checked")
+    injection = record.injections[0]
+    found = analyse(record, injection)
+    tol = params.tolerance_s
+    notes: list[str] = []
+    findings: list[Finding] = []
+
+    present = [s for s in params.sections if postmortem.sections.get(_norm(s))]
+    absent = [s for s in params.sections if s not in present]
+    if absent:
+        notes.append(f"missing or empty sections: {', '.join(absent)}")
+    sections = len(present) / len(params.sections)
+
+    claimed = str(postmortem.front.get("root_cause", "")).strip()
+    if claimed not in params.categories:
+        notes.append(f"root_cause {claimed!r} is not one of {params.categories}")
+    elif claimed != injection.root_cause:
+        notes.append(f"root_cause {claimed!r} does not match what was injected")
+    root_cause = 1.0 if claimed == injection.root_cause else 0.0
+
+    detected = postmortem.timestamp("detected_at")
+    mitigated = postmortem.timestamp("mitigated_at")
+    upper = (mitigated if mitigated is not None else float("inf")) + tol
+    detected_ok = detected is not None and injection.at - tol <= detected <= upper
+    if not detected_ok:
+        notes.append("detected_at is not between the injection and the mitigation")
+    if found.mitigated_at is None:
+        mitigated_ok = mitigated is None
+    else:
+        mitigated_ok = mitigated is not None and abs(mitigated - found.mitigated_at) <= tol
+    if not mitigated_ok:
+        notes.append("mitigated_at disagrees with the prober's record")
+        if mitigated is not None and found.mitigated_at is None:
+            findings.append(
+                Finding(
+                    kind="claimed_mitigation_not_observed",
+                    message="the postmortem says the service was mitigated; the SLO prober "
+                    "never saw it healthy for the stability window",
+                    evidence={"claimed_mitigated_at": mitigated},
+                )
+            )
+    timeline = (detected_ok + mitigated_ok) / 2
+
+    items = sum(
+        1
+        for line in postmortem.sections.get("prevention", "").splitlines()
+        if _LIST_ITEM.match(line)
+    )
+    prevention = min(1.0, items / params.min_prevention_items)
+
+    parts = {
+        "sections": sections,
+        "root_cause": root_cause,
+        "timeline": timeline,
+        "prevention": prevention,
+    }
+    score = sum(WEIGHTS[name] * value for name, value in parts.items())
+    return GradeResult(
+        score=score,
+        passed=score >= params.pass_score,
+        summary=("; ".join(notes) if notes else "complete and consistent with the prober's record"),
+        evidence={
+            "parts": {name: round(value, 3) for name, value in parts.items()},
+            "weights": WEIGHTS,
+            "claimed": {
+                "root_cause": claimed,
+                "detected_at": detected,
+                "mitigated_at": mitigated,
+            },
+            "observed": {
+                "root_cause": injection.root_cause,
+                "injected_at": injection.at,
+                "broke_at": found.broke_at,
+                "mitigated_at": found.mitigated_at,
+            },
+            "prevention_items": items,
+            "sections_present": present,
+        },
+        findings=findings,
+    )
