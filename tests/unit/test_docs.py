@@ -109,3 +109,13 @@ def test_readme_starts_with_the_two_commands():
 
 def test_ci_runs_the_readme_test_command():
     assert "infra/dev.sh test" in Path(REPO_ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("kind", sorted(plugins.faults()))
+def test_every_fault_kind_and_parameter_is_documented(kind):
+    document = doc("challenge-format.md")
+    section = document.split(f"#### `{kind}`", 1)
+    assert len(section) == 2, f"challenge-format.md has no section for fault kind {kind}"
+    body = section[1].split("\n#", 1)[0]
+    for field in model_fields(plugins.faults()[kind].Params):
+        assert f"`params.{field}`" in body, f"{kind} parameter {field} is undocumented"

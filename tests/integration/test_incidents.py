@@ -1,0 +1,230 @@
+"""The SLO prober, the incident schedule and fault injection, against the real engine.
+
+A small challenge (tests/integration/labs/slo-lab) runs a standard-library service whose
+health is scripted by the file /workspace/mode; the tests change that file at known times, or
+let the schedule deploy a fault, and check what the prober and the supervisor recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from graders.slo import windows
+from runner import plugins
+from runner.challenge import Challenge, load_challenge
+from runner.config import Settings
+from runner.lifecycle import Runner
+from runner.prober import to_sample
+from runner.store import Run, Status, Store
+from runner.supervisor import RunSupervisor
+from tests.conftest import BUILTIN
+
+pytestmark = pytest.mark.docker
+
+LAB = Path(__file__).parent / "labs" / "slo-lab"
+
+
+@pytest.fixture
+def make_lab(tmp_path) -> Callable[..., Challenge]:
+    """The lab, optionally with its spec edited by ``change``."""
+
+    def make(change: Callable[[dict], None] | None = None) -> Challenge:
+        root = tmp_path / "slo-lab"
+        shutil.copytree(LAB, root)
+        shutil.copytree(BUILTIN / "deploy-model" / "image", root / "image")
+        if change is not None:
+            spec = yaml.safe_load((root / "challenge.yaml").read_text())
+            change(spec)
+            (root / "challenge.yaml").write_text(yaml.safe_dump(spec))
+        return load_challenge(root, plugins.catalog())
+
+    return make
+
+
+@pytest.fixture
+def lab_settings(tmp_path) -> Settings:
+    return Settings.from_env(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def lab_runner(images, runtime_image, lab_settings) -> Runner:
+    lab_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    backend = plugins.plugin_manager().hook.sandbox_backend(
+        settings=lab_settings, pod_image=runtime_image
+    )
+    return Runner(lab_settings, Store(lab_settings.store_url), backend, images)
+
+
+@pytest.fixture
+def started(lab_runner) -> Iterator[Callable[[Challenge], Run]]:
+    runs: list[str] = []
+
+    def start(challenge: Challenge) -> Run:
+        run = lab_runner.start(challenge, "ada")
+        runs.append(run.id)
+        return run
+
+    yield start
+    for run_id in runs:
+        lab_runner.backend.remove_run(run_id)
+
+
+def set_mode(runner: Runner, run_id: str, mode: str) -> float:
+    _, workspace = runner.workspace(run_id)
+    workspace.exec(["bash", "-c", f"echo {mode} > /workspace/mode"], timeout=10)
+    return time.time()
+
+
+def kinds(runner: Runner, run_id: str) -> list[str]:
+    return [e.kind for e in runner.store.events(run_id) if e.kind.startswith("incident.")]
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.25)
+
+
+def test_prober_windows_follow_the_scripted_health(lab_runner, make_lab, started):
+    lab = make_lab(lambda spec: spec.update(schedule=[]))
+    run = started(lab)
+    supervisor = RunSupervisor(lab_runner, run.id)
+    with supervisor.background():
+        time.sleep(4)
+        switches = [(set_mode(lab_runner, run.id, mode), mode) for mode in ("slow",)]
+        time.sleep(4)
+        switches += [(set_mode(lab_runner, run.id, "wrong"), "wrong")]
+        time.sleep(4)
+        switches += [(set_mode(lab_runner, run.id, "error"), "error")]
+        time.sleep(4)
+        switches += [(set_mode(lab_runner, run.id, "ok"), "ok")]
+        time.sleep(7)
+    slo = lab.spec.probe.to_slo()
+    samples = [to_sample(row) for row in lab_runner.store.samples(run.id)]
+    found = windows(samples, slo)
+
+    assert [w.healthy for w in found] == [True, False, True]
+    bad = found[1]
+    assert abs(bad.start - switches[0][0]) <= 1.0
+    assert abs(bad.end - switches[-1][0]) <= 1.0
+    assert found[2].duration_s >= slo.stability_s
+
+    def problems_between(start: float, end: float) -> set[str | None]:
+        return {s.problem(slo) for s in samples if start + 0.6 <= s.t <= end - 0.6}
+
+    (slow_at, _), (wrong_at, _), (error_at, _), (ok_at, _) = switches
+    assert problems_between(slow_at, wrong_at) == {"slower than 200 ms"}
+    assert problems_between(wrong_at, error_at) == {"wrong answers"}
+    assert problems_between(error_at, ok_at) == {"HTTP 500"}
+
+
+def test_the_prober_samples_at_its_interval(lab_runner, make_lab, started):
+    lab = make_lab(lambda spec: spec.update(schedule=[]))
+    run = started(lab)
+    with RunSupervisor(lab_runner, run.id).background():
+        time.sleep(6)
+    times = sorted(row.t for row in lab_runner.store.samples(run.id))
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 10
+    assert max(gaps) < 0.5 + 0.2
+    assert all(row.correct for row in lab_runner.store.samples(run.id))
+
+
+def test_a_scheduled_fault_fires_on_time_and_is_logged_before_it_acts(
+    lab_runner, make_lab, started
+):
+    run = started(make_lab())
+    planned = lab_runner.incident_log(run.id).planned()[0]
+    with RunSupervisor(lab_runner, run.id).background() as supervisor:
+        assert supervisor.wait_outcome("incident", timeout=30) == "incident.injected"
+        time.sleep(2)
+    events = {e.kind: e for e in lab_runner.store.events(run.id)}
+    assert kinds(lab_runner, run.id) == [
+        "incident.planned",
+        "incident.injecting",
+        "incident.injected",
+    ]
+    assert 0 <= (events["incident.injecting"].at - planned.at).total_seconds() < 1.0
+    injected_at = events["incident.injected"].data["at"]
+    after = [row for row in lab_runner.store.samples(run.id) if row.t > injected_at + 0.5]
+    assert after and all(row.status == 500 for row in after)
+
+
+def test_a_pending_incident_fires_late_after_the_supervisor_is_killed(
+    lab_runner, make_lab, started, lab_settings
+):
+    run = started(make_lab())
+    env = {**os.environ, "PRODPROVEN_DATA_DIR": str(lab_settings.data_dir)}
+    command = [sys.executable, "-c", "from runner.cli import main; main()", "supervise", run.id]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    planned = lab_runner.incident_log(run.id).planned()[0]
+    wait_until(lambda: time.time() > planned.at.timestamp() + 3, timeout=30)
+    assert kinds(lab_runner, run.id) == ["incident.planned"]
+
+    second = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: "incident.injected" in kinds(lab_runner, run.id), timeout=30)
+    finally:
+        second.terminate()
+        second.wait(timeout=10)
+    late = next(e for e in lab_runner.store.events(run.id) if e.kind == "incident.injecting")
+    assert late.data["late_s"] >= 3
+
+
+def test_a_pending_incident_past_its_grace_is_recorded_as_missed(lab_runner, make_lab, started):
+    def short_grace(spec: dict) -> None:
+        spec["schedule"][0]["grace_s"] = 1
+
+    run = started(make_lab(short_grace))
+    planned = lab_runner.incident_log(run.id).planned()[0]
+    wait_until(lambda: time.time() > planned.at.timestamp() + 2, timeout=30)
+    with RunSupervisor(lab_runner, run.id).background() as supervisor:
+        assert supervisor.wait_outcome("incident", timeout=10) == "incident.missed"
+    missed = next(e for e in lab_runner.store.events(run.id) if e.kind == "incident.missed")
+    assert "past its grace of 1 s" in missed.data["reason"]
+
+
+def test_a_second_supervisor_on_the_same_run_is_refused(lab_runner, make_lab, started):
+    run = started(make_lab(lambda spec: spec.update(schedule=[])))
+    with RunSupervisor(lab_runner, run.id).background():
+        time.sleep(0.5)
+        with pytest.raises(Exception, match="already supervised"):
+            RunSupervisor(lab_runner, run.id).run()
+
+
+def test_the_supervisor_submits_and_grades_at_the_deadline(lab_runner, make_lab):
+    lab = make_lab(lambda spec: spec.update(time_limit_minutes=0.25))
+    run = lab_runner.start(lab, "ada")
+    try:
+        RunSupervisor(lab_runner, run.id, autosubmit=True).run()
+        done = lab_runner.store.get(run.id)
+        assert done.status == Status.graded
+        assert "deadline.reached" in [e.kind for e in lab_runner.store.events(run.id)]
+    finally:
+        lab_runner.backend.remove_run(run.id)
+
+
+def test_submit_keeps_the_samples_the_prober_took_until_the_end(lab_runner, make_lab):
+    lab = make_lab(lambda spec: spec.update(schedule=[]))
+    run = lab_runner.start(lab, "ada")
+    try:
+        time.sleep(4)  # nobody supervises: the samples stay in the prober until submit
+        assert lab_runner.store.samples(run.id) == []
+        lab_runner.submit(run.id)
+        assert len(lab_runner.store.samples(run.id)) >= 6
+    finally:
+        lab_runner.backend.remove_run(run.id)
