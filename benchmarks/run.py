@@ -6,27 +6,35 @@
 3. the load grader's p50/p95 against a service with a known fixed delay: error in %;
 4. MLflow start-to-ready in a fresh pod, and fix-drift's whole run start (services, setup,
    workspace) until the candidate can work: medians;
-5. fix-drift's notebook grading wall time against the time its cells spend executing.
+5. fix-drift's notebook grading wall time against the time its cells spend executing;
+6. the SLO prober's overhead (its container's CPU share of one core, and the service's, over
+   30 s at one probe a second) and its injection-to-detection latency: from a fault's
+   injection to the first unhealthy answer, and to that sample being in the store: medians.
 
-Usage: .venv/bin/python benchmarks/run.py [--repeat N]
+Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]...
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 from runner import plugins
 from runner.challenge import load_challenge
 from runner.config import REPO_ROOT, Settings
 from runner.evaluation import candidate_container
 from runner.lifecycle import Runner
+from runner.schedule import Planned
 from runner.services import start_services
-from runner.store import Store
+from runner.store import Store, utcnow
+from runner.supervisor import RunSupervisor
 from sandbox.docker_backend import DockerBackend, connect
 from sandbox.environment import Limits
 from sandbox.images import ImageBuilder
@@ -176,12 +184,78 @@ def notebook_grading(runner: Runner) -> None:
             )
 
 
+def _cpu_seconds(client, name: str) -> float:
+    stats = client.containers.get(name).stats(stream=False)
+    return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+
+
+def prober(runner: Runner, repeat: int, workdir: Path) -> None:
+    root = workdir / "slo-lab"
+    shutil.copytree(REPO_ROOT / "tests/integration/labs/slo-lab", root)
+    shutil.copytree(REPO_ROOT / "challenges/deploy-model/image", root / "image")
+    spec = yaml.safe_load((root / "challenge.yaml").read_text())
+    spec["probe"]["interval_s"] = 1.0
+    spec["schedule"] = []
+    (root / "challenge.yaml").write_text(yaml.safe_dump(spec))
+    lab = load_challenge(root, plugins.catalog())
+    run = runner.start(lab, "bench")
+    try:
+        pod, workspace = runner.workspace(run.id)
+        boxes = {box.role: box.name for box in pod.containers()}
+        client = runner.backend.client  # type: ignore[attr-defined]
+        before = {role: _cpu_seconds(client, boxes[role]) for role in ("prober", "service")}
+        t = time.perf_counter()
+        time.sleep(30)
+        wall = time.perf_counter() - t
+        share = {r: (_cpu_seconds(client, boxes[r]) - before[r]) / wall for r in before}
+        print(
+            f"prober CPU share         {100 * share['prober']:7.2f} % of a core  (the service "
+            f"answering its probes: {100 * share['service']:.2f} %; 1 probe/s)"
+        )
+        supervisor = RunSupervisor(runner, run.id)
+        answered, stored = [], []
+        for i in range(repeat):
+            supervisor.poll_prober(pod)
+            planned = Planned(event=f"bench{i}", fault="error", at=utcnow(), grace_s=60)
+            supervisor.fire(planned, pod)
+            injected = next(
+                e.data["at"]
+                for e in runner.store.events(run.id)
+                if e.kind == "incident.injected" and e.data["event"] == planned.event
+            )
+            while True:
+                supervisor.poll_prober(pod)
+                bad = [r for r in runner.store.samples(run.id) if r.t >= injected and r.status]
+                bad = [r for r in bad if r.status >= 500]
+                if bad:
+                    stored.append(time.time() - injected)
+                    answered.append(bad[0].t + (bad[0].latency_ms or 0) / 1000 - injected)
+                    break
+                time.sleep(supervisor.tick_s)
+            workspace.exec(["bash", "-c", "echo ok > /workspace/mode"], timeout=10)
+            time.sleep(2.3)
+        print(
+            f"prober detection         median {statistics.median(answered):7.2f} s   "
+            f"(first unhealthy answer after injection; in the store after "
+            f"{statistics.median(stored):.2f} s polled every 0.25 s; n={repeat})"
+        )
+    finally:
+        runner.backend.remove_run(run.id)
+
+
+BENCHMARKS = ("sandbox", "grading", "load", "mlflow", "notebook", "prober")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only", action="append", choices=BENCHMARKS, help="run only these (repeatable)"
+    )
     args = parser.parse_args()
+    chosen = set(args.only or BENCHMARKS)
     client = connect()
     with tempfile.TemporaryDirectory() as data:
         settings = Settings.from_env(data_dir=Path(data))
@@ -190,11 +264,18 @@ def main() -> None:
         image = images.recipe("challenge-deploy-model", REPO_ROOT / "challenges/deploy-model/image")
         backend = DockerBackend(client, runtime)
         runner = Runner(settings, Store(settings.store_url), backend, images)
-        sandbox_start(client, backend, image, args.repeat)
-        grading_time(runner)
-        load_accuracy(runner, max(3, args.repeat // 2))
-        mlflow_ready(runner, max(3, args.repeat // 2))
-        notebook_grading(runner)
+        if "sandbox" in chosen:
+            sandbox_start(client, backend, image, args.repeat)
+        if "grading" in chosen:
+            grading_time(runner)
+        if "load" in chosen:
+            load_accuracy(runner, max(3, args.repeat // 2))
+        if "mlflow" in chosen:
+            mlflow_ready(runner, max(3, args.repeat // 2))
+        if "notebook" in chosen:
+            notebook_grading(runner)
+        if "prober" in chosen:
+            prober(runner, args.repeat * 2, Path(data))
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ class RunSupervisor:
             now = utcnow()
             decision = decide(log.outcome(planned.event), planned.at, planned.grace_s, now)
             if decision is Decision.fire:
-                self._fire(planned, pod)
+                self.fire(planned, pod)
             elif decision is Decision.miss:
                 late = (now - planned.at).total_seconds()
                 self.runner.event(
@@ -113,7 +113,8 @@ class RunSupervisor:
                     },
                 )
 
-    def _fire(self, planned: Planned, pod: Pod) -> None:
+    def fire(self, planned: Planned, pod: Pod) -> None:
+        """Inject ``planned``'s fault now, logging before and after (failures are logged)."""
         fault = self.challenge.fault(planned.fault)
         kind = self.runner.catalog.faults[fault.kind]
         base = {"event": planned.event, "fault": fault.name}
