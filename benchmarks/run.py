@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -184,7 +185,7 @@ def notebook_grading(runner: Runner) -> None:
             )
 
 
-def _cpu_seconds(client, name: str) -> float:
+def _cpu_seconds(client: Any, name: str) -> float:
     stats = client.containers.get(name).stats(stream=False)
     return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
 
@@ -225,8 +226,8 @@ def prober(runner: Runner, repeat: int, workdir: Path) -> None:
             )
             while True:
                 supervisor.poll_prober(pod)
-                bad = [r for r in runner.store.samples(run.id) if r.t >= injected and r.status]
-                bad = [r for r in bad if r.status >= 500]
+                samples = runner.store.samples(run.id)
+                bad = [r for r in samples if r.t >= injected and (r.status or 0) >= 500]
                 if bad:
                     stored.append(time.time() - injected)
                     answered.append(bad[0].t + (bad[0].latency_ms or 0) / 1000 - injected)
