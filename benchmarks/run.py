@@ -59,7 +59,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
 """
 
 
-def sandbox_start(client, backend: DockerBackend, image: str, repeat: int) -> None:
+def sandbox_start(client: Any, backend: DockerBackend, image: str, repeat: int) -> None:
     limits = Limits(2**30, 1.0, 256)
     ours, raw = [], []
     for i in range(repeat):
