@@ -127,8 +127,8 @@ def _evidence(injection: Injection, found: Analysis, score: float) -> dict[str, 
 
 
 def _series(record: IncidentRecord) -> list[list[Any]]:
-    """[t, latency_ms, status, healthy] per sample, thinned to at most MAX_SERIES points
-    (unhealthy samples are always kept, so no break disappears from a plot)."""
+    """[t, latency_ms, status, healthy] per sample: healthy ones thinned to about MAX_SERIES
+    points, unhealthy ones all kept, so no break disappears from a plot."""
     ordered = sorted(record.samples, key=lambda s: s.t)
     step = max(1, -(-len(ordered) // MAX_SERIES))
     kept = [s for i, s in enumerate(ordered) if i % step == 0 or not s.healthy(record.slo)]

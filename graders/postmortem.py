@@ -32,6 +32,8 @@ WEIGHTS = {"sections": 0.25, "root_cause": 0.35, "timeline": 0.25, "prevention":
 REQUIRED_KEYS = ("root_cause", "detected_at", "mitigated_at")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
+_DATE_ONLY = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 class PostmortemParams(Params):
@@ -81,8 +83,11 @@ def parse(text: str) -> Postmortem:
         raise PostmortemInvalid(f"the front matter lacks {', '.join(missing)}")
     sections: dict[str, list[str]] = {}
     current: list[str] | None = None
+    fenced = False
     for line in lines[end + 1 :]:
-        heading = _HEADING.match(line)
+        if _FENCE.match(line):
+            fenced = not fenced
+        heading = None if fenced else _HEADING.match(line)
         if heading:
             current = sections.setdefault(_norm(heading.group(2)), [])
         elif current is not None:
@@ -102,7 +107,7 @@ def _epoch(key: str, value: Any) -> float | None:
         return None
     if isinstance(value, datetime):
         moment = value
-    elif isinstance(value, date):
+    elif isinstance(value, date) or _DATE_ONLY.match(str(value).strip()):
         raise PostmortemInvalid(f"{key}: {value} is a date; a time is needed")
     else:
         try:

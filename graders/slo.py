@@ -158,17 +158,26 @@ def windows(samples: Sequence[Sample], slo: Slo) -> list[Window]:
 def analyse(record: IncidentRecord, injection: Injection, *, end_s: float = 5.0) -> Analysis:
     """Break, mitigation and error budget after ``injection``.
 
-    Mitigated: the start of the first healthy window (counted from the injection on) that lasts
-    at least ``slo.stability_s``; a service the fault never visibly broke is mitigated at the
-    injection itself. Healthy at the end: every sample in the last ``end_s`` seconds is.
+    Mitigated: the start of the first healthy window after the service broke that lasts at
+    least ``slo.stability_s``; a service the fault never visibly broke (sampled after the
+    injection) is mitigated at the injection itself. Healthy at the end: every sample in the
+    last ``end_s`` seconds is.
     """
     slo = record.slo
     after = [s for s in record.samples if s.t >= injection.at]
     found = windows(after, slo)
     broke_at = next((s.t for s in sorted(after, key=lambda s: s.t) if not s.healthy(slo)), None)
-    mitigated_at = next(
-        (w.start for w in found if w.healthy and w.duration_s >= slo.stability_s), None
-    )
+    if broke_at is None:
+        mitigated_at = injection.at if after else None
+    else:
+        mitigated_at = next(
+            (
+                w.start
+                for w in found
+                if w.healthy and w.start >= broke_at and w.duration_s >= slo.stability_s
+            ),
+            None,
+        )
     last_t = max((s.t for s in record.samples), default=injection.at)
     tail = [s for s in record.samples if s.t > last_t - end_s]
     bad = sum(1 for s in after if not s.healthy(slo)) * slo.interval_s

@@ -162,7 +162,8 @@ class ProbeFeed:
             self._seen = {row.seq for row in self._store.samples(self._run_id)}
             everything = True
         rows = self._parse(prober.logs(tail=10**7 if everything else RECENT))
-        if not everything and self._seen and rows and min(r["seq"] for r in rows) > max(self._seen):
+        behind = rows and (not self._seen or min(r["seq"] for r in rows) > max(self._seen))
+        if not everything and behind:
             rows = self._parse(prober.logs(tail=10**7))  # fell behind: read it all
         fresh = [r for r in rows if r["seq"] not in self._seen]
         added = self._store.add_samples(self._run_id, fresh)

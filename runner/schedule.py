@@ -73,7 +73,7 @@ def plan(
     for event in challenge.spec.schedule:
         draw = random.Random(f"{challenge.id}/{seed}/{event.name}")
         chosen = draw.choice(event.inject)
-        offset = round(draw.uniform(event.at_s.min, event.at_s.max))
+        offset = draw.uniform(event.at_s.min, event.at_s.max)
         planned.append(
             Planned(
                 event=event.name,

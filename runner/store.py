@@ -337,9 +337,8 @@ class Store:
         rows = [{**sample, "run_id": run_id} for sample in samples]
         with self._session() as s:
             if self.engine.dialect.name == "sqlite":
-                statement = sqlite_insert(ProbeSampleRow).on_conflict_do_nothing()
-                result = s.execute(statement, rows)
-                return int(getattr(result, "rowcount", 0) or 0)
+                statement = sqlite_insert(ProbeSampleRow.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
+                return int(s.connection().execute(statement, rows).rowcount)
             seen = set(
                 s.scalars(
                     select(ProbeSampleRow.seq).where(
