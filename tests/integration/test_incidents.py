@@ -25,7 +25,8 @@ from runner.challenge import Challenge, load_challenge
 from runner.config import Settings
 from runner.lifecycle import Runner
 from runner.prober import to_sample
-from runner.store import Run, Status, Store
+from runner.schedule import Planned
+from runner.store import Run, Status, Store, utcnow
 from runner.supervisor import RunSupervisor
 from tests.conftest import BUILTIN
 
@@ -228,3 +229,47 @@ def test_submit_keeps_the_samples_the_prober_took_until_the_end(lab_runner, make
         assert len(lab_runner.store.samples(run.id)) >= 6
     finally:
         lab_runner.backend.remove_run(run.id)
+
+
+# The catalogue of incident-response: each fault, injected into the real challenge's service,
+# must show its documented symptom to the prober (and nothing before it was injected).
+INCIDENT = BUILTIN / "incident-response"
+SYMPTOMS: dict[str, Callable[[list], bool]] = {
+    "bad-model-rollout": lambda rows: any(r.status == 200 and r.correct is False for r in rows),
+    "latency-regression": lambda rows: any(
+        r.status == 200 and r.correct and r.latency_ms > 250 for r in rows
+    ),
+    "memory-leak": lambda rows: any(r.status is None or r.status >= 500 for r in rows),
+    "schema-change": lambda rows: any(r.status == 422 for r in rows),
+}
+
+
+def oom_kills(runner: Runner, run_id: str) -> int:
+    _, workspace = runner.workspace(run_id)
+    log = workspace.exec(["cat", "/workspace/service/logs/service.log"], timeout=10).stdout
+    return log.count("signal 9")
+
+
+@pytest.mark.parametrize("fault", sorted(SYMPTOMS))
+def test_each_incident_response_fault_shows_its_symptom(fault, lab_runner, started):
+    challenge = load_challenge(INCIDENT, plugins.catalog())
+    run = started(challenge)
+    supervisor = RunSupervisor(lab_runner, run.id)
+    pod, _ = lab_runner.workspace(run.id)
+    time.sleep(3)
+    supervisor.poll_prober(pod)
+    before = lab_runner.store.samples(run.id)
+    assert before and all(row.status == 200 and row.correct for row in before)
+
+    supervisor.fire(Planned(event="test", fault=fault, at=utcnow(), grace_s=0), pod)
+    assert lab_runner.incident_log(run.id).outcome("test") == "incident.injected"
+    injected = time.time()
+
+    def symptom_seen() -> bool:
+        supervisor.poll_prober(pod)
+        after = [row for row in lab_runner.store.samples(run.id) if row.t > injected]
+        return SYMPTOMS[fault](after)
+
+    wait_until(symptom_seen, timeout=90)
+    if fault == "memory-leak":  # killed and restarted, again and again
+        wait_until(lambda: oom_kills(lab_runner, run.id) >= 2, timeout=120)
