@@ -273,3 +273,41 @@ def test_each_incident_response_fault_shows_its_symptom(fault, lab_runner, start
     wait_until(symptom_seen, timeout=90)
     if fault == "memory-leak":  # killed and restarted, again and again
         wait_until(lambda: oom_kills(lab_runner, run.id) >= 2, timeout=120)
+
+
+def test_start_launches_a_supervisor_that_fires_the_incident_and_stops_after_submit(
+    lab_runner, make_lab, lab_settings
+):
+    lab = make_lab()
+    env = {**os.environ, "PRODPROVEN_DATA_DIR": str(lab_settings.data_dir)}
+    cli = [sys.executable, "-c", "from runner.cli import main; main()"]
+    started = subprocess.run(
+        [*cli, "start", str(lab.root), "--candidate", "ada", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+    run_id = yaml.safe_load(started.stdout)["run_id"]
+    try:
+        wait_until(lambda: "incident.injected" in kinds(lab_runner, run_id), timeout=60)
+        spawned = next(
+            e.data for e in lab_runner.store.events(run_id) if e.kind == "supervisor.spawned"
+        )
+        submitted = subprocess.run(
+            [*cli, "submit", run_id, "--json"], env=env, capture_output=True, timeout=300
+        )
+        assert submitted.returncode == 0, submitted.stderr[-2000:]
+
+        def gone() -> bool:
+            try:
+                os.kill(spawned["pid"], 0)
+            except ProcessLookupError:
+                return True
+            return Path(f"/proc/{spawned['pid']}/stat").read_text().split()[2] == "Z"
+
+        wait_until(gone, timeout=15)
+        assert lab_runner.store.get(run_id).status == Status.graded
+    finally:
+        lab_runner.backend.remove_run(run_id)
