@@ -371,16 +371,26 @@ def _check_graders(
                 f"{where}.competency: {grader.competency.value!r} is not among the "
                 f"challenge's competencies {[c.value for c in spec.competencies]}"
             )
-        model = grader_params.get(grader.kind)
-        if model is None:
-            known = sorted(grader_params)
-            yield f"{where}.kind: unknown grader kind {grader.kind!r} (known: {known})"
-            continue
-        try:
-            model.model_validate(grader.params)
-        except ValidationError as exc:
-            for err in exc.errors():
-                yield _describe({**err, "loc": (where, "params", *err["loc"])})
+        yield from _check_kind(where, "grader", grader.kind, grader.params, grader_params)
+
+
+def _check_kind(
+    where: str,
+    what: str,
+    kind: str,
+    params: dict[str, Any],
+    models: Mapping[str, type[BaseModel]],
+) -> Iterable[str]:
+    """A ``what`` (grader, fault) names an installed kind, and its params fit the kind's."""
+    model = models.get(kind)
+    if model is None:
+        yield f"{where}.kind: unknown {what} kind {kind!r} (known: {sorted(models)})"
+        return
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        for err in exc.errors():
+            yield _describe({**err, "loc": (where, "params", *err["loc"])})
 
 
 def _twice(field: str, names: list[str]) -> Iterable[str]:
@@ -418,17 +428,9 @@ def _check_incidents(spec: ChallengeSpec, kinds: Mapping[str, FaultKind]) -> Ite
         yield "schedule: incidents need a probe to measure them"
     yield from _twice("faults", [fault.name for fault in spec.faults])
     yield from _twice("schedule", [event.name for event in spec.schedule])
+    params = {name: kind.Params for name, kind in kinds.items()}
     for index, fault in enumerate(spec.faults):
-        where = f"faults.{index}"
-        kind = kinds.get(fault.kind)
-        if kind is None:
-            yield f"{where}.kind: unknown fault kind {fault.kind!r} (known: {sorted(kinds)})"
-            continue
-        try:
-            kind.Params.model_validate(fault.params)
-        except ValidationError as exc:
-            for err in exc.errors():
-                yield _describe({**err, "loc": (where, "params", *err["loc"])})
+        yield from _check_kind(f"faults.{index}", "fault", fault.kind, fault.params, params)
     names = {fault.name for fault in spec.faults}
     for index, event in enumerate(spec.schedule):
         for position, name in enumerate(event.inject):
