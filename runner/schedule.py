@@ -138,8 +138,16 @@ class EventLog:
         return found
 
     def missed(self) -> list[str]:
-        return [
+        """Why each planned event did not inject: missed, failed, or never due before the
+        run ended."""
+        reasons = [
             f"{data['event']} ({data['fault']}): {data.get('reason') or data.get('error')}"
             for kind, _, data in self.entries
             if kind in ("incident.missed", "incident.failed")
         ]
+        reasons += [
+            f"{p.event} ({p.fault}): the run ended before it fired (due {p.at:%H:%M:%S} UTC)"
+            for p in self.planned()
+            if self.outcome(p.event) is None
+        ]
+        return reasons

@@ -225,3 +225,10 @@ def test_missed_and_failed_events_are_listed_with_their_reason():
         "incident (error): 200 s late",
         "other (slow): no live service",
     ]
+
+
+def test_a_planned_event_that_never_fired_is_listed_as_not_fired_before_the_end():
+    due = STARTED + timedelta(minutes=10)
+    planned = Planned(event="incident", fault="slow", at=due, grace_s=120)
+    events = log(("incident.planned", planned.as_data()))
+    assert events.missed() == ["incident (slow): the run ended before it fired (due 10:10:00 UTC)"]
