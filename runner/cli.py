@@ -272,8 +272,8 @@ def start(
     )
     out.print(f"brief:      {target.root / 'brief.md'}")
     out.print(f"workspace:  prodproven shell {started.id}")
-    for ref in target.spec.services:
-        out.print(f"{ref.name + ':':<11} prodproven forward {started.id} {ref.name}")
+    for name in [ref.name for ref in target.spec.services] + [p.name for p in target.spec.ports]:
+        out.print(f"{name + ':':<11} prodproven forward {started.id} {name}")
     out.print(f"submit:     prodproven submit {started.id}")
     if not no_supervise:
         out.print(f"supervisor: process {pid}, log {log}")
