@@ -59,6 +59,9 @@ class RunSupervisor:
             if probe is not None
             else None
         )
+        self._poll_every = probe.interval_s if probe is not None else 0.0
+        self._next_poll = 0.0
+        self._pod: Pod | None = None
         self._last_error: str | None = None
         self._failure: BaseException | None = None
 
@@ -70,11 +73,16 @@ class RunSupervisor:
         if run.status != Status.running:
             return False
         try:
-            pod = self.runner.backend.attach_pod(self.run_id, "workspace")
-            if pod is not None:
-                self.poll_prober(pod)
-                self.fire_due(pod)
+            # Attached once: looking a pod up lists and inspects its containers.
+            self._pod = self._pod or self.runner.backend.attach_pod(self.run_id, "workspace")
+            if self._pod is not None:
+                # The prober answers once an interval; reading it more often finds nothing.
+                if time.monotonic() >= self._next_poll:
+                    self._next_poll = time.monotonic() + self._poll_every
+                    self.poll_prober(self._pod)
+                self.fire_due(self._pod)
         except SandboxError as exc:
+            self._pod = None
             if self.runner.store.get(self.run_id).status != Status.running:
                 return False  # submitted under our feet: the pod is being torn down
             if str(exc) != self._last_error:
