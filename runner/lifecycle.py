@@ -169,7 +169,7 @@ class Runner:
             workspace.start()
             self._start_live_service(run.id, challenge, pod, image, env)
             if challenge.spec.probe is not None:
-                self._start_prober(challenge, pod, found)
+                self._start_prober(challenge, pod, variant)
             for port in challenge.spec.ports:
                 self.event(run.id, "port.declared", {"name": port.name, "port": port.port})
             started = utcnow()
@@ -204,20 +204,19 @@ class Runner:
         waited = pod.wait_http(live.port, live.health_path, timeout=live.startup_timeout_s)
         self.event(run_id, "service.live", {"port": live.port, "ready_s": round(waited, 2)})
 
-    def _start_prober(self, challenge: Challenge, pod: Pod, found: Material) -> None:
+    def _start_prober(self, challenge: Challenge, pod: Pod, variant: int | None) -> None:
         probe, live = challenge.spec.probe, challenge.live_service
         assert probe is not None and live is not None
-        canaries = self._canaries(challenge, found)
+        canaries = self.canaries(challenge, variant)
         self.report("starting the SLO prober")
         pod.add(prober.container_spec(self.images.grader(), probe, live.port, canaries)).start()
 
     def canaries(self, challenge: Challenge, variant: int | None) -> list[prober.Canary]:
-        return self._canaries(challenge, self.material(challenge, variant))
-
-    def _canaries(self, challenge: Challenge, found: Material) -> list[prober.Canary]:
+        """The probe's canaries from the challenge's hidden material. Raises ProdprovenError
+        when the file is missing, ProbeSetupError when it is malformed."""
         probe = challenge.spec.probe
         assert probe is not None
-        path = found.hidden_file(probe.canaries)
+        path = self.material(challenge, variant).hidden_file(probe.canaries)
         if path is None:
             raise ProdprovenError(
                 f"challenge {challenge.id}: the probe's canary file {probe.canaries!r} is "
@@ -252,10 +251,10 @@ class Runner:
         if run.status != Status.running:
             raise RunStateError(f"run {run_id} is {run.status.value}; its workspace is gone")
         pod = self.backend.attach_pod(run_id, "workspace")
-        members = [c for c in pod.containers() if c.role == "workspace"] if pod else []
-        if pod is None or not members:
+        workspace = pod.member("workspace") if pod else None
+        if pod is None or workspace is None:
             raise ContainerError(f"the workspace of run {run_id} no longer exists")
-        return pod, members[0]
+        return pod, workspace
 
     def forward(self, run_id: str, name: str) -> PublishedPort:
         """Publish a service (by name) or a declared port (by name) of a running run on the
@@ -328,19 +327,16 @@ class Runner:
             paths = self.paths(run_id)
             paths.root.mkdir(parents=True, exist_ok=True)
             pod = self.backend.attach_pod(run_id, "workspace")
-            workspace = (
-                next((c for c in pod.containers() if c.role == "workspace"), None) if pod else None
-            )
-            if workspace is None:
+            workspace = pod.member("workspace") if pod else None
+            if pod is None or workspace is None:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
-            assert pod is not None
-            self._stop_live_parts(run, pod)
+            challenge = self.challenge_of(run)
+            self._stop_live_parts(run, challenge, pod)
             workspace.stop(timeout=2)
             limit = self.settings.max_archive_mb * 2**20
             size, digest = write_archive(workspace, "/workspace", paths.archive, max_bytes=limit)
             self.event(run_id, "archive.written", {"bytes": size, "sha256": digest, "late": late})
-            declared = self.challenge_of(run).services(self.catalog)
-            running = services.find_running(pod, declared)
+            running = services.find_running(pod, challenge.services(self.catalog))
             if running:
                 self.report("archiving the services' data")
             written = services.archive_services(running, paths.services, max_bytes=limit)
@@ -355,15 +351,17 @@ class Runner:
             pod.remove()
         return self.store.get(run_id)
 
-    def _stop_live_parts(self, run: Run, pod: Pod) -> None:
+    def _stop_live_parts(self, run: Run, challenge: Challenge, pod: Pod) -> None:
         """Read the prober's last samples, then stop it and the live service, so nothing
         changes /workspace while it is archived."""
-        challenge = self.challenge_of(run)
-        if challenge.spec.probe is not None:
-            RunSupervisor(self, run.id).poll_prober(pod, everything=True)
-        for box in pod.containers():
-            if box.role in (prober.ROLE, LIVE_SERVICE_ROLE):
-                box.stop(timeout=5)
+        probe_box = pod.member(prober.ROLE)
+        if probe_box is not None:
+            canaries = self.canaries(challenge, run.variant)
+            prober.ProbeFeed(self.store, run.id, canaries).poll(probe_box, everything=True)
+            probe_box.stop(timeout=5)
+        live = pod.member(LIVE_SERVICE_ROLE)
+        if live is not None:
+            live.stop(timeout=5)
 
     # grade -----------------------------------------------------------------------------------
     def grade(self, run_id: str) -> Run:

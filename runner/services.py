@@ -98,11 +98,10 @@ def start_services(
 
 def find_running(pod: Pod, declared: Sequence[tuple[str, ServiceKind]]) -> list[RunningService]:
     """The declared services found in an existing pod (e.g. after a runner restart)."""
-    by_role = {box.role: box for box in pod.containers()}
     return [
-        RunningService(name, kind, by_role[role(name)])
+        RunningService(name, kind, box)
         for name, kind in declared
-        if role(name) in by_role
+        if (box := pod.member(role(name))) is not None
     ]
 
 

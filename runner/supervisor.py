@@ -25,7 +25,7 @@ from runner.prober import ROLE as PROBER_ROLE
 from runner.prober import ProbeFeed
 from runner.schedule import Decision, Planned, decide
 from runner.store import Status, utcnow
-from sandbox.environment import Pod, Sandbox
+from sandbox.environment import Pod
 from sandbox.errors import SandboxError
 from sandbox.faults import FaultTarget
 
@@ -95,11 +95,12 @@ class RunSupervisor:
             return False
         return True
 
-    def poll_prober(self, pod: Pod, *, everything: bool = False) -> int:
-        prober = _member(pod, PROBER_ROLE)
+    def poll_prober(self, pod: Pod) -> int:
+        """Store the prober's new samples; returns how many."""
+        prober = pod.member(PROBER_ROLE)
         if self._feed is None or prober is None:
             return 0
-        return self._feed.poll(prober, everything=everything)
+        return self._feed.poll(prober)
 
     def fire_due(self, pod: Pod) -> None:
         log = self.runner.incident_log(self.run_id)
@@ -130,11 +131,13 @@ class RunSupervisor:
         self.runner.event(self.run_id, "incident.injecting", {**base, "late_s": round(late, 3)})
         started = time.time()
         try:
-            service = _member(pod, LIVE_SERVICE_ROLE)
+            service = pod.member(LIVE_SERVICE_ROLE)
             if service is None:
                 raise SandboxError(f"run {self.run_id} has no live service to break")
             hidden = self.runner.material(self.challenge, self.variant).hidden
-            details = kind.inject(FaultTarget(service, hidden), kind.Params(**fault.params))
+            details = kind.inject(
+                FaultTarget(service, hidden), kind.Params.model_validate(fault.params)
+            )
         except SandboxError as exc:
             self.runner.event(self.run_id, "incident.failed", {**base, "error": str(exc)})
             return
@@ -210,10 +213,6 @@ class RunSupervisor:
             fh.write(str(os.getpid()))
             fh.flush()
             yield
-
-
-def _member(pod: Pod, role: str) -> Sandbox | None:
-    return next((box for box in pod.containers() if box.role == role), None)
 
 
 def spawn(settings: Settings, run_id: str, log: Path) -> int:

@@ -160,6 +160,10 @@ class Pod(ABC):
     def containers(self) -> list[Sandbox]:
         """The containers created in this pod so far, in creation order."""
 
+    def member(self, role: str) -> Sandbox | None:
+        """The pod's container with ``role``, or None when it has none."""
+        return next((box for box in self.containers() if box.role == role), None)
+
     @abstractmethod
     def wait_http(self, port: int, path: str, *, timeout: float) -> float:
         """Wait until ``GET http://127.0.0.1:port/path`` inside the pod answers 2xx.
