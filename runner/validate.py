@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,23 +39,27 @@ def validate_challenge(runner: Runner, challenge: Challenge) -> dict[str, Any]:
     scores: dict[str | None, float] = {}
     for fault in faults:
         label = "reference" if fault is None else f"reference ({fault})"
-        entry = _run(runner, challenge, Check(label, reference, fault), str(bands.reference))
-        entry["ok"] = bands.reference.contains(entry["score"])
+        check = Check(label, reference, fault)
+        entry = _run(runner, challenge, check, str(bands.reference), bands.reference.contains)
         scores[fault] = entry["score"]
         results.append(entry)
-    entry = _run(runner, challenge, Check("starter", None), str(bands.starter))
-    entry["ok"] = bands.starter.contains(entry["score"])
-    results.append(entry)
-    responder = reference is not None and (reference / RESPONDER).is_file()
-    if bands.slow is not None and reference is not None and responder and spec.schedule:
+    starter = Check("starter", None)
+    results.append(_run(runner, challenge, starter, str(bands.starter), bands.starter.contains))
+    if (
+        bands.slow is not None
+        and reference is not None
+        and (reference / RESPONDER).is_file()
+        and spec.schedule
+    ):
         drawn = schedule.plan(challenge, utcnow(), variant=None, scripted=True)[0].fault
         with tempfile.TemporaryDirectory() as tmp:
             slow = _delayed(reference, Path(tmp) / "slow", bands.slow.delay_s)
             limit = scores[drawn] - bands.slow.margin
             label = f"reference {bands.slow.delay_s:g} s late ({drawn})"
-            entry = _run(runner, challenge, Check(label, slow, drawn), f"<= {limit:.1f}")
-        entry["ok"] = entry["score"] <= limit
-        results.append(entry)
+            check = Check(label, slow, drawn)
+            results.append(
+                _run(runner, challenge, check, f"<= {limit:.1f}", lambda score: score <= limit)
+            )
     return {
         "challenge": challenge.id,
         "version": spec.version,
@@ -63,18 +68,22 @@ def validate_challenge(runner: Runner, challenge: Challenge) -> dict[str, Any]:
     }
 
 
-def _run(runner: Runner, challenge: Challenge, check: Check, band: str) -> dict[str, Any]:
+def _run(
+    runner: Runner, challenge: Challenge, check: Check, band: str, ok: Callable[[float], bool]
+) -> dict[str, Any]:
+    """Run ``check`` as a scripted run; its entry in the verdict, ``ok`` judged on the score."""
     runner.report(f"validating: {check.label} submission")
     run = runner.run_scripted(
         challenge, check.submission, candidate=f"validate-{check.label}", fault=check.fault
     )
+    score = float(run.score or 0.0)
     return {
         "submission": check.label,
         "fault": check.fault,
         "run_id": run.id,
-        "score": float(run.score or 0.0),
+        "score": score,
         "band": band,
-        "ok": False,
+        "ok": ok(score),
     }
 
 

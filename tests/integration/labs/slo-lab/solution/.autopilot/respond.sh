@@ -3,23 +3,28 @@
 set -euo pipefail
 cd /workspace
 detected=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+case $(cat mode) in
+    slow) root_cause=latency_regression ;;
+    wrong) root_cause=bad_model_rollout ;;
+    *) root_cause=config_schema_change ;;
+esac
 echo ok > mode
 mitigated=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cat > postmortem.md <<DOC
 ---
-root_cause: config_schema_change
+root_cause: $root_cause
 detected_at: $detected
 mitigated_at: $mitigated
 ---
 ## Summary
-The service answered HTTP 500 to every request after a bad mode was deployed.
+The service misbehaved after a bad mode was deployed.
 
 ## Timeline
-- $detected: errors seen
+- $detected: the prober's canaries failed
 - $mitigated: mode restored
 
 ## Root cause
-A deploy set the mode to error.
+A deploy changed the mode.
 
 ## Mitigation
 Set the mode back to ok.
