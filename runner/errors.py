@@ -8,6 +8,11 @@
     ├── ChallengeNotFound            no challenge with that id or path
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
+    ├── AccountError                 an assessor or token cannot be created or changed as asked
+    ├── AccessDenied                 missing, wrong, expired or used credentials (web: 401/403)
+    │   └── ScopeDenied              valid credentials without the scope the operation needs
+    ├── ReviewError                  a review is incomplete (an override without its reason)
+    ├── InvitationError              an invitation cannot be created or used as asked
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     └── SandboxError                 containers, images, engine
         ├── DockerUnavailable        the engine does not answer
@@ -33,17 +38,22 @@ from sandbox.errors import (
 )
 
 __all__ = [
+    "AccessDenied",
+    "AccountError",
     "ChallengeNotFound",
     "ConfigError",
     "ContainerError",
     "DockerUnavailable",
     "ExecTimeout",
     "GraderError",
+    "InvitationError",
     "ImageError",
     "ProdprovenError",
     "RunNotFound",
+    "ReviewError",
     "RunStateError",
     "SandboxError",
+    "ScopeDenied",
     "ServiceNotReady",
     "SpecError",
 ]
@@ -76,3 +86,23 @@ class RunNotFound(ProdprovenError):
 
 class RunStateError(ProdprovenError):
     """The operation is not allowed in the run's current status."""
+
+
+class AccessDenied(ProdprovenError):
+    """The credentials are missing, wrong, expired or already used."""
+
+
+class ScopeDenied(AccessDenied):
+    """The credentials are valid but lack the scope the operation needs."""
+
+
+class ReviewError(ProdprovenError):
+    """A review cannot be recorded as given (e.g. an override without a reason)."""
+
+
+class InvitationError(ProdprovenError):
+    """An invitation cannot be created or used as asked."""
+
+
+class AccountError(ProdprovenError):
+    """An assessor account or API token cannot be created or changed as asked."""

@@ -156,6 +156,9 @@ class ArtifactRow(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
+RUN_TABLES = (RunRow, EventRow, GraderResultRow, ProbeSampleRow, ArtifactRow)
+
+
 @dataclass(frozen=True)
 class Run:
     """A run as the rest of the runner sees it (a plain snapshot, not a live ORM row)."""
@@ -201,11 +204,18 @@ class Store:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        self.create_tables(*RUN_TABLES)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def create_tables(self, *rows: type[Base]) -> None:
+        """Create the tables of these row classes when missing (each module owning tables
+        creates its own, so nothing depends on what happened to be imported)."""
+        tables = [Base.metadata.tables[row.__tablename__] for row in rows]
+        Base.metadata.create_all(self.engine, tables=tables)
+
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
         with self._sessions.begin() as session:
             yield session
 
@@ -222,7 +232,7 @@ class Store:
     ) -> Run:
         run_id = secrets.token_hex(5)
         now = utcnow()
-        with self._session() as s:
+        with self.session() as s:
             row = RunRow(
                 id=run_id,
                 challenge_id=challenge_id,
@@ -254,14 +264,14 @@ class Store:
         return self.get(run_id)
 
     def get(self, run_id: str) -> Run:
-        with self._session() as s:
+        with self.session() as s:
             row = s.get(RunRow, run_id)
             if row is None:
                 raise RunNotFound(f"no run {run_id!r} (see `prodproven status`)")
             return Run.from_row(row)
 
     def list_runs(self, *, status: Status | None = None) -> list[Run]:
-        with self._session() as s:
+        with self.session() as s:
             query = select(RunRow).order_by(RunRow.created_at.desc())
             if status is not None:
                 query = query.where(RunRow.status == status.value)
@@ -272,7 +282,7 @@ class Store:
 
         Raises RunStateError when the move is not allowed from the current status.
         """
-        with self._session() as s:
+        with self.session() as s:
             row = s.get(RunRow, run_id, with_for_update=True)
             if row is None:
                 raise RunNotFound(f"no run {run_id!r}")
@@ -290,7 +300,7 @@ class Store:
         return self.get(run_id)
 
     def update(self, run_id: str, **fields: Any) -> None:
-        with self._session() as s:
+        with self.session() as s:
             row = s.get(RunRow, run_id)
             if row is None:
                 raise RunNotFound(f"no run {run_id!r}")
@@ -298,7 +308,7 @@ class Store:
                 setattr(row, key, value)
 
     def add_event(self, run_id: str, kind: str, data: dict[str, Any] | None = None) -> None:
-        with self._session() as s:
+        with self.session() as s:
             s.add(
                 EventRow(
                     run_id=run_id,
@@ -309,17 +319,17 @@ class Store:
             )
 
     def events(self, run_id: str) -> list[EventRow]:
-        with self._session() as s:
+        with self.session() as s:
             return list(
                 s.scalars(select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id))
             )
 
     def add_grader_result(self, row: GraderResultRow) -> None:
-        with self._session() as s:
+        with self.session() as s:
             s.add(row)
 
     def grader_results(self, run_id: str, attempt: int) -> list[GraderResultRow]:
-        with self._session() as s:
+        with self.session() as s:
             return list(
                 s.scalars(
                     select(GraderResultRow)
@@ -335,7 +345,7 @@ class Store:
         if not samples:
             return 0
         rows = [{**sample, "run_id": run_id} for sample in samples]
-        with self._session() as s:
+        with self.session() as s:
             if self.engine.dialect.name == "sqlite":
                 statement = sqlite_insert(ProbeSampleRow.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
                 return int(s.connection().execute(statement, rows).rowcount)
@@ -353,7 +363,7 @@ class Store:
 
     def samples(self, run_id: str) -> list[ProbeSampleRow]:
         """The run's probe samples in time order."""
-        with self._session() as s:
+        with self.session() as s:
             return list(
                 s.scalars(
                     select(ProbeSampleRow)
@@ -363,7 +373,7 @@ class Store:
             )
 
     def add_artifact(self, run_id: str, name: str, path: str, sha256: str, size: int) -> None:
-        with self._session() as s:
+        with self.session() as s:
             s.add(
                 ArtifactRow(
                     run_id=run_id,
@@ -376,7 +386,7 @@ class Store:
             )
 
     def artifacts(self, run_id: str) -> list[ArtifactRow]:
-        with self._session() as s:
+        with self.session() as s:
             return list(s.scalars(select(ArtifactRow).where(ArtifactRow.run_id == run_id)))
 
 

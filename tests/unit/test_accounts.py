@@ -1,0 +1,226 @@
+"""Assessors and their credentials: passwords are argon2 hashes, API tokens and session cookies
+are stored only as SHA-256 digests, and every failed sign-in says the same thing."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from runner.accounts import (
+    Accounts,
+    ApiTokenRow,
+    AssessorRow,
+    WebSession,
+    WebSessionRow,
+    csrf_matches,
+)
+from runner.errors import AccessDenied, AccountError
+from runner.store import Store, utcnow
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path}/s.db")
+
+
+@pytest.fixture
+def accounts(store) -> Accounts:
+    return Accounts(store)
+
+
+@pytest.fixture
+def ada(accounts):
+    return accounts.add_assessor("ada@firm.example", "Ada", "firm-a", PASSWORD)
+
+
+def assessor_row(store: Store, email: str) -> AssessorRow:
+    with store.session() as s:
+        row = s.scalar(select(AssessorRow).where(AssessorRow.email == email))
+        assert row is not None
+        return row
+
+
+# passwords ------------------------------------------------------------------------------------
+def test_a_password_is_stored_as_an_argon2_hash_not_in_clear(store, accounts, ada):
+    stored = assessor_row(store, "ada@firm.example").password_hash
+    assert stored.startswith("$argon2")
+    assert PASSWORD not in stored
+
+
+def test_the_right_password_authenticates_the_assessor(accounts, ada):
+    assert accounts.authenticate("ada@firm.example", PASSWORD) == ada
+
+
+def test_a_wrong_password_and_an_unknown_email_are_refused_alike(accounts, ada):
+    with pytest.raises(AccessDenied) as wrong_password:
+        accounts.authenticate("ada@firm.example", "not the password at all")
+    with pytest.raises(AccessDenied) as unknown_email:
+        accounts.authenticate("nobody@firm.example", PASSWORD)
+    assert str(wrong_password.value) == str(unknown_email.value)
+    assert "email or password" in str(wrong_password.value)
+
+
+def test_a_short_password_is_refused(accounts):
+    with pytest.raises(AccountError, match="at least 10 characters"):
+        accounts.add_assessor("ada@firm.example", "Ada", "firm-a", "short")
+
+
+def test_a_malformed_email_is_refused(accounts):
+    with pytest.raises(AccountError, match="not an email address"):
+        accounts.add_assessor("ada.firm.example", "Ada", "firm-a", PASSWORD)
+
+
+def test_an_assessor_without_a_firm_is_refused(accounts):
+    with pytest.raises(AccountError, match="firm"):
+        accounts.add_assessor("ada@firm.example", "Ada", "  ", PASSWORD)
+
+
+def test_a_taken_email_is_refused(accounts, ada):
+    with pytest.raises(AccountError, match="already exists"):
+        accounts.add_assessor("ada@firm.example", "Another Ada", "firm-b", PASSWORD)
+
+
+def test_emails_are_case_insensitive(accounts, ada):
+    assert accounts.authenticate("  ADA@Firm.Example ", PASSWORD) == ada
+    with pytest.raises(AccountError, match="already exists"):
+        accounts.add_assessor("Ada@FIRM.example", "Ada again", "firm-a", PASSWORD)
+
+
+def test_set_password_replaces_the_old_one(accounts, ada):
+    accounts.set_password("ada@firm.example", "a brand new password")
+    assert accounts.authenticate("ada@firm.example", "a brand new password") == ada
+    with pytest.raises(AccessDenied):
+        accounts.authenticate("ada@firm.example", PASSWORD)
+
+
+def test_assessors_are_listed_by_firm(accounts, ada):
+    bob = accounts.add_assessor("bob@other.example", "Bob", "firm-b", PASSWORD)
+    assert accounts.assessors() == [ada, bob]
+    assert accounts.assessors(firm="firm-b") == [bob]
+
+
+# API tokens -----------------------------------------------------------------------------------
+def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(store, accounts, ada):
+    token, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
+    with store.session() as s:
+        row = s.get(ApiTokenRow, token.id)
+        assert row is not None
+        stored = [str(getattr(row, c.name)) for c in ApiTokenRow.__table__.columns]
+    assert row.digest == hashlib.sha256(secret.encode()).hexdigest()
+    assert all(secret not in value for value in stored)
+    assert all(secret not in repr(t) for t in accounts.tokens("ada@firm.example"))
+
+
+def test_a_token_authenticates_with_its_scopes_and_owner(accounts, ada):
+    _, secret = accounts.create_token("ada@firm.example", "ci", ("review", "read"))
+    token = accounts.token(secret)
+    assert token.assessor == ada
+    assert token.scopes == ("read", "review")
+    assert not token.revoked
+
+
+def test_using_a_token_records_when_it_was_last_used(accounts, ada):
+    created, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
+    assert created.last_used_at is None
+    before = utcnow()
+    first = accounts.token(secret)
+    assert first.last_used_at is not None and first.last_used_at >= before
+    second = accounts.token(secret)
+    assert second.last_used_at is not None and second.last_used_at >= first.last_used_at
+    [listed] = accounts.tokens("ada@firm.example")
+    assert listed.last_used_at == second.last_used_at
+
+
+def test_a_revoked_token_is_refused(accounts, ada):
+    token, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
+    accounts.revoke_token(token.id)
+    with pytest.raises(AccessDenied, match="revoked"):
+        accounts.token(secret)
+    assert accounts.tokens("ada@firm.example")[0].revoked
+
+
+def test_an_unknown_token_is_refused(accounts, ada):
+    accounts.create_token("ada@firm.example", "ci", ("read",))
+    with pytest.raises(AccessDenied):
+        accounts.token("ppt_not-a-token")
+
+
+def test_an_unknown_scope_is_refused(accounts, ada):
+    with pytest.raises(AccountError, match="admin"):
+        accounts.create_token("ada@firm.example", "ci", ("read", "admin"))
+
+
+def test_a_token_without_scopes_is_refused(accounts, ada):
+    with pytest.raises(AccountError):
+        accounts.create_token("ada@firm.example", "ci", ())
+
+
+def test_a_token_for_an_unknown_assessor_is_refused(accounts):
+    with pytest.raises(AccountError, match="no assessor"):
+        accounts.create_token("nobody@firm.example", "ci", ("read",))
+
+
+# browser sessions -----------------------------------------------------------------------------
+def test_an_open_session_is_found_by_its_cookie(accounts):
+    cookie, opened = accounts.open_session("assessor", "1", timedelta(hours=1))
+    found = accounts.session(cookie, "assessor")
+    assert found == opened
+    assert (found.kind, found.subject) == ("assessor", "1")
+
+
+def test_a_session_cookie_is_stored_only_as_its_sha256(store, accounts):
+    cookie, _ = accounts.open_session("assessor", "1", timedelta(hours=1))
+    with store.session() as s:
+        [row] = s.scalars(select(WebSessionRow))
+        assert row.digest == hashlib.sha256(cookie.encode()).hexdigest()
+        assert cookie not in (row.subject, row.csrf)
+
+
+def test_a_candidate_cookie_is_not_an_assessor_session(accounts):
+    cookie, _ = accounts.open_session("candidate", "inv123", timedelta(hours=1))
+    with pytest.raises(AccessDenied):
+        accounts.session(cookie, "assessor")
+
+
+def test_an_expired_session_is_refused(accounts):
+    cookie, _ = accounts.open_session("assessor", "1", timedelta(0))
+    with pytest.raises(AccessDenied, match="expired"):
+        accounts.session(cookie, "assessor")
+
+
+def test_an_unknown_cookie_is_refused(accounts):
+    with pytest.raises(AccessDenied):
+        accounts.session("never-issued", "assessor")
+
+
+def test_closing_a_session_signs_the_browser_out(accounts):
+    cookie, _ = accounts.open_session("assessor", "1", timedelta(hours=1))
+    accounts.close_session(cookie)
+    with pytest.raises(AccessDenied):
+        accounts.session(cookie, "assessor")
+    accounts.close_session(cookie)  # closing twice is harmless
+
+
+def test_each_session_has_its_own_csrf_secret(accounts):
+    _, first = accounts.open_session("assessor", "1", timedelta(hours=1))
+    _, second = accounts.open_session("assessor", "1", timedelta(hours=1))
+    assert first.csrf != second.csrf
+    assert len(first.csrf) >= 32
+
+
+# CSRF -----------------------------------------------------------------------------------------
+def session_with_csrf(csrf: str) -> WebSession:
+    return WebSession("assessor", "1", csrf, utcnow() + timedelta(hours=1))
+
+
+def test_csrf_matches_only_the_sessions_own_secret():
+    session = session_with_csrf("s3cret-value")
+    assert csrf_matches(session, "s3cret-value")
+    assert not csrf_matches(session, "s3cret-valuE")
+    assert not csrf_matches(session, "")
+    assert not csrf_matches(session, None)

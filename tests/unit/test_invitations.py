@@ -1,0 +1,248 @@
+"""Invitations: a single-use link per candidate, stored only as its SHA-256; used once, never
+after it expired or was revoked; the run started from it belongs to the inviting firm."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+
+from runner import invitations as invitations_module
+from runner.errors import AccessDenied, InvitationError
+from runner.invitations import InvitationRow, Invitations
+from runner.store import Store, utcnow
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path}/s.db")
+
+
+@pytest.fixture
+def invitations(store) -> Invitations:
+    return Invitations(store)
+
+
+def invite(invitations: Invitations, **changes):
+    fields = {
+        "firm": "firm-a",
+        "challenge_id": "deploy-model",
+        "candidate_name": "Grace Hopper",
+        "candidate_email": "grace@example.org",
+        "created_by": "ada@firm.example",
+        "lifetime": timedelta(days=7),
+        **changes,
+    }
+    return invitations.create(**fields)
+
+
+def a_run(store: Store) -> str:
+    return store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.0.0",
+        challenge_path="/c",
+        candidate="Grace Hopper",
+        mode="interactive",
+    ).id
+
+
+def later(monkeypatch, delta: timedelta) -> None:
+    """Move the invitations' clock ``delta`` into the future."""
+    now = utcnow()
+    monkeypatch.setattr(invitations_module, "utcnow", lambda: now + delta)
+
+
+# create ---------------------------------------------------------------------------------------
+def test_an_invitation_records_who_invited_whom_to_what(invitations):
+    invitation, _ = invite(invitations, candidate_email=" Grace@Example.ORG ", variant=3)
+    assert invitation.firm == "firm-a"
+    assert invitation.challenge_id == "deploy-model"
+    assert invitation.candidate_name == "Grace Hopper"
+    assert invitation.candidate_email == "grace@example.org"
+    assert invitation.created_by == "ada@firm.example"
+    assert invitation.variant == 3
+    assert invitation.expires_at - invitation.created_at == timedelta(days=7)
+    assert invitations.get(invitation.id) == invitation
+
+
+def test_an_invitation_without_a_candidate_name_is_refused(invitations):
+    with pytest.raises(InvitationError, match="name"):
+        invite(invitations, candidate_name="   ")
+
+
+def test_an_invitation_with_a_malformed_email_is_refused(invitations):
+    with pytest.raises(InvitationError, match="not an email address"):
+        invite(invitations, candidate_email="grace.example.org")
+
+
+@pytest.mark.parametrize("lifetime", [timedelta(minutes=4), timedelta(days=91), timedelta(0)])
+def test_an_invitation_lifetime_outside_5_minutes_to_90_days_is_refused(invitations, lifetime):
+    with pytest.raises(InvitationError, match="valid between"):
+        invite(invitations, lifetime=lifetime)
+
+
+def test_the_link_token_is_not_stored_in_clear(store, invitations):
+    invitation, token = invite(invitations)
+    with store.session() as s:
+        row = s.get(InvitationRow, invitation.id)
+        assert row is not None
+        stored = [str(getattr(row, c.name)) for c in InvitationRow.__table__.columns]
+        assert row.digest == hashlib.sha256(token.encode()).hexdigest()
+    assert all(token not in value for value in stored)
+
+
+def test_a_random_variant_is_assigned_when_none_is_given(invitations):
+    variants = {invite(invitations)[0].variant for _ in range(5)}
+    assert None not in variants
+    assert all(isinstance(v, int) and 0 <= v < 10_000 for v in variants)
+    assert len(variants) > 1
+
+
+# redeem ---------------------------------------------------------------------------------------
+def test_a_link_is_redeemed_once(invitations):
+    invitation, token = invite(invitations)
+    redeemed = invitations.redeem(token)
+    assert redeemed.id == invitation.id
+    assert redeemed.redeemed_at is not None
+
+
+def test_a_second_redeem_of_the_same_link_is_refused(invitations):
+    _, token = invite(invitations)
+    invitations.redeem(token)
+    with pytest.raises(AccessDenied, match="already used"):
+        invitations.redeem(token)
+
+
+def test_an_unknown_link_is_refused(invitations):
+    invite(invitations)
+    with pytest.raises(AccessDenied, match="not valid"):
+        invitations.redeem("not-a-token")
+
+
+def test_an_expired_link_is_refused(monkeypatch, invitations):
+    _, token = invite(invitations, lifetime=timedelta(hours=1))
+    later(monkeypatch, timedelta(hours=1, seconds=1))
+    with pytest.raises(AccessDenied, match="expired"):
+        invitations.redeem(token)
+
+
+def test_an_expired_invitation_is_no_longer_usable(store, invitations):
+    invitation, _ = invite(invitations)
+    with store.session() as s:
+        row = s.get(InvitationRow, invitation.id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    with pytest.raises(AccessDenied, match="expired"):
+        invitations.usable(invitation.id)
+
+
+def test_a_revoked_link_is_refused(invitations):
+    invitation, token = invite(invitations)
+    invitations.revoke(invitation.id)
+    with pytest.raises(AccessDenied, match="revoked"):
+        invitations.redeem(token)
+
+
+def test_a_revoked_invitation_is_no_longer_usable_even_with_a_run(store, invitations):
+    invitation, _ = invite(invitations)
+    invitations.attach_run(invitation.id, a_run(store))
+    invitations.revoke(invitation.id)
+    with pytest.raises(AccessDenied, match="revoked"):
+        invitations.usable(invitation.id)
+
+
+def test_an_invitation_with_a_run_stays_usable_after_it_expires(monkeypatch, store, invitations):
+    invitation, _ = invite(invitations, lifetime=timedelta(hours=1))
+    run_id = a_run(store)
+    invitations.attach_run(invitation.id, run_id)
+    later(monkeypatch, timedelta(days=2))
+    assert invitations.usable(invitation.id).run_id == run_id
+
+
+def test_find_has_no_side_effect(invitations):
+    invitation, token = invite(invitations)
+    found = invitations.find(token)
+    assert found == invitation
+    assert found is not None and found.redeemed_at is None
+    assert invitations.find(token) == invitation
+    invitations.redeem(token)  # still redeemable: find did not use it
+    assert invitations.find("not-a-token") is None
+
+
+# state ----------------------------------------------------------------------------------------
+def test_a_new_invitation_is_pending(invitations):
+    assert invite(invitations)[0].state == "pending"
+
+
+def test_a_redeemed_invitation_is_opened(invitations):
+    invitation, token = invite(invitations)
+    invitations.redeem(token)
+    assert invitations.get(invitation.id).state == "opened"
+
+
+def test_an_invitation_with_a_run_is_started(store, invitations):
+    invitation, token = invite(invitations)
+    invitations.redeem(token)
+    invitations.attach_run(invitation.id, a_run(store))
+    assert invitations.get(invitation.id).state == "started"
+
+
+def test_a_revoked_invitation_is_revoked(store, invitations):
+    invitation, _ = invite(invitations)
+    invitations.attach_run(invitation.id, a_run(store))
+    invitations.revoke(invitation.id)
+    assert invitations.get(invitation.id).state == "revoked"
+
+
+def test_an_unused_invitation_past_its_expiry_is_expired(monkeypatch, invitations):
+    invitation, token = invite(invitations, lifetime=timedelta(hours=1))
+    invitations.redeem(token)
+    later(monkeypatch, timedelta(hours=2))
+    assert invitations.get(invitation.id).state == "expired"
+
+
+# runs -----------------------------------------------------------------------------------------
+def test_attach_run_records_the_run_and_is_idempotent(store, invitations):
+    invitation, _ = invite(invitations)
+    run_id = a_run(store)
+    invitations.attach_run(invitation.id, run_id)
+    invitations.attach_run(invitation.id, run_id)
+    assert invitations.get(invitation.id).run_id == run_id
+    assert invitations.for_run(run_id) == invitations.get(invitation.id)
+
+
+def test_attach_run_refuses_a_second_different_run(store, invitations):
+    invitation, _ = invite(invitations)
+    first = a_run(store)
+    invitations.attach_run(invitation.id, first)
+    with pytest.raises(InvitationError, match="already has run"):
+        invitations.attach_run(invitation.id, a_run(store))
+    assert invitations.get(invitation.id).run_id == first
+
+
+def test_firm_of_runs_maps_each_invited_run_to_its_firm(store, invitations):
+    a, _ = invite(invitations, firm="firm-a")
+    b, _ = invite(invitations, firm="firm-b")
+    invite(invitations, firm="firm-c")  # no run yet
+    run_a, run_b = a_run(store), a_run(store)
+    invitations.attach_run(a.id, run_a)
+    invitations.attach_run(b.id, run_b)
+    assert invitations.firm_of_runs() == {run_a: "firm-a", run_b: "firm-b"}
+
+
+def test_list_is_newest_first_and_filtered_by_firm(invitations):
+    first, _ = invite(invitations, firm="firm-a")
+    other, _ = invite(invitations, firm="firm-b")
+    last, _ = invite(invitations, firm="firm-a")
+    assert [i.id for i in invitations.list()] == [last.id, other.id, first.id]
+    assert [i.id for i in invitations.list(firm="firm-a")] == [last.id, first.id]
+
+
+def test_an_unknown_invitation_is_an_invitation_error(invitations):
+    with pytest.raises(InvitationError):
+        invitations.get("nope")
+    with pytest.raises(InvitationError):
+        invitations.revoke("nope")
+    with pytest.raises(AccessDenied):
+        invitations.usable("nope")
