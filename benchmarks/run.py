@@ -262,7 +262,11 @@ def main() -> None:
         settings = Settings.from_env(data_dir=Path(data))
         images = ImageBuilder(client, settings.images())
         runtime = images.runtime()
-        image = images.recipe("challenge-deploy-model", REPO_ROOT / "challenges/deploy-model/image")
+        image = images.recipe(
+            "challenge-deploy-model",
+            REPO_ROOT / "challenges/deploy-model/image",
+            parent=images.lab(),
+        )
         backend = DockerBackend(client, runtime)
         runner = Runner(settings, Store(settings.store_url), backend, images)
         if "sandbox" in chosen:

@@ -6,6 +6,7 @@ happens at submit: a crash at any point leaves a run that can be submitted or re
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from runner.config import Settings
 from runner.errors import ProdprovenError, RunStateError
 from runner.evaluation import CpuPlan, Evaluation, EvaluationPlan, candidate_container
 from runner.grading import GradingJob, grade
+from runner.lab import LAB_PORT, LabLink, ensure_lab, lab_token, lab_url
 from runner.prepare import Material, material
 from runner.store import ALLOWED, Run, Status, Store, utcnow
 from runner.supervisor import LIVE_SERVICE_ROLE, RunSupervisor
@@ -72,6 +74,8 @@ class Runner:
         self.report = report
         self.catalog: Catalog = plugins.catalog()
         self._materials: dict[tuple[Path, str, int | None], Material] = {}
+        self._labs: dict[str, tuple[Pod, PublishedPort]] = {}
+        self._labs_lock = threading.Lock()
 
     # paths and lookups ---------------------------------------------------------------------
     def paths(self, run_id: str) -> RunPaths:
@@ -81,8 +85,11 @@ class Runner:
         return load_challenge(Path(run.challenge_path), self.catalog)
 
     def challenge_image(self, challenge: Challenge) -> str:
+        """The challenge's image, built on the workspace-tools layer (JupyterLab in /opt/lab)."""
         return self.images.recipe(
-            f"challenge-{challenge.id}", challenge.path(challenge.spec.image.recipe)
+            f"challenge-{challenge.id}",
+            challenge.path(challenge.spec.image.recipe),
+            parent=self.images.lab(),
         )
 
     def service_plans(self, challenge: Challenge) -> list[services.ServicePlan]:
@@ -128,11 +135,13 @@ class Runner:
         mode: str = "interactive",
         variant: int | None = None,
         fault: str | None = None,
+        on_created: Callable[[Run], None] = lambda _: None,
     ) -> Run:
         """Create a run and bring its workspace up with the starter files, its services
         started and seeded, its live service and prober running, its incidents planned.
         ``variant`` is the seed for the challenge's generated material and incident draw
-        (None: the challenge's default); ``fault`` pins the fault of every incident."""
+        (None: the challenge's default); ``fault`` pins the fault of every incident;
+        ``on_created`` is told the run as soon as it is stored, before provisioning."""
         run = self.store.create_run(
             challenge_id=challenge.id,
             challenge_version=challenge.spec.version,
@@ -141,6 +150,7 @@ class Runner:
             mode=mode,
             variant=variant,
         )
+        on_created(run)
         self.store.transition(run.id, Status.provisioning)
         with self._errors_recorded(run.id):
             self.report(f"building images for {challenge.id}")
@@ -170,6 +180,8 @@ class Runner:
             self._start_live_service(run.id, challenge, pod, image, env)
             if challenge.spec.probe is not None:
                 self._start_prober(challenge, pod, variant)
+            if mode == "interactive":
+                self._start_lab(run.id, workspace)
             for port in challenge.spec.ports:
                 self.event(run.id, "port.declared", {"name": port.name, "port": port.port})
             started = utcnow()
@@ -203,6 +215,21 @@ class Runner:
         service.start()
         waited = pod.wait_http(live.port, live.health_path, timeout=live.startup_timeout_s)
         self.event(run_id, "service.live", {"port": live.port, "ready_s": round(waited, 2)})
+
+    def _start_lab(self, run_id: str, workspace: Sandbox) -> None:
+        """Start JupyterLab in an interactive run's workspace, so it is ready when the
+        candidate opens it. A failure is recorded, not fatal: the workspace still works from
+        a shell, and :meth:`lab` tries again (and raises) when the lab is opened."""
+        self.report("starting JupyterLab in the workspace")
+        try:
+            status = ensure_lab(workspace, lab_token(self.settings.data_dir, run_id), run_id=run_id)
+        except ProdprovenError as exc:
+            self.report(f"JupyterLab did not start: {exc}")
+            self.event(run_id, "lab.failed", {"message": str(exc)[-4000:]})
+            return
+        self.event(
+            run_id, "lab.started", {"ready_s": round(status.ready_s, 2), "kernel": status.kernel}
+        )
 
     def _start_prober(self, challenge: Challenge, pod: Pod, variant: int | None) -> None:
         probe, live = challenge.spec.probe, challenge.live_service
@@ -272,6 +299,43 @@ class Runner:
         self.event(run_id, "port.forwarded", {"name": name, "url": published.url})
         return published
 
+    def lab(self, run_id: str) -> LabLink:
+        """JupyterLab in a running run's workspace, published on the host's 127.0.0.1: it is
+        started when it does not run (e.g. after a restart), and the forward is made once per
+        process and kept while the run runs. The event ``lab.opened`` never holds the token.
+        Raises RunStateError when the run is not running, ServiceNotReady when the lab does
+        not come up."""
+        run = self.store.get(run_id)
+        if run.status != Status.running:
+            self._drop_lab(run_id)
+            raise RunStateError(f"run {run_id} is {run.status.value}; its JupyterLab is gone")
+        pod, workspace = self.workspace(run_id)
+        token = lab_token(self.settings.data_dir, run_id)
+        status = ensure_lab(workspace, token, run_id=run_id)
+        with self._labs_lock:
+            cached = self._labs.get(run_id)
+        if cached is None:
+            published = pod.publish(LAB_PORT)
+            with self._labs_lock:
+                cached = self._labs.setdefault(run_id, (pod, published))
+            if cached[1] != published:  # another thread published first: use its forward
+                pod.unpublish(published)
+        published = cached[1]
+        self.event(
+            run_id,
+            "lab.opened",
+            {"url": f"{published.url}/lab", "port": published.host_port, "started": status.started},
+        )
+        return LabLink(url=lab_url(published.url, token), port=published.host_port, token=token)
+
+    def _drop_lab(self, run_id: str) -> None:
+        """Close this process's forward to the run's JupyterLab, if it made one."""
+        with self._labs_lock:
+            cached = self._labs.pop(run_id, None)
+        if cached is not None:
+            pod, published = cached
+            pod.unpublish(published)
+
     # scripted candidates --------------------------------------------------------------------
     def overlay(self, run_id: str, submission: Path) -> None:
         """Copy ``submission`` over /workspace as if the candidate had written it."""
@@ -331,6 +395,7 @@ class Runner:
             if pod is None or workspace is None:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
             challenge = self.challenge_of(run)
+            self._drop_lab(run_id)
             self._stop_live_parts(run, challenge, pod)
             workspace.stop(timeout=2)
             limit = self.settings.max_archive_mb * 2**20

@@ -303,6 +303,11 @@ class DockerPod(Pod):
         self._forwards.append(forward)
         return PublishedPort(inner_port=port, host="127.0.0.1", host_port=forward.host_port)
 
+    def unpublish(self, published: PublishedPort) -> None:
+        for forward in [f for f in self._forwards if f.host_port == published.host_port]:
+            forward.close()
+            self._forwards.remove(forward)
+
     def remove(self) -> None:
         for forward in self._forwards:
             forward.close()

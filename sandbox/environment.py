@@ -182,6 +182,9 @@ class Pod(ABC):
     def publish(self, port: int) -> PublishedPort:
         """Make ``port`` inside the pod reachable on the host's 127.0.0.1 (and nowhere else)."""
 
+    def unpublish(self, published: PublishedPort) -> None:  # noqa: B027 (optional for backends)
+        """Stop a forward made by this pod's :meth:`publish` (nothing when it is unknown)."""
+
     @abstractmethod
     def remove(self) -> None:
         """Remove every container, volume and forward of the pod. Never raises for leftovers

@@ -1,5 +1,6 @@
 """Images: the base (a registry image or an offline Debian bootstrap), the runtime layer
-every container starts from, and images built from recipes with a host-side wheelhouse.
+every container starts from, the workspace-tools layer (JupyterLab) challenge images start
+from, and images built from recipes with a host-side wheelhouse.
 
 Tags are content hashes of the recipe and its parent image, so an unchanged recipe is never
 rebuilt and a changed one always is. Builds run with ``--network none``: packages come only
@@ -90,20 +91,26 @@ class ImageBuilder:
             self._docker_build(recipe, tag, parent=base, python=self._python_of(base))
         return tag
 
-    def recipe(self, name: str, recipe_dir: Path) -> str:
+    def recipe(self, name: str, recipe_dir: Path, parent: str | None = None) -> str:
         """The image built from ``recipe_dir`` (a Dockerfile, optionally requirements.txt),
-        built on top of the runtime layer when missing. Raises ImageError."""
-        runtime = self.runtime()
-        tag = f"prodproven/{name}:{_recipe_hash(recipe_dir, self._image_id(runtime))}"
+        built on top of ``parent`` (default: the runtime layer) when missing. Raises
+        ImageError."""
+        parent = parent or self.runtime()
+        tag = f"prodproven/{name}:{_recipe_hash(recipe_dir, self._image_id(parent))}"
         if self._exists(tag):
             return tag
         if not (recipe_dir / "Dockerfile").is_file():
             raise ImageError(f"{recipe_dir}/Dockerfile is missing")
-        self._docker_build(recipe_dir, tag, parent=runtime, python=self._python_of(runtime))
+        self._docker_build(recipe_dir, tag, parent=parent, python=self._python_of(parent))
         return tag
 
     def grader(self) -> str:
         return self.recipe("grader", self._settings.infra_dir / "images" / "grader")
+
+    def lab(self) -> str:
+        """The workspace-tools layer (JupyterLab in /opt/lab) on top of the runtime layer;
+        challenge images are built on it."""
+        return self.recipe("lab", self._settings.infra_dir / "images" / "lab")
 
     def _exists(self, tag: str) -> bool:
         try:

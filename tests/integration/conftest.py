@@ -44,7 +44,9 @@ def runtime_image(images) -> str:
 
 @pytest.fixture(scope="session")
 def challenge_image(images) -> str:
-    return images.recipe("challenge-deploy-model", BUILTIN / "deploy-model" / "image")
+    return images.recipe(
+        "challenge-deploy-model", BUILTIN / "deploy-model" / "image", parent=images.lab()
+    )
 
 
 @pytest.fixture
