@@ -24,6 +24,16 @@ ensure_engine() {
     infra/docker-engine.sh
 }
 
+ensure_browser() {
+    # The browser tests drive Debian's chromium (Playwright's own download cannot work offline).
+    if ! command -v chromium >/dev/null; then
+        echo "prodproven: installing Debian's chromium for the browser tests" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq chromium >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+    fi
+}
+
 ensure_images() {
     "$venv/bin/prodproven" images build "$@" >/dev/null
 }
@@ -40,6 +50,7 @@ case "${1:-}" in
         ensure_python
         ensure_engine
         ensure_images
+        ensure_browser
         "$venv/bin/ruff" check runner sandbox graders tests benchmarks
         "$venv/bin/mypy"
         exec "$venv/bin/pytest" "$@"

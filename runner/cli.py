@@ -9,53 +9,21 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from runner import plugins, supervisor
-from runner.challenge import Challenge, find_challenge, list_challenges
+from runner.challenge import Challenge, list_challenges
+from runner.cli_context import Context, emit, err, out, progress
+from runner.cli_people import PEOPLE_COMMANDS
 from runner.config import Settings
 from runner.errors import ProdprovenError, SpecError
-from runner.lifecycle import Runner
-from runner.report import render, status_document
-from runner.store import Status, Store, utcnow
+from runner.report import status_document
+from runner.store import Status, utcnow
 from runner.validate import validate_challenge
-from sandbox.docker_backend import connect
-from sandbox.images import ImageBuilder
-
-out = Console()
-err = Console(stderr=True)
-
-
-@dataclass
-class Context:
-    settings: Settings
-    json: bool = False
-
-    def runner(self, progress: Callable[[str], None]) -> Runner:
-        client = connect()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        images = ImageBuilder(client, self.settings.images(), log=progress)
-        pod_image = images.runtime()
-        backend = plugins.plugin_manager().hook.sandbox_backend(
-            settings=self.settings, pod_image=pod_image
-        )
-        return Runner(self.settings, self.store(), backend, images, report=progress)
-
-    def store(self) -> Store:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return Store(self.settings.store_url)
-
-    def challenge(self, ref: str) -> Challenge:
-        return find_challenge(ref, self.settings.challenge_dirs, plugins.catalog())
-
 
 variant_option = click.option(
     "--variant",
@@ -69,35 +37,6 @@ fault_option = click.option(
     help="Inject this fault of the challenge's catalogue instead of the drawn one (for "
     "authors trying each fault; the time is still drawn).",
 )
-
-
-@contextmanager
-def progress(quiet: bool = False) -> Iterator[Callable[[str], None]]:
-    """A progress line on stderr: each step is printed with its elapsed time when the next
-    one starts."""
-    started = time.monotonic()
-    last: list[tuple[str, float]] = []
-    with err.status("starting") as status:
-
-        def step(message: str) -> None:
-            now = time.monotonic()
-            if last and not quiet:
-                err.print(f"[green]✓[/green] {last[0][0]} [dim]({now - last[0][1]:.1f}s)[/dim]")
-            last[:] = [(message, now)]
-            status.update(f"{message} [dim]· {now - started:.0f}s[/dim]")
-
-        yield step
-        if last and not quiet:
-            err.print(
-                f"[green]✓[/green] {last[0][0]} [dim]({time.monotonic() - last[0][1]:.1f}s)[/dim]"
-            )
-
-
-def emit(ctx: Context, doc: dict[str, Any]) -> None:
-    if ctx.json:
-        click.echo(json.dumps(doc, indent=2, default=str))
-    else:
-        render(doc, out)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -272,6 +211,7 @@ def start(
     )
     out.print(f"brief:      {target.root / 'brief.md'}")
     out.print(f"workspace:  prodproven shell {started.id}")
+    out.print(f"jupyterlab: prodproven lab {started.id}")
     for name in [ref.name for ref in target.spec.services] + [p.name for p in target.spec.ports]:
         out.print(f"{name + ':':<11} prodproven forward {started.id} {name}")
     out.print(f"submit:     prodproven submit {started.id}")
@@ -304,6 +244,24 @@ def forward(ctx: Context, run_id: str, name: str) -> None:
     with progress(quiet=True) as step:
         published = ctx.runner(step).forward(run_id, name)
     out.print(f"{name} of run {run_id}: [bold]{published.url}[/bold] (Ctrl-C to stop)")
+    _hold()
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.pass_obj
+def lab(ctx: Context, run_id: str) -> None:
+    """Open JupyterLab (notebooks and a terminal) in a running run's workspace, as the
+    candidate: starts it if needed and prints its URL with the run's token; until Ctrl-C."""
+    with progress(quiet=True) as step:
+        link = ctx.runner(step).lab(run_id)
+    out.print(f"JupyterLab of run {run_id}: (Ctrl-C to stop)")
+    click.echo(link.url)
+    _hold()
+
+
+def _hold() -> None:
+    """Keep this process, and so its port forwards, alive until Ctrl-C."""
     try:
         while True:
             time.sleep(3600)
@@ -464,6 +422,10 @@ def gc(ctx: Context, as_json: bool) -> None:
         click.echo(json.dumps(removed))
     else:
         out.print(f"removed {sum(removed.values())} objects of {len(removed)} runs")
+
+
+for _command in PEOPLE_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -35,10 +35,26 @@ class Settings(BaseModel):
     """On machines with 2+ cores, pin the service under load and the load generator apart."""
     max_archive_mb: int = 512
     """Largest workspace archive accepted at submit, in MiB."""
+    web_host: str = "127.0.0.1"
+    """Address ``prodproven serve`` listens on."""
+    web_port: int = 8080
+    """Port ``prodproven serve`` listens on."""
+    public_url: str = ""
+    """Base URL people reach the web app at, for invitation links; default: from host and port."""
+    firm: str = "default"
+    """The firm that owns runs started from the CLI and invitations made there."""
+    session_hours: int = 12
+    """How long an assessor stays signed in to the web app."""
+    invitation_days: int = 7
+    """Default lifetime of an invitation link."""
 
     @property
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'prodproven.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def challenge_dirs(self) -> tuple[Path, ...]:

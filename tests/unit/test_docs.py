@@ -119,3 +119,19 @@ def test_every_fault_kind_and_parameter_is_documented(kind):
     body = section[1].split("\n#", 1)[0]
     for field in model_fields(plugins.faults()[kind].Params):
         assert f"`params.{field}`" in body, f"{kind} parameter {field} is undocumented"
+
+
+def api_routes() -> Iterator[str]:
+    from fastapi.routing import APIRoute
+
+    from runner.web import api
+
+    for route in api.router.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                yield f"{method} {route.path}"
+
+
+@pytest.mark.parametrize("route", sorted(api_routes()))
+def test_every_api_route_is_documented(route):
+    assert f"`{route}`" in doc("web.md")

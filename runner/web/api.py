@@ -1,0 +1,230 @@
+"""The JSON API under /api/, for firms' hiring systems. Documented at /openapi.json.
+
+Every route needs ``Authorization: Bearer <token>``; a request without valid credentials gets
+401, a token without the route's scope 403. A token sees only its firm's runs and invitations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from runner.invitations import Invitation
+from runner.portal import SORTS, Actor, Portal, RunFilter, RunSummary
+from runner.report import status_document
+from runner.reviews import Review
+from runner.web.auth import api_actor, portal
+
+_bearer = HTTPBearer(auto_error=False, description="An API token of an assessor")
+
+
+def _actor(
+    actor: Annotated[Actor, Depends(api_actor)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> Actor:
+    return actor
+
+
+router = APIRouter(prefix="/api", tags=["api"])
+Caller = Annotated[Actor, Depends(_actor)]
+ThePortal = Annotated[Portal, Depends(portal)]
+
+
+class Me(BaseModel):
+    email: str
+    firm: str
+    scopes: list[str]
+
+
+class ChallengeOut(BaseModel):
+    id: str
+    title: str
+    version: str
+    time_limit_minutes: float
+    competencies: list[str]
+
+
+class InvitationIn(BaseModel):
+    challenge: str = Field(description="Challenge id, as in GET /api/challenges")
+    candidate_name: str
+    candidate_email: str
+    days: float | None = Field(None, description="Lifetime of the link; default from settings")
+    variant: int | None = Field(None, description="Seed of the generated material; default random")
+
+
+class InvitationOut(BaseModel):
+    id: str
+    challenge: str
+    candidate_name: str
+    candidate_email: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    state: str
+    run_id: str | None
+
+    @classmethod
+    def of(cls, invitation: Invitation) -> InvitationOut:
+        return cls(
+            id=invitation.id,
+            challenge=invitation.challenge_id,
+            candidate_name=invitation.candidate_name,
+            candidate_email=invitation.candidate_email,
+            created_by=invitation.created_by,
+            created_at=invitation.created_at,
+            expires_at=invitation.expires_at,
+            state=invitation.state,
+            run_id=invitation.run_id,
+        )
+
+
+class InvitationCreated(BaseModel):
+    invitation: InvitationOut
+    link: str = Field(description="The single-use link for the candidate; shown only once")
+
+
+class RunOut(BaseModel):
+    id: str
+    challenge: str
+    candidate: str
+    status: str
+    created_at: datetime
+    deadline: datetime | None
+    submitted_at: datetime | None
+    graded_at: datetime | None
+    score: float | None = Field(
+        description="The score people see: the newest override's, else graded"
+    )
+    graded_score: float | None
+    overridden: bool
+
+    @classmethod
+    def of(cls, summary: RunSummary) -> RunOut:
+        run = summary.run
+        return cls(
+            id=run.id,
+            challenge=run.challenge_id,
+            candidate=run.candidate,
+            status=run.status.value,
+            created_at=run.created_at,
+            deadline=run.deadline,
+            submitted_at=run.submitted_at,
+            graded_at=run.graded_at,
+            score=summary.score.score,
+            graded_score=summary.score.graded,
+            overridden=summary.score.override is not None,
+        )
+
+
+class ReviewOut(BaseModel):
+    id: int
+    kind: Literal["note", "override"]
+    author: str
+    text: str
+    score: float | None
+    previous_score: float | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewOut:
+        return cls.model_validate(review, from_attributes=True)
+
+
+class RunDetailOut(BaseModel):
+    run: RunOut
+    result: dict[str, Any] = Field(description="The graded result document (docs/json-output.md)")
+    reviews: list[ReviewOut]
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: str
+    data: dict[str, Any]
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1)
+
+
+class OverrideIn(BaseModel):
+    score: float = Field(ge=0, le=100)
+    reason: str = Field(description="Why the graded score is wrong (required, 10+ characters)")
+
+
+@router.get("/me")
+def me(actor: Caller) -> Me:
+    return Me(email=actor.label, firm=actor.firm, scopes=list(actor.scopes))
+
+
+@router.get("/challenges")
+def challenges(actor: Caller, the_portal: ThePortal) -> list[ChallengeOut]:
+    actor.require("read")
+    return [
+        ChallengeOut(
+            id=c.id,
+            title=c.spec.title,
+            version=c.spec.version,
+            time_limit_minutes=c.spec.time_limit_minutes,
+            competencies=list(c.spec.competencies),
+        )
+        for c in the_portal.challenges()
+    ]
+
+
+@router.get("/invitations")
+def invitations(actor: Caller, the_portal: ThePortal) -> list[InvitationOut]:
+    return [InvitationOut.of(i) for i in the_portal.invitations_of(actor)]
+
+
+@router.post("/invitations", status_code=201)
+def invite(body: InvitationIn, actor: Caller, the_portal: ThePortal) -> InvitationCreated:
+    created, link = the_portal.invite(
+        actor, body.challenge, body.candidate_name, body.candidate_email, body.days, body.variant
+    )
+    return InvitationCreated(invitation=InvitationOut.of(created), link=link)
+
+
+@router.get("/runs")
+def runs(
+    actor: Caller,
+    the_portal: ThePortal,
+    challenge: str | None = None,
+    candidate: str | None = None,
+    status: str | None = None,
+    min_score: float | None = None,
+    sort: str = Query("created", description=f"one of {', '.join(SORTS)}"),
+    order: Literal["asc", "desc"] = "desc",
+) -> list[RunOut]:
+    query = RunFilter(challenge, candidate, status, min_score, sort, order == "desc")
+    return [RunOut.of(s) for s in the_portal.runs(actor, query)]
+
+
+@router.get("/runs/{run_id}")
+def run(run_id: str, actor: Caller, the_portal: ThePortal) -> RunDetailOut:
+    detail = the_portal.detail(actor, run_id)
+    summary = RunSummary(detail.run, detail.firm, detail.score)
+    return RunDetailOut(
+        run=RunOut.of(summary),
+        result=status_document(detail.run),
+        reviews=[ReviewOut.of(r) for r in detail.reviews],
+    )
+
+
+@router.get("/runs/{run_id}/events")
+def events(run_id: str, actor: Caller, the_portal: ThePortal) -> list[EventOut]:
+    the_portal.visible_run(actor, run_id)
+    return [EventOut(at=e.at, kind=e.kind, data=e.data) for e in the_portal.store.events(run_id)]
+
+
+@router.post("/runs/{run_id}/notes", status_code=201)
+def note(run_id: str, body: NoteIn, actor: Caller, the_portal: ThePortal) -> ReviewOut:
+    return ReviewOut.of(the_portal.note(actor, run_id, body.text))
+
+
+@router.post("/runs/{run_id}/overrides", status_code=201)
+def override(run_id: str, body: OverrideIn, actor: Caller, the_portal: ThePortal) -> ReviewOut:
+    return ReviewOut.of(the_portal.override(actor, run_id, body.score, body.reason))

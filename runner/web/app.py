@@ -1,0 +1,181 @@
+"""The application: routers for assessors, candidates and the API, the sign-in pages, and the
+one place errors become responses (a page for people, JSON for scripts)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from importlib.metadata import version
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from runner.errors import (
+    AccessDenied,
+    AccountError,
+    ChallengeNotFound,
+    InvitationError,
+    ProdprovenError,
+    ReviewError,
+    RunNotFound,
+    RunStateError,
+    ScopeDenied,
+)
+from runner.portal import Portal
+from runner.web import api, assessor, candidate
+from runner.web.auth import (
+    ASSESSOR_COOKIE,
+    LOGIN_COOKIE,
+    CsrfFailed,
+    SignInRequired,
+    checked_form,
+    checked_login_form,
+)
+from runner.web.auth import assessor as signed_in
+from runner.web.jobs import Jobs
+from runner.web.render import environment
+from runner.web.responses import page
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+"""No inline scripts, nothing from elsewhere, never framed: a candidate's file or notebook
+shown to an assessor cannot run code in the assessor's session."""
+
+STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
+    (ScopeDenied, 403),
+    (CsrfFailed, 403),
+    (AccessDenied, 401),
+    (RunNotFound, 404),
+    (ChallengeNotFound, 404),
+    (RunStateError, 409),
+    (ReviewError, 400),
+    (InvitationError, 400),
+    (AccountError, 400),
+    (ProdprovenError, 400),
+]
+
+
+def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.jobs.shutdown()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="prodproven",
+        version=version("prodproven"),
+        description="Invite candidates, follow their runs and review graded results. "
+        "Authenticate with `Authorization: Bearer <token>` (make one with "
+        "`prodproven assessor token EMAIL`).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.portal = portal
+    app.state.jobs = jobs or Jobs()
+    app.state.templates = environment()
+    app.mount("/static", StaticFiles(packages=[("runner.web", "static")]), name="static")
+    app.include_router(api.router)
+    app.include_router(assessor.router)
+    app.include_router(candidate.router)
+    _sign_in_routes(app)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(ProdprovenError)
+    async def prodproven_error(request: Request, exc: ProdprovenError) -> Response:
+        return error_response(request, exc)
+
+    return app
+
+
+def error_response(request: Request, exc: ProdprovenError) -> Response:
+    status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
+    if request.url.path.startswith("/api/"):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    if isinstance(exc, SignInRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return page(request, "error.html", status_code=status, message=str(exc), status=status)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths of this site: never ``//elsewhere`` or ``https://elsewhere``."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/runs"
+
+
+def _sign_in_routes(app: FastAPI) -> None:
+    @app.get("/login", include_in_schema=False)
+    def login_page(request: Request, next: str = "/runs") -> Response:
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", csrf=token, next=_safe_next(next), error=None)
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+        return response
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await checked_login_form(request)
+        the_portal: Portal = request.app.state.portal
+        email, password = str(form.get("email", "")), str(form.get("password", ""))
+        target = _safe_next(str(form.get("next", "")))
+        try:
+            person = the_portal.accounts.authenticate(email, password)
+        except AccessDenied as exc:
+            the_portal.audit.record(email[:254] or "?", "login.failed", "web")
+            token = str(form.get("csrf"))
+            return page(
+                request, "login.html", status_code=401, csrf=token, next=target, error=str(exc)
+            )
+        hours = the_portal.settings.session_hours
+        cookie, _ = the_portal.accounts.open_session(
+            "assessor", str(person.id), timedelta(hours=hours)
+        )
+        the_portal.audit.record(person.email, "login", "web")
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            ASSESSOR_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            secure=the_portal.settings.base_url.startswith("https://"),
+            max_age=hours * 3600,
+        )
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        who = signed_in(request)
+        await checked_form(request, who.session)
+        request.app.state.portal.accounts.close_session(request.cookies[ASSESSOR_COOKIE])
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(ASSESSOR_COOKIE)
+        return response
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/runs", status_code=303)

@@ -1,0 +1,212 @@
+"""Assessors' pages: runs, one run in detail with its review, comparison, invitations."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from runner.archives import read_member
+from runner.errors import ProdprovenError, ReviewError, RunStateError
+from runner.htmlreport import notebooks, render_report
+from runner.portal import SORTS, Portal, RunFilter
+from runner.store import Status
+from runner.web.auth import AssessorContext, assessor, checked_form, portal
+from runner.web.responses import page
+
+router = APIRouter(include_in_schema=False)
+Who = Annotated[AssessorContext, Depends(assessor)]
+ThePortal = Annotated[Portal, Depends(portal)]
+SHOWN_BYTES = 512 * 1024
+
+
+def _page(request: Request, template: str, who: AssessorContext, **context: object) -> Response:
+    status_code = int(str(context.pop("status_code", 200)))
+    return page(
+        request,
+        template,
+        status_code=status_code,
+        csrf=who.session.csrf,
+        user=who,
+        **context,
+    )
+
+
+@router.get("/runs")
+def runs(
+    request: Request,
+    who: Who,
+    the_portal: ThePortal,
+    challenge: str = "",
+    candidate: str = "",
+    status: str = "",
+    min_score: str = "",
+    sort: str = "created",
+    order: str = "desc",
+) -> Response:
+    query = RunFilter(
+        challenge=challenge or None,
+        candidate=candidate or None,
+        status=status or None,
+        min_score=float(min_score) if min_score.strip() else None,
+        sort=sort if sort in SORTS else "created",
+        descending=order != "asc",
+    )
+    found = the_portal.runs(who.actor, query)
+    return _page(
+        request,
+        "runs.html",
+        who,
+        runs=found,
+        query=query,
+        challenges=sorted({c.id for c in the_portal.challenges()}),
+        statuses=[s.value for s in Status],
+        sorts=SORTS,
+    )
+
+
+def _run_page(
+    request: Request, who: AssessorContext, the_portal: Portal, run_id: str, **extra: object
+) -> Response:
+    detail = the_portal.detail(who.actor, run_id)
+    return _page(
+        request,
+        "run.html",
+        who,
+        d=detail,
+        notebooks=notebooks(detail),
+        interactive=True,
+        **extra,
+    )
+
+
+@router.get("/runs/{run_id}")
+def run(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
+    return _run_page(request, who, the_portal, run_id)
+
+
+@router.post("/runs/{run_id}/notes")
+async def add_note(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
+    form = await checked_form(request, who.session)
+    try:
+        the_portal.note(who.actor, run_id, str(form.get("text", "")))
+    except ReviewError as exc:
+        return _run_page(request, who, the_portal, run_id, review_error=str(exc), status_code=400)
+    return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
+
+
+@router.post("/runs/{run_id}/overrides")
+async def add_override(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
+    form = await checked_form(request, who.session)
+    try:
+        raw = str(form.get("score", "")).strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ReviewError(f"the overriding score must be a number, not {raw!r}") from None
+        the_portal.override(who.actor, run_id, value, str(form.get("reason", "")))
+    except (ReviewError, RunStateError) as exc:
+        return _run_page(request, who, the_portal, run_id, review_error=str(exc), status_code=400)
+    return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
+
+
+@router.get("/runs/{run_id}/workspace.tar")
+def workspace_archive(run_id: str, who: Who, the_portal: ThePortal) -> Response:
+    found = the_portal.visible_run(who.actor, run_id)
+    if not found.archive_path or not Path(found.archive_path).is_file():
+        raise ProdprovenError(f"run {run_id} has no workspace archive yet")
+    return FileResponse(
+        found.archive_path, media_type="application/x-tar", filename=f"{run_id}-workspace.tar"
+    )
+
+
+@router.get("/runs/{run_id}/files/{path:path}")
+def workspace_file(
+    request: Request, run_id: str, path: str, who: Who, the_portal: ThePortal, raw: int = 0
+) -> Response:
+    found = the_portal.visible_run(who.actor, run_id)
+    if not found.archive_path:
+        raise ProdprovenError(f"run {run_id} has no workspace archive yet")
+    data = read_member(Path(found.archive_path), path, max_bytes=64 * 2**20 if raw else SHOWN_BYTES)
+    if raw:
+        # Candidate files are served as downloads, never rendered by the browser.
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{Path(path).name}"'},
+        )
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return _page(
+        request,
+        "file.html",
+        who,
+        run=found,
+        path=path,
+        text=text,
+        size=len(data),
+        kind=mimetypes.guess_type(path)[0] or "",
+    )
+
+
+@router.get("/runs/{run_id}/report.html")
+def report(run_id: str, who: Who, the_portal: ThePortal) -> Response:
+    html = render_report(the_portal.detail(who.actor, run_id))
+    return HTMLResponse(
+        html, headers={"Content-Disposition": f'attachment; filename="{run_id}-report.html"'}
+    )
+
+
+@router.get("/compare")
+def compare(request: Request, who: Who, the_portal: ThePortal, challenge: str = "") -> Response:
+    challenges = sorted({c.id for c in the_portal.challenges()})
+    table = the_portal.compare(who.actor, challenge) if challenge else None
+    return _page(request, "compare.html", who, table=table, challenges=challenges, chosen=challenge)
+
+
+@router.get("/invitations")
+def invitations(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    return _invitations_page(request, who, the_portal)
+
+
+def _invitations_page(
+    request: Request, who: AssessorContext, the_portal: Portal, **extra: object
+) -> Response:
+    return _page(
+        request,
+        "invitations.html",
+        who,
+        invitations=the_portal.invitations_of(who.actor),
+        challenges=the_portal.challenges(),
+        days=the_portal.settings.invitation_days,
+        **{"created": None, "link": None, "error": None, **extra},
+    )
+
+
+@router.post("/invitations")
+async def invite(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    form = await checked_form(request, who.session)
+    try:
+        raw_days = str(form.get("days", "")).strip()
+        created, link = the_portal.invite(
+            who.actor,
+            str(form.get("challenge", "")),
+            str(form.get("name", "")),
+            str(form.get("email", "")),
+            days=float(raw_days) if raw_days else None,
+        )
+    except (ProdprovenError, ValueError) as exc:
+        return _invitations_page(request, who, the_portal, error=str(exc), status_code=400)
+    return _invitations_page(request, who, the_portal, created=created, link=link)
+
+
+@router.post("/invitations/{invitation_id}/revoke")
+async def revoke(request: Request, invitation_id: str, who: Who, the_portal: ThePortal) -> Response:
+    await checked_form(request, who.session)
+    the_portal.revoke(who.actor, invitation_id)
+    return RedirectResponse("/invitations", status_code=303)

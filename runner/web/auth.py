@@ -1,0 +1,105 @@
+"""Who is asking, for each of the app's three audiences.
+
+- Assessors in a browser: a session cookie (``pp_session``); every form echoes the session's
+  CSRF secret.
+- Candidates: the single-use invitation link opens a candidate session (``pp_candidate``)
+  whose subject is the invitation; it reaches only that invitation's run.
+- Scripts: ``Authorization: Bearer <API token>`` on /api/ only. The API never reads cookies,
+  so a page elsewhere cannot make a signed-in browser call it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.datastructures import FormData
+
+from runner.accounts import WebSession, csrf_matches
+from runner.errors import AccessDenied
+from runner.portal import Actor, Portal
+
+ASSESSOR_COOKIE = "pp_session"
+CANDIDATE_COOKIE = "pp_candidate"
+LOGIN_COOKIE = "pp_login"
+
+
+class SignInRequired(AccessDenied):
+    """An assessor page was asked for without a live assessor session."""
+
+
+class CsrfFailed(AccessDenied):
+    """A form came back without its session's CSRF secret."""
+
+    def __init__(self) -> None:
+        super().__init__("the form expired or did not come from this site; reload and try again")
+
+
+@dataclass(frozen=True)
+class AssessorContext:
+    actor: Actor
+    session: WebSession
+    name: str
+
+
+@dataclass(frozen=True)
+class CandidateContext:
+    invitation_id: str
+    session: WebSession
+
+
+def portal(request: Request) -> Portal:
+    found: Portal = request.app.state.portal
+    return found
+
+
+def assessor(request: Request) -> AssessorContext:
+    """The signed-in assessor. Raises SignInRequired."""
+    cookie = request.cookies.get(ASSESSOR_COOKIE)
+    if not cookie:
+        raise SignInRequired("sign in to see this page")
+    the_portal = portal(request)
+    try:
+        session = the_portal.accounts.session(cookie, "assessor")
+        person = the_portal.accounts.assessor(int(session.subject))
+    except AccessDenied as exc:
+        raise SignInRequired(str(exc)) from None
+    return AssessorContext(Actor.of(person), session, person.name)
+
+
+def candidate(request: Request) -> CandidateContext:
+    """The candidate of this browser. Raises AccessDenied."""
+    cookie = request.cookies.get(CANDIDATE_COOKIE)
+    if not cookie:
+        raise AccessDenied("open the link of your invitation to reach this page")
+    session = portal(request).accounts.session(cookie, "candidate")
+    return CandidateContext(session.subject, session)
+
+
+def api_actor(request: Request) -> Actor:
+    """The actor of a bearer token. Raises AccessDenied (401 at the edge)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise AccessDenied("this API needs an 'Authorization: Bearer <token>' header")
+    token = portal(request).accounts.token(secret.strip())
+    return Actor.of(token.assessor, token.scopes)
+
+
+async def checked_form(request: Request, session: WebSession) -> FormData:
+    """The posted form, once its CSRF field matches the session. Raises CsrfFailed."""
+    form = await request.form()
+    sent = form.get("csrf")
+    if not csrf_matches(session, sent if isinstance(sent, str) else None):
+        raise CsrfFailed()
+    return form
+
+
+async def checked_login_form(request: Request) -> FormData:
+    """The sign-in form: no session exists yet, so its CSRF secret is a cookie it must echo."""
+    form = await request.form()
+    cookie, sent = request.cookies.get(LOGIN_COOKIE), form.get("csrf")
+    if not cookie or not isinstance(sent, str) or not secrets.compare_digest(cookie, sent):
+        raise CsrfFailed()
+    return form

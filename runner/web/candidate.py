@@ -1,0 +1,142 @@
+"""The candidate's pages: the invitation link, the brief, the clock, the tools, submit.
+
+The clock is the server's: the page is told how many seconds remain and counts down from
+that, asking the server again every few seconds. Nothing lives only in the browser, so a
+refresh or a lost tab (reopened in the same browser) shows the same run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from runner.errors import AccessDenied, RunStateError
+from runner.portal import Portal
+from runner.store import Status
+from runner.web.auth import CANDIDATE_COOKIE, CandidateContext, candidate, checked_form, portal
+from runner.web.jobs import Jobs
+from runner.web.responses import page
+
+router = APIRouter(include_in_schema=False)
+Who = Annotated[CandidateContext, Depends(candidate)]
+ThePortal = Annotated[Portal, Depends(portal)]
+SESSION_SLACK = timedelta(days=14)
+"""A candidate's browser stays signed in this long after the invitation's expiry, so they can
+come back to see that their submission was received."""
+
+MESSAGES = {
+    Status.created: "Your workspace is being prepared.",
+    Status.provisioning: "Your workspace is being prepared.",
+    Status.running: "Your workspace is running. The clock is ticking.",
+    Status.submitted: "Your work was submitted and is being archived.",
+    Status.grading: "Your work was submitted and is being graded.",
+    Status.graded: "Your work was received and graded. Thank you! The firm will be in touch.",
+    Status.errored: "Something went wrong on our side; your work is kept and the firm was told.",
+}
+
+
+def _jobs(request: Request) -> Jobs:
+    found: Jobs = request.app.state.jobs
+    return found
+
+
+@router.get("/i/{token}")
+def open_invitation(request: Request, token: str, the_portal: ThePortal) -> Response:
+    known = the_portal.invitations.find(token)
+    cookie = request.cookies.get(CANDIDATE_COOKIE)
+    if known is not None and cookie:
+        try:
+            if the_portal.accounts.session(cookie, "candidate").subject == known.id:
+                return RedirectResponse("/candidate", status_code=303)
+        except AccessDenied:
+            pass
+    invitation = the_portal.invitations.redeem(token)
+    lifetime = invitation.expires_at - invitation.created_at + SESSION_SLACK
+    cookie, _ = the_portal.accounts.open_session("candidate", invitation.id, lifetime)
+    the_portal.audit.record(
+        f"candidate:{invitation.candidate_email}", "invitation.opened", invitation.id
+    )
+    response = RedirectResponse("/candidate", status_code=303)
+    response.set_cookie(
+        CANDIDATE_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=the_portal.settings.base_url.startswith("https://"),
+        max_age=int(lifetime.total_seconds()),
+    )
+    return response
+
+
+def _state(request: Request, who: CandidateContext, the_portal: Portal) -> dict[str, Any]:
+    state = the_portal.candidate_state(who.invitation_id)
+    jobs = _jobs(request)
+    run = state.run
+    return {
+        "status": run.status.value if run else "not started",
+        "message": MESSAGES[run.status] if run else "Read the brief, then start when ready.",
+        "remaining_s": state.remaining_s,
+        "deadline": run.deadline.isoformat() if run and run.deadline else None,
+        "busy": state.busy or ("working" if jobs.active(who.invitation_id) else None),
+        "failure": jobs.failure(who.invitation_id),
+        "running": bool(run and run.status == Status.running),
+    }
+
+
+@router.get("/candidate")
+def home(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    state = the_portal.candidate_state(who.invitation_id)
+    return page(
+        request,
+        "candidate.html",
+        csrf=who.session.csrf,
+        state=state,
+        live=_state(request, who, the_portal),
+        tools=the_portal.tools(state.challenge),
+        brief=(state.challenge.root / "brief.md").read_text(),
+    )
+
+
+@router.get("/candidate/status")
+def status(request: Request, who: Who, the_portal: ThePortal) -> dict[str, Any]:
+    return _state(request, who, the_portal)
+
+
+@router.post("/candidate/start")
+async def start(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    await checked_form(request, who.session)
+    state = the_portal.candidate_state(who.invitation_id)
+    if state.can_start:
+        _jobs(request).submit(
+            "start", who.invitation_id, lambda: the_portal.start_invited(who.invitation_id)
+        )
+    return RedirectResponse("/candidate", status_code=303)
+
+
+@router.get("/candidate/submit")
+def confirm_submit(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    state = the_portal.candidate_state(who.invitation_id)
+    if state.run is None or state.run.status != Status.running:
+        return RedirectResponse("/candidate", status_code=303)
+    return page(request, "candidate_submit.html", csrf=who.session.csrf, state=state)
+
+
+@router.post("/candidate/submit")
+async def submit(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    await checked_form(request, who.session)
+    state = the_portal.candidate_state(who.invitation_id)
+    if state.run is None:
+        raise RunStateError("start the challenge before you submit")
+    if state.run.status == Status.running:
+        _jobs(request).submit(
+            "grade", who.invitation_id, lambda: the_portal.submit_invited(who.invitation_id)
+        )
+    return RedirectResponse("/candidate", status_code=303)
+
+
+@router.get("/candidate/tools/{name}")
+def tool(name: str, who: Who, the_portal: ThePortal) -> Response:
+    return RedirectResponse(the_portal.tool_url(who.invitation_id, name), status_code=303)
