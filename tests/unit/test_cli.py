@@ -9,9 +9,10 @@ import sys
 import pytest
 
 
-def prodproven(*args: str, env_dir) -> subprocess.CompletedProcess[str]:
+def prodproven(*args: str, env_dir, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from runner.cli import main; main()", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env={"PRODPROVEN_DATA_DIR": str(env_dir), "PATH": "/usr/bin:/bin"},

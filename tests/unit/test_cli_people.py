@@ -1,0 +1,91 @@
+"""The commands for people: assessors, tokens, invitations and the HTML report, as a script
+would run them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from runner.store import Status, Store, utcnow
+from tests.unit.test_cli import prodproven
+from tests.unit.websupport import FIXTURES
+
+PASSWORD = "correct horse battery"
+
+
+def add_assessor(data: Path, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
+    return prodproven(
+        "assessor", "add", "ada@acme.test", "--firm", "acme", "--password-stdin",
+        env_dir=data, stdin=password + "\n",
+    )  # fmt: skip
+
+
+def graded_run(data: Path) -> str:
+    store = Store(f"sqlite:///{data / 'prodproven.db'}")
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.0.0",
+        challenge_path="/challenges/deploy-model",
+        candidate="Ada",
+        mode="scripted",
+    )
+    document = json.loads((FIXTURES / "deploy-model.json").read_text())
+    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
+        store.transition(run.id, status)
+    store.transition(
+        run.id, Status.graded, score=document["score"], result=document, graded_at=utcnow()
+    )
+    return run.id
+
+
+def test_an_assessor_is_added_with_a_password_from_stdin(tmp_path):
+    assert add_assessor(tmp_path).returncode == 0
+    listed = json.loads(prodproven("assessor", "list", "--json", env_dir=tmp_path).stdout)
+    assert listed == [{"id": 1, "email": "ada@acme.test", "name": "ada@acme.test", "firm": "acme"}]
+
+
+def test_a_short_password_is_refused_with_one_message(tmp_path):
+    proc = add_assessor(tmp_path, password="short")
+    assert proc.returncode == 1
+    assert "at least 10 characters" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_token_is_printed_once_for_the_asked_scopes(tmp_path):
+    add_assessor(tmp_path)
+    proc = prodproven("assessor", "token", "ada@acme.test", "--scope", "read", env_dir=tmp_path)
+    assert proc.returncode == 0
+    secret = proc.stdout.strip().splitlines()[-1]
+    assert secret.startswith("ppt_")
+    assert secret not in (tmp_path / "prodproven.db").read_bytes().decode("latin-1")
+
+
+def test_invite_prints_a_single_use_link(tmp_path):
+    proc = prodproven(
+        "invite", "deploy-model", "--name", "Cleo", "--email", "cleo@x.test", "--json",
+        env_dir=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    invitation = json.loads(proc.stdout)
+    assert invitation["link"].startswith("http://127.0.0.1:8080/i/")
+    assert invitation["challenge"] == "deploy-model"
+
+
+def test_invite_to_an_unknown_challenge_names_it(tmp_path):
+    proc = prodproven("invite", "nope", "--name", "C", "--email", "c@x.test", env_dir=tmp_path)
+    assert proc.returncode == 1 and "nope" in proc.stderr
+
+
+def test_report_writes_a_self_contained_html_file(tmp_path):
+    run_id = graded_run(tmp_path)
+    out = tmp_path / "report.html"
+    proc = prodproven("report", run_id, "--out", str(out), env_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text()
+    assert html.startswith("<!doctype html>") and "<svg" in html and "<style>" in html
+    assert "<script" not in html and 'href="/static' not in html
+
+
+def test_report_of_an_unknown_run_is_one_message(tmp_path):
+    proc = prodproven("report", "nope", "--out", str(tmp_path / "r.html"), env_dir=tmp_path)
+    assert proc.returncode == 1 and "no run 'nope'" in proc.stderr
