@@ -9,7 +9,9 @@
 5. fix-drift's notebook grading wall time against the time its cells spend executing;
 6. the SLO prober's overhead (its container's CPU share of one core, and the service's, over
    30 s at one probe a second) and its injection-to-detection latency: from a fault's
-   injection to the first unhealthy answer, and to that sample being in the store: medians.
+   injection to the first unhealthy answer, and to that sample being in the store: medians;
+7. the web app's response times over a store of 300 graded runs (the runs list, a run's
+   detail page with its plots, the API's run list, the HTML report): medians, in-process.
 
 Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]...
 """
@@ -244,7 +246,63 @@ def prober(runner: Runner, repeat: int, workdir: Path) -> None:
         runner.backend.remove_run(run.id)
 
 
-BENCHMARKS = ("sandbox", "grading", "load", "mlflow", "notebook", "prober")
+BENCHMARKS = ("sandbox", "grading", "load", "mlflow", "notebook", "prober", "web")
+
+
+def web_pages(repeat: int, workdir: Path) -> None:
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from runner.portal import Portal
+    from runner.store import Status
+    from runner.web.app import create_app
+    from runner.web.auth import ASSESSOR_COOKIE
+
+    settings = Settings.from_env(data_dir=workdir / "web")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.store_url)
+    document = json.loads(
+        (REPO_ROOT / "tests/unit/fixtures/results/incident-response.json").read_text()
+    )
+    for index in range(300):
+        run = store.create_run(
+            challenge_id="incident-response",
+            challenge_version="1.0.0",
+            challenge_path=str(REPO_ROOT / "challenges/incident-response"),
+            candidate=f"candidate {index}",
+            mode="scripted",
+        )
+        for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
+            store.transition(run.id, status)
+        store.transition(
+            run.id, Status.graded, score=document["score"] - index % 40, result=document
+        )
+
+    def no_runner(_: Any) -> Runner:
+        raise RuntimeError("the benchmark starts no run")
+
+    portal = Portal(settings, store, no_runner, supervise=lambda *_: 0)
+    person = portal.accounts.add_assessor("bench@acme.test", "Bench", settings.firm, "x" * 12)
+    cookie, _ = portal.accounts.open_session("assessor", str(person.id), timedelta(hours=1))
+    _, secret = portal.accounts.create_token("bench@acme.test", "bench", ("read",))
+    client = TestClient(create_app(portal), cookies={ASSESSOR_COOKIE: cookie})
+    api = {"Authorization": f"Bearer {secret}"}
+    pages = {
+        "runs list (300 runs)": ("/runs", {}),
+        "run detail with plots": (f"/runs/{run.id}", {}),
+        "API GET /api/runs": ("/api/runs", api),
+        "HTML report": (f"/runs/{run.id}/report.html", {}),
+    }
+    for name, (path, headers) in pages.items():
+        times, size = [], 0
+        for _ in range(repeat * 4):
+            started = time.perf_counter()
+            response = client.get(path, headers=headers)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text[:300]
+            size = len(response.content)
+        print(f"web: {name}: median {statistics.median(times):.1f} ms ({size // 1024} KiB)")
 
 
 def main() -> None:
@@ -257,6 +315,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     chosen = set(args.only or BENCHMARKS)
+    if chosen == {"web"}:
+        with tempfile.TemporaryDirectory() as data:
+            web_pages(args.repeat, Path(data))
+        return
     client = connect()
     with tempfile.TemporaryDirectory() as data:
         settings = Settings.from_env(data_dir=Path(data))
@@ -281,6 +343,8 @@ def main() -> None:
             notebook_grading(runner)
         if "prober" in chosen:
             prober(runner, args.repeat * 2, Path(data))
+        if "web" in chosen:
+            web_pages(args.repeat, Path(data))
 
 
 if __name__ == "__main__":

@@ -323,14 +323,18 @@ class Portal:
             raise RunNotFound(f"no run {run_id!r}")
         return run
 
-    def runs(self, actor: Actor, query: RunFilter = RunFilter()) -> list[RunSummary]:
+    def runs(
+        self, actor: Actor, query: RunFilter = RunFilter(), *, results: bool = False
+    ) -> list[RunSummary]:
+        """The runs ``actor`` may see, filtered and sorted; their result documents only with
+        ``results``."""
         actor.require("read")
         if query.sort not in SORTS:
             raise ProdprovenError(f"cannot sort runs by {query.sort!r}; choose from {SORTS}")
         firms = self._firms()
         overrides = self.reviews.overrides()
         found = []
-        for run in self.store.list_runs():
+        for run in self.store.list_runs(results=results):
             firm = firms.get(run.id, self.settings.firm)
             if not actor.sees(firm):
                 continue
@@ -373,7 +377,7 @@ class Portal:
         )
 
     def compare(self, actor: Actor, challenge_id: str) -> Comparison:
-        summaries = self.runs(actor, RunFilter(challenge=challenge_id, sort="score"))
+        summaries = self.runs(actor, RunFilter(challenge=challenge_id, sort="score"), results=True)
         graders: list[str] = []
         rows = []
         for summary in summaries:

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from runner.errors import RunNotFound, RunStateError
@@ -184,10 +184,12 @@ class Run:
     grading_attempts: int
 
     @classmethod
-    def from_row(cls, row: RunRow) -> Run:
+    def from_row(cls, row: RunRow, result: bool = True) -> Run:
+        skipped = ("status", "result")
         return cls(
-            **{f: getattr(row, f) for f in cls.__dataclass_fields__ if f != "status"},
+            **{f: getattr(row, f) for f in cls.__dataclass_fields__ if f not in skipped},
             status=Status(row.status),
+            result=row.result if result else None,
         )
 
 
@@ -270,12 +272,16 @@ class Store:
                 raise RunNotFound(f"no run {run_id!r} (see `prodproven status`)")
             return Run.from_row(row)
 
-    def list_runs(self, *, status: Status | None = None) -> list[Run]:
+    def list_runs(self, *, status: Status | None = None, results: bool = True) -> list[Run]:
+        """Newest first; with ``results=False`` each run's result document is left out (None),
+        which keeps long listings fast."""
         with self.session() as s:
             query = select(RunRow).order_by(RunRow.created_at.desc())
+            if not results:
+                query = query.options(defer(RunRow.result, raiseload=True))
             if status is not None:
                 query = query.where(RunRow.status == status.value)
-            return [Run.from_row(r) for r in s.scalars(query)]
+            return [Run.from_row(r, result=results) for r in s.scalars(query)]
 
     def transition(self, run_id: str, to: Status, **fields: Any) -> Run:
         """Move a run to ``to`` (recording an event) and update ``fields`` in one commit.

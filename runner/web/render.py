@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,7 +75,9 @@ def notebook_cells(raw: bytes) -> list[NotebookCell]:
     return cells
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
+    """The one template environment (templates are compiled once per process)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("runner.web", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
