@@ -74,8 +74,8 @@ class Runner:
         self.report = report
         self.catalog: Catalog = plugins.catalog()
         self._materials: dict[tuple[Path, str, int | None], Material] = {}
-        self._labs: dict[str, tuple[Pod, PublishedPort]] = {}
-        self._labs_lock = threading.Lock()
+        self._published: dict[tuple[str, int], tuple[Pod, PublishedPort]] = {}
+        self._published_lock = threading.Lock()
 
     # paths and lookups ---------------------------------------------------------------------
     def paths(self, run_id: str) -> RunPaths:
@@ -285,7 +285,8 @@ class Runner:
 
     def forward(self, run_id: str, name: str) -> PublishedPort:
         """Publish a service (by name) or a declared port (by name) of a running run on the
-        host's 127.0.0.1, for as long as this process lives."""
+        host's 127.0.0.1, once per process, until the run is submitted here or the process
+        ends."""
         run = self.store.get(run_id)
         challenge = self.challenge_of(run)
         ports = {ref_name: kind.port for ref_name, kind in challenge.services(self.catalog)}
@@ -295,32 +296,24 @@ class Runner:
                 f"run {run_id} has no service or port named {name!r} (known: {sorted(ports)})"
             )
         pod, _ = self.workspace(run_id)
-        published = pod.publish(ports[name])
+        published = self._publish(run_id, pod, ports[name])
         self.event(run_id, "port.forwarded", {"name": name, "url": published.url})
         return published
 
     def lab(self, run_id: str) -> LabLink:
         """JupyterLab in a running run's workspace, published on the host's 127.0.0.1: it is
-        started when it does not run (e.g. after a restart), and the forward is made once per
-        process and kept while the run runs. The event ``lab.opened`` never holds the token.
+        started when it does not run (e.g. after a restart or a crash), and published once
+        per process like ``forward``. The event ``lab.opened`` never holds the token.
         Raises RunStateError when the run is not running, ServiceNotReady when the lab does
         not come up."""
         run = self.store.get(run_id)
         if run.status != Status.running:
-            self._drop_lab(run_id)
+            self._unpublish(run_id)
             raise RunStateError(f"run {run_id} is {run.status.value}; its JupyterLab is gone")
         pod, workspace = self.workspace(run_id)
         token = lab_token(self.settings.data_dir, run_id)
         status = ensure_lab(workspace, token, run_id=run_id)
-        with self._labs_lock:
-            cached = self._labs.get(run_id)
-        if cached is None:
-            published = pod.publish(LAB_PORT)
-            with self._labs_lock:
-                cached = self._labs.setdefault(run_id, (pod, published))
-            if cached[1] != published:  # another thread published first: use its forward
-                pod.unpublish(published)
-        published = cached[1]
+        published = self._publish(run_id, pod, LAB_PORT)
         self.event(
             run_id,
             "lab.opened",
@@ -328,12 +321,24 @@ class Runner:
         )
         return LabLink(url=lab_url(published.url, token), port=published.host_port, token=token)
 
-    def _drop_lab(self, run_id: str) -> None:
-        """Close this process's forward to the run's JupyterLab, if it made one."""
-        with self._labs_lock:
-            cached = self._labs.pop(run_id, None)
-        if cached is not None:
-            pod, published = cached
+    def _publish(self, run_id: str, pod: Pod, port: int) -> PublishedPort:
+        key = (run_id, port)
+        with self._published_lock:
+            cached = self._published.get(key)
+        if cached is None:
+            published = pod.publish(port)
+            with self._published_lock:
+                cached = self._published.setdefault(key, (pod, published))
+            if cached[1] != published:  # another thread published first: use its forward
+                pod.unpublish(published)
+        return cached[1]
+
+    def _unpublish(self, run_id: str) -> None:
+        """Close this process's forwards into the run."""
+        with self._published_lock:
+            keys = [key for key in self._published if key[0] == run_id]
+            dropped = [self._published.pop(key) for key in keys]
+        for pod, published in dropped:
             pod.unpublish(published)
 
     # scripted candidates --------------------------------------------------------------------
@@ -395,7 +400,7 @@ class Runner:
             if pod is None or workspace is None:
                 raise ContainerError(f"the workspace of run {run_id} is gone; nothing to archive")
             challenge = self.challenge_of(run)
-            self._drop_lab(run_id)
+            self._unpublish(run_id)
             self._stop_live_parts(run, challenge, pod)
             workspace.stop(timeout=2)
             limit = self.settings.max_archive_mb * 2**20

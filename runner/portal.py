@@ -137,7 +137,6 @@ class Portal:
         self._runner_lock = threading.Lock()
         self._local = threading.local()
         self._the_runner: Runner | None = None
-        self._tools: dict[tuple[str, str], str] = {}
 
     def runner(self) -> Runner:
         """The one runner of this process (made on first use: it needs the Docker engine).
@@ -285,22 +284,16 @@ class Portal:
 
     def tool_url(self, invitation_id: str, name: str) -> str:
         """Where the candidate's browser reaches a tool of their running run: ``lab``
-        (JupyterLab, with its token) or a service or port the challenge declares."""
+        (JupyterLab, with its token; restarted if it died) or a service or port the challenge
+        declares. The runner publishes each once per process."""
         invitation = self.invitations.usable(invitation_id)
         if invitation.run_id is None:
             raise RunStateError("start the challenge first")
         run = self.store.get(invitation.run_id)
         if run.status != Status.running:
             raise RunStateError(f"your run is {run.status.value}; its tools are closed")
-        key = (run.id, name)
-        with self._lock:
-            known = self._tools.get(key)
-        if known is None:
-            runner = self.runner()
-            known = runner.lab(run.id).url if name == "lab" else runner.forward(run.id, name).url
-            with self._lock:
-                self._tools[key] = known
-        return known
+        runner = self.runner()
+        return runner.lab(run.id).url if name == "lab" else runner.forward(run.id, name).url
 
     def tools(self, challenge: Challenge) -> list[str]:
         """The names of the tools a candidate of ``challenge`` gets, JupyterLab first."""

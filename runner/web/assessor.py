@@ -23,15 +23,15 @@ ThePortal = Annotated[Portal, Depends(portal)]
 SHOWN_BYTES = 512 * 1024
 
 
-def _page(request: Request, template: str, who: AssessorContext, **context: object) -> Response:
-    status_code = int(str(context.pop("status_code", 200)))
+def _page(
+    request: Request,
+    template: str,
+    who: AssessorContext,
+    status_code: int = 200,
+    **context: object,
+) -> Response:
     return page(
-        request,
-        template,
-        status_code=status_code,
-        csrf=who.session.csrf,
-        user=who,
-        **context,
+        request, template, status_code=status_code, csrf=who.session.csrf, user=who, **context
     )
 
 
@@ -69,13 +69,19 @@ def runs(
 
 
 def _run_page(
-    request: Request, who: AssessorContext, the_portal: Portal, run_id: str, **extra: object
+    request: Request,
+    who: AssessorContext,
+    the_portal: Portal,
+    run_id: str,
+    status_code: int = 200,
+    **extra: object,
 ) -> Response:
     detail = the_portal.detail(who.actor, run_id)
     return _page(
         request,
         "run.html",
         who,
+        status_code,
         d=detail,
         notebooks=notebooks(detail),
         interactive=True,
@@ -94,7 +100,7 @@ async def add_note(request: Request, run_id: str, who: Who, the_portal: ThePorta
     try:
         the_portal.note(who.actor, run_id, str(form.get("text", "")))
     except ReviewError as exc:
-        return _run_page(request, who, the_portal, run_id, review_error=str(exc), status_code=400)
+        return _run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
 
 
@@ -109,7 +115,7 @@ async def add_override(request: Request, run_id: str, who: Who, the_portal: TheP
             raise ReviewError(f"the overriding score must be a number, not {raw!r}") from None
         the_portal.override(who.actor, run_id, value, str(form.get("reason", "")))
     except (ReviewError, RunStateError) as exc:
-        return _run_page(request, who, the_portal, run_id, review_error=str(exc), status_code=400)
+        return _run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
 
 
@@ -175,12 +181,17 @@ def invitations(request: Request, who: Who, the_portal: ThePortal) -> Response:
 
 
 def _invitations_page(
-    request: Request, who: AssessorContext, the_portal: Portal, **extra: object
+    request: Request,
+    who: AssessorContext,
+    the_portal: Portal,
+    status_code: int = 200,
+    **extra: object,
 ) -> Response:
     return _page(
         request,
         "invitations.html",
         who,
+        status_code,
         invitations=the_portal.invitations_of(who.actor),
         challenges=the_portal.challenges(),
         days=the_portal.settings.invitation_days,
@@ -201,7 +212,7 @@ async def invite(request: Request, who: Who, the_portal: ThePortal) -> Response:
             days=float(raw_days) if raw_days else None,
         )
     except (ProdprovenError, ValueError) as exc:
-        return _invitations_page(request, who, the_portal, error=str(exc), status_code=400)
+        return _invitations_page(request, who, the_portal, 400, error=str(exc))
     return _invitations_page(request, who, the_portal, created=created, link=link)
 
 

@@ -576,19 +576,18 @@ def test_submit_invited_of_a_submitted_run_only_grades_it(portal):
 
 
 # candidates: tools ----------------------------------------------------------------------------
-def test_tool_url_asks_the_runner_for_the_lab_once(portal):
+def test_tool_url_asks_the_runner_for_the_lab_each_time_so_a_dead_lab_restarts(portal):
     invitation = invitation_for(portal, "firm-a")
     run = portal.start_invited(invitation.id)
     first = portal.tool_url(invitation.id, "lab")
     second = portal.tool_url(invitation.id, "lab")
     assert first == second == f"http://127.0.0.1:9999/lab?token=t-{run.id}"
-    assert fake(portal).called("lab") == [run.id]
+    assert fake(portal).called("lab") == [run.id, run.id]
 
 
-def test_tool_url_forwards_a_named_service_once(portal):
+def test_tool_url_forwards_a_named_service(portal):
     invitation = invitation_for(portal, "firm-a", challenge="fix-drift")
     run = portal.start_invited(invitation.id)
-    assert portal.tool_url(invitation.id, "mlflow") == "http://127.0.0.1:9998/mlflow"
     assert portal.tool_url(invitation.id, "mlflow") == "http://127.0.0.1:9998/mlflow"
     assert fake(portal).called("forward") == [(run.id, "mlflow")]
     assert fake(portal).called("lab") == []

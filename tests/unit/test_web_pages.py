@@ -75,7 +75,6 @@ def test_the_workspace_tools_redirect_to_jupyterlab_and_the_service(web):
     assert 'href="/candidate/tools/lab"' in page and 'href="/candidate/tools/service"' in page
     lab = candidate.get("/candidate/tools/lab", follow_redirects=False)
     assert lab.status_code == 303 and "/lab?token=" in lab.headers["location"]
-    candidate.get("/candidate/tools/lab", follow_redirects=False)
     assert len(web.runner.lab_calls) == 1
 
 
