@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from runner.errors import AccessDenied, AccountError
@@ -223,11 +223,13 @@ class Accounts:
 
     # browser sessions ------------------------------------------------------------------------
     def open_session(self, kind: str, subject: str, lifetime: timedelta) -> tuple[str, WebSession]:
-        """A new session; returns the cookie value (shown only now) and the session."""
+        """A new session; returns the cookie value (shown only now) and the session.
+        Expired sessions are deleted on the way."""
         cookie = secrets.token_urlsafe(32)
         now = utcnow()
         session = WebSession(kind, subject, secrets.token_urlsafe(32), now + lifetime)
         with self.store.session() as s:
+            s.execute(delete(WebSessionRow).where(WebSessionRow.expires_at <= now))
             s.add(
                 WebSessionRow(
                     digest=digest(cookie),

@@ -224,3 +224,12 @@ def test_csrf_matches_only_the_sessions_own_secret():
     assert not csrf_matches(session, "s3cret-valuE")
     assert not csrf_matches(session, "")
     assert not csrf_matches(session, None)
+
+
+def test_opening_a_session_deletes_expired_ones(accounts):
+    from runner.accounts import WebSessionRow
+
+    accounts.open_session("assessor", "1", timedelta(seconds=-1))
+    accounts.open_session("assessor", "2", timedelta(hours=1))
+    with accounts.store.session() as s:
+        assert [row.subject for row in s.query(WebSessionRow)] == ["2"]
