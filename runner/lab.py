@@ -3,13 +3,15 @@
 Challenge images are built on the workspace-tools layer (``infra/images/lab``), which holds
 JupyterLab in its own virtual environment ``/opt/lab``. :func:`ensure_lab` starts it in the
 running workspace container as the candidate, detached (its output goes to :data:`LOG_FILE`),
-serving ``/workspace`` on ``127.0.0.1:LAB_PORT`` inside the pod, where the host reaches it
-through ``Pod.publish``. It answers only with the run's token (:func:`lab_token`, derived from
-the installation's secret, so it is never stored). Terminals run ``bash``; announcements,
-update checks and the extension manager's package index are off (the pod has no network).
-When the candidate's ``/opt/venv`` has ipykernel, the kernelspec ``python3`` is replaced by
-"Python (workspace)", which runs ``/opt/venv/bin/python``: notebooks see the challenge's
-packages. Without it JupyterLab's own Python kernel is the one offered.
+serving ``/workspace`` on ``127.0.0.1:LAB_PORT`` inside the pod under the base URL
+:data:`LAB_BASE_URL`. The host reaches it through ``Pod.publish``; the web app's proxy
+(``runner/web/proxy.py``) serves it on the app's own origin under that same path. It answers
+only with the run's token (:func:`lab_token`, derived from the installation's secret, so it is
+never stored). Terminals run ``bash``; announcements, update checks and the extension
+manager's package index are off (the pod has no network). When the candidate's ``/opt/venv``
+has ipykernel, the kernelspec ``python3`` is replaced by "Python (workspace)", which runs
+``/opt/venv/bin/python``: notebooks see the challenge's packages. Without it JupyterLab's own
+Python kernel is the one offered.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ START_TIMEOUT_S = 60.0
 KERNEL_NAME = "python3"
 KERNEL_DISPLAY_NAME = "Python (workspace)"
 TOKEN_PURPOSE = "lab"
+LAB_BASE_URL = "/candidate/lab/"
+"""Every URL JupyterLab makes (pages, assets, API, websockets) starts with this path: the web
+app proxies exactly this prefix to the candidate's own lab, and the loopback port serves it
+too (``prodproven lab RUN``)."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +69,14 @@ def lab_token(data_dir: Path, run_id: str) -> str:
     return keys.derive(keys.instance_secret(data_dir), TOKEN_PURPOSE, run_id)
 
 
-def lab_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/lab?token={token}"
+def lab_url(origin: str, token: str) -> str:
+    """The lab's page at ``origin`` (e.g. ``http://127.0.0.1:PORT``), with the token."""
+    return f"{origin.rstrip('/')}{LAB_BASE_URL}lab?token={token}"
 
 
-def lab_command(port: int = LAB_PORT, root_dir: str = ROOT_DIR) -> list[str]:
+def lab_command(
+    port: int = LAB_PORT, root_dir: str = ROOT_DIR, base_url: str = LAB_BASE_URL
+) -> list[str]:
     """The JupyterLab server's command line (its token comes from ``JUPYTER_TOKEN``)."""
     return [
         LAB_PYTHON,
@@ -78,6 +87,7 @@ def lab_command(port: int = LAB_PORT, root_dir: str = ROOT_DIR) -> list[str]:
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root_dir}",
+        f"--ServerApp.base_url={base_url}",
         "--ServerApp.terminals_enabled=True",
         # Not a login shell: Debian's /etc/profile would drop /opt/venv/bin from PATH.
         "--ServerApp.terminado_settings=shell_command=/bin/bash",
@@ -88,18 +98,25 @@ def lab_command(port: int = LAB_PORT, root_dir: str = ROOT_DIR) -> list[str]:
 
 
 def ensure_lab(
-    workspace: Sandbox, token: str, *, run_id: str, timeout: float = START_TIMEOUT_S
+    workspace: Sandbox,
+    token: str,
+    *,
+    run_id: str,
+    timeout: float = START_TIMEOUT_S,
+    base_url: str = LAB_BASE_URL,
 ) -> LabStatus:
     """Make sure JupyterLab runs in ``workspace`` (a running workspace container) with
-    ``token``, and answers. Starts it when it does not run; a server that runs with another
-    token is replaced. Concurrent calls start one server.
+    ``token`` under ``base_url``, and answers. Starts it when it does not run; a server that
+    runs with another token or another base URL (an older one) is replaced. Concurrent calls
+    start one server.
 
     Raises ServiceNotReady (naming the run, with the log's tail) when it does not answer
     within ``timeout`` seconds, ImageError when the image has no JupyterLab.
     """
     config: dict[str, Any] = {
-        "command": lab_command(),
+        "command": lab_command(base_url=base_url),
         "port": LAB_PORT,
+        "base_url": base_url,
         "root_dir": ROOT_DIR,
         "state_dir": STATE_DIR,
         "log": LOG_FILE,
@@ -161,7 +178,7 @@ began = time.monotonic()
 
 def status():
     request = urllib.request.Request(
-        "http://127.0.0.1:%d/api/status" % cfg["port"],
+        "http://127.0.0.1:%d%sapi/status" % (cfg["port"], cfg["base_url"]),
         headers={"Authorization": "token " + token},
     )
     try:
@@ -244,7 +261,8 @@ with open(os.path.join(cfg["state_dir"], "lock"), "w") as lock:
         done(True, False, pid)
     proc = None
     if pid is not None and code is not None:
-        stop(pid)  # it answers, but not to this token
+        # It answers, but not 200: another token (403) or another base URL (404).
+        stop(pid)
         pid = None
     if pid is None:
         register_kernel()

@@ -23,7 +23,7 @@ from runner.config import Settings
 from runner.errors import ProdprovenError, RunStateError
 from runner.evaluation import CpuPlan, Evaluation, EvaluationPlan, candidate_container
 from runner.grading import GradingJob, grade
-from runner.lab import LAB_PORT, LabLink, ensure_lab, lab_token, lab_url
+from runner.lab import LAB_BASE_URL, LAB_PORT, LabLink, ensure_lab, lab_token, lab_url
 from runner.prepare import Material, material
 from runner.store import ALLOWED, Run, Status, Store, utcnow
 from runner.supervisor import LIVE_SERVICE_ROLE, RunSupervisor
@@ -317,7 +317,11 @@ class Runner:
         self.event(
             run_id,
             "lab.opened",
-            {"url": f"{published.url}/lab", "port": published.host_port, "started": status.started},
+            {
+                "url": f"{published.url}{LAB_BASE_URL}lab",
+                "port": published.host_port,
+                "started": status.started,
+            },
         )
         return LabLink(url=lab_url(published.url, token), port=published.host_port, token=token)
 

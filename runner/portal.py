@@ -100,6 +100,15 @@ class Comparison:
     rows: list[tuple[RunSummary, dict[str, float | None]]]
 
 
+@dataclass(frozen=True)
+class LabUpstream:
+    """A run's JupyterLab as the web app's proxy reaches it: ``127.0.0.1:port``, ``token``."""
+
+    run_id: str
+    port: int
+    token: str
+
+
 @dataclass
 class CandidateState:
     """What the candidate's page shows; ``remaining_s`` counts down to the server's deadline."""
@@ -137,6 +146,8 @@ class Portal:
         self._runner_lock = threading.Lock()
         self._local = threading.local()
         self._the_runner: Runner | None = None
+        self._labs: dict[str, LabUpstream] = {}
+        self._lab_lookups: dict[str, threading.Lock] = {}
 
     def runner(self) -> Runner:
         """The one runner of this process (made on first use: it needs the Docker engine).
@@ -282,18 +293,49 @@ class Portal:
                 runner.submit(run.id)
             return runner.grade(run.id)
 
-    def tool_url(self, invitation_id: str, name: str) -> str:
-        """Where the candidate's browser reaches a tool of their running run: ``lab``
-        (JupyterLab, with its token; restarted if it died) or a service or port the challenge
-        declares. The runner publishes each once per process."""
+    def _running_run(self, invitation_id: str) -> Run:
+        """The invitation's run, if it is running. Raises RunStateError."""
         invitation = self.invitations.usable(invitation_id)
         if invitation.run_id is None:
             raise RunStateError("start the challenge first")
         run = self.store.get(invitation.run_id)
         if run.status != Status.running:
+            with self._lock:
+                self._labs.pop(run.id, None)
             raise RunStateError(f"your run is {run.status.value}; its tools are closed")
+        return run
+
+    def tool_url(self, invitation_id: str, name: str) -> str:
+        """Where a browser on this machine reaches a tool of the candidate's running run:
+        ``lab`` (JupyterLab, with its token; restarted if it died) or a service or port the
+        challenge declares. The runner publishes each once per process on 127.0.0.1."""
+        run = self._running_run(invitation_id)
         runner = self.runner()
         return runner.lab(run.id).url if name == "lab" else runner.forward(run.id, name).url
+
+    def lab_upstream(self, invitation_id: str, *, failed: LabUpstream | None = None) -> LabUpstream:
+        """Where the web app's proxy reaches the JupyterLab of the candidate's running run
+        (blocking: call it off the event loop). Cached per run, so only the first request
+        asks the runner (a docker exec); ``failed``, the upstream a request could not reach,
+        drops that entry and asks the runner again, which restarts a dead lab. Concurrent
+        callers of one run wait for a single lookup. Raises RunStateError when the run is not
+        running."""
+        run = self._running_run(invitation_id)
+        with self._lock:
+            lookup = self._lab_lookups.setdefault(run.id, threading.Lock())
+        with lookup:
+            with self._lock:
+                cached = self._labs.get(run.id)
+                if cached is not None and cached == failed:
+                    del self._labs[run.id]
+                    cached = None
+            if cached is not None:
+                return cached
+            link = self.runner().lab(run.id)
+            found = LabUpstream(run.id, link.port, link.token)
+            with self._lock:
+                self._labs[run.id] = found
+            return found
 
     def tools(self, challenge: Challenge) -> list[str]:
         """The names of the tools a candidate of ``challenge`` gets, JupyterLab first."""

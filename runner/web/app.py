@@ -26,7 +26,7 @@ from runner.errors import (
     ScopeDenied,
 )
 from runner.portal import Portal
-from runner.web import api, assessor, candidate
+from runner.web import api, assessor, candidate, proxy
 from runner.web.auth import (
     ASSESSOR_COOKIE,
     LOGIN_COOKIE,
@@ -50,7 +50,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 """No inline scripts, nothing from elsewhere, never framed: a candidate's file or notebook
-shown to an assessor cannot run code in the assessor's session."""
+shown to an assessor cannot run code in the assessor's session. Not sent with JupyterLab's
+own answers through the proxy (runner/web/proxy.py): it needs its scripts and sets its own."""
 
 STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (ScopeDenied, 403),
@@ -69,7 +70,9 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
 def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with proxy.upstream_client() as client:
+            app.state.lab_client = client
+            yield
         app.state.jobs.shutdown()
 
     app = FastAPI(
@@ -90,6 +93,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
+    app.include_router(proxy.router)
     _sign_in_routes(app)
 
     @app.middleware("http")
@@ -97,6 +101,8 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        if getattr(request.state, "lab_proxied", False):
+            return response  # JupyterLab's own answer: its scripts, its headers
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from runner.errors import AccessDenied, RunStateError
+from runner.lab import LAB_BASE_URL
 from runner.portal import Portal
 from runner.store import Status
 from runner.web.auth import CANDIDATE_COOKIE, CandidateContext, candidate, checked_form, portal
@@ -139,4 +140,8 @@ async def submit(request: Request, who: Who, the_portal: ThePortal) -> Response:
 
 @router.get("/candidate/tools/{name}")
 def tool(name: str, who: Who, the_portal: ThePortal) -> Response:
+    """A service or port of the run, on this machine's loopback (a browser on the server or an
+    SSH tunnel). JupyterLab is served by the app itself, under /candidate/lab/."""
+    if name == "lab":
+        return RedirectResponse(f"{LAB_BASE_URL}lab", status_code=303)
     return RedirectResponse(the_portal.tool_url(who.invitation_id, name), status_code=303)

@@ -1,7 +1,8 @@
 """The web app in a real headless browser (Debian's chromium driven by Playwright), against
 `prodproven serve` started as a user would: an assessor invites, the candidate opens the link,
-starts, sees the clock, opens JupyterLab, submits (the reference solution stands in for their
-work), and the assessor sees the graded run with its plots and overrides it.
+starts, sees the clock, opens JupyterLab through the app's own origin (its file browser, and a
+terminal whose WebSocket goes through the app's proxy), submits (the reference solution stands
+in for their work), and the assessor sees the graded run with its plots and overrides it.
 
 Screenshots of every step are saved under test-artifacts/browser/.
 """
@@ -146,21 +147,46 @@ def test_invite_take_submit_and_review_in_a_browser(base_url, browser, data_dir)
     expect(clock).to_be_visible()
     assert seconds(clock.inner_text()) <= first, "a refresh keeps the server's deadline"
 
+    settings = Settings.from_env(data_dir=data_dir)
+    runner = Context(settings).runner(lambda _: None)
+    (run,) = runner.store.list_runs()
+
+    # JupyterLab through the app's own origin (its proxy), as a remote candidate would.
     with candidate.context.expect_page() as opened:
         candidate.get_by_role("link", name=re.compile("JupyterLab")).click()
     lab = opened.value
     lab.wait_for_load_state()
+    assert lab.url.startswith(f"{base_url}/candidate/lab/"), lab.url
+    assert "token=" not in lab.url
     expect(lab).to_have_title(re.compile("JupyterLab"), timeout=60_000)
     expect(lab.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
     listing = lab.locator(".jp-DirListing-content")
     expect(listing.get_by_text("app.py", exact=True)).to_be_visible(timeout=60_000)
-    expect(lab.get_by_text("Terminal", exact=True).first).to_be_visible()
     shot(lab, "4-candidate-jupyterlab")
+
+    # A terminal from the Launcher: its WebSocket goes through the proxy too.
+    with lab.expect_websocket(lambda ws: "/terminals/websocket/" in ws.url) as connecting:
+        lab.locator(".jp-LauncherCard[data-category='Other']", has_text="Terminal").first.click()
+    socket = connecting.value
+    assert socket.url.startswith(base_url.replace("http", "ws", 1) + "/candidate/lab/"), socket.url
+    socket.wait_for_event("framereceived", timeout=60_000)  # the shell said something
+    terminal = lab.locator(".jp-Terminal .xterm")
+    expect(terminal).to_be_visible(timeout=60_000)
+    terminal.click()
+    lab.keyboard.type("id -u > /workspace/whoami.txt")
+    lab.keyboard.press("Enter")
+    _, workspace = runner.workspace(run.id)
+    deadline = time.monotonic() + 30
+    while True:
+        typed = workspace.exec(["cat", "/workspace/whoami.txt"], timeout=10)
+        if typed.ok and typed.stdout.strip():
+            break
+        assert time.monotonic() < deadline, f"the terminal wrote nothing: {typed.stderr}"
+        time.sleep(0.5)
+    assert typed.stdout.strip() == "1000"
+    shot(lab, "5-candidate-terminal")
     lab.close()
 
-    settings = Settings.from_env(data_dir=data_dir)
-    runner = Context(settings).runner(lambda _: None)
-    (run,) = runner.store.list_runs()
     runner.overlay(run.id, BUILTIN / "deploy-model" / "solution")
 
     candidate.get_by_role("link", name=re.compile("Submit my work")).click()
@@ -168,7 +194,7 @@ def test_invite_take_submit_and_review_in_a_browser(base_url, browser, data_dir)
     expect(candidate.get_by_test_id("status-message")).to_contain_text(
         "received and graded", timeout=900_000
     )
-    shot(candidate, "5-candidate-submitted")
+    shot(candidate, "6-candidate-submitted")
 
     assessor.goto(f"{base_url}/runs")
     assessor.get_by_role("link", name=run.id).click()
@@ -177,14 +203,14 @@ def test_invite_take_submit_and_review_in_a_browser(base_url, browser, data_dir)
     assert graded >= 90
     plots = assessor.locator("figure[data-plot] svg")
     assert plots.count() >= 2
-    shot(assessor, "6-assessor-run")
+    shot(assessor, "7-assessor-run")
 
     assessor.get_by_label("New score (0–100)").fill("75")
     assessor.get_by_label(re.compile("Reason")).fill("Verified the p95 claim by hand; cold start.")
     assessor.get_by_role("button", name="Override score").click()
     expect(assessor.get_by_test_id("score")).to_have_text("75.0")
     expect(assessor.get_by_text(f"overridden from {graded:.1f} by ada@acme.test")).to_be_visible()
-    shot(assessor, "7-assessor-overridden")
+    shot(assessor, "8-assessor-overridden")
 
     report = data_dir / "report.html"
     cli(data_dir, "report", run.id, "--out", str(report))

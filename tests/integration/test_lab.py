@@ -1,6 +1,8 @@
 """JupyterLab in the workspace, against the real engine: it starts with an interactive run,
-answers only with the run's token, its terminal is a shell of the candidate in /workspace, a
-second open reuses the server and the forward, and notebooks get the candidate's Python.
+answers only with the run's token under its base URL, its terminal is a shell of the candidate
+in /workspace, a second open reuses the server and the forward, the web app's proxy serves it
+to the candidate (saving a notebook, a terminal over its WebSocket), and notebooks get the
+candidate's Python.
 
 The run is one of the SLO lab (tests/integration/labs/slo-lab, deploy-model's image); the
 kernel tests use pods of their own with deploy-model's and fix-drift's images.
@@ -13,13 +15,16 @@ import http.client
 import json
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -28,14 +33,17 @@ from runner.challenge import Challenge, load_challenge
 from runner.config import Settings
 from runner.errors import RunStateError, ServiceNotReady
 from runner.evaluation import candidate_container
-from runner.lab import LAB_PORT, LOG_FILE, ensure_lab
+from runner.lab import LAB_BASE_URL, LAB_PORT, LOG_FILE, ensure_lab
 from runner.lifecycle import Runner
+from runner.portal import Actor, Portal
 from runner.store import Run, Store
+from runner.web.app import create_app
 from sandbox.environment import KEEPALIVE, Limits, Pod, Sandbox
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker
 
+B = LAB_BASE_URL.rstrip("/")  # every path of the lab starts with it
 LAB = Path(__file__).parent / "labs" / "slo-lab"
 LIMITS = Limits(memory_bytes=2**30, cpus=1.0, pids=256)
 LAB_PIDS = r"""
@@ -112,7 +120,7 @@ async def websocket(url: str, port: int) -> Any:
 
 async def terminal_session(port: int, token: str, name: str, command: str) -> str:
     """Type ``command`` in terminal ``name`` and return what it printed up to a marker."""
-    ws = await websocket(f"ws://127.0.0.1:{port}/terminals/websocket/{name}?token={token}", port)
+    ws = await websocket(f"ws://127.0.0.1:{port}{B}/terminals/websocket/{name}?token={token}", port)
     marker = uuid.uuid4().hex
     # The terminal echoes what is typed: the marker is printed whole but typed in two halves.
     ws.write_message(json.dumps(["stdin", f"{command}; echo {marker[:8]}''{marker[8:]}\r"]))
@@ -132,7 +140,7 @@ async def terminal_session(port: int, token: str, name: str, command: str) -> st
 async def kernel_run(port: int, token: str, kernel_id: str, code: str) -> str:
     """Execute ``code`` in a kernel over its websocket; return its stdout."""
     ws = await websocket(
-        f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={token}", port
+        f"ws://127.0.0.1:{port}{B}/api/kernels/{kernel_id}/channels?token={token}", port
     )
     msg_id = uuid.uuid4().hex
     ws.write_message(
@@ -179,39 +187,39 @@ def test_an_interactive_run_starts_its_lab(lab_runner, running):
 
 def test_the_lab_answers_only_with_the_runs_token(lab_runner, running):
     link = lab_runner.lab(running.id)
-    assert link.url == f"http://127.0.0.1:{link.port}/lab?token={link.token}"
-    status, _, body = get(link.port, f"/api/status?token={link.token}")
+    assert link.url == f"http://127.0.0.1:{link.port}{B}/lab?token={link.token}"
+    status, _, body = get(link.port, f"{B}/api/status?token={link.token}")
     assert status == 200 and "started" in json.loads(body)
-    status, _, _ = get(link.port, "/api/status", {"Authorization": f"token {link.token}"})
+    status, _, _ = get(link.port, f"{B}/api/status", {"Authorization": f"token {link.token}"})
     assert status == 200
     for path in ("/api/status", "/api/status?token=wrong", "/api/contents?token=wrong"):
-        status, _, body = get(link.port, path)
+        status, _, body = get(link.port, B + path)
         assert status == 403, (path, status, body[:200])
-    status, location, _ = get(link.port, "/lab")
-    assert status == 302 and location.startswith("/login")
-    status, _, page = get(link.port, f"/lab?token={link.token}")
+    status, location, _ = get(link.port, f"{B}/lab")
+    assert status == 302 and location.startswith(f"{B}/login")
+    status, _, page = get(link.port, f"{B}/lab?token={link.token}")
     assert status == 200 and b"JupyterLab" in page
 
 
 def test_the_lab_fetches_no_news_and_no_updates(lab_runner, running):
     """The pod has no network: nothing should try, nor ask the candidate whether to."""
     link = lab_runner.lab(running.id)
-    status, _, body = get(link.port, f"/lab/api/news?token={link.token}")
+    status, _, body = get(link.port, f"{B}/lab/api/news?token={link.token}")
     assert status == 200 and json.loads(body)["news"] == []
-    status, _, body = get(link.port, f"/lab/api/update?token={link.token}")
+    status, _, body = get(link.port, f"{B}/lab/api/update?token={link.token}")
     assert status == 200 and json.loads(body)["notification"] is None
     plugin = "@jupyterlab/apputils-extension:notification"
-    status, _, body = get(link.port, f"/lab/api/settings/{plugin}?token={link.token}")
+    status, _, body = get(link.port, f"{B}/lab/api/settings/{plugin}?token={link.token}")
     defaults = json.loads(body)["schema"]["properties"]
     assert defaults["fetchNews"]["default"] == "false"
     assert defaults["checkForUpdates"]["default"] is False
-    status, _, body = get(link.port, f"/lab/api/extensions?token={link.token}")
+    status, _, body = get(link.port, f"{B}/lab/api/extensions?token={link.token}")
     assert status == 200  # the read-only manager lists what is installed, asks no index
 
 
 def test_the_terminal_is_a_shell_of_the_candidate_in_the_workspace(lab_runner, running):
     link = lab_runner.lab(running.id)
-    status, body = post(link.port, f"/api/terminals?token={link.token}")
+    status, body = post(link.port, f"{B}/api/terminals?token={link.token}")
     assert status == 200, body
     name = json.loads(body)["name"]
     printed = asyncio.run(
@@ -251,10 +259,125 @@ def test_another_process_finds_the_same_lab(lab_runner, running):
     other = Runner(lab_runner.settings, lab_runner.store, lab_runner.backend, lab_runner.images)
     link = other.lab(running.id)
     assert link.token == first.token
-    assert get(link.port, f"/api/status?token={link.token}")[0] == 200
+    assert get(link.port, f"{B}/api/status?token={link.token}")[0] == 200
     _, workspace = other.workspace(running.id)
     assert len(lab_processes(workspace)) == 1
     assert lab_runner.store.events(running.id)[-1].data["started"] is False
+
+
+@pytest.fixture(scope="module")
+def web_candidate(lab_runner, running) -> Iterator[tuple[str, httpx.Client]]:
+    """``prodproven serve`` in a thread (uvicorn on a free port) over the lab's store and
+    runner, and a browser-like client of a candidate whose invitation holds the running run."""
+    port = free_port()
+    settings = lab_runner.settings.model_copy(update={"web_port": port})
+    portal = Portal(settings, lab_runner.store, lambda _: lab_runner, supervise=lambda *_: 0)
+    invitation, link = portal.invite(
+        Actor("lead@acme.test", "acme"), "deploy-model", "Ada", "ada@x.test"
+    )
+    portal.invitations.attach_run(invitation.id, running.id)
+    config = uvicorn.Config(create_app(portal), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the web app did not start"
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, trust_env=False, timeout=60) as client:
+        assert client.get(link.removeprefix(settings.base_url)).status_code == 303
+        yield base, client
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_the_web_app_serves_the_lab_to_its_candidate(web_candidate, lab_runner, running):
+    """Through the proxy, without the token nor any XSRF cookie: the page, saving a notebook
+    (PUT /api/contents), a terminal (POST /api/terminals) and its WebSocket."""
+    base, client = web_candidate
+    page = client.get(f"{B}/lab")
+    assert page.status_code == 200 and "JupyterLab" in page.text
+    assert "x-frame-options" not in page.headers  # JupyterLab's own headers, not the app's
+    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    origin = {"Origin": base}  # what a browser sends with these
+    saved = client.put(
+        f"{B}/api/contents/proxied.ipynb",
+        json={"type": "notebook", "format": "json", "content": notebook},
+        headers=origin,
+    )
+    assert saved.status_code in (200, 201), saved.text
+    made = client.post(f"{B}/api/terminals", headers=origin)
+    assert made.status_code == 200, made.text
+    printed = asyncio.run(proxied_terminal(base, client.cookies, made.json()["name"], "id -u; pwd"))
+    assert "1000" in printed.split() and "/workspace" in printed.split()
+    _, workspace = lab_runner.workspace(running.id)
+    stored = workspace.exec(["cat", "/workspace/proxied.ipynb"], timeout=10)
+    assert stored.ok and json.loads(stored.stdout)["nbformat"] == 4
+
+
+def test_the_proxy_refuses_other_sites_and_other_people(web_candidate):
+    base, client = web_candidate
+    assert (
+        client.post(f"{B}/api/terminals", headers={"Origin": "https://evil.test"}).status_code
+        == 403
+    )
+    with httpx.Client(base_url=base, trust_env=False, timeout=30) as stranger:
+        assert stranger.get(f"{B}/api/status").status_code == 401
+    with pytest.raises(Exception, match="403|401"):
+        asyncio.run(proxied_terminal(base, client.cookies, "1", "true", origin="https://evil.test"))
+
+
+def test_the_proxy_costs_little(web_candidate, lab_runner, running):
+    """Median latency of /api/status, on the loopback port and through the app."""
+    base, client = web_candidate
+    link = lab_runner.lab(running.id)
+    direct = httpx.Client(base_url=f"http://127.0.0.1:{link.port}", trust_env=False, timeout=30)
+    auth = {"Authorization": f"token {link.token}"}
+    timings: dict[str, list[float]] = {"direct": [], "proxied": []}
+    with direct:
+        for _ in range(40):
+            for name, send in (
+                ("direct", lambda: direct.get(f"{B}/api/status", headers=auth)),
+                ("proxied", lambda: client.get(f"{B}/api/status")),
+            ):
+                began = time.perf_counter()
+                assert send().status_code == 200
+                timings[name].append(time.perf_counter() - began)
+    medians = {name: sorted(values)[len(values) // 2] * 1000 for name, values in timings.items()}
+    print("/api/status median, ms: direct {direct:.1f}, proxied {proxied:.1f}".format(**medians))
+    assert medians["proxied"] < medians["direct"] + 50
+
+
+async def proxied_terminal(
+    base: str, cookies: httpx.Cookies, name: str, command: str, origin: str | None = None
+) -> str:
+    """Type ``command`` in terminal ``name`` through the web app; what it printed."""
+    cookie = "; ".join(f"{key}={value}" for key, value in cookies.items())
+    url = base.replace("http://", "ws://") + f"{B}/terminals/websocket/{name}"
+    request = HTTPRequest(
+        url, headers={"Origin": origin or base, "Cookie": cookie}, connect_timeout=30
+    )
+    ws = await websocket_connect(request)
+    marker = uuid.uuid4().hex
+    ws.write_message(json.dumps(["stdin", f"{command}; echo {marker[:8]}''{marker[8:]}\r"]))
+    seen = ""
+    deadline = time.monotonic() + 30
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"the terminal printed only {seen!r}"
+        message = await asyncio.wait_for(ws.read_message(), timeout=30)
+        assert message is not None, f"the terminal closed; it printed {seen!r}"
+        kind, *payload = json.loads(message)
+        if kind == "stdout":
+            seen += payload[0]
+    ws.close()
+    return seen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_a_submitted_run_has_no_lab_and_its_forward_is_closed(lab_runner, running):
@@ -295,10 +418,10 @@ def kernel_of(pod: Pod, token: str, code: str) -> tuple[dict[str, Any], str]:
     """The lab's kernelspecs, and what ``code`` printed in a new default kernel (after
     ``import sys``)."""
     port = pod.publish(LAB_PORT).host_port
-    status, _, body = get(port, f"/api/kernelspecs?token={token}")
+    status, _, body = get(port, f"{B}/api/kernelspecs?token={token}")
     assert status == 200
     specs = json.loads(body)
-    status, body = post(port, f"/api/kernels?token={token}")
+    status, body = post(port, f"{B}/api/kernels?token={token}")
     assert status == 201, body
     kernel_id = json.loads(body)["id"]
     printed = asyncio.run(kernel_run(port, token, kernel_id, f"import sys; {code}"))
@@ -331,9 +454,21 @@ def test_a_server_with_another_token_is_replaced(workspace_of):
     second = ensure_lab(box, "new-token", run_id="token-test")
     assert second.started and second.pid != first.pid
     port = pod.publish(LAB_PORT).host_port
-    assert get(port, "/api/status?token=new-token")[0] == 200
-    assert get(port, "/api/status?token=old-token")[0] == 403
+    assert get(port, f"{B}/api/status?token=new-token")[0] == 200
+    assert get(port, f"{B}/api/status?token=old-token")[0] == 403
     assert [pid for pid, _, _ in lab_processes(box)] == [second.pid]
+
+
+def test_a_server_with_an_older_base_url_is_replaced(workspace_of):
+    pod, box = workspace_of("deploy-model")
+    old = ensure_lab(box, "t0ken", run_id="base-test", base_url="/")
+    port = pod.publish(LAB_PORT).host_port
+    assert get(port, "/api/status?token=t0ken")[0] == 200
+    new = ensure_lab(box, "t0ken", run_id="base-test")
+    assert new.started and new.pid != old.pid
+    assert get(port, f"{B}/api/status?token=t0ken")[0] == 200
+    assert get(port, "/api/status?token=t0ken")[0] == 404
+    assert [pid for pid, _, _ in lab_processes(box)] == [new.pid]
 
 
 def test_a_lab_that_cannot_start_is_a_clear_error_with_its_log(workspace_of):

@@ -68,14 +68,14 @@ def test_a_refresh_shows_the_same_run(web):
     assert len(web.portal.store.list_runs()) == 1
 
 
-def test_the_workspace_tools_redirect_to_jupyterlab_and_the_service(web):
+def test_jupyterlab_is_linked_through_the_app_and_services_on_loopback(web):
     candidate = web.candidate(invitation_link(web))
     start(web, candidate)
     page = candidate.get("/candidate").text
-    assert 'href="/candidate/tools/lab"' in page and 'href="/candidate/tools/service"' in page
-    lab = candidate.get("/candidate/tools/lab", follow_redirects=False)
-    assert lab.status_code == 303 and "/lab?token=" in lab.headers["location"]
-    assert len(web.runner.lab_calls) == 1
+    assert 'href="/candidate/lab/lab"' in page and 'href="/candidate/tools/service"' in page
+    service = candidate.get("/candidate/tools/service", follow_redirects=False)
+    assert service.status_code == 303
+    assert service.headers["location"] == "http://127.0.0.1:2/service"
 
 
 def test_submitting_asks_for_confirmation_then_shows_the_status(web):
