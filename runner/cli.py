@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from runner import plugins, supervisor
+from runner import packs, plugins, supervisor
 from runner.challenge import Challenge, list_challenges
 from runner.cli_context import Context, emit, err, out, progress
 from runner.cli_people import PEOPLE_COMMANDS
@@ -102,6 +102,55 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
                 ", ".join(row["competencies"]),
             )
     out.print(table)
+
+
+@challenge.command("pack")
+@click.argument("challenge_ref", metavar="CHALLENGE")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it [default: ./ID-VERSION.ppc.tar.gz].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the pack's details as JSON.")
+@click.pass_obj
+def challenge_pack(ctx: Context, challenge_ref: str, out_path: Path | None, as_json: bool) -> None:
+    """Write CHALLENGE (an id or a folder) as one pack file, with its version and every
+    file's checksum, to install on another installation with `challenge install`."""
+    target = ctx.challenge(challenge_ref)
+    info = packs.pack(target, out_path or Path(f"{target.id}-{target.spec.version}.ppc.tar.gz"))
+    if as_json:
+        click.echo(json.dumps({**vars(info), "path": str(info.path)}))
+        return
+    out.print(f"{info.id} {info.version}: {info.files} files, {info.bytes} bytes in {info.path}")
+    out.print(f"sha256 {info.sha256}")
+
+
+@challenge.command("install")
+@click.argument(
+    "pack_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--force", is_flag=True, help="Install even over a newer installed version.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
+@click.pass_obj
+def challenge_install(ctx: Context, pack_file: Path, force: bool, as_json: bool) -> None:
+    """Install a challenge pack into the data directory, where challenges are found by id.
+    Every file is checked against the pack's manifest and the spec is loaded first."""
+    settings = ctx.settings
+    elsewhere = [d for d in settings.challenge_dirs if d != settings.installed_challenges]
+    taken = {
+        c.id: c.root
+        for c in list_challenges(elsewhere, plugins.catalog())
+        if isinstance(c, Challenge)
+    }
+    done = packs.install(
+        pack_file, settings.installed_challenges, taken, plugins.catalog(), force=force
+    )
+    if as_json:
+        click.echo(json.dumps({**vars(done), "path": str(done.path)}))
+        return
+    was = f" (replacing {done.replaced})" if done.replaced else ""
+    out.print(f"installed {done.id} {done.version}{was} in {done.path}")
 
 
 @challenge.command("validate")

@@ -57,8 +57,13 @@ class Settings(BaseModel):
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
+    def installed_challenges(self) -> Path:
+        """Where ``prodproven challenge install`` puts challenges."""
+        return self.data_dir / "challenges"
+
+    @property
     def challenge_dirs(self) -> tuple[Path, ...]:
-        return (REPO_ROOT / "challenges", *self.challenges_path)
+        return (REPO_ROOT / "challenges", *self.challenges_path, self.installed_challenges)
 
     def images(self) -> ImageSettings:
         return ImageSettings(

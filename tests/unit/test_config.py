@@ -27,7 +27,8 @@ def test_environment_variables_fill_settings(tmp_path):
     )
     assert settings.cpu_pinning is False
     assert settings.challenges_path == (Path("/a"), Path("/b"))
-    assert settings.challenge_dirs[-2:] == (Path("/a"), Path("/b"))
+    assert settings.challenge_dirs[-3:-1] == (Path("/a"), Path("/b"))
+    assert settings.challenge_dirs[-1] == settings.data_dir / "challenges"
 
 
 def test_overrides_win_and_none_is_ignored(tmp_path):
