@@ -22,6 +22,7 @@ from runner.cli_people import PEOPLE_COMMANDS
 from runner.config import Settings
 from runner.errors import ProdprovenError, SpecError
 from runner.report import status_document
+from runner.scaffold import TEMPLATES, new_challenge
 from runner.store import Status, utcnow
 from runner.validate import validate_challenge
 
@@ -102,6 +103,32 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
                 ", ".join(row["competencies"]),
             )
     out.print(table)
+
+
+@challenge.command("new")
+@click.argument("name")
+@click.option(
+    "--from",
+    "template",
+    type=click.Choice(TEMPLATES),
+    default="deploy-model",
+    show_default=True,
+    help="The built-in challenge to start from.",
+)
+@click.option(
+    "--dir",
+    "into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Folder to create NAME in [default: the current folder].",
+)
+@click.pass_obj
+def challenge_new(ctx: Context, name: str, template: str, into: Path) -> None:
+    """Scaffold a new challenge DIR/NAME from a built-in one: a working spec, brief,
+    workspace, hidden material, solution and image recipe, ready to adapt."""
+    made = new_challenge(name, template, into, plugins.catalog())
+    out.print(f"created {made.id} in {made.root} from {template}")
+    out.print(f"next: edit it, then `prodproven challenge validate {made.root}`")
 
 
 @challenge.command("pack")
