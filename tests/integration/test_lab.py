@@ -121,6 +121,11 @@ async def websocket(url: str, port: int) -> Any:
 async def terminal_session(port: int, token: str, name: str, command: str) -> str:
     """Type ``command`` in terminal ``name`` and return what it printed up to a marker."""
     ws = await websocket(f"ws://127.0.0.1:{port}{B}/terminals/websocket/{name}?token={token}", port)
+    return await typed(ws, command)
+
+
+async def typed(ws, command: str) -> str:
+    """Type ``command`` into a terminal's websocket; what it printed, up to a marker."""
     marker = uuid.uuid4().hex
     # The terminal echoes what is typed: the marker is printed whole but typed in two halves.
     ws.write_message(json.dumps(["stdin", f"{command}; echo {marker[:8]}''{marker[8:]}\r"]))
@@ -359,19 +364,7 @@ async def proxied_terminal(
         url, headers={"Origin": origin or base, "Cookie": cookie}, connect_timeout=30
     )
     ws = await websocket_connect(request)
-    marker = uuid.uuid4().hex
-    ws.write_message(json.dumps(["stdin", f"{command}; echo {marker[:8]}''{marker[8:]}\r"]))
-    seen = ""
-    deadline = time.monotonic() + 30
-    while marker not in seen:
-        assert time.monotonic() < deadline, f"the terminal printed only {seen!r}"
-        message = await asyncio.wait_for(ws.read_message(), timeout=30)
-        assert message is not None, f"the terminal closed; it printed {seen!r}"
-        kind, *payload = json.loads(message)
-        if kind == "stdout":
-            seen += payload[0]
-    ws.close()
-    return seen
+    return await typed(ws, command)
 
 
 def free_port() -> int:
