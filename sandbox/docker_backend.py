@@ -404,7 +404,12 @@ def _remove_labelled(client: Any, labels: dict[str, str], *, keep_volumes: bool 
     containers.sort(key=lambda c: c.labels.get(ROLE_LABEL) == "pod")
     for container in containers:
         with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError as exc:
+                # Another remover got there first (a gc, a second close): it will finish.
+                if exc.status_code != 409 or "in progress" not in str(exc.explanation):
+                    raise
             removed += 1
     if not keep_volumes:
         for volume in client.volumes.list(filters={"label": selector}):
