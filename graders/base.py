@@ -51,6 +51,11 @@ class GradeResult(BaseModel):
         return cls(score=0.0, passed=False, summary=reason, evidence=evidence, error=reason)
 
 
+HIDDEN_FILE: dict[str, Any] = {"hidden_file": True}
+"""Pass as ``json_schema_extra`` of a parameter naming a file or folder of the challenge's
+hidden material: ``challenge validate`` checks that it exists."""
+
+
 class Params(BaseModel):
     """Base for grader parameters: unknown keys are errors, values are immutable."""
 

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from importlib import resources
 from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
+from graders.base import (
+    HIDDEN_FILE,
+    EvaluationEnvironment,
+    Grader,
+    GraderError,
+    GradeResult,
+    Params,
+)
 
 
 class CorrectnessParams(Params):
-    inputs: str = Field("correctness/inputs.json", description="hidden JSON list of instances")
+    inputs: str = Field(
+        "correctness/inputs.json",
+        description="hidden JSON list of instances",
+        json_schema_extra=HIDDEN_FILE,
+    )
     expected: str = Field(
-        "correctness/expected.json", description="hidden JSON list of the right outputs"
+        "correctness/expected.json",
+        description="hidden JSON list of the right outputs",
+        json_schema_extra=HIDDEN_FILE,
     )
     endpoint: str = Field("/predict", description="POST path taking {'instances': [...]}")
     single_requests: int = Field(
@@ -23,6 +37,11 @@ class CorrectnessParams(Params):
     batch_size: int = Field(64, ge=1, description="instances per request after the single ones")
     request_timeout_s: float = Field(10, gt=0)
     pass_threshold: float = Field(0.99, ge=0, le=1, description="match fraction that passes")
+    chance_corrected: bool = Field(
+        True,
+        description="score only the matches beyond what the best constant answer (the most "
+        "common expected output) gets, so answering everything with one value scores 0",
+    )
 
 
 class CorrectnessGrader(Grader[CorrectnessParams]):
@@ -57,10 +76,12 @@ class CorrectnessGrader(Grader[CorrectnessParams]):
         if "answers.json" not in out.files:
             raise GraderError(f"the correctness probe failed: {out.result.stderr[-800:]}")
         report = json.loads(out.files["answers.json"])
-        return score_answers(report, expected, params.pass_threshold)
+        return score_answers(report, expected, params.pass_threshold, params.chance_corrected)
 
 
-def score_answers(report: dict[str, Any], expected: list[Any], threshold: float) -> GradeResult:
+def score_answers(
+    report: dict[str, Any], expected: list[Any], threshold: float, chance_corrected: bool = True
+) -> GradeResult:
     answers = report["answers"]
     mismatches = [
         {"index": i, "expected": want, "got": got}
@@ -68,21 +89,33 @@ def score_answers(report: dict[str, Any], expected: list[Any], threshold: float)
         if not _same(got, want)
     ]
     matched = len(expected) - len(mismatches)
-    score = matched / len(expected)
+    fraction = matched / len(expected)
+    constant = constant_fraction(expected)
+    score = fraction
+    if chance_corrected and constant < 1:
+        score = max(0.0, (fraction - constant) / (1 - constant))
     return GradeResult(
-        score=score,
-        passed=score >= threshold,
+        score=round(score, 6),
+        passed=fraction >= threshold,
         summary=f"{matched}/{len(expected)} hidden inputs answered correctly "
         f"({len(report['problems'])} failed requests)",
         evidence={
             "matched": matched,
             "total": len(expected),
-            "match_fraction": round(score, 4),
+            "match_fraction": round(fraction, 4),
+            "constant_answer_fraction": round(constant, 4),
             "requests": report["requests"],
             "failed_requests": report["problems"][:20],
             "mismatches": mismatches[:20],
         },
     )
+
+
+def constant_fraction(expected: list[Any]) -> float:
+    """The share of ``expected`` that its most common value makes up: what answering every
+    input with one hard-coded value would match."""
+    counts = Counter(json.dumps(value, sort_keys=True) for value in expected)
+    return max(counts.values()) / len(expected)
 
 
 def _same(got: Any, want: Any) -> bool:

@@ -18,7 +18,14 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
+from graders.base import (
+    HIDDEN_FILE,
+    EvaluationEnvironment,
+    Grader,
+    GraderError,
+    GradeResult,
+    Params,
+)
 from graders.curves import median, percentile, ramp_down, ramp_up
 
 
@@ -28,7 +35,10 @@ class Slo(Params):
 
 
 class LoadParams(Params):
-    payloads: str = Field(description="hidden JSON list of request bodies, sent in turn")
+    payloads: str = Field(
+        description="hidden JSON list of request bodies, sent in turn",
+        json_schema_extra=HIDDEN_FILE,
+    )
     slo: Slo
     endpoint: str = Field("/predict", description="POST path")
     rate: float = Field(20, gt=0, le=2000, description="requests per second, all users together")

@@ -21,7 +21,15 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Finding, Grader, GraderError, GradeResult, Params
+from graders.base import (
+    HIDDEN_FILE,
+    EvaluationEnvironment,
+    Finding,
+    Grader,
+    GraderError,
+    GradeResult,
+    Params,
+)
 from graders.curves import ramp_up
 from graders.metrics import accuracy, roc_auc
 
@@ -32,10 +40,14 @@ class MlflowModelParams(Params):
     service: str = Field("mlflow", description="name of the run's MLflow service")
     model: str = Field(description="registered model name, e.g. churn-model")
     alias: str = Field("champion", description="alias that marks the model to grade")
-    test_set: str = Field(description="hidden CSV with the feature columns and the label")
+    test_set: str = Field(
+        description="hidden CSV with the feature columns and the label",
+        json_schema_extra=HIDDEN_FILE,
+    )
     label: str = Field(description="label column of test_set (0/1)")
     baseline_model: str = Field(
-        description="hidden joblib file of the model the candidate must beat (the old champion)"
+        description="hidden joblib file of the model the candidate must beat (the old champion)",
+        json_schema_extra=HIDDEN_FILE,
     )
     target_auc: float = Field(gt=0, le=1, description="measured AUC that scores 1")
     claimed_metric: str = Field("val_auc", description="metric the candidate logs on their run")

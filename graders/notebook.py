@@ -17,7 +17,15 @@ from typing import Any, Literal
 import nbformat
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Finding, Grader, GraderError, GradeResult, Params
+from graders.base import (
+    HIDDEN_FILE,
+    EvaluationEnvironment,
+    Finding,
+    Grader,
+    GraderError,
+    GradeResult,
+    Params,
+)
 from graders.kernel import CellRun, Execution, KernelPorts, execute_cells
 from graders.metrics import set_f1
 
@@ -30,7 +38,9 @@ class Expectation(Params):
     compare: Literal["set_f1", "equal"] = Field(
         "set_f1", description="set_f1: F1 of a list against the truth list; equal: 1 or 0"
     )
-    truth: str = Field(description="hidden JSON file holding the expected value")
+    truth: str = Field(
+        description="hidden JSON file holding the expected value", json_schema_extra=HIDDEN_FILE
+    )
     weight: float = Field(1.0, gt=0)
 
 
@@ -41,7 +51,11 @@ class NotebookParams(Params):
     timeout_s: float = Field(600, gt=0, description="for the whole notebook")
     startup_timeout_s: float = Field(60, gt=0, description="for the kernel to answer")
     execution_weight: float = Field(
-        0.2, ge=0, le=1, description="share of the score for code cells that run without error"
+        0.2,
+        ge=0,
+        le=1,
+        description="share of the expectations' score that depends on every code cell "
+        "running without error",
     )
     forged_output_penalty: float = Field(
         0.5, ge=0, le=1, description="share of the score lost when a saved output is not reproduced"
@@ -85,7 +99,9 @@ class NotebookGrader(Grader[NotebookParams]):
         weights = [e.weight for e in params.expectations]
         expected = sum(c["score"] * w for c, w in zip(checks, weights, strict=True)) / sum(weights)
         executed = sum(run.status == "ok" for run in runs) / len(runs) if runs else 0.0
-        score = (1 - params.execution_weight) * expected + params.execution_weight * executed
+        # Running cleanly is worth something only for a notebook that computed the right
+        # answers: a notebook that runs but finds nothing scores 0.
+        score = expected * ((1 - params.execution_weight) + params.execution_weight * executed)
         if findings:
             score *= 1 - params.forged_output_penalty
         errors = sum(run.status != "ok" for run in runs)

@@ -14,13 +14,22 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
+from graders.base import (
+    HIDDEN_FILE,
+    EvaluationEnvironment,
+    Grader,
+    GraderError,
+    GradeResult,
+    Params,
+)
 
 JUNIT_MAX = 4 * 2**20
 
 
 class PytestParams(Params):
-    tests: str = Field("tests", description="hidden folder of pytest files")
+    tests: str = Field(
+        "tests", description="hidden folder of pytest files", json_schema_extra=HIDDEN_FILE
+    )
     timeout_s: float = Field(180, gt=0, description="for the whole test session")
     pass_threshold: float = Field(1.0, ge=0, le=1, description="pass fraction that passes")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment for tests")

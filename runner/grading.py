@@ -75,7 +75,14 @@ def run_graders(job: GradingJob) -> None:
         job.evaluation.current_grader = spec.name
         job.event("grader.started", {"grader": spec.name, "kind": spec.kind})
         started = time.monotonic()
-        result = _grade_one(job, spec.kind, spec.params)
+        unmet = [o.name for o in job.outcomes if o.name in spec.requires and not o.result.passed]
+        if unmet:
+            reason = f"not run: it counts only when {', '.join(unmet)} passed, which did not"
+            result = GradeResult(
+                score=0.0, passed=False, summary=reason, evidence={"requires_unmet": unmet}
+            )
+        else:
+            result = _grade_one(job, spec.kind, spec.params)
         outcome = Outcome(
             spec.name,
             spec.kind,

@@ -17,11 +17,31 @@ JUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="pytest">
 </testsuite></testsuites>"""
 
 
-def test_correctness_scores_the_match_fraction():
+def test_correctness_scores_the_match_fraction_without_chance_correction():
     report = {"answers": [1, 0, 1, None], "problems": [{"status": 500}], "requests": 3}
-    result = score_answers(report, [1, 0, 0, 1], threshold=0.99)
+    result = score_answers(report, [1, 0, 0, 1], threshold=0.99, chance_corrected=False)
     assert result.score == 0.5 and not result.passed
     assert [m["index"] for m in result.evidence["mismatches"]] == [2, 3]
+
+
+def test_correctness_scores_a_hard_coded_constant_answer_zero():
+    report = {"answers": [0, 0, 0, 0], "problems": [], "requests": 4}
+    result = score_answers(report, [0, 0, 0, 1], threshold=0.99)
+    assert result.evidence["match_fraction"] == 0.75
+    assert result.evidence["constant_answer_fraction"] == 0.75
+    assert result.score == 0.0
+
+
+def test_correctness_scores_matches_beyond_the_constant_answer_proportionally():
+    report = {"answers": [0, 1, 1, 1], "problems": [], "requests": 4}
+    result = score_answers(report, [0, 0, 1, 1], threshold=0.99)
+    assert result.score == pytest.approx((0.75 - 0.5) / 0.5)
+
+
+def test_correctness_gives_full_marks_for_all_right_answers():
+    report = {"answers": [0, 0, 1], "problems": [], "requests": 3}
+    result = score_answers(report, [0, 0, 1], threshold=0.99)
+    assert result.score == 1.0 and result.passed
 
 
 def test_correctness_accepts_equal_numbers_but_not_booleans():
