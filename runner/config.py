@@ -4,7 +4,7 @@ the web app). Every setting is documented in docs/operations.md."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,7 +30,8 @@ class Settings(BaseModel):
     debian_mirror: str = ""
     """Debian mirror for the offline bootstrap; default: the one apt is configured with."""
     challenges_path: tuple[Path, ...] = ()
-    """Extra folders searched for challenges, after the built-in ones."""
+    """Extra folders searched for challenges, after the built-in ones and before the installed
+    ones; the CLI's ``--challenges-dir`` folders come first."""
     cpu_pinning: bool = True
     """On machines with 2+ cores, pin the service under load and the load generator apart."""
     max_archive_mb: int = 512
@@ -64,6 +65,10 @@ class Settings(BaseModel):
     @property
     def challenge_dirs(self) -> tuple[Path, ...]:
         return (REPO_ROOT / "challenges", *self.challenges_path, self.installed_challenges)
+
+    def searching_first(self, folders: Iterable[Path]) -> Settings:
+        """These settings with ``folders`` searched for challenges before ``challenges_path``."""
+        return self.model_copy(update={"challenges_path": (*folders, *self.challenges_path)})
 
     def images(self) -> ImageSettings:
         return ImageSettings(

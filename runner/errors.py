@@ -6,6 +6,7 @@
     ├── ConfigError                  a setting has a bad value (names the key and the value)
     ├── SpecError                    a challenge.yaml is malformed (names file, field, expectation)
     ├── ChallengeNotFound            no challenge with that id or path
+    ├── ChallengeClash               two challenge folders on the search path share an id
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
     ├── AccountError                 an assessor or token cannot be created or changed as asked
@@ -26,6 +27,9 @@ Errors are raised where the problem is found and caught once, at the CLI edge.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from graders.base import GraderError
 from sandbox.errors import (
     ContainerError,
@@ -40,6 +44,7 @@ from sandbox.errors import (
 __all__ = [
     "AccessDenied",
     "AccountError",
+    "ChallengeClash",
     "ChallengeNotFound",
     "ConfigError",
     "ContainerError",
@@ -78,6 +83,18 @@ class SpecError(ProdprovenError):
 
 class ChallengeNotFound(ProdprovenError):
     """No challenge has the requested id, and it is not a folder with a challenge.yaml."""
+
+
+class ChallengeClash(ProdprovenError):
+    """Two folders of the challenge search path hold challenges with the same id."""
+
+    def __init__(self, challenge_id: str, folders: Sequence[Path]) -> None:
+        self.challenge_id, self.folders = challenge_id, tuple(folders)
+        where = " and ".join(str(folder) for folder in folders)
+        super().__init__(
+            f"challenge id {challenge_id!r} is used by {len(folders)} folders: {where}; ids "
+            "must be unique across the challenge folders, so rename or remove all but one"
+        )
 
 
 class RunNotFound(ProdprovenError):

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.conftest import BUILTIN
+
 
 def prodproven(*args: str, env_dir, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -68,3 +70,72 @@ def test_a_dead_docker_daemon_is_one_message(tmp_path, variable):
     )
     assert result.returncode == 1
     assert "Docker engine does not answer" in result.stderr and "Traceback" not in result.stderr
+
+
+def unwrapped(text: str) -> str:
+    """``text`` without whitespace, as the error console wraps long lines anywhere."""
+    return "".join(text.split())
+
+
+def challenges_dir_holding(folder, make_challenge, name: str):
+    """``folder`` holding a copy of deploy-model renamed to ``name``."""
+    root = make_challenge(lambda s: s.update(id=name))
+    folder.mkdir()
+    return root.rename(folder / name).parent
+
+
+def test_challenges_dir_finds_challenges_by_id(tmp_path, make_challenge):
+    extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "acme-churn")
+    listed = prodproven(
+        "--challenges-dir", str(extra), "challenge", "list", "--json", env_dir=tmp_path
+    )
+    rows = {row.get("id"): row for row in json.loads(listed.stdout)}
+    assert rows["acme-churn"]["path"] == str(extra / "acme-churn")
+
+
+def test_challenges_dir_may_be_given_more_than_once(tmp_path, make_challenge):
+    first = challenges_dir_holding(tmp_path / "first", make_challenge, "acme-one")
+    second = challenges_dir_holding(tmp_path / "second", make_challenge, "acme-two")
+    listed = prodproven(
+        "--challenges-dir", str(first), "--challenges-dir", str(second), "challenge", "list",
+        "--json", env_dir=tmp_path,
+    )  # fmt: skip
+    assert {"acme-one", "acme-two"} <= {row.get("id") for row in json.loads(listed.stdout)}
+
+
+def test_a_missing_challenges_dir_is_a_usage_error(tmp_path):
+    result = prodproven(
+        "--challenges-dir", str(tmp_path / "nope"), "challenge", "list", env_dir=tmp_path
+    )
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_an_id_in_two_challenge_folders_is_one_message_naming_both(tmp_path, make_challenge):
+    extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "deploy-model")
+    result = prodproven("--challenges-dir", str(extra), "run", "deploy-model", env_dir=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    both = f"{BUILTIN / 'deploy-model'} and {extra / 'deploy-model'}"
+    assert unwrapped(f"'deploy-model' is used by 2 folders: {both}") in unwrapped(result.stderr)
+
+
+def test_challenge_list_shows_a_clash_with_both_folders(tmp_path, make_challenge):
+    extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "deploy-model")
+    listed = prodproven(
+        "--challenges-dir", str(extra), "challenge", "list", "--json", env_dir=tmp_path
+    )
+    [clash] = [row for row in json.loads(listed.stdout) if row.get("id") == "deploy-model"]
+    assert clash["paths"][1] == str(extra / "deploy-model") and "unique" in clash["error"]
+
+
+def test_install_refuses_an_id_used_in_a_challenges_dir(tmp_path, make_challenge):
+    extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "acme-churn")
+    pack = tmp_path / "acme.ppc.tar.gz"
+    packed = prodproven(
+        "challenge", "pack", str(extra / "acme-churn"), "--out", str(pack), env_dir=tmp_path
+    )
+    assert packed.returncode == 0, packed.stderr
+    refused = prodproven(
+        "--challenges-dir", str(extra), "challenge", "install", str(pack), env_dir=tmp_path
+    )
+    assert refused.returncode == 1
+    assert unwrapped(f"already used by {extra / 'acme-churn'}") in unwrapped(refused.stderr)

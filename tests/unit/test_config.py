@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import Settings
+from runner.config import REPO_ROOT, Settings
 from runner.errors import ConfigError
 
 
@@ -29,6 +29,19 @@ def test_environment_variables_fill_settings(tmp_path):
     assert settings.challenges_path == (Path("/a"), Path("/b"))
     assert settings.challenge_dirs[-3:-1] == (Path("/a"), Path("/b"))
     assert settings.challenge_dirs[-1] == settings.data_dir / "challenges"
+
+
+def test_folders_searched_first_come_after_the_builtin_and_before_the_configured_path(tmp_path):
+    settings = Settings.from_env(
+        {"PRODPROVEN_DATA_DIR": str(tmp_path), "PRODPROVEN_CHALLENGES_PATH": "/a"}
+    ).searching_first([Path("/cli1"), Path("/cli2")])
+    assert settings.challenge_dirs == (
+        REPO_ROOT / "challenges",
+        Path("/cli1"),
+        Path("/cli2"),
+        Path("/a"),
+        tmp_path / "challenges",
+    )
 
 
 def test_overrides_win_and_none_is_ignored(tmp_path):
