@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from graders.base import Grader
+    from runner.cheats import Cheat
     from runner.config import Settings
     from sandbox.environment import Backend
     from sandbox.faults import FaultKind
@@ -24,7 +25,10 @@ hookimpl = pluggy.HookimplMarker("prodproven")
 
 @hookspec
 def register_graders() -> list[type[Grader]]:  # type: ignore[type-arg]
-    """Return grader classes; each becomes available to specs under its ``kind``."""
+    """Return grader classes; each becomes available to specs under its ``kind``.
+
+    An installed package ships a grader without a hook: an entry point in the
+    ``prodproven.graders`` group named after its kind (see docs/plugins.md)."""
     raise NotImplementedError
 
 
@@ -43,4 +47,10 @@ def register_services() -> list[ServiceKind]:
 @hookspec
 def register_faults() -> list[FaultKind]:
     """Return fault kinds (ways to break a live service) that a challenge's faults may use."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_cheats() -> list[Cheat]:
+    """Return cheats: probe submissions ``challenge validate`` runs against their graders."""
     raise NotImplementedError

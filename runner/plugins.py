@@ -1,24 +1,162 @@
 """The plugin manager: built-in plugins are registered explicitly, exactly like third-party
-ones would be; nothing registers itself on import."""
+ones would be; nothing registers itself on import.
+
+Graders also come from installed packages, through the ``prodproven.graders`` entry point
+group (see docs/plugins.md). They are loaded when the plugin manager is first built.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Protocol, TypeVar
+from importlib import metadata
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import pluggy
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from graders.base import Grader
+from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
 from runner import hookspecs
 from runner.challenge import Catalog
+from runner.cheats import Cheat
 from runner.errors import ProdprovenError
+from runner.hookspecs import hookimpl
 from sandbox.faults import FaultKind
 from sandbox.services import ServiceKind
 
-BUILTIN_PLUGINS = ("graders.builtin", "sandbox.builtin")
+BUILTIN_PLUGINS = ("graders.builtin", "sandbox.builtin", "runner.builtin_cheats")
+GRADERS_GROUP = "prodproven.graders"
+CHEATS_GROUP = "prodproven.cheats"
+
+
+class AnyParams(Params):
+    """Parameters of a stand-in for a broken plugin: any keys, so specs naming it still load."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class BrokenPluginGrader(Grader[AnyParams]):
+    """Stands in for a grader plugin that could not be loaded: grading with it raises
+    GraderError naming the plugin and its problem, so the run records a failed result."""
+
+    Params = AnyParams
+    problem: ClassVar[str]
+
+    def grade(self, env: EvaluationEnvironment, params: AnyParams) -> GradeResult:
+        raise GraderError(self.problem)
+
+
+@dataclass(frozen=True, eq=False)
+class EntryPointGraders:
+    """The graders that installed packages declare in the ``prodproven.graders`` group, as a
+    plugin. ``origins`` says where each class came from; ``problems`` lists the entry points
+    that were replaced by a BrokenPluginGrader, and why."""
+
+    graders: tuple[type[Grader[Any]], ...]
+    origins: Mapping[type[Grader[Any]], str]
+    problems: tuple[str, ...]
+
+    @hookimpl
+    def register_graders(self) -> list[type[Grader[Any]]]:
+        return list(self.graders)
+
+
+def load_entry_point_graders(entry_points: Iterable[metadata.EntryPoint]) -> EntryPointGraders:
+    """Load each entry point (name: the grader's kind, value: ``module:GraderClass``). One that
+    fails to load or is not a grader of its kind becomes a BrokenPluginGrader of that kind."""
+    graders: list[type[Grader[Any]]] = []
+    origins: dict[type[Grader[Any]], str] = {}
+    problems: list[str] = []
+    for entry_point in entry_points:
+        origin = _describe(entry_point)
+        try:
+            loaded = entry_point.load()
+        except Exception as exc:  # a plugin's import error must cost its grader, not the runner
+            problem: str | None = f"{origin} failed to load: {type(exc).__name__}: {exc}"
+        else:
+            problem = _misfit(entry_point.name, loaded, origin)
+        if problem is None:
+            grader = loaded
+        else:
+            grader = _stand_in(entry_point.name, problem)
+            problems.append(problem)
+        graders.append(grader)
+        origins[grader] = origin
+    return EntryPointGraders(tuple(graders), origins, tuple(problems))
+
+
+def _describe(entry_point: metadata.EntryPoint, what: str = "grader") -> str:
+    dist = entry_point.dist
+    source = f"{dist.name} {dist.version}, " if dist is not None else ""
+    return f"{what} plugin {entry_point.name!r} ({source}{entry_point.value})"
+
+
+def _misfit(kind: str, loaded: object, origin: str) -> str | None:
+    """Why ``loaded`` cannot serve as the grader of ``kind``, or None when it can."""
+    if not (inspect.isclass(loaded) and issubclass(loaded, Grader)):
+        return f"{origin} is not a graders.base.Grader subclass (it is {loaded!r})"
+    if inspect.isabstract(loaded):
+        missing = ", ".join(sorted(loaded.__abstractmethods__))
+        return f"{origin} does not implement {missing}"
+    declared = getattr(loaded, "kind", None)
+    if declared != kind:
+        return f"{origin} has kind {declared!r}; the entry point's name must be its kind"
+    params = getattr(loaded, "Params", None)
+    if not (inspect.isclass(params) and issubclass(params, Params)):
+        return f"{origin} has no Params model (a graders.base.Params subclass)"
+    return None
+
+
+def _stand_in(broken_kind: str, broken_problem: str) -> type[BrokenPluginGrader]:
+    class StandIn(BrokenPluginGrader):
+        kind = broken_kind
+        description = f"broken plugin: {broken_problem}"
+        problem = broken_problem
+
+    return StandIn
+
+
+@dataclass(frozen=True, eq=False)
+class EntryPointCheats:
+    """The cheats installed packages declare in the ``prodproven.cheats`` group (name: the
+    cheat's name, value: ``module:CheatClass``); ``problems`` lists those left out, and why."""
+
+    cheats: tuple[Cheat, ...]
+    problems: tuple[str, ...]
+
+    @hookimpl
+    def register_cheats(self) -> list[Cheat]:
+        return list(self.cheats)
+
+
+def load_entry_point_cheats(entry_points: Iterable[metadata.EntryPoint]) -> EntryPointCheats:
+    cheats: list[Cheat] = []
+    problems: list[str] = []
+    for entry_point in entry_points:
+        origin = _describe(entry_point, "cheat")
+        try:
+            cheat = entry_point.load()()
+        except Exception as exc:  # a broken cheat is reported, never a crash of validate
+            problems.append(f"{origin} failed to load: {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(cheat, Cheat) or cheat.name != entry_point.name:
+            problems.append(f"{origin} is not a runner.cheats.Cheat named {entry_point.name!r}")
+            continue
+        cheats.append(cheat)
+    return EntryPointCheats(tuple(cheats), tuple(problems))
+
+
+@cache
+def entry_point_graders() -> EntryPointGraders:
+    return load_entry_point_graders(metadata.entry_points(group=GRADERS_GROUP))
+
+
+@cache
+def entry_point_cheats() -> EntryPointCheats:
+    return load_entry_point_cheats(metadata.entry_points(group=CHEATS_GROUP))
 
 
 @cache
@@ -27,7 +165,15 @@ def plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
+    pm.register(entry_point_graders(), name=GRADERS_GROUP)
+    pm.register(entry_point_cheats(), name=CHEATS_GROUP)
     return pm
+
+
+def plugin_problems() -> list[str]:
+    """Why installed plugins could not be loaded (a broken grader is graded as a failed
+    result; a broken cheat is left out of validation)."""
+    return [*entry_point_graders().problems, *entry_point_cheats().problems]
 
 
 class _Kinded(Protocol):
@@ -38,21 +184,30 @@ class _Kinded(Protocol):
 T = TypeVar("T", bound=_Kinded)
 
 
-def _by_kind(batches: Iterable[Iterable[T]], what: str) -> dict[str, T]:
-    """Registered objects by their ``kind``; a kind claimed by two objects is an error."""
+def _by_kind(
+    batches: Iterable[Iterable[T]], what: str, origin: Callable[[T], str] | None = None
+) -> dict[str, T]:
+    """Registered objects by their ``kind``; a kind claimed by two objects is an error, naming
+    where each came from when ``origin`` can tell."""
     found: dict[str, T] = {}
     for batch in batches:
         for item in batch:
             kind = item.kind
             if kind in found and found[kind] is not item:
-                raise ProdprovenError(f"two plugins register a {what} of kind {kind!r}")
+                both = f": {origin(found[kind])} and {origin(item)}" if origin else ""
+                raise ProdprovenError(f"two plugins register a {what} of kind {kind!r}{both}")
             found[kind] = item
     return found
 
 
+def _grader_origin(grader: type[Grader[Any]]) -> str:
+    """The entry point a grader class came from, or its module and name for a built-in."""
+    return entry_point_graders().origins.get(grader) or f"{grader.__module__}.{grader.__qualname__}"
+
+
 def graders() -> dict[str, type[Grader]]:  # type: ignore[type-arg]
     """Every registered grader class by kind. Raises ProdprovenError on a duplicate kind."""
-    return _by_kind(plugin_manager().hook.register_graders(), "grader")
+    return _by_kind(plugin_manager().hook.register_graders(), "grader", _grader_origin)
 
 
 def grader_params() -> dict[str, type[BaseModel]]:
@@ -67,6 +222,17 @@ def services() -> dict[str, ServiceKind]:
 def faults() -> dict[str, FaultKind]:
     """Every registered fault kind by name. Raises ProdprovenError on a duplicate kind."""
     return _by_kind(plugin_manager().hook.register_faults(), "fault")
+
+
+def cheats() -> list[Cheat]:
+    """Every registered cheat, built-in ones first. Raises ProdprovenError on a duplicate name."""
+    found: dict[str, Cheat] = {}
+    for batch in reversed(plugin_manager().hook.register_cheats()):
+        for cheat in batch:
+            if cheat.name in found:
+                raise ProdprovenError(f"two plugins register a cheat named {cheat.name!r}")
+            found[cheat.name] = cheat
+    return list(found.values())
 
 
 def catalog() -> Catalog:

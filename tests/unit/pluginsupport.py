@@ -1,0 +1,26 @@
+"""Helpers for tests of plugin loading: installed packages declare graders and cheats as
+entry points, which the plugin manager reads once and caches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from runner import plugins
+
+
+@contextmanager
+def plugins_found_afresh() -> Iterator[None]:
+    """Inside the block the plugins are looked up again (e.g. after a test declares entry
+    points); after it too, so later tests see the real installation."""
+    _forget()
+    try:
+        yield
+    finally:
+        _forget()
+
+
+def _forget() -> None:
+    plugins.entry_point_graders.cache_clear()
+    plugins.entry_point_cheats.cache_clear()
+    plugins.plugin_manager.cache_clear()
