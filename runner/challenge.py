@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from graders.slo import Slo
-from runner.errors import ChallengeNotFound, SpecError
+from runner.errors import ChallengeClash, ChallengeNotFound, SpecError
 from sandbox.environment import Limits
 from sandbox.faults import FaultKind
 from sandbox.services import ServiceKind
@@ -150,7 +150,7 @@ class ProbeSpec(_Strict):
     )
     interval_s: float = Field(1.0, ge=0.2, le=60, description="seconds between probes")
     timeout_s: float = Field(2.0, gt=0, le=60, description="a slower answer is a failure")
-    slo: SloSpec
+    slo: SloSpec = Field(description="what counts as healthy, and for how long")
 
     def to_slo(self) -> Slo:
         return Slo(
@@ -171,12 +171,14 @@ class FaultSpec(_Strict):
         pattern=r"^[a-z][a-z0-9_]*$", description="the category a correct postmortem names"
     )
     symptom: str = Field(min_length=10, description="what breaks, for assessors (not shown)")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the kind's parameters, checked against its model"
+    )
 
 
 class TimeRange(_Strict):
-    min: float = Field(ge=0)
-    max: float = Field(ge=0)
+    min: float = Field(ge=0, description="earliest, in seconds")
+    max: float = Field(ge=0, description="latest, in seconds")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
@@ -191,7 +193,7 @@ class ScheduledEvent(_Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the schedule")
     inject: list[str] = Field(min_length=1, description="names of faults to draw one from")
-    at_s: TimeRange
+    at_s: TimeRange = Field(description="when it fires: drawn per run in this range")
     scripted_at_s: float = Field(
         20, ge=0, description="when it fires in scripted runs (`prodproven run`)"
     )
@@ -201,21 +203,31 @@ class ScheduledEvent(_Strict):
 
 
 class PortSpec(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    port: int = Field(ge=1, le=65535)
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9-]*$", description="a port of the workspace people may reach"
+    )
+    port: int = Field(ge=1, le=65535, description="its number inside the pod")
 
 
 class GraderSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the challenge")
     kind: str = Field(description="grader kind, e.g. load, correctness, pytest")
-    competency: Competency
-    weight: float = Field(1.0, gt=0)
-    params: dict[str, Any] = Field(default_factory=dict)
+    competency: Competency = Field(description="one of the challenge's competencies")
+    weight: float = Field(1.0, gt=0, description="weight in the score formula")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the grader's parameters, checked against its model"
+    )
+    requires: list[str] = Field(
+        default_factory=list,
+        description="names of graders listed earlier that must pass for this one to count; "
+        "when one did not, this grader is not run and scores 0 (e.g. latency counts only for "
+        "right answers)",
+    )
 
 
 class Band(_Strict):
-    min: float | None = Field(None, ge=0, le=100)
-    max: float | None = Field(None, ge=0, le=100)
+    min: float | None = Field(None, ge=0, le=100, description="lowest score allowed, of 100")
+    max: float | None = Field(None, ge=0, le=100, description="highest score allowed, of 100")
 
     def contains(self, score: float) -> bool:
         return (self.min is None or score >= self.min) and (self.max is None or score <= self.max)
@@ -230,37 +242,92 @@ class SlowCheck(_Strict):
     """The reference responder again, started ``delay_s`` late; it must score at least
     ``margin`` points below the prompt one (challenges whose score depends on speed)."""
 
-    delay_s: float = Field(240, gt=0)
-    margin: float = Field(10, ge=0, le=100)
+    delay_s: float = Field(240, gt=0, description="how late the slow responder starts")
+    margin: float = Field(10, ge=0, le=100, description="points it must score below the prompt one")
+
+
+class NoiseCheck(_Strict):
+    """The reference run graded ``repeats`` times from its one archive: each grader's score
+    and the total may spread (max - min) at most ``tolerance`` points of 100."""
+
+    repeats: int = Field(3, ge=2, le=10, description="gradings of the same archive")
+    tolerance: float = Field(10, ge=0, le=100, description="largest spread allowed, in points")
 
 
 class Validation(_Strict):
-    reference: Band = Field(default_factory=lambda: Band(min=90))
-    starter: Band = Field(default_factory=lambda: Band(max=40))
-    slow: SlowCheck | None = None
+    reference: Band = Field(
+        default_factory=lambda: Band(min=90), description="where the reference solution must score"
+    )
+    starter: Band = Field(
+        default_factory=lambda: Band(max=40), description="where the untouched starter must score"
+    )
+    slow: SlowCheck | None = Field(
+        None, description="also check that a late response scores lower (incident challenges)"
+    )
+    noise: NoiseCheck = Field(
+        default_factory=NoiseCheck,
+        description="how steady the graders must be on one archive graded several times",
+    )
 
 
 class ChallengeSpec(_Strict):
     """The typed content of challenge.yaml."""
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
-    title: str = Field(min_length=3)
-    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    summary: str = ""
-    time_limit_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
-    competencies: list[Competency] = Field(min_length=1)
-    resources: Resources = Field(default_factory=Resources)
-    image: ImageRecipe = Field(default_factory=ImageRecipe)
-    prepare: Prepare | None = None
-    services: list[ServiceRef] = Field(default_factory=list)
-    setup: Setup | None = None
-    service: ServiceSpec | None = None
-    ports: list[PortSpec] = Field(default_factory=list)
-    probe: ProbeSpec | None = None
-    faults: list[FaultSpec] = Field(default_factory=list)
-    schedule: list[ScheduledEvent] = Field(default_factory=list)
-    graders: list[GraderSpec] = Field(min_length=1)
-    validation: Validation = Field(default_factory=Validation)
+    id: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{1,62}$", description="lower-case id, equal to the folder name"
+    )
+    title: str = Field(min_length=3, description="shown to candidates and assessors")
+    version: str = Field(
+        pattern=r"^\d+\.\d+\.\d+$", description="X.Y.Z; bump it when grading changes"
+    )
+    summary: str = Field("", description="one paragraph for listings")
+    time_limit_minutes: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=24 * 60,
+            description="the candidate's clock; scripted runs stop their autopilot at it",
+        ),
+    ]
+    competencies: list[Competency] = Field(
+        min_length=1, description="what the challenge assesses; each grader scores one"
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="limits of every candidate container"
+    )
+    image: ImageRecipe = Field(
+        default_factory=ImageRecipe, description="the image the workspace and tests run in"
+    )
+    prepare: Prepare | None = Field(
+        None, description="a generator of data and models, run once per version and variant"
+    )
+    services: list[ServiceRef] = Field(
+        default_factory=list, description="trusted services started beside the workspace"
+    )
+    setup: Setup | None = Field(
+        None, description="a script seeding the services before the clock starts"
+    )
+    service: ServiceSpec | None = Field(
+        None, description="the candidate's service, which graders send requests to"
+    )
+    ports: list[PortSpec] = Field(
+        default_factory=list, description="ports of the workspace `prodproven forward` publishes"
+    )
+    probe: ProbeSpec | None = Field(
+        None, description="the SLO prober watching the live service for the whole run"
+    )
+    faults: list[FaultSpec] = Field(
+        default_factory=list, description="the catalogue of faults incidents draw from"
+    )
+    schedule: list[ScheduledEvent] = Field(
+        default_factory=list, description="the incidents fired while the candidate works"
+    )
+    graders: list[GraderSpec] = Field(
+        min_length=1, description="how the submission is scored, run in this order"
+    )
+    validation: Validation = Field(
+        default_factory=Validation, description="what `prodproven challenge validate` checks"
+    )
 
 
 @dataclass(frozen=True)
@@ -372,6 +439,13 @@ def _check_graders(
                 f"challenge's competencies {[c.value for c in spec.competencies]}"
             )
         yield from _check_kind(where, "grader", grader.kind, grader.params, grader_params)
+        before = [g.name for g in spec.graders[:index]]
+        for position, required in enumerate(grader.requires):
+            if required not in before:
+                yield (
+                    f"{where}.requires.{position}: {required!r} is not a grader listed before "
+                    f"this one (graders run in order; before it: {before})"
+                )
 
 
 def _check_kind(
@@ -459,33 +533,49 @@ def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:
 
 
 def find_challenge(ref: str, search: Iterable[Path], catalog: Catalog) -> Challenge:
-    """Resolve an id (searched in order) or a folder path to a loaded challenge."""
+    """Resolve an id (found in the ``search`` folders) or a folder path to a loaded challenge.
+
+    Raises ChallengeNotFound, or ChallengeClash when more than one search folder has the id.
+    """
     as_path = Path(ref)
     if (as_path / SPEC_FILE).is_file():
         return load_challenge(as_path.resolve(), catalog)
-    for folder in search:
-        if (folder / ref / SPEC_FILE).is_file():
-            return load_challenge(folder / ref, catalog)
-    known = ", ".join(sorted(c.name for c in _challenge_folders(search))) or "none"
-    raise ChallengeNotFound(f"no challenge {ref!r} (known: {known}; or give a folder path)")
+    found = challenge_folders(search)
+    folders = found.get(ref)
+    if folders is None:
+        known = ", ".join(sorted(found)) or "none"
+        raise ChallengeNotFound(f"no challenge {ref!r} (known: {known}; or give a folder path)")
+    if len(folders) > 1:
+        raise ChallengeClash(ref, folders)
+    return load_challenge(folders[0], catalog)
 
 
-def list_challenges(search: Iterable[Path], catalog: Catalog) -> list[Challenge | SpecError]:
-    """Every challenge found, or the error that stops it from loading."""
-    found: list[Challenge | SpecError] = []
-    for folder in _challenge_folders(search):
+def list_challenges(
+    search: Iterable[Path], catalog: Catalog
+) -> list[Challenge | SpecError | ChallengeClash]:
+    """Every challenge found, or the error that stops it from loading; an id found in more
+    than one folder is listed once, as a ChallengeClash."""
+    found: list[Challenge | SpecError | ChallengeClash] = []
+    for challenge_id, folders in challenge_folders(search).items():
+        if len(folders) > 1:
+            found.append(ChallengeClash(challenge_id, folders))
+            continue
         try:
-            found.append(load_challenge(folder, catalog))
+            found.append(load_challenge(folders[0], catalog))
         except SpecError as exc:
             found.append(exc)
     return found
 
 
-def _challenge_folders(search: Iterable[Path]) -> list[Path]:
-    return [
-        child
-        for folder in search
-        if folder.is_dir()
-        for child in sorted(folder.iterdir())
-        if (child / SPEC_FILE).is_file()
-    ]
+def challenge_folders(search: Iterable[Path]) -> dict[str, list[Path]]:
+    """The challenge folders inside the ``search`` folders by id (the folder's name), in search
+    order; an id with more than one folder is a clash. A search folder named twice (e.g. the
+    built-in one again on the command line) is searched once."""
+    by_id: dict[str, list[Path]] = {}
+    for folder in dict.fromkeys(folder.resolve() for folder in search):
+        if not folder.is_dir():
+            continue
+        for child in sorted(folder.iterdir()):
+            if (child / SPEC_FILE).is_file():
+                by_id.setdefault(child.name, []).append(child)
+    return by_id

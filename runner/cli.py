@@ -16,11 +16,11 @@ import click
 from rich.table import Table
 
 from runner import packs, plugins, supervisor
-from runner.challenge import Challenge, list_challenges
+from runner.challenge import Challenge, challenge_folders, list_challenges
 from runner.cli_context import Context, emit, err, out, progress
 from runner.cli_people import PEOPLE_COMMANDS
 from runner.config import Settings
-from runner.errors import ProdprovenError, SpecError
+from runner.errors import ChallengeClash, ProdprovenError, SpecError
 from runner.report import status_document
 from runner.scaffold import TEMPLATES, new_challenge
 from runner.store import Status, utcnow
@@ -47,9 +47,18 @@ fault_option = click.option(
     envvar="PRODPROVEN_DATA_DIR",
     help="Where runs, archives and the store live [env PRODPROVEN_DATA_DIR].",
 )
+@click.option(
+    "--challenges-dir",
+    "challenges_dirs",
+    metavar="DIR",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
+    help="Also find challenges by id in the folders inside DIR, searched after the built-in "
+    "ones and before PRODPROVEN_CHALLENGES_PATH (repeatable).",
+)
 @click.version_option(package_name="prodproven")
 @click.pass_context
-def cli(click_ctx: click.Context, data_dir: Path | None) -> None:
+def cli(click_ctx: click.Context, data_dir: Path | None, challenges_dirs: tuple[Path, ...]) -> None:
     """prodproven: put AI/ML engineers in real, containerized production situations and
     grade what they actually did.
 
@@ -60,7 +69,8 @@ def cli(click_ctx: click.Context, data_dir: Path | None) -> None:
       prodproven start deploy-model --candidate ada
       prodproven show RUN
     """
-    click_ctx.obj = Context(settings=Settings.from_env(data_dir=data_dir))
+    settings = Settings.from_env(data_dir=data_dir).searching_first(challenges_dirs)
+    click_ctx.obj = Context(settings=settings)
 
 
 @cli.group()
@@ -72,21 +82,13 @@ def challenge() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_obj
 def challenge_list(ctx: Context, as_json: bool) -> None:
-    """List the challenges found in the built-in folder and PRODPROVEN_CHALLENGES_PATH."""
+    """List the challenges found in the built-in folder, --challenges-dir folders,
+    PRODPROVEN_CHALLENGES_PATH and installed packs; broken ones and ids found in two folders
+    are listed with their error."""
     found = list_challenges(ctx.settings.challenge_dirs, plugins.catalog())
-    rows: list[dict[str, Any]] = [
-        {
-            "id": c.id,
-            "title": c.spec.title,
-            "version": c.spec.version,
-            "minutes": c.spec.time_limit_minutes,
-            "competencies": [x.value for x in c.spec.competencies],
-            "path": str(c.root),
-        }
-        if isinstance(c, Challenge)
-        else {"error": str(c), "path": c.path}
-        for c in found
-    ]
+    for problem in plugins.plugin_problems():
+        click.echo(f"warning: {problem}", err=True)
+    rows = [_challenge_row(c) for c in found]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -103,6 +105,25 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
                 ", ".join(row["competencies"]),
             )
     out.print(table)
+
+
+def _challenge_row(found: Challenge | SpecError | ChallengeClash) -> dict[str, Any]:
+    if isinstance(found, ChallengeClash):
+        return {
+            "id": found.challenge_id,
+            "error": str(found),
+            "paths": [str(folder) for folder in found.folders],
+        }
+    if isinstance(found, SpecError):
+        return {"error": str(found), "path": found.path}
+    return {
+        "id": found.id,
+        "title": found.spec.title,
+        "version": found.spec.version,
+        "minutes": found.spec.time_limit_minutes,
+        "competencies": [x.value for x in found.spec.competencies],
+        "path": str(found.root),
+    }
 
 
 @challenge.command("new")
@@ -165,11 +186,7 @@ def challenge_install(ctx: Context, pack_file: Path, force: bool, as_json: bool)
     Every file is checked against the pack's manifest and the spec is loaded first."""
     settings = ctx.settings
     elsewhere = [d for d in settings.challenge_dirs if d != settings.installed_challenges]
-    taken = {
-        c.id: c.root
-        for c in list_challenges(elsewhere, plugins.catalog())
-        if isinstance(c, Challenge)
-    }
+    taken = {cid: folders[0] for cid, folders in challenge_folders(elsewhere).items()}
     done = packs.install(
         pack_file, settings.installed_challenges, taken, plugins.catalog(), force=force
     )
@@ -182,28 +199,43 @@ def challenge_install(ctx: Context, pack_file: Path, force: bool, as_json: bool)
 
 @challenge.command("validate")
 @click.argument("challenge_ref", metavar="CHALLENGE")
+@click.option(
+    "--repeats",
+    type=click.IntRange(2, 10),
+    help="Gradings of the reference archive for the noise check (default: the spec's, 3).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.pass_obj
-def challenge_validate(ctx: Context, challenge_ref: str, as_json: bool) -> None:
-    """Run the reference solution and the untouched starter; check their scores against the
-    bands in the spec. Exits 1 when a band is missed. CHALLENGE is an id or a folder."""
+def challenge_validate(
+    ctx: Context, challenge_ref: str, repeats: int | None, as_json: bool
+) -> None:
+    """The gate before a challenge goes live: static checks of its files; the reference
+    solution and the untouched starter within their bands; every cheat that applies scores 0
+    on the graders it attacks (or raises an integrity finding); the reference graded again
+    to measure noise. Exits 1 when any check fails. CHALLENGE is an id or a folder."""
     target = ctx.challenge(challenge_ref)
+    for problem in plugins.plugin_problems():
+        click.echo(f"warning: {problem}", err=True)
     with progress() as step:
-        verdict = validate_challenge(ctx.runner(step), target)
+        verdict = validate_challenge(ctx.runner(step), target, plugins.cheats(), repeats)
     if as_json:
         click.echo(json.dumps(verdict, indent=2))
     else:
-        table = Table("submission", "run", "score", "band", "verdict")
+        table = Table("step", "check", "verdict", "detail")
         for check in verdict["checks"]:
-            table.add_row(
-                check["submission"],
-                check["run_id"],
-                f"{check['score']:.1f}",
-                check["band"],
-                "[green]ok[/green]" if check["ok"] else "[red]missed[/red]",
-            )
+            if check["skipped"]:
+                shown = "[dim]n/a[/dim]"
+            else:
+                shown = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"
+            table.add_row(check["section"], check["label"], shown, check["detail"])
         out.print(table)
-        out.print("[green]valid[/green]" if verdict["ok"] else "[red]invalid[/red]")
+        failed = sum(not c["ok"] for c in verdict["checks"])
+        name = f"{verdict['challenge']} {verdict['version']}"
+        out.print(
+            f"[green]{name} is fit to give to candidates[/green]"
+            if verdict["ok"]
+            else f"[red]{name} is not fit to give to candidates: {failed} checks failed[/red]"
+        )
     if not verdict["ok"]:
         sys.exit(1)
 

@@ -1,90 +1,268 @@
-"""``challenge validate``: the reference solution must land in its band and the untouched
-starter in its own, or the challenge is not fit to give to a candidate.
+"""``challenge validate``: the gate before a challenge goes live, declared as a list of steps.
 
-Challenges with incidents run the reference against every fault of the catalogue (a responder
-that only handles the drawn fault is not a reference), and, when the spec asks for it, the
-reference again started late: a slow responder must score clearly lower than a prompt one.
+1. ``static``: the files the spec names exist, nothing leaks hidden or solution material,
+   sizes are within limits (a failure here stops the rest: nothing is worth running yet);
+2. ``reference``: the reference solution scores within its band, against every fault of the
+   catalogue for challenges with incidents (a responder that only handles the drawn fault is
+   not a reference);
+3. ``starter``: the untouched starter scores within its band;
+4. ``slow``: when the spec asks, the reference responder started late must score clearly lower;
+5. ``cheats``: every registered cheat that applies must score 0 on each grader it attacks (or
+   make it raise an integrity finding), and nothing may reach the validator's answer server;
+6. ``noise``: the first reference run graded again from its one archive, ``repeats`` times in
+   all; each grader's and the total's spread must stay within the spec's tolerance.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner import schedule
+from runner import oracle, schedule
 from runner.challenge import Challenge
+from runner.cheats import Cheat, CheatContext, NotApplicable, Probe
+from runner.errors import ProdprovenError
 from runner.lifecycle import RESPONDER, Runner
-from runner.store import utcnow
+from runner.prepare import Material
+from runner.static_checks import static_problems
+from runner.store import Run, Status, utcnow
+
+_KEY_LIMIT_BYTES = 16 * 2**20
 
 
-@dataclass(frozen=True)
+@dataclass
 class Check:
+    """One line of the verdict."""
+
+    section: str
     label: str
-    submission: Path | None
-    fault: str | None = None
+    ok: bool
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "label": self.label,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "detail": self.detail,
+            **self.data,
+        }
 
 
-def validate_challenge(runner: Runner, challenge: Challenge) -> dict[str, Any]:
-    """Run every check; returns the verdict document (``ok`` and one entry per check)."""
-    spec = challenge.spec
-    bands = spec.validation
-    solution = challenge.path("solution")
-    reference = solution if solution.is_dir() else None
+@dataclass
+class Validation:
+    runner: Runner
+    challenge: Challenge
+    cheats: Sequence[Cheat]
+    repeats: int
+    checks: list[Check] = field(default_factory=list)
+    references: list[Run] = field(default_factory=list)
+    reference_scores: dict[str | None, float] = field(default_factory=dict)
+    stopped: bool = False
+
+    @property
+    def material(self) -> Material:
+        return self.runner.material(self.challenge)
+
+    def verdict(self) -> dict[str, Any]:
+        return {
+            "challenge": self.challenge.id,
+            "version": self.challenge.spec.version,
+            "ok": all(c.ok for c in self.checks),
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+
+def static(v: Validation) -> None:
+    v.runner.report("validating: static checks")
+    max_workspace = v.runner.settings.max_archive_mb * 2**20
+    found = static_problems(v.challenge, v.material, v.runner.catalog, max_workspace)
+    for name, problems in found.items():
+        detail = "; ".join(problems) if problems else "ok"
+        v.checks.append(Check("static", name, not problems, detail, {"problems": problems}))
+    v.stopped = any(found.values())
+
+
+def reference(v: Validation) -> None:
+    spec = v.challenge.spec
+    solution = v.challenge.path("solution")
     faults: list[str | None] = [f.name for f in spec.faults] if spec.schedule else [None]
-    results: list[dict[str, Any]] = []
-    scores: dict[str | None, float] = {}
+    band = spec.validation.reference
     for fault in faults:
         label = "reference" if fault is None else f"reference ({fault})"
-        check = Check(label, reference, fault)
-        entry = _run(runner, challenge, check, str(bands.reference), bands.reference.contains)
-        scores[fault] = entry["score"]
-        results.append(entry)
-    starter = Check("starter", None)
-    results.append(_run(runner, challenge, starter, str(bands.starter), bands.starter.contains))
-    if (
-        bands.slow is not None
-        and reference is not None
-        and (reference / RESPONDER).is_file()
-        and spec.schedule
-    ):
-        drawn = schedule.plan(challenge, utcnow(), variant=None, scripted=True)[0].fault
-        with tempfile.TemporaryDirectory() as tmp:
-            slow = _delayed(reference, Path(tmp) / "slow", bands.slow.delay_s)
-            limit = scores[drawn] - bands.slow.margin
-            label = f"reference {bands.slow.delay_s:g} s late ({drawn})"
-            check = Check(label, slow, drawn)
-            results.append(
-                _run(runner, challenge, check, f"<= {limit:.1f}", lambda score: score <= limit)
-            )
-    return {
-        "challenge": challenge.id,
-        "version": spec.version,
-        "ok": all(r["ok"] for r in results),
-        "checks": results,
-    }
+        check, run = _banded(v, "reference", label, solution, fault, str(band), band.contains)
+        v.checks.append(check)
+        if run is not None:
+            v.references.append(run)
+            v.reference_scores[fault] = float(run.score or 0.0)
 
 
-def _run(
-    runner: Runner, challenge: Challenge, check: Check, band: str, ok: Callable[[float], bool]
-) -> dict[str, Any]:
-    """Run ``check`` as a scripted run; its entry in the verdict, ``ok`` judged on the score."""
-    runner.report(f"validating: {check.label} submission")
-    run = runner.run_scripted(
-        challenge, check.submission, candidate=f"validate-{check.label}", fault=check.fault
+def starter(v: Validation) -> None:
+    band = v.challenge.spec.validation.starter
+    check, _ = _banded(v, "starter", "starter", None, None, str(band), band.contains)
+    v.checks.append(check)
+
+
+def slow(v: Validation) -> None:
+    spec = v.challenge.spec
+    slow_check = spec.validation.slow
+    solution = v.challenge.path("solution")
+    if slow_check is None or not spec.schedule or not (solution / RESPONDER).is_file():
+        return
+    drawn = schedule.plan(v.challenge, utcnow(), variant=None, scripted=True)[0].fault
+    if drawn not in v.reference_scores:
+        return
+    limit = v.reference_scores[drawn] - slow_check.margin
+    with tempfile.TemporaryDirectory() as tmp:
+        late = _delayed(solution, Path(tmp) / "slow", slow_check.delay_s)
+        label = f"reference {slow_check.delay_s:g} s late ({drawn})"
+        check, _ = _banded(
+            v, "slow", label, late, drawn, f"<= {limit:.1f}", lambda score: score <= limit
+        )
+    v.checks.append(check)
+
+
+def cheats(v: Validation) -> None:
+    material = v.material
+    with oracle.serving(answer_key(material)) as served:
+        for cheat in v.cheats:
+            with tempfile.TemporaryDirectory() as tmp:
+                ctx = CheatContext(v.challenge, material, served.address, Path(tmp))
+                v.checks.append(_cheat(v, cheat, ctx, served))
+
+
+def _cheat(v: Validation, cheat: Cheat, ctx: CheatContext, served: oracle.Oracle) -> Check:
+    built = cheat.build(ctx)
+    if isinstance(built, NotApplicable):
+        return Check("cheat", cheat.name, True, built.reason, {"trick": cheat.trick}, True)
+    v.runner.report(f"validating: cheat {cheat.name}")
+    seen = len(served.hits)
+    try:
+        run = v.runner.run_scripted(v.challenge, ctx.dest, candidate=f"validate-cheat-{cheat.name}")
+    except ProdprovenError as exc:
+        return Check("cheat", cheat.name, False, f"the run failed: {exc}", {"trick": cheat.trick})
+    return judge_cheat(cheat, built, run, served.hits[seen:])
+
+
+def judge_cheat(cheat: Cheat, probe: Probe, run: Run, hits: list[dict[str, str]]) -> Check:
+    """The cheat's check: each attacked grader scored 0 or raised a finding; no oracle hits."""
+    doc = run.result or {}
+    graded = {g["name"]: g for g in doc.get("graders", [])}
+    flagged = {f["grader"] for f in doc.get("integrity", [])}
+    failures = []
+    outcome = {}
+    for name in probe.attacks:
+        grader = graded.get(name)
+        score = float(grader["score"]) if grader else None
+        outcome[name] = {"score": score, "finding": name in flagged}
+        if grader is None:
+            failures.append(f"{name} was not graded")
+        elif score and name not in flagged:
+            failures.append(f"{name} scored {score:.2f} without a finding")
+    if run.status is not Status.graded:
+        failures.append(f"the run ended {run.status.value}: {run.error}")
+    if hits:
+        sources = sorted({h["from"] for h in hits})
+        failures.append(f"reached the answer server {len(hits)} times from {', '.join(sources)}")
+    detail = "; ".join(failures) or ", ".join(
+        f"{name}: {'finding' if o['finding'] else '0'}" for name, o in outcome.items()
     )
+    data = {"trick": cheat.trick, "how": probe.how, "run_id": run.id, "attacked": outcome}
+    return Check("cheat", cheat.name, not failures, detail, {**data, "oracle_hits": hits})
+
+
+def noise(v: Validation) -> None:
+    graded = [r for r in v.references if r.status is Status.graded and r.result]
+    tolerance = v.challenge.spec.validation.noise.tolerance
+    if not graded:
+        detail = "no graded reference run to grade again"
+        v.checks.append(Check("noise", "noise", False, detail))
+        return
+    run = graded[0]
+    documents: list[dict[str, Any]] = [run.result or {}]
+    for attempt in range(2, v.repeats + 1):
+        v.runner.report(f"validating: noise, grading the reference again ({attempt}/{v.repeats})")
+        documents.append(v.runner.grade(run.id).result or {})
+    series: dict[str, list[float]] = {"total": [float(d.get("score") or 0.0) for d in documents]}
+    for doc in documents:
+        for grader in doc.get("graders", []):
+            series.setdefault(grader["name"], []).append(round(100 * float(grader["score"]), 2))
+    spreads = {name: round(max(s) - min(s), 2) for name, s in series.items()}
+    flaky = [name for name, spread in spreads.items() if spread > tolerance]
+    detail = (
+        f"flaky (spread over {tolerance:g} points): "
+        + ", ".join(f"{n} {spreads[n]:g}" for n in flaky)
+        if flaky
+        else f"largest spread {max(spreads.values()):g} of {tolerance:g} points"
+    )
+    data = {"run_id": run.id, "repeats": len(documents), "tolerance": tolerance}
+    v.checks.append(
+        Check("noise", "noise", not flaky, detail, {**data, "scores": series, "spread": spreads})
+    )
+
+
+STEPS: list[Callable[[Validation], None]] = [static, reference, starter, slow, cheats, noise]
+
+
+def validate_challenge(
+    runner: Runner, challenge: Challenge, cheats: Sequence[Cheat], repeats: int | None = None
+) -> dict[str, Any]:
+    """Run every step; returns the verdict document (``ok`` and one entry per check)."""
+    v = Validation(runner, challenge, cheats, repeats or challenge.spec.validation.noise.repeats)
+    for step in STEPS:
+        if v.stopped:
+            break
+        step(v)
+    return v.verdict()
+
+
+def answer_key(material: Material) -> dict[str, Any]:
+    """Every hidden JSON file by its relative path: what a leaked answer key would hold."""
+    files: dict[str, Any] = {}
+    size = 0
+    for root in material.hidden:
+        for path in sorted(root.rglob("*.json")):
+            size += path.stat().st_size
+            if path.is_file() and size <= _KEY_LIMIT_BYTES:
+                files[path.relative_to(root).as_posix()] = json.loads(path.read_text())
+    return {"files": files}
+
+
+def _banded(
+    v: Validation,
+    section: str,
+    label: str,
+    submission: Path | None,
+    fault: str | None,
+    band: str,
+    ok: Callable[[float], bool],
+) -> tuple[Check, Run | None]:
+    """Run ``submission`` as a scripted run; its check, ``ok`` judged on the score."""
+    v.runner.report(f"validating: {label}")
+    try:
+        run = v.runner.run_scripted(
+            v.challenge,
+            submission,
+            candidate=f"validate-{section}",
+            fault=fault,
+        )
+    except ProdprovenError as exc:
+        return Check(section, label, False, f"the run failed: {exc}", {"band": band}), None
     score = float(run.score or 0.0)
-    return {
-        "submission": check.label,
-        "fault": check.fault,
-        "run_id": run.id,
-        "score": score,
-        "band": band,
-        "ok": ok(score),
-    }
+    data = {"fault": fault, "run_id": run.id, "score": score, "band": band}
+    graded = run.status is Status.graded
+    detail = f"scored {score:.1f}, band {band}"
+    if not graded:
+        detail = f"the run ended {run.status.value}: {run.error}"
+    return Check(section, label, graded and ok(score), detail, data), run
 
 
 def _delayed(solution: Path, dest: Path, delay_s: float) -> Path:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,19 +15,45 @@ FIELDS = {"run_id", "challenge", "status", "score", "competencies", "graders", "
 GRADER_FIELDS = {"name", "kind", "score", "weight", "passed", "summary", "evidence"}
 
 
-def run_json(challenge: str, *args: str, data_dir: Path) -> dict:
-    """``prodproven run CHALLENGE --json ARGS`` in a subprocess; its parsed stdout."""
+def cli_json(
+    *args: str, data_dir: Path, codes: tuple[int, ...] = (0,), timeout: float = 1200
+) -> Any:
+    """``prodproven ARGS`` in a subprocess; its parsed stdout (the exit code one of ``codes``)."""
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(data_dir)}
     proc = subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", "run", challenge, "--json"]
-        + list(args),
+        [sys.executable, "-c", "from runner.cli import main; main()", *args],
         capture_output=True,
         text=True,
         env=env,
-        timeout=1200,
+        timeout=timeout,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode in codes, proc.stderr[-3000:]
     return json.loads(proc.stdout)
+
+
+def run_json(challenge: str, *args: str, data_dir: Path) -> dict[str, Any]:
+    """``prodproven run CHALLENGE --json ARGS``."""
+    return cli_json("run", challenge, "--json", *args, data_dir=data_dir)
+
+
+def validate_json(challenge: str, data_dir: Path) -> dict[str, Any]:
+    """``prodproven challenge validate CHALLENGE --json``: the verdict, passed or not."""
+    return cli_json(
+        "challenge", "validate", challenge, "--json", data_dir=data_dir, codes=(0, 1), timeout=3600
+    )
+
+
+def show_json(run_id: str, data_dir: Path) -> dict[str, Any]:
+    return cli_json("show", run_id, "--json", data_dir=data_dir)
+
+
+def check(verdict: dict[str, Any], label: str) -> dict[str, Any]:
+    return next(c for c in verdict["checks"] if c["label"] == label)
+
+
+def failures(verdict: dict[str, Any]) -> str:
+    """The failed checks, for an assertion message."""
+    return json.dumps([c for c in verdict["checks"] if not c["ok"]], indent=1)[:4000]
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,13 @@
-"""fix-drift end to end through the real CLI: the reference solution (a finished notebook and
-a retrained model registered in the run's MLflow) lands in its band, the untouched starter in
-its own, and nothing the reference claims is flagged."""
+"""fix-drift through the real CLI's gate, `challenge validate`: the reference solution (a
+finished notebook and a retrained model registered in the run's MLflow) lands in its band
+with nothing flagged, the untouched starter in its own, and the notebook and model cheats
+score 0 or are flagged."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import BUILTIN
-from tests.e2e.conftest import FIELDS, run_json
+from tests.e2e.conftest import FIELDS, check, failures, show_json, validate_json
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -18,20 +16,40 @@ def grader(doc: dict, kind: str) -> dict:
     return next(g for g in doc["graders"] if g["kind"] == kind)
 
 
-def test_reference_solution_scores_at_least_90(data_dir):
-    solution = str(BUILTIN / "fix-drift" / "solution")
-    doc = run_json("fix-drift", "--submission", solution, data_dir=data_dir)
-    assert doc.keys() >= FIELDS and doc["status"] == "graded"
-    assert doc["score"] >= 90, json.dumps(doc["graders"], indent=1)[:4000]
-    assert doc["integrity"] == []
+@pytest.fixture(scope="module")
+def verdict(data_dir):
+    return validate_json("fix-drift", data_dir)
+
+
+def test_the_gate_passes(verdict):
+    assert verdict["ok"], failures(verdict)
+
+
+def test_the_reference_is_honest_and_right(verdict, data_dir):
+    doc = show_json(check(verdict, "reference")["run_id"], data_dir)
+    assert doc.keys() >= FIELDS and doc["integrity"] == []
     model = grader(doc, "mlflow_model")["evidence"]
     assert model["measured_auc"] > model["baseline_auc"] and model["honest"]
-    notebook = grader(doc, "notebook")["evidence"]
-    assert notebook["expectations"][0]["score"] == 1.0
+    assert grader(doc, "notebook")["evidence"]["expectations"][0]["score"] == 1.0
 
 
-def test_untouched_starter_scores_at_most_30(data_dir):
-    doc = run_json("fix-drift", data_dir=data_dir)
-    assert doc["status"] == "graded"
-    assert doc["score"] <= 30, json.dumps(doc["graders"], indent=1)[:4000]
+def test_the_starter_still_serves_the_old_champion(verdict, data_dir):
+    doc = show_json(check(verdict, "starter")["run_id"], data_dir)
     assert "still serves the old champion" in grader(doc, "mlflow_model")["summary"]
+
+
+def test_forged_notebook_outputs_are_flagged(verdict):
+    forged = check(verdict, "forged-outputs")
+    assert forged["ok"] and forged["attacked"]["drift-notebook"]["finding"]
+
+
+def test_an_inflated_metric_on_the_old_model_scores_zero(verdict):
+    inflated = check(verdict, "inflated-metrics")
+    assert inflated["ok"] and inflated["attacked"]["retrained-model"]["score"] == 0.0
+
+
+@pytest.mark.parametrize("cheat", ["hidden-paths", "network"])
+def test_a_notebook_looking_for_the_truth_finds_nothing(verdict, cheat):
+    found = check(verdict, cheat)
+    assert found["ok"] and found["attacked"]["drift-notebook"]["score"] == 0.0
+    assert found["oracle_hits"] == []

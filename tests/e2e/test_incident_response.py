@@ -1,15 +1,13 @@
-"""incident-response end to end through the real CLI: the reference responder restores the
-service and writes a correct postmortem (one fault here; `challenge validate` covers every
-fault), and doing nothing lands in the starter's band."""
+"""incident-response through the real CLI's gate, `challenge validate`: the reference
+responder restores the service and writes a correct postmortem for every fault of the
+catalogue, doing nothing lands in the starter's band, a late responder scores clearly lower,
+and a postmortem written without looking is flagged."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import BUILTIN
-from tests.e2e.conftest import FIELDS, run_json
+from tests.e2e.conftest import FIELDS, check, failures, show_json, validate_json
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -18,30 +16,35 @@ def grader(doc: dict, kind: str) -> dict:
     return next(g for g in doc["graders"] if g["kind"] == kind)
 
 
-def test_reference_responder_mitigates_a_bad_model_rollout_and_scores_at_least_90(data_dir):
-    solution = str(BUILTIN / "incident-response" / "solution")
-    doc = run_json(
-        "incident-response",
-        "--submission",
-        solution,
-        "--fault",
-        "bad-model-rollout",
-        data_dir=data_dir,
-    )
-    assert doc.keys() >= FIELDS and doc["status"] == "graded"
-    assert doc["score"] >= 90, json.dumps(doc["graders"], indent=1)[:4000]
+@pytest.fixture(scope="module")
+def verdict(data_dir):
+    return validate_json("incident-response", data_dir)
+
+
+def test_the_gate_passes(verdict):
+    assert verdict["ok"], failures(verdict)
+
+
+def test_the_reference_mitigates_a_bad_model_rollout_quickly(verdict, data_dir):
+    doc = show_json(check(verdict, "reference (bad-model-rollout)")["run_id"], data_dir)
+    assert doc.keys() >= FIELDS and doc["integrity"] == []
     incident = grader(doc, "incident")["evidence"]["incidents"][0]
     assert incident["fault"] == "bad-model-rollout"
     assert incident["broke_after_s"] is not None  # the prober saw the wrong answers
     assert incident["time_to_mitigate_s"] < 60 and incident["healthy_at_end"]
-    postmortem = grader(doc, "postmortem")["evidence"]
-    assert postmortem["claimed"]["root_cause"] == "bad_model_rollout"
-    assert doc["integrity"] == []
+    assert grader(doc, "postmortem")["evidence"]["claimed"]["root_cause"] == "bad_model_rollout"
 
 
-def test_doing_nothing_scores_at_most_20(data_dir):
-    doc = run_json("incident-response", data_dir=data_dir)
-    assert doc["status"] == "graded"
-    assert doc["score"] <= 20, json.dumps(doc["graders"], indent=1)[:4000]
+def test_doing_nothing_never_mitigates_and_writes_no_postmortem(verdict, data_dir):
+    doc = show_json(check(verdict, "starter")["run_id"], data_dir)
     assert grader(doc, "incident")["evidence"]["incidents"][0]["time_to_mitigate_s"] is None
     assert "missing" in grader(doc, "postmortem")["summary"]
+
+
+def test_a_postmortem_written_before_the_incident_is_flagged(verdict):
+    hard_coded = check(verdict, "hard-coded")
+    assert hard_coded["ok"] and hard_coded["attacked"]["postmortem"]["finding"]
+
+
+def test_the_service_cheats_do_not_apply_to_a_service_run_from_the_image(verdict):
+    assert check(verdict, "network")["skipped"] and check(verdict, "hidden-paths")["skipped"]

@@ -315,14 +315,18 @@ def test_start_launches_a_supervisor_that_fires_the_incident_and_stops_after_sub
 
 
 def test_validate_checks_every_fault_the_starter_and_a_slow_responder(lab_runner, make_lab):
-    verdict = validate_challenge(lab_runner, make_lab())
-    checks = {check["submission"]: check for check in verdict["checks"]}
+    verdict = validate_challenge(lab_runner, make_lab(), cheats=[], repeats=2)
+    checks = {check["label"]: check for check in verdict["checks"]}
     assert list(checks) == [
+        "files",
+        "leaks",
+        "sizes",
         "reference (error)",
         "reference (slow)",
         "reference (wrong)",
         "starter",
         "reference 20 s late (error)",
+        "noise",
     ]
     assert verdict["ok"], verdict
     slow, prompt = checks["reference 20 s late (error)"], checks["reference (error)"]

@@ -11,8 +11,15 @@ import pytest
 import yaml
 
 from graders.slo import Slo
-from runner.challenge import SlowCheck, find_challenge, list_challenges, load_challenge, parse_size
-from runner.errors import ChallengeNotFound, SpecError
+from runner.challenge import (
+    Challenge,
+    SlowCheck,
+    find_challenge,
+    list_challenges,
+    load_challenge,
+    parse_size,
+)
+from runner.errors import ChallengeClash, ChallengeNotFound, SpecError
 from sandbox.environment import Limits
 from tests.conftest import BUILTIN
 
@@ -68,6 +75,18 @@ def test_grader_params_are_validated_against_the_grader(make_challenge, catalog)
     message = problems_of(root, catalog)
     assert "graders.2.params.rate" in message
     assert "graders.2.params.colour: unknown field" in message
+
+
+def test_a_grader_may_require_only_graders_listed_before_it(make_challenge, catalog):
+    root = make_challenge(lambda s: s["graders"][0].update(requires=["load"]))
+    assert "graders.0.requires.0: 'load' is not a grader listed before this one" in problems_of(
+        root, catalog
+    )
+
+
+def test_the_noise_check_needs_at_least_two_gradings(make_challenge, catalog):
+    root = make_challenge(lambda s: s["validation"].update(noise={"repeats": 1}))
+    assert "validation.noise.repeats" in problems_of(root, catalog)
 
 
 def test_missing_grader_param_is_named(make_challenge, catalog):
@@ -166,6 +185,51 @@ def test_list_reports_broken_challenges_instead_of_failing(make_challenge, catal
     root = make_challenge(lambda s: s.pop("graders"))
     found = list_challenges([root.parent], catalog)
     assert len(found) == 1 and isinstance(found[0], SpecError)
+
+
+# discovery: ids are unique across the search folders -----------------------------------------
+
+
+def copy_of_deploy_model(into: Path) -> Path:
+    """A search folder ``into`` holding a copy of deploy-model."""
+    shutil.copytree(BUILTIN / "deploy-model", into / "deploy-model")
+    return into
+
+
+def test_an_id_found_in_two_search_folders_is_a_clash_naming_both(tmp_path, catalog):
+    extra = copy_of_deploy_model(tmp_path / "extra")
+    with pytest.raises(ChallengeClash) as info:
+        find_challenge("deploy-model", [BUILTIN, extra], catalog)
+    message = str(info.value)
+    assert "'deploy-model'" in message
+    assert str(BUILTIN / "deploy-model") in message and str(extra / "deploy-model") in message
+
+
+def test_a_clashing_id_given_as_a_folder_path_still_loads(tmp_path, catalog):
+    extra = copy_of_deploy_model(tmp_path / "extra")
+    found = find_challenge(str(extra / "deploy-model"), [BUILTIN, extra], catalog)
+    assert found.root == (extra / "deploy-model").resolve()
+
+
+def test_list_shows_a_clash_once_in_place_of_the_challenge(tmp_path, catalog):
+    extra = copy_of_deploy_model(tmp_path / "extra")
+    found = list_challenges([BUILTIN, extra], catalog)
+    clashes = [c for c in found if isinstance(c, ChallengeClash)]
+    assert [c.challenge_id for c in clashes] == ["deploy-model"]
+    assert clashes[0].folders == (BUILTIN / "deploy-model", extra / "deploy-model")
+    assert not any(isinstance(c, Challenge) and c.id == "deploy-model" for c in found)
+
+
+def test_a_search_folder_named_twice_is_searched_once(catalog):
+    found = find_challenge("deploy-model", [BUILTIN, BUILTIN / ".." / "challenges"], catalog)
+    assert found.root == BUILTIN / "deploy-model"
+
+
+def test_search_folders_are_listed_in_order(tmp_path, make_challenge, catalog):
+    later = make_challenge(lambda s: s.update(id="aaa-first-by-name")).parent
+    (later / "deploy-model").rename(later / "aaa-first-by-name")
+    ids = [c.id for c in list_challenges([BUILTIN, later], catalog) if isinstance(c, Challenge)]
+    assert ids[-1] == "aaa-first-by-name" and "deploy-model" in ids[:-1]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,53 @@
+"""The validator's answer server: serves its key only with the token, records every visit."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from runner.oracle import local_addresses, serving
+
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        |-- 127.0.0.1
+           /32 host LOCAL
+     |-- 172.17.0.1
+        /32 host LOCAL
+     |-- 10.0.3.15
+        /32 host LOCAL
+     |-- 10.0.3.255
+        /32 link BROADCAST
+"""
+
+
+def test_local_addresses_are_the_non_loopback_local_ones(tmp_path):
+    trie = tmp_path / "fib_trie"
+    trie.write_text(FIB_TRIE)
+    assert local_addresses(trie) == ("10.0.3.15", "172.17.0.1")
+
+
+def test_local_addresses_are_empty_without_a_routing_table(tmp_path):
+    assert local_addresses(tmp_path / "absent") == ()
+
+
+def test_the_key_is_served_with_the_token_and_the_visit_recorded():
+    with serving({"files": {"a.json": [1]}}) as served:
+        url = f"http://127.0.0.1:{served.address.port}/key?token={served.address.token}"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert json.loads(resp.read()) == {"files": {"a.json": [1]}}
+        assert served.hits == [{"from": "127.0.0.1", "path": "/key"}]
+
+
+def test_a_wrong_token_gets_403_and_is_still_recorded():
+    with serving({"files": {}}) as served:
+        url = f"http://127.0.0.1:{served.address.port}/key?token=guess"
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(url, timeout=5)
+        assert caught.value.code == 403
+        assert len(served.hits) == 1

@@ -1,0 +1,209 @@
+"""The validate gate's judgement, with a fake runner standing in for real runs (the real
+gate runs on every built-in challenge in tests/e2e)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner import plugins
+from runner.challenge import Challenge, load_challenge
+from runner.cheats import Cheat, CheatContext, NotApplicable, Probe
+from runner.prepare import Material
+from runner.store import Run, Status, utcnow
+from runner.validate import judge_cheat, validate_challenge
+
+
+def document(scores: dict[str, float], total: float, findings: tuple[str, ...] = ()) -> dict:
+    return {
+        "score": total,
+        "graders": [{"name": name, "score": score} for name, score in scores.items()],
+        "integrity": [{"grader": name, "message": "forged"} for name in findings],
+    }
+
+
+def make_run(run_id: str, doc: dict[str, Any], status: Status = Status.graded) -> Run:
+    return Run(
+        id=run_id,
+        challenge_id="deploy-model",
+        challenge_version="1.1.0",
+        challenge_path="",
+        candidate="validate",
+        mode="scripted",
+        variant=None,
+        status=status,
+        created_at=utcnow(),
+        deadline=None,
+        submitted_at=None,
+        graded_at=None,
+        archive_path=None,
+        archive_sha256=None,
+        service_archives=None,
+        score=doc.get("score"),
+        result=doc,
+        error=None if status is Status.graded else "boom",
+        grading_attempts=1,
+    )
+
+
+REFERENCE = {"correctness": 1.0, "robustness": 1.0, "load": 0.95, "batch-load": 1.0}
+STARTER = {"correctness": 0.0, "robustness": 0.0, "load": 0.0, "batch-load": 0.0}
+
+
+@dataclass
+class FakeRunner:
+    """Scores submissions from a table; re-grading returns the next of ``regrades``."""
+
+    material_: Material
+    regrades: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    settings: Any = field(default_factory=lambda: type("S", (), {"max_archive_mb": 512})())
+    catalog: Any = field(default_factory=plugins.catalog)
+
+    def report(self, line: str) -> None:
+        pass
+
+    def material(self, challenge: Challenge, variant: int | None = None) -> Material:
+        return self.material_
+
+    def run_scripted(
+        self, challenge: Challenge, submission: Path | None, candidate: str, **_: Any
+    ) -> Run:
+        self.runs.append(candidate)
+        if candidate == "validate-reference":
+            return make_run("ref", document(REFERENCE, 98.0))
+        if candidate == "validate-starter":
+            return make_run("start", document(STARTER, 0.0))
+        return make_run(candidate, document(STARTER, 0.0))
+
+    def grade(self, run_id: str) -> Run:
+        return make_run(run_id, self.regrades.pop(0))
+
+
+class ConstantCheat(Cheat):
+    name = "constant"
+    trick = "answers one value"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        (ctx.dest / "start.sh").write_text("#!/bin/sh\n")
+        return Probe(("correctness", "load"), "a constant server")
+
+
+class IdleCheat(Cheat):
+    name = "idle"
+    trick = "does nothing useful"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        return NotApplicable("no grader it attacks")
+
+
+@pytest.fixture
+def deploy(make_challenge, tmp_path) -> Challenge:
+    return load_challenge(make_challenge(), plugins.catalog())
+
+
+@pytest.fixture
+def runner(deploy, tmp_path) -> FakeRunner:
+    hidden = tmp_path / "hidden"
+    for rel in (
+        "correctness/inputs.json",
+        "correctness/expected.json",
+        "load/single.json",
+        "load/batch256.json",
+        "tests/test_x.py",
+    ):
+        (hidden / rel).parent.mkdir(parents=True, exist_ok=True)
+        (hidden / rel).write_text(json.dumps([rel]))
+    material = Material(workspace=(deploy.path("workspace"),), hidden=(hidden,), setup=())
+    steady = document(REFERENCE, 98.0)
+    return FakeRunner(material, regrades=[steady, steady])
+
+
+def test_a_sound_challenge_passes_every_step(runner, deploy):
+    verdict = validate_challenge(runner, deploy, [ConstantCheat(), IdleCheat()])
+    assert verdict["ok"], json.dumps(verdict, indent=1)
+    sections = [(c["section"], c["label"]) for c in verdict["checks"]]
+    assert sections == [
+        ("static", "files"),
+        ("static", "leaks"),
+        ("static", "sizes"),
+        ("reference", "reference"),
+        ("starter", "starter"),
+        ("cheat", "constant"),
+        ("cheat", "idle"),
+        ("noise", "noise"),
+    ]
+    idle = verdict["checks"][6]
+    assert idle["skipped"] and idle["detail"] == "no grader it attacks"
+
+
+def test_a_static_problem_stops_the_gate_before_anything_runs(runner, deploy):
+    deploy.path("workspace/start.sh").unlink()
+    verdict = validate_challenge(runner, deploy, [ConstantCheat()])
+    assert not verdict["ok"]
+    assert {c["section"] for c in verdict["checks"]} == {"static"}
+    assert runner.runs == []
+
+
+def test_a_reference_below_its_band_fails(runner, deploy):
+    runner.run_scripted = lambda *a, **k: make_run("ref", document(REFERENCE, 80.0))  # type: ignore[method-assign]
+    verdict = validate_challenge(runner, deploy, [])
+    reference = next(c for c in verdict["checks"] if c["section"] == "reference")
+    assert not reference["ok"] and reference["detail"] == "scored 80.0, band >= 90"
+
+
+def test_noise_fails_a_grader_whose_spread_exceeds_the_tolerance(runner, deploy):
+    runner.regrades = [
+        document({**REFERENCE, "load": 0.70}, 90.0),
+        document({**REFERENCE, "load": 0.99}, 99.0),
+    ]
+    verdict = validate_challenge(runner, deploy, [])
+    noise = verdict["checks"][-1]
+    assert not noise["ok"]
+    assert noise["spread"]["load"] == 29.0 and noise["spread"]["total"] == 9.0
+    assert noise["detail"] == "flaky (spread over 10 points): load 29"
+    assert noise["scores"]["load"] == [95.0, 70.0, 99.0]
+
+
+def test_noise_grades_the_reference_as_often_as_asked(runner, deploy):
+    runner.regrades = [document(REFERENCE, 98.0)] * 4
+    verdict = validate_challenge(runner, deploy, [], repeats=5)
+    assert verdict["checks"][-1]["repeats"] == 5 and runner.regrades == []
+
+
+PROBE = Probe(("correctness", "load"), "a constant server")
+
+
+def test_a_cheat_scoring_zero_on_every_attacked_grader_passes():
+    run = make_run("c", document({"correctness": 0.0, "load": 0.0, "robustness": 0.4}, 10.0))
+    check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
+    assert check.ok and check.detail == "correctness: 0, load: 0"
+
+
+def test_a_cheat_scoring_on_an_attacked_grader_fails():
+    run = make_run("c", document({"correctness": 0.0, "load": 0.83}, 40.0))
+    check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
+    assert not check.ok and check.detail == "load scored 0.83 without a finding"
+
+
+def test_a_cheat_caught_by_an_integrity_finding_passes():
+    run = make_run("c", document({"correctness": 0.0, "load": 0.5}, 20.0, findings=("load",)))
+    check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
+    assert check.ok and check.detail == "correctness: 0, load: finding"
+
+
+def test_a_cheat_that_reached_the_answer_server_fails_whatever_it_scored():
+    run = make_run("c", document({"correctness": 0.0, "load": 0.0}, 0.0))
+    hits = [{"from": "172.17.0.5", "path": "/key"}]
+    check = judge_cheat(ConstantCheat(), PROBE, run, hits=hits)
+    assert not check.ok and check.detail == "reached the answer server 1 times from 172.17.0.5"
+
+
+def test_a_cheat_whose_run_did_not_grade_fails():
+    run = make_run("c", document({}, 0.0), status=Status.errored)
+    check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
+    assert not check.ok and check.detail.endswith("the run ended errored: boom")
