@@ -1,0 +1,45 @@
+"""The challenge docs/authoring.md builds, extracted from the page and put through the real
+gate: what a firm's author follows must produce a challenge fit for candidates."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.config import REPO_ROOT
+from runner.specdoc import shown_files
+from tests.e2e.conftest import check, cli_json, failures
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def verdict(data_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("my-challenges")
+    for rel, content in shown_files((REPO_ROOT / "docs" / "authoring.md").read_text()).items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return cli_json(
+        "--challenges-dir",
+        str(folder),
+        "challenge",
+        "validate",
+        "hello-service",
+        "--json",
+        data_dir=data_dir,
+        codes=(0, 1),
+        timeout=1800,
+    )
+
+
+def test_the_tutorial_challenge_passes_the_gate(verdict):
+    assert verdict["ok"], failures(verdict)
+
+
+def test_the_constant_answer_cheat_scores_zero_on_both_graders(verdict):
+    hard_coded = check(verdict, "hard-coded")
+    assert not hard_coded["skipped"]
+    assert {name: o["score"] for name, o in hard_coded["attacked"].items()} == {
+        "correctness": 0.0,
+        "robustness": 0.0,
+    }

@@ -1,0 +1,28 @@
+"""The validator's answer server is a real adversary: it listens on every address a leaky
+container could try, and a container outside the sandbox does reach it. So when the network
+cheat records no visit, that is the sandbox's isolation at work, not a server out of reach."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner import oracle
+from tests.integration.conftest import host_addresses
+
+pytestmark = pytest.mark.docker
+
+
+def test_the_oracle_covers_every_address_of_this_machine(docker_client):
+    assert set(oracle.local_addresses()) == set(host_addresses(docker_client))
+
+
+def test_a_container_outside_the_sandbox_reaches_the_oracle(docker_client, runtime_image):
+    with oracle.serving({"files": {"a.json": [1]}}) as served:
+        address = served.address
+        url = f"http://{address.hosts[0]}:{address.port}/key?token={address.token}"
+        fetch = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read())"
+        output = docker_client.containers.run(
+            runtime_image, ["python3", "-c", fetch], remove=True, network_mode="bridge"
+        )
+        assert b'{"files": {"a.json": [1]}}' in output
+        assert served.hits and served.hits[0]["path"] == "/key"
