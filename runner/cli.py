@@ -204,10 +204,18 @@ def challenge_install(ctx: Context, pack_file: Path, force: bool, as_json: bool)
     type=click.IntRange(2, 10),
     help="Gradings of the reference archive for the noise check (default: the spec's, 3).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Scripted runs at once. More is faster, but timing-sensitive graders (load, "
+    "incident) then measure under each other's load.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.pass_obj
 def challenge_validate(
-    ctx: Context, challenge_ref: str, repeats: int | None, as_json: bool
+    ctx: Context, challenge_ref: str, repeats: int | None, jobs: int, as_json: bool
 ) -> None:
     """The gate before a challenge goes live: static checks of its files; the reference
     solution and the untouched starter within their bands; every cheat that applies scores 0
@@ -217,7 +225,7 @@ def challenge_validate(
     for problem in plugins.plugin_problems():
         click.echo(f"warning: {problem}", err=True)
     with progress() as step:
-        verdict = validate_challenge(ctx.runner(step), target, plugins.cheats(), repeats)
+        verdict = validate_challenge(ctx.runner(step), target, plugins.cheats(), repeats, jobs)
     if as_json:
         click.echo(json.dumps(verdict, indent=2))
     else:

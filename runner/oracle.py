@@ -30,9 +30,20 @@ class OracleAddress:
 
 @dataclass
 class Oracle:
-    address: OracleAddress
-    key: dict[str, Any]
-    hits: list[dict[str, str]] = field(default_factory=list)
+    """The running server. Each visitor is told apart by its token: ``address(name)`` gives
+    the one for ``name``, and each hit records whose token it carried (None: no valid one)."""
+
+    port: int
+    hosts: tuple[str, ...]
+    tokens: dict[str, str] = field(default_factory=dict)
+    hits: list[dict[str, str | None]] = field(default_factory=list)
+
+    def address(self, name: str) -> OracleAddress:
+        token = self.tokens.setdefault(name, secrets.token_hex(16))
+        return OracleAddress(self.hosts, self.port, token)
+
+    def hits_of(self, name: str) -> list[dict[str, str | None]]:
+        return [hit for hit in self.hits if hit["visitor"] == name]
 
 
 def local_addresses(fib_trie: Path = Path("/proc/net/fib_trie")) -> tuple[str, ...]:
@@ -55,31 +66,33 @@ def local_addresses(fib_trie: Path = Path("/proc/net/fib_trie")) -> tuple[str, .
 @contextmanager
 def serving(key: dict[str, Any]) -> Iterator[Oracle]:
     """Serve ``key`` as JSON at ``/key?token=...`` on all addresses while the context lasts."""
-    token = secrets.token_hex(16)
     body = json.dumps(key).encode()
-    hits: list[dict[str, str]] = []
+    oracle: Oracle
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
             pass
 
         def do_GET(self) -> None:
-            hits.append({"from": self.client_address[0], "path": urlsplit(self.path).path})
             given = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
-            ok = secrets.compare_digest(given, token)
-            payload = body if ok else b"{}"
-            self.send_response(200 if ok else 403)
+            visitor = next(
+                (n for n, t in oracle.tokens.items() if secrets.compare_digest(given, t)), None
+            )
+            path = urlsplit(self.path).path
+            oracle.hits.append({"from": self.client_address[0], "path": path, "visitor": visitor})
+            payload = body if visitor is not None else b"{}"
+            self.send_response(200 if visitor is not None else 403)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 
     server = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+    oracle = Oracle(port=server.server_address[1], hosts=local_addresses())
     thread = threading.Thread(target=server.serve_forever, name="oracle", daemon=True)
     thread.start()
     try:
-        address = OracleAddress(local_addresses(), server.server_address[1], token)
-        yield Oracle(address, key, hits)
+        yield oracle
     finally:
         server.shutdown()
         server.server_close()

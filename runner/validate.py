@@ -2,14 +2,17 @@
 
 1. ``static``: the files the spec names exist, nothing leaks hidden or solution material,
    sizes are within limits (a failure here stops the rest: nothing is worth running yet);
-2. ``reference``: the reference solution scores within its band, against every fault of the
-   catalogue for challenges with incidents (a responder that only handles the drawn fault is
-   not a reference);
-3. ``starter``: the untouched starter scores within its band;
-4. ``slow``: when the spec asks, the reference responder started late must score clearly lower;
-5. ``cheats``: every registered cheat that applies must score 0 on each grader it attacks (or
-   make it raise an integrity finding), and nothing may reach the validator's answer server;
-6. ``noise``: the first reference run graded again from its one archive, ``repeats`` times in
+2. ``scripted``: the scripted runs, ``jobs`` at a time, each judged into a check:
+
+   - ``reference``: the reference solution within its band, against every fault of the
+     catalogue for challenges with incidents (a responder that only handles the drawn fault
+     is not a reference);
+   - ``starter``: the untouched starter within its band;
+   - ``slow``: when the spec asks, the reference responder started late scores clearly lower;
+   - ``cheat``: every registered cheat that applies scores 0 on each grader it attacks (or
+     makes it raise an integrity finding), and never reaches the validator's answer server;
+
+3. ``noise``: the first reference run graded again from its one archive, ``repeats`` times in
    all; each grader's and the total's spread must stay within the spec's tolerance.
 """
 
@@ -19,6 +22,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +67,8 @@ class Validation:
     challenge: Challenge
     cheats: Sequence[Cheat]
     repeats: int
+    jobs: int = 1
+    workdir: Path = Path(".")
     checks: list[Check] = field(default_factory=list)
     references: list[Run] = field(default_factory=list)
     reference_scores: dict[str | None, float] = field(default_factory=dict)
@@ -81,6 +87,18 @@ class Validation:
         }
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A scripted run the gate needs, and how its outcome becomes a check."""
+
+    section: str
+    label: str
+    submission: Path | None
+    fault: str | None = None
+    probe: Probe | None = None
+    cheat: Cheat | None = None
+
+
 def static(v: Validation) -> None:
     v.runner.report("validating: static checks")
     max_workspace = v.runner.settings.max_archive_mb * 2**20
@@ -91,68 +109,92 @@ def static(v: Validation) -> None:
     v.stopped = any(found.values())
 
 
-def reference(v: Validation) -> None:
+def scripted(v: Validation) -> None:
+    """Every scripted run (reference, starter, slow responder, cheats), ``jobs`` at a time,
+    judged in that order once all are done."""
+    material = v.material
+    with oracle.serving(answer_key(material)) as served:
+        plans = [*_references(v), _starter(v), *_slow(v)]
+        skipped: list[Check] = []
+        for cheat in v.cheats:
+            dest = v.workdir / "cheats" / cheat.name
+            dest.mkdir(parents=True)
+            built = cheat.build(
+                CheatContext(v.challenge, material, served.address(cheat.name), dest)
+            )
+            if isinstance(built, NotApplicable):
+                skipped.append(
+                    Check("cheat", cheat.name, True, built.reason, {"trick": cheat.trick}, True)
+                )
+            else:
+                plans.append(Planned("cheat", cheat.name, dest, probe=built, cheat=cheat))
+        with ThreadPoolExecutor(v.jobs, thread_name_prefix="validate") as pool:
+            outcomes = list(pool.map(lambda plan: _run(v, plan), plans))
+        for plan, outcome in zip(plans, outcomes, strict=True):
+            v.checks.append(_judge(v, plan, outcome, served))
+        v.checks += skipped
+
+
+def _references(v: Validation) -> list[Planned]:
     spec = v.challenge.spec
     solution = v.challenge.path("solution")
     faults: list[str | None] = [f.name for f in spec.faults] if spec.schedule else [None]
-    band = spec.validation.reference
-    for fault in faults:
-        label = "reference" if fault is None else f"reference ({fault})"
-        check, run = _banded(v, "reference", label, solution, fault, str(band), band.contains)
-        v.checks.append(check)
-        if run is not None:
-            v.references.append(run)
-            v.reference_scores[fault] = float(run.score or 0.0)
+    return [
+        Planned("reference", "reference" if f is None else f"reference ({f})", solution, f)
+        for f in faults
+    ]
 
 
-def starter(v: Validation) -> None:
-    band = v.challenge.spec.validation.starter
-    check, _ = _banded(v, "starter", "starter", None, None, str(band), band.contains)
-    v.checks.append(check)
+def _starter(v: Validation) -> Planned:
+    return Planned("starter", "starter", None)
 
 
-def slow(v: Validation) -> None:
+def _slow(v: Validation) -> list[Planned]:
     spec = v.challenge.spec
     slow_check = spec.validation.slow
     solution = v.challenge.path("solution")
     if slow_check is None or not spec.schedule or not (solution / RESPONDER).is_file():
-        return
+        return []
     drawn = schedule.plan(v.challenge, utcnow(), variant=None, scripted=True)[0].fault
-    if drawn not in v.reference_scores:
-        return
-    limit = v.reference_scores[drawn] - slow_check.margin
-    with tempfile.TemporaryDirectory() as tmp:
-        late = _delayed(solution, Path(tmp) / "slow", slow_check.delay_s)
-        label = f"reference {slow_check.delay_s:g} s late ({drawn})"
-        check, _ = _banded(
-            v, "slow", label, late, drawn, f"<= {limit:.1f}", lambda score: score <= limit
-        )
-    v.checks.append(check)
+    late = _delayed(solution, v.workdir / "slow", slow_check.delay_s)
+    return [Planned("slow", f"reference {slow_check.delay_s:g} s late ({drawn})", late, drawn)]
 
 
-def cheats(v: Validation) -> None:
-    material = v.material
-    with oracle.serving(answer_key(material)) as served:
-        for cheat in v.cheats:
-            with tempfile.TemporaryDirectory() as tmp:
-                ctx = CheatContext(v.challenge, material, served.address, Path(tmp))
-                v.checks.append(_cheat(v, cheat, ctx, served))
-
-
-def _cheat(v: Validation, cheat: Cheat, ctx: CheatContext, served: oracle.Oracle) -> Check:
-    built = cheat.build(ctx)
-    if isinstance(built, NotApplicable):
-        return Check("cheat", cheat.name, True, built.reason, {"trick": cheat.trick}, True)
-    v.runner.report(f"validating: cheat {cheat.name}")
-    seen = len(served.hits)
+def _run(v: Validation, plan: Planned) -> Run | ProdprovenError:
+    v.runner.report(f"validating: {plan.label}")
+    candidate = f"validate-{plan.section}" + (f"-{plan.label}" if plan.cheat else "")
     try:
-        run = v.runner.run_scripted(v.challenge, ctx.dest, candidate=f"validate-cheat-{cheat.name}")
+        return v.runner.run_scripted(
+            v.challenge, plan.submission, candidate=candidate, fault=plan.fault
+        )
     except ProdprovenError as exc:
-        return Check("cheat", cheat.name, False, f"the run failed: {exc}", {"trick": cheat.trick})
-    return judge_cheat(cheat, built, run, served.hits[seen:])
+        return exc
 
 
-def judge_cheat(cheat: Cheat, probe: Probe, run: Run, hits: list[dict[str, str]]) -> Check:
+def _judge(
+    v: Validation, plan: Planned, outcome: Run | ProdprovenError, served: oracle.Oracle
+) -> Check:
+    if isinstance(outcome, ProdprovenError):
+        return Check(plan.section, plan.label, False, f"the run failed: {outcome}")
+    if plan.cheat is not None and plan.probe is not None:
+        return judge_cheat(plan.cheat, plan.probe, outcome, served.hits_of(plan.cheat.name))
+    bands = v.challenge.spec.validation
+    if plan.section == "reference":
+        v.references.append(outcome)
+        v.reference_scores[plan.fault] = float(outcome.score or 0.0)
+        return _banded(plan, outcome, str(bands.reference), bands.reference.contains)
+    if plan.section == "starter":
+        return _banded(plan, outcome, str(bands.starter), bands.starter.contains)
+    assert bands.slow is not None
+    if plan.fault not in v.reference_scores:
+        return Check("slow", plan.label, False, "no prompt reference run to compare with")
+    limit = v.reference_scores[plan.fault] - bands.slow.margin
+    return _banded(plan, outcome, f"<= {limit:.1f}", lambda score: score <= limit)
+
+
+def judge_cheat(
+    cheat: Cheat, probe: Probe, run: Run, hits: Sequence[dict[str, str | None]]
+) -> Check:
     """The cheat's check: each attacked grader scored 0 or raised a finding; no oracle hits."""
     doc = run.result or {}
     graded = {g["name"]: g for g in doc.get("graders", [])}
@@ -170,13 +212,13 @@ def judge_cheat(cheat: Cheat, probe: Probe, run: Run, hits: list[dict[str, str]]
     if run.status is not Status.graded:
         failures.append(f"the run ended {run.status.value}: {run.error}")
     if hits:
-        sources = sorted({h["from"] for h in hits})
+        sources = sorted({str(h["from"]) for h in hits})
         failures.append(f"reached the answer server {len(hits)} times from {', '.join(sources)}")
     detail = "; ".join(failures) or ", ".join(
         f"{name}: {'finding' if o['finding'] else '0'}" for name, o in outcome.items()
     )
     data = {"trick": cheat.trick, "how": probe.how, "run_id": run.id, "attacked": outcome}
-    return Check("cheat", cheat.name, not failures, detail, {**data, "oracle_hits": hits})
+    return Check("cheat", cheat.name, not failures, detail, {**data, "oracle_hits": list(hits)})
 
 
 def noise(v: Validation) -> None:
@@ -209,18 +251,31 @@ def noise(v: Validation) -> None:
     )
 
 
-STEPS: list[Callable[[Validation], None]] = [static, reference, starter, slow, cheats, noise]
+STEPS: list[Callable[[Validation], None]] = [static, scripted, noise]
 
 
 def validate_challenge(
-    runner: Runner, challenge: Challenge, cheats: Sequence[Cheat], repeats: int | None = None
+    runner: Runner,
+    challenge: Challenge,
+    cheats: Sequence[Cheat],
+    repeats: int | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run every step; returns the verdict document (``ok`` and one entry per check)."""
-    v = Validation(runner, challenge, cheats, repeats or challenge.spec.validation.noise.repeats)
-    for step in STEPS:
-        if v.stopped:
-            break
-        step(v)
+    """Run every step; returns the verdict document (``ok`` and one entry per check).
+    ``jobs`` scripted runs go at once (timing-sensitive graders get noisier with more)."""
+    with tempfile.TemporaryDirectory(prefix="prodproven-validate-") as tmp:
+        v = Validation(
+            runner,
+            challenge,
+            cheats,
+            repeats or challenge.spec.validation.noise.repeats,
+            jobs,
+            Path(tmp),
+        )
+        for step in STEPS:
+            if v.stopped:
+                break
+            step(v)
     return v.verdict()
 
 
@@ -236,33 +291,15 @@ def answer_key(material: Material) -> dict[str, Any]:
     return {"files": files}
 
 
-def _banded(
-    v: Validation,
-    section: str,
-    label: str,
-    submission: Path | None,
-    fault: str | None,
-    band: str,
-    ok: Callable[[float], bool],
-) -> tuple[Check, Run | None]:
-    """Run ``submission`` as a scripted run; its check, ``ok`` judged on the score."""
-    v.runner.report(f"validating: {label}")
-    try:
-        run = v.runner.run_scripted(
-            v.challenge,
-            submission,
-            candidate=f"validate-{section}",
-            fault=fault,
-        )
-    except ProdprovenError as exc:
-        return Check(section, label, False, f"the run failed: {exc}", {"band": band}), None
+def _banded(plan: Planned, run: Run, band: str, ok: Callable[[float], bool]) -> Check:
+    """The check of a run judged on its score against ``band``."""
     score = float(run.score or 0.0)
-    data = {"fault": fault, "run_id": run.id, "score": score, "band": band}
+    data = {"fault": plan.fault, "run_id": run.id, "score": score, "band": band}
     graded = run.status is Status.graded
     detail = f"scored {score:.1f}, band {band}"
     if not graded:
         detail = f"the run ended {run.status.value}: {run.error}"
-    return Check(section, label, graded and ok(score), detail, data), run
+    return Check(plan.section, plan.label, graded and ok(score), detail, data)
 
 
 def _delayed(solution: Path, dest: Path, delay_s: float) -> Path:

@@ -18,11 +18,11 @@ def test_the_oracle_covers_every_address_of_this_machine(docker_client):
 
 def test_a_container_outside_the_sandbox_reaches_the_oracle(docker_client, runtime_image):
     with oracle.serving({"files": {"a.json": [1]}}) as served:
-        address = served.address
+        address = served.address("network")
         url = f"http://{address.hosts[0]}:{address.port}/key?token={address.token}"
         fetch = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read())"
         output = docker_client.containers.run(
             runtime_image, ["python3", "-c", fetch], remove=True, network_mode="bridge"
         )
         assert b'{"files": {"a.json": [1]}}' in output
-        assert served.hits and served.hits[0]["path"] == "/key"
+        assert [hit["path"] for hit in served.hits_of("network")] == ["/key"]

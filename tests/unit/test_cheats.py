@@ -181,10 +181,10 @@ def _config(mode: str, address: OracleAddress, **extra: object) -> dict[str, obj
 def test_the_network_cheat_answers_right_when_it_can_reach_the_answer_server(cheat_server):
     key = {"files": {"correctness/inputs.json": [[1, 2]], "correctness/expected.json": [7]}}
     with oracle.serving(key) as served:
-        loopback = OracleAddress(("127.0.0.1",), served.address.port, served.address.token)
-        url = cheat_server(_config("network", loopback))
+        token = served.address("network").token
+        url = cheat_server(_config("network", OracleAddress(("127.0.0.1",), served.port, token)))
         assert _predict(url, [[1, 2]]) == (200, {"predictions": [7]})
-        assert served.hits and served.hits[0]["path"] == "/key"
+        assert [hit["path"] for hit in served.hits_of("network")] == ["/key"]
 
 
 def test_the_network_cheat_answers_503_when_nothing_is_reachable(cheat_server):

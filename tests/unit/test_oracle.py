@@ -36,18 +36,28 @@ def test_local_addresses_are_empty_without_a_routing_table(tmp_path):
     assert local_addresses(tmp_path / "absent") == ()
 
 
-def test_the_key_is_served_with_the_token_and_the_visit_recorded():
+def test_the_key_is_served_with_a_visitors_token_and_the_visit_recorded_as_theirs():
     with serving({"files": {"a.json": [1]}}) as served:
-        url = f"http://127.0.0.1:{served.address.port}/key?token={served.address.token}"
+        address = served.address("network")
+        url = f"http://127.0.0.1:{address.port}/key?token={address.token}"
         with urllib.request.urlopen(url, timeout=5) as resp:
             assert json.loads(resp.read()) == {"files": {"a.json": [1]}}
-        assert served.hits == [{"from": "127.0.0.1", "path": "/key"}]
+        assert served.hits_of("network") == [
+            {"from": "127.0.0.1", "path": "/key", "visitor": "network"}
+        ]
 
 
-def test_a_wrong_token_gets_403_and_is_still_recorded():
+def test_each_visitor_gets_its_own_token():
+    with serving({}) as served:
+        assert served.address("a").token != served.address("b").token
+        assert served.address("a") == served.address("a")
+
+
+def test_a_wrong_token_gets_403_and_is_recorded_as_nobodys():
     with serving({"files": {}}) as served:
-        url = f"http://127.0.0.1:{served.address.port}/key?token=guess"
+        served.address("network")
+        url = f"http://127.0.0.1:{served.port}/key?token=guess"
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(url, timeout=5)
         assert caught.value.code == 403
-        assert len(served.hits) == 1
+        assert [hit["visitor"] for hit in served.hits] == [None]

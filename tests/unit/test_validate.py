@@ -4,6 +4,7 @@ gate runs on every built-in challenge in tests/e2e)."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,24 @@ def test_a_sound_challenge_passes_every_step(runner, deploy):
         ("cheat", "idle"),
         ("noise", "noise"),
     ]
+    assert runner.runs == ["validate-reference", "validate-starter", "validate-cheat-constant"]
     idle = verdict["checks"][6]
     assert idle["skipped"] and idle["detail"] == "no grader it attacks"
+
+
+def test_with_jobs_the_scripted_runs_go_at_once_and_keep_their_order(runner, deploy):
+    together = threading.Barrier(3, timeout=10)
+    scripted = runner.run_scripted
+
+    def run_scripted(*args: Any, **kwargs: Any) -> Run:
+        together.wait()  # breaks (and the gate fails) unless all three runs are under way
+        return scripted(*args, **kwargs)
+
+    runner.run_scripted = run_scripted  # type: ignore[method-assign]
+    verdict = validate_challenge(runner, deploy, [ConstantCheat()], jobs=3)
+    assert verdict["ok"], json.dumps(verdict, indent=1)
+    labels = [c["label"] for c in verdict["checks"] if c["section"] != "static"]
+    assert labels == ["reference", "starter", "constant", "noise"]
 
 
 def test_a_static_problem_stops_the_gate_before_anything_runs(runner, deploy):
@@ -198,7 +215,7 @@ def test_a_cheat_caught_by_an_integrity_finding_passes():
 
 def test_a_cheat_that_reached_the_answer_server_fails_whatever_it_scored():
     run = make_run("c", document({"correctness": 0.0, "load": 0.0}, 0.0))
-    hits = [{"from": "172.17.0.5", "path": "/key"}]
+    hits = [{"from": "172.17.0.5", "path": "/key", "visitor": "constant"}]
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=hits)
     assert not check.ok and check.detail == "reached the answer server 1 times from 172.17.0.5"
 
