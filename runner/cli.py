@@ -242,7 +242,8 @@ def challenge_validate(
         out.print(
             f"[green]{name} is fit to give to candidates[/green]"
             if verdict["ok"]
-            else f"[red]{name} is not fit to give to candidates: {failed} checks failed[/red]"
+            else f"[red]{name} is not fit to give to candidates: {failed} failed "
+            f"{'check' if failed == 1 else 'checks'}[/red]"
         )
     if not verdict["ok"]:
         sys.exit(1)

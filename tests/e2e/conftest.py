@@ -36,15 +36,27 @@ def run_json(challenge: str, *args: str, data_dir: Path) -> dict[str, Any]:
     return cli_json("run", challenge, "--json", *args, data_dir=data_dir)
 
 
-def validate_json(challenge: str, data_dir: Path) -> dict[str, Any]:
-    """``prodproven challenge validate CHALLENGE --json``: the verdict, passed or not."""
+def validate_json(challenge: str, data_dir: Path, *args: str) -> dict[str, Any]:
+    """``prodproven challenge validate CHALLENGE --json ARGS``: the verdict, passed or not."""
     return cli_json(
-        "challenge", "validate", challenge, "--json", data_dir=data_dir, codes=(0, 1), timeout=3600
+        "challenge",
+        "validate",
+        challenge,
+        "--json",
+        *args,
+        data_dir=data_dir,
+        codes=(0, 1),
+        timeout=3600,
     )
 
 
 def show_json(run_id: str, data_dir: Path) -> dict[str, Any]:
     return cli_json("show", run_id, "--json", data_dir=data_dir)
+
+
+def grader(doc: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The first grader of ``kind`` in a run document."""
+    return next(g for g in doc["graders"] if g["kind"] == kind)
 
 
 def check(verdict: dict[str, Any], label: str) -> dict[str, Any]:

@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import FIELDS, check, failures, show_json, validate_json
+from tests.e2e.conftest import FIELDS, check, failures, grader, show_json, validate_json
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
-
-
-def grader(doc: dict, kind: str) -> dict:
-    return next(g for g in doc["graders"] if g["kind"] == kind)
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import FIELDS, check, failures, show_json, validate_json
+from tests.e2e.conftest import FIELDS, check, failures, grader, show_json, validate_json
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
 
-def grader(doc: dict, kind: str) -> dict:
-    return next(g for g in doc["graders"] if g["kind"] == kind)
-
-
 @pytest.fixture(scope="module")
 def verdict(data_dir):
-    return validate_json("incident-response", data_dir)
+    # Its runs mostly wait (for the incident, for the service to prove stable), so three at a
+    # time halve the gate's 18 minutes with the same verdict (measured: 9 min).
+    return validate_json("incident-response", data_dir, "--jobs", "3")
 
 
 def test_the_gate_passes(verdict):
