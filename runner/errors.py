@@ -14,6 +14,7 @@
     │   └── ScopeDenied              valid credentials without the scope the operation needs
     ├── ReviewError                  a review is incomplete (an override without its reason)
     ├── InvitationError              an invitation cannot be created or used as asked
+    ├── CredentialError              a credential cannot be issued, read or revoked as asked
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     └── SandboxError                 containers, images, engine
         ├── DockerUnavailable        the engine does not answer
@@ -47,6 +48,7 @@ __all__ = [
     "ChallengeClash",
     "ChallengeNotFound",
     "ConfigError",
+    "CredentialError",
     "ContainerError",
     "DockerUnavailable",
     "ExecTimeout",
@@ -119,6 +121,11 @@ class ReviewError(ProdprovenError):
 
 class InvitationError(ProdprovenError):
     """An invitation cannot be created or used as asked."""
+
+
+class CredentialError(ProdprovenError):
+    """A credential cannot be issued, read or revoked as asked (a verification that fails is a
+    verdict, not this error)."""
 
 
 class AccountError(ProdprovenError):
