@@ -328,6 +328,9 @@ class ChallengeSpec(_Strict):
     validation: Validation = Field(
         default_factory=Validation, description="what `prodproven challenge validate` checks"
     )
+    pass_score: float = Field(
+        70, ge=0, le=100, description="score (after review) a run needs to earn a credential"
+    )
 
 
 @dataclass(frozen=True)

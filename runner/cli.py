@@ -18,6 +18,7 @@ from rich.table import Table
 from runner import packs, plugins, supervisor
 from runner.challenge import Challenge, challenge_folders, list_challenges
 from runner.cli_context import Context, emit, err, out, progress
+from runner.cli_credentials import credential
 from runner.cli_people import PEOPLE_COMMANDS
 from runner.config import Settings
 from runner.errors import ChallengeClash, ProdprovenError, SpecError
@@ -543,6 +544,7 @@ def gc(ctx: Context, as_json: bool) -> None:
 
 for _command in PEOPLE_COMMANDS:
     cli.add_command(_command)
+cli.add_command(credential)
 
 
 def main() -> None:

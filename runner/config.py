@@ -48,6 +48,8 @@ class Settings(BaseModel):
     """How long an assessor stays signed in to the web app."""
     invitation_days: int = 7
     """Default lifetime of an invitation link."""
+    validity_months: int = 12
+    """How long a credential is valid after it is issued."""
 
     @property
     def store_url(self) -> str:

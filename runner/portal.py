@@ -21,8 +21,9 @@ from runner import plugins, supervisor
 from runner.accounts import SCOPES, Accounts, Assessor
 from runner.archives import Entry, entries
 from runner.audit import Audit, AuditEntry
-from runner.challenge import Challenge, find_challenge, list_challenges
+from runner.challenge import Challenge, find_challenge, list_challenges, load_challenge
 from runner.config import Settings
+from runner.credentials import Evidence, Issued, Register, Subject, bundle_sha256
 from runner.errors import (
     InvitationError,
     ProdprovenError,
@@ -31,6 +32,7 @@ from runner.errors import (
     ScopeDenied,
 )
 from runner.invitations import Invitation, Invitations
+from runner.issuer_key import issuer_key
 from runner.lifecycle import Runner
 from runner.plots import Plot, run_plots
 from runner.report import status_document
@@ -148,6 +150,7 @@ class Portal:
         self._the_runner: Runner | None = None
         self._labs: dict[str, LabUpstream] = {}
         self._lab_lookups: dict[str, threading.Lock] = {}
+        self._register: Register | None = None
 
     def runner(self) -> Runner:
         """The one runner of this process (made on first use: it needs the Docker engine).
@@ -434,3 +437,42 @@ class Portal:
         actor.require("review")
         self.visible_run(actor, run_id)
         return self.reviews.override(run_id, actor.label, score, reason)
+
+    # credentials ------------------------------------------------------------------------------
+    @property
+    def credentials(self) -> Register:
+        """The register of issued credentials (the signing key is made on first use)."""
+        if self._register is None:
+            key = issuer_key(self.settings.data_dir)
+            self._register = Register(self.store, self.audit, key)
+        return self._register
+
+    def issue_credential(self, actor: Actor, run_id: str) -> Issued:
+        """Sign a credential for a graded run that passed. Raises CredentialError below the
+        challenge's pass score, RunStateError for a run that is not graded."""
+        actor.require("review")
+        run = self.visible_run(actor, run_id)
+        spec = load_challenge(Path(run.challenge_path), plugins.catalog()).spec
+        invitation = self.invitations.for_run(run.id)
+        subject = (
+            Subject(invitation.candidate_email, "emailAddress")
+            if invitation is not None
+            else Subject(run.candidate, "name")
+        )
+        artifacts = [(a.name, a.sha256) for a in self.store.artifacts(run.id)]
+        evidence = Evidence(run, spec, self.reviews.for_run(run.id), bundle_sha256(run, artifacts))
+        firm = self._firms().get(run.id, self.settings.firm)
+        return self.credentials.issue(
+            evidence,
+            subject,
+            actor.label,
+            issuer_name=f"{firm} (prodproven)",
+            base_url=self.settings.base_url,
+            months=self.settings.validity_months,
+        )
+
+    def revoke_credential(self, actor: Actor, credential_id: str, reason: str) -> Issued:
+        actor.require("review")
+        issued = self.credentials.get(credential_id)
+        self.visible_run(actor, issued.run_id)
+        return self.credentials.revoke(credential_id, actor.label, reason)

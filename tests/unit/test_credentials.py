@@ -1,0 +1,228 @@
+"""Credentials: a graded run that passed is issued a signed Open Badges 3.0 credential, and
+verification fails, saying why, for every kind of tampering, an expired or revoked credential
+and a credential signed by another key."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner import data_integrity, plugins
+from runner.audit import Audit
+from runner.challenge import ChallengeSpec, load_challenge
+from runner.credentials import (
+    Evidence,
+    Issued,
+    Register,
+    Subject,
+    bundle_sha256,
+    level,
+)
+from runner.errors import CredentialError, RunStateError
+from runner.issuer_key import KEY_FILE, issuer_key
+from runner.linked_data import undefined_terms
+from runner.reviews import Reviews
+from runner.store import Run, Status, Store, utcnow
+from tests.conftest import BUILTIN
+
+RESULT = {
+    "score": 92.5,
+    "formula": "weighted mean",
+    "competencies": {"deployment": 95.0, "optimization": 90.0},
+    "graders": [
+        {"name": "correctness", "kind": "correctness", "score": 1.0, "summary": "100/100 right"},
+        {"name": "load", "kind": "load", "score": 0.9, "summary": "p95 84 ms"},
+    ],
+    "integrity": [],
+}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path}/s.db")
+
+
+@pytest.fixture
+def register(store: Store, tmp_path: Path) -> Register:
+    return Register(store, Audit(store), issuer_key(tmp_path / "data"))
+
+
+@pytest.fixture
+def spec() -> ChallengeSpec:
+    return load_challenge(BUILTIN / "deploy-model", plugins.catalog()).spec
+
+
+def graded_run(store: Store, score: float = 92.5) -> Run:
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.1.0",
+        challenge_path="/c",
+        candidate="Grace",
+        mode="interactive",
+    )
+    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
+        run = store.transition(run.id, status)
+    return store.transition(
+        run.id, Status.graded, score=score, result={**RESULT, "score": score}, graded_at=utcnow()
+    )
+
+
+def issue(register: Register, run: Run, spec: ChallengeSpec, reviews: Any = ()) -> Issued:
+    evidence = Evidence(run, spec, list(reviews), bundle_sha256(run, []))
+    return register.issue(
+        evidence,
+        Subject("grace@example.org", "emailAddress"),
+        "cli:test",
+        issuer_name="Acme assessments",
+        base_url="https://pp.example",
+        months=12,
+    )
+
+
+@pytest.fixture
+def credential(register: Register, store: Store, spec: ChallengeSpec) -> dict[str, Any]:
+    return issue(register, graded_run(store), spec).document
+
+
+def failed(register: Register, document: Any, **kwargs: Any) -> dict[str, str]:
+    verdict = register.verify(document, **kwargs)
+    return {c.name: c.detail for c in verdict.checks if not c.ok}
+
+
+def test_an_issued_credential_verifies(register, credential):
+    verdict = register.verify(credential)
+    assert verdict.ok, verdict.as_dict()
+    assert [c.name for c in verdict.checks] == [
+        "format",
+        "terms",
+        "signature",
+        "issuer",
+        "dates",
+        "status",
+    ]
+
+
+def test_the_credential_is_an_open_badge_with_the_runs_evidence(credential):
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert credential["issuer"]["id"].startswith("did:key:z6Mk")
+    assert credential["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    subject = credential["credentialSubject"]
+    assert subject["achievement"]["version"] == "1.1.0"
+    values = {r["resultDescription"].rsplit("#", 1)[1]: r["value"] for r in subject["result"]}
+    assert values["score"] == "92.5" and values["grader/load"] == "90.0"
+    assert values["competency/deployment"] == "95.0"
+    assert credential["evidence"][0]["id"].startswith("urn:sha256:")
+    assert "Grace" not in json.dumps(credential) and "grace@" not in json.dumps(credential)
+
+
+def test_every_term_of_the_credential_is_defined_by_its_contexts(credential):
+    assert undefined_terms(credential) == []
+
+
+@pytest.mark.parametrize(
+    ("tamper", "check"),
+    [
+        (lambda c: c["credentialSubject"]["result"][0].update(value="99.0"), "signature"),
+        (lambda c: c.update(validUntil="2099-01-01T00:00:00Z"), "signature"),
+        (
+            lambda c: c["credentialSubject"]["identifier"][0].update(identityHash="sha256$00"),
+            "signature",
+        ),
+        (lambda c: c["proof"].update(proofValue="z" + "1" * 80), "signature"),
+    ],
+    ids=["changed-score", "changed-date", "swapped-subject", "forged-signature"],
+)
+def test_tampering_fails_the_signature(register, credential, tamper, check):
+    tampered = copy.deepcopy(credential)
+    tamper(tampered)
+    assert check in failed(register, tampered)
+
+
+def test_an_added_field_no_context_defines_is_named(register, credential):
+    tampered = {**credential, "scoreBonus": 10}
+    assert failed(register, tampered)["terms"] == "fields no context defines: scoreBonus"
+
+
+def test_a_credential_resigned_with_another_key_fails_the_issuer_check(
+    register, credential, tmp_path
+):
+    other = issuer_key(tmp_path / "other")
+    unsigned = {k: v for k, v in credential.items() if k != "proof"}
+    resigned = data_integrity.sign(unsigned, other, utcnow())
+    assert "signed by did:key:" in failed(register, resigned)["issuer"]
+
+
+def test_a_credential_of_another_issuer_is_not_this_installations(register, credential, tmp_path):
+    other = issuer_key(tmp_path / "other")
+    unsigned = {k: v for k, v in credential.items() if k != "proof"}
+    unsigned["issuer"] = {**unsigned["issuer"], "id": other.did}
+    resigned = data_integrity.sign(unsigned, other, utcnow())
+    assert "is not this installation" in failed(register, resigned)["issuer"]
+
+
+def test_an_expired_credential_says_when_it_expired(register, credential):
+    later = utcnow() + timedelta(days=400)
+    assert failed(register, credential, now=later)["dates"].startswith("expired on ")
+
+
+def test_a_revoked_credential_says_when_and_why(register, credential):
+    register.revoke(credential["id"], "cli:test", "the candidate shared their workspace")
+    assert "revoked on" in failed(register, credential)["status"]
+    assert "shared their workspace" in failed(register, credential)["status"]
+
+
+def test_a_revocation_needs_a_reason(register, credential):
+    with pytest.raises(CredentialError, match="reason"):
+        register.revoke(credential["id"], "cli:test", "no")
+
+
+def test_a_run_below_the_pass_score_earns_no_credential(register, store, spec):
+    with pytest.raises(CredentialError, match="below deploy-model's pass score of 70"):
+        issue(register, graded_run(store, score=55.0), spec)
+
+
+def test_an_override_counts_and_is_part_of_the_evidence(register, store, spec):
+    run = graded_run(store, score=60.0)
+    reviews = Reviews(store, Audit(store))
+    reviews.override(run.id, "ada@acme.example", 80.0, "the load test hit a noisy neighbour")
+    document = issue(register, run, spec, reviews.for_run(run.id)).document
+    review = document["evidence"][1]["narrative"]
+    assert "ada@acme.example overrode the score from 60.0 to 80.0" in review
+    assert document["credentialSubject"]["result"][0]["value"] == "80.0"
+
+
+def test_an_ungraded_run_earns_no_credential(register, store, spec):
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.1.0",
+        challenge_path="/c",
+        candidate="Grace",
+        mode="interactive",
+    )
+    with pytest.raises(RunStateError):
+        issue(register, run, spec)
+
+
+def test_the_signing_key_is_made_once_readable_by_its_owner_only(tmp_path):
+    first = issuer_key(tmp_path)
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert issuer_key(tmp_path).did == first.did
+
+
+def test_a_signing_key_readable_by_others_is_refused(tmp_path):
+    issuer_key(tmp_path)
+    (tmp_path / KEY_FILE).chmod(0o644)
+    with pytest.raises(CredentialError, match="chmod 600"):
+        issuer_key(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("score", "name"), [(95, "advanced"), (80, "proficient"), (10, "not shown")]
+)
+def test_competency_levels_follow_the_score(score, name):
+    assert level(score) == name
