@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from runner import data_integrity
 from runner.audit import Audit
 from runner.challenge import ChallengeSpec
-from runner.errors import CredentialError, RunStateError
+from runner.errors import CredentialError, CredentialNotFound, RunStateError
 from runner.issuer_key import IssuerKey
 from runner.linked_data import OB_V3, VC_V2, undefined_terms
 from runner.reviews import Review
@@ -359,7 +359,7 @@ class Register:
         with self.store.session() as s:
             row = s.get(CredentialRow, credential_id)
             if row is None:
-                raise CredentialError(f"no credential {credential_id!r} was issued here")
+                raise CredentialNotFound(f"no credential {credential_id!r} was issued here")
             return Issued.from_row(row)
 
     def for_run(self, run_id: str) -> list[Issued]:
@@ -374,7 +374,7 @@ class Register:
         with self.store.session() as s:
             row = s.get(CredentialRow, credential_id)
             if row is None:
-                raise CredentialError(f"no credential {credential_id!r} was issued here")
+                raise CredentialNotFound(f"no credential {credential_id!r} was issued here")
             if row.revoked_at is not None:
                 raise CredentialError(f"credential {credential_id} was revoked already")
             row.revoked_at, row.revoked_by, row.revoke_reason = utcnow(), actor, reason.strip()

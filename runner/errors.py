@@ -15,6 +15,7 @@
     ├── ReviewError                  a review is incomplete (an override without its reason)
     ├── InvitationError              an invitation cannot be created or used as asked
     ├── CredentialError              a credential cannot be issued, read or revoked as asked
+    │   └── CredentialNotFound       no credential with that id was issued here
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     └── SandboxError                 containers, images, engine
         ├── DockerUnavailable        the engine does not answer
@@ -49,6 +50,7 @@ __all__ = [
     "ChallengeNotFound",
     "ConfigError",
     "CredentialError",
+    "CredentialNotFound",
     "ContainerError",
     "DockerUnavailable",
     "ExecTimeout",
@@ -126,6 +128,10 @@ class InvitationError(ProdprovenError):
 class CredentialError(ProdprovenError):
     """A credential cannot be issued, read or revoked as asked (a verification that fails is a
     verdict, not this error)."""
+
+
+class CredentialNotFound(CredentialError):
+    """No credential with that id was issued by this installation."""
 
 
 class AccountError(ProdprovenError):

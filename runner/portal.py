@@ -23,7 +23,7 @@ from runner.archives import Entry, entries
 from runner.audit import Audit, AuditEntry
 from runner.challenge import Challenge, find_challenge, list_challenges, load_challenge
 from runner.config import Settings
-from runner.credentials import Evidence, Issued, Register, Subject, bundle_sha256
+from runner.credentials import Evidence, Issued, Register, Subject, Verdict, bundle_sha256
 from runner.errors import (
     InvitationError,
     ProdprovenError,
@@ -476,3 +476,18 @@ class Portal:
         issued = self.credentials.get(credential_id)
         self.visible_run(actor, issued.run_id)
         return self.credentials.revoke(credential_id, actor.label, reason)
+
+    def credentials_of(self, actor: Actor, run_id: str) -> list[Issued]:
+        self.visible_run(actor, run_id)
+        return self.credentials.for_run(run_id)
+
+    def candidate_credentials(self, invitation_id: str) -> list[Issued]:
+        """The credentials of the run an invitation led to (what its candidate may download)."""
+        run_id = self.invitations.get(invitation_id).run_id
+        return self.credentials.for_run(run_id) if run_id else []
+
+    def public_credential(self, credential_id: str) -> tuple[Issued, Verdict]:
+        """A credential and whether it is valid now, for anyone holding its id. Raises
+        CredentialError for an id this installation never issued."""
+        issued = self.credentials.get(credential_id)
+        return issued, self.credentials.verify(issued.document)

@@ -18,6 +18,7 @@ from runner.errors import (
     AccessDenied,
     AccountError,
     ChallengeNotFound,
+    CredentialNotFound,
     InvitationError,
     ProdprovenError,
     ReviewError,
@@ -26,7 +27,7 @@ from runner.errors import (
     ScopeDenied,
 )
 from runner.portal import Portal
-from runner.web import api, assessor, candidate, proxy
+from runner.web import api, assessor, candidate, credentials, proxy
 from runner.web.auth import (
     ASSESSOR_COOKIE,
     LOGIN_COOKIE,
@@ -58,6 +59,7 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (CsrfFailed, 403),
     (AccessDenied, 401),
     (RunNotFound, 404),
+    (CredentialNotFound, 404),
     (ChallengeNotFound, 404),
     (RunStateError, 409),
     (ReviewError, 400),
@@ -93,6 +95,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
+    app.include_router(credentials.router)
     app.include_router(proxy.router)
     _sign_in_routes(app)
 

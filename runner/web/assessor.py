@@ -68,7 +68,7 @@ def runs(
     )
 
 
-def _run_page(
+def run_page(
     request: Request,
     who: AssessorContext,
     the_portal: Portal,
@@ -84,6 +84,7 @@ def _run_page(
         status_code,
         d=detail,
         notebooks=notebooks(detail),
+        credentials=the_portal.credentials_of(who.actor, run_id),
         interactive=True,
         **extra,
     )
@@ -91,7 +92,7 @@ def _run_page(
 
 @router.get("/runs/{run_id}")
 def run(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
-    return _run_page(request, who, the_portal, run_id)
+    return run_page(request, who, the_portal, run_id)
 
 
 @router.post("/runs/{run_id}/notes")
@@ -100,7 +101,7 @@ async def add_note(request: Request, run_id: str, who: Who, the_portal: ThePorta
     try:
         the_portal.note(who.actor, run_id, str(form.get("text", "")))
     except ReviewError as exc:
-        return _run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
+        return run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
 
 
@@ -115,7 +116,7 @@ async def add_override(request: Request, run_id: str, who: Who, the_portal: TheP
             raise ReviewError(f"the overriding score must be a number, not {raw!r}") from None
         the_portal.override(who.actor, run_id, value, str(form.get("reason", "")))
     except (ReviewError, RunStateError) as exc:
-        return _run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
+        return run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
 
 
