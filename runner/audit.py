@@ -1,5 +1,6 @@
-"""The audit log: who did what to which subject, and when. Append-only; nothing here is ever
-updated or deleted, so it can back up a hiring decision."""
+"""The audit log: who did what to which subject, and when. Append-only, so it can back up a
+hiring decision: the one change ever made is erasing a forgotten candidate's personal data,
+which is replaced by their alias (the entries themselves stay)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,28 @@ class Audit:
                 AuditEntry(r.id, r.at, r.actor, r.action, r.subject, dict(r.data))
                 for r in s.scalars(query)
             ]
+
+    def pseudonymize(self, personal: list[str], alias: str) -> int:
+        """Replace each of the ``personal`` strings in every entry's data by ``alias``;
+        returns how many entries changed."""
+        wanted = [p for p in personal if p]
+        changed = 0
+        with self.store.session() as s:
+            for row in s.scalars(select(AuditRow)):
+                data = _replaced(row.data, wanted, alias)
+                if data != row.data:
+                    row.data = data
+                    changed += 1
+        return changed
+
+
+def _replaced(value: Any, personal: list[str], alias: str) -> Any:
+    if isinstance(value, str):
+        for text in personal:
+            value = value.replace(text, alias)
+        return value
+    if isinstance(value, dict):
+        return {k: _replaced(v, personal, alias) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(v, personal, alias) for v in value]
+    return value

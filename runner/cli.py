@@ -17,6 +17,7 @@ from rich.table import Table
 
 from runner import packs, plugins, supervisor
 from runner.challenge import Challenge, challenge_folders, list_challenges
+from runner.cli_candidates import candidate
 from runner.cli_context import Context, emit, err, out, progress
 from runner.cli_credentials import credential
 from runner.cli_people import PEOPLE_COMMANDS
@@ -545,6 +546,7 @@ def gc(ctx: Context, as_json: bool) -> None:
 for _command in PEOPLE_COMMANDS:
     cli.add_command(_command)
 cli.add_command(credential)
+cli.add_command(candidate)
 
 
 def main() -> None:

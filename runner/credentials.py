@@ -29,17 +29,12 @@ from runner.issuer_key import IssuerKey
 from runner.linked_data import OB_V3, VC_V2, undefined_terms
 from runner.reviews import Review
 from runner.store import Base, Run, Status, Store, utcnow
+from runner.track_record import level
 
 CONTEXT = [VC_V2, OB_V3]
 OB_SCHEMA = (
     "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 )
-# A competency's level, from its 0..100 score: the first whose floor the score reaches.
-LEVELS = ((90.0, "advanced"), (75.0, "proficient"), (50.0, "developing"), (0.0, "not shown"))
-
-
-def level(score: float) -> str:
-    return next(name for floor, name in LEVELS if score >= floor)
 
 
 class CredentialRow(Base):
@@ -366,6 +361,12 @@ class Register:
         with self.store.session() as s:
             rows = s.scalars(select(CredentialRow).where(CredentialRow.run_id == run_id))
             return [Issued.from_row(r) for r in rows]
+
+    def rename_candidate(self, run_id: str, alias: str) -> None:
+        """Replace the candidate's name on the run's credentials (when they are forgotten)."""
+        with self.store.session() as s:
+            for row in s.scalars(select(CredentialRow).where(CredentialRow.run_id == run_id)):
+                row.candidate = alias
 
     def revoke(self, credential_id: str, actor: str, reason: str) -> Issued:
         """Raises CredentialError for an unknown id, an empty reason or a second revocation."""

@@ -7,6 +7,7 @@
     ├── SpecError                    a challenge.yaml is malformed (names file, field, expectation)
     ├── ChallengeNotFound            no challenge with that id or path
     ├── ChallengeClash               two challenge folders on the search path share an id
+    ├── CandidateNotFound            no candidate profile or run has that name
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
     ├── AccountError                 an assessor or token cannot be created or changed as asked
@@ -46,6 +47,7 @@ from sandbox.errors import (
 __all__ = [
     "AccessDenied",
     "AccountError",
+    "CandidateNotFound",
     "ChallengeClash",
     "ChallengeNotFound",
     "ConfigError",
@@ -99,6 +101,10 @@ class ChallengeClash(ProdprovenError):
             f"challenge id {challenge_id!r} is used by {len(folders)} folders: {where}; ids "
             "must be unique across the challenge folders, so rename or remove all but one"
         )
+
+
+class CandidateNotFound(ProdprovenError):
+    """No candidate profile or run has that name."""
 
 
 class RunNotFound(ProdprovenError):

@@ -11,9 +11,12 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from itertools import groupby
 from typing import Any
+
+from runner.track_record import DAYS_PER_MONTH, LEVELS
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 36
@@ -427,3 +430,23 @@ def run_plots(result: dict[str, Any]) -> list[Plot]:
         except Exception:  # evidence of an unexpected shape costs its plot, never the page
             continue
     return plots
+
+
+def track_record_plot(history: dict[str, list[tuple[datetime, float]]], since: datetime) -> str:
+    """Each competency's value over time (months since ``since``), with the level floors."""
+    series = [
+        Series(
+            name,
+            [((at - since).days / DAYS_PER_MONTH, value) for at, value in points],
+            dots=len(points) < 2,
+        )
+        for name, points in sorted(history.items())
+    ]
+    refs = [Rule(floor, label) for floor, label in LEVELS if floor > 0]
+    return line_chart(
+        "Competencies over time",
+        series,
+        x_label="months since the first run",
+        y_label="value",
+        refs=refs,
+    )

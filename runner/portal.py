@@ -13,14 +13,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import plugins, supervisor
+from runner import plugins, supervisor, track_record
 from runner.accounts import SCOPES, Accounts, Assessor
 from runner.archives import Entry, entries
 from runner.audit import Audit, AuditEntry
+from runner.candidates import Candidate, Candidates, Forgotten
 from runner.challenge import Challenge, find_challenge, list_challenges, load_challenge
 from runner.config import Settings
 from runner.credentials import Evidence, Issued, Register, Subject, Verdict, bundle_sha256
@@ -111,6 +112,13 @@ class LabUpstream:
     token: str
 
 
+@dataclass(frozen=True)
+class CandidateRecord:
+    candidate: Candidate
+    runs: list[Run]
+    record: dict[str, tuple[track_record.Standing, list[tuple[datetime, float]]]]
+
+
 @dataclass
 class CandidateState:
     """What the candidate's page shows; ``remaining_s`` counts down to the server's deadline."""
@@ -151,6 +159,7 @@ class Portal:
         self._labs: dict[str, LabUpstream] = {}
         self._lab_lookups: dict[str, threading.Lock] = {}
         self._register: Register | None = None
+        self.candidates = Candidates(store, self.audit, settings.data_dir / "runs")
 
     def runner(self) -> Runner:
         """The one runner of this process (made on first use: it needs the Docker engine).
@@ -213,6 +222,7 @@ class Portal:
             invitation.id,
             {"challenge": challenge.id, "candidate": invitation.candidate_email},
         )
+        self.candidates.ensure(candidate_name, candidate_email)
         return invitation, self.link(token)
 
     def link(self, token: str) -> str:
@@ -491,3 +501,23 @@ class Portal:
         CredentialError for an id this installation never issued."""
         issued = self.credentials.get(credential_id)
         return issued, self.credentials.verify(issued.document)
+
+    # candidates -------------------------------------------------------------------------------
+    def candidate(self, actor: Actor, name: str) -> CandidateRecord:
+        """The candidate's profile, the runs ``actor`` may see and their track record now."""
+        actor.require("read")
+        candidate = self.candidates.get(name)
+        firms = self._firms()
+        runs = [
+            r for r in self.candidates.runs(name) if actor.sees(firms.get(r.id, self.settings.firm))
+        ]
+        seen = {r.id for r in runs}
+        evidence = [e for e in self.candidates.evidence(name) if e.run_id in seen]
+        months = self.settings.validity_months
+        return CandidateRecord(candidate, runs, track_record.record(evidence, utcnow(), months))
+
+    def forget_candidate(self, actor: Actor, name: str) -> Forgotten:
+        """Only the operator, who sees every firm, may erase a candidate."""
+        if actor.firm is not None:
+            raise ScopeDenied("only the operator at the CLI may forget a candidate")
+        return self.candidates.forget(name, actor.label, self.credentials)

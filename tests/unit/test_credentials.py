@@ -21,7 +21,6 @@ from runner.credentials import (
     Register,
     Subject,
     bundle_sha256,
-    level,
 )
 from runner.errors import CredentialError, RunStateError
 from runner.issuer_key import KEY_FILE, issuer_key
@@ -219,10 +218,3 @@ def test_a_signing_key_readable_by_others_is_refused(tmp_path):
     (tmp_path / KEY_FILE).chmod(0o644)
     with pytest.raises(CredentialError, match="chmod 600"):
         issuer_key(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("score", "name"), [(95, "advanced"), (80, "proficient"), (10, "not shown")]
-)
-def test_competency_levels_follow_the_score(score, name):
-    assert level(score) == name

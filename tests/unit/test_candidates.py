@@ -1,0 +1,165 @@
+"""Candidate profiles gather their runs; forgetting a candidate erases their personal data and
+workspaces, revokes their credentials, keeps the anonymous scores, and is audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from runner import plugins
+from runner.audit import Audit
+from runner.candidates import FORGOTTEN_REASON, Candidates
+from runner.challenge import load_challenge
+from runner.credentials import Evidence, Register, Subject, bundle_sha256
+from runner.errors import CandidateNotFound, RunStateError
+from runner.invitations import Invitations
+from runner.issuer_key import issuer_key
+from runner.store import Run, Status, Store, utcnow
+from tests.conftest import BUILTIN
+from tests.unit.test_credentials import RESULT
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path}/s.db")
+
+
+@pytest.fixture
+def audit(store: Store) -> Audit:
+    return Audit(store)
+
+
+@pytest.fixture
+def candidates(store: Store, audit: Audit, tmp_path: Path) -> Candidates:
+    return Candidates(store, audit, tmp_path / "runs")
+
+
+@pytest.fixture
+def register(store: Store, audit: Audit, tmp_path: Path) -> Register:
+    return Register(store, audit, issuer_key(tmp_path / "data"))
+
+
+def run_of(store: Store, name: str, tmp_path: Path, until: Status = Status.graded) -> Run:
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.1.0",
+        challenge_path=str(BUILTIN / "deploy-model"),
+        candidate=name,
+        mode="interactive",
+    )
+    workspace = tmp_path / "runs" / run.id / "workspace.tar"
+    workspace.parent.mkdir(parents=True)
+    workspace.write_bytes(b"candidate's code")
+    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
+        run = store.transition(run.id, status)
+        if status is until:
+            return run
+    return store.transition(
+        run.id,
+        Status.graded,
+        score=92.5,
+        result={**RESULT, "candidate": name},
+        graded_at=utcnow(),
+        archive_path=str(workspace),
+    )
+
+
+def test_a_profile_gathers_the_candidates_graded_evidence(candidates, store, tmp_path):
+    run_of(store, "Grace", tmp_path)
+    run_of(store, "Alan", tmp_path)
+    assert {e.competency for e in candidates.evidence("Grace")} == {"deployment", "optimization"}
+    assert [r.candidate for r in candidates.runs("Grace")] == ["Grace"]
+
+
+def test_an_unknown_candidate_is_one_message(candidates):
+    with pytest.raises(CandidateNotFound, match="no candidate 'Nobody'"):
+        candidates.get("Nobody")
+
+
+def test_a_profile_keeps_the_email_and_external_id_it_was_given(candidates):
+    candidates.ensure("Grace", "grace@example.org")
+    made = candidates.ensure("Grace", external_id="ats-17")
+    assert (made.email, made.external_id) == ("grace@example.org", "ats-17")
+
+
+@pytest.fixture
+def forgotten(candidates, register, store, audit, tmp_path):
+    """Grace, invited, with a graded run and a credential, then forgotten."""
+    Invitations(store).create(
+        firm="acme",
+        challenge_id="deploy-model",
+        candidate_name="Grace",
+        candidate_email="grace@example.org",
+        created_by="ada@acme.test",
+        lifetime=timedelta(days=7),
+    )
+    audit.record("ada@acme.test", "invitation.created", "inv1", {"candidate": "grace@example.org"})
+    candidates.ensure("Grace", "grace@example.org", "ats-17")
+    run = run_of(store, "Grace", tmp_path)
+    spec = load_challenge(BUILTIN / "deploy-model", plugins.catalog()).spec
+    register.issue(
+        Evidence(run, spec, [], bundle_sha256(run, [])),
+        Subject("grace@example.org", "emailAddress"),
+        "ada@acme.test",
+        issuer_name="Acme",
+        base_url="https://pp.example",
+        months=12,
+    )
+    done = candidates.forget("Grace", "cli:root", register)
+    return done, run
+
+
+def test_forgetting_replaces_the_name_everywhere_with_an_alias(forgotten, store, candidates):
+    done, run = forgotten
+    kept = store.get(run.id)
+    assert kept.candidate == done.alias and kept.result["candidate"] == done.alias
+    profile = candidates.get(done.alias)
+    assert (profile.email, profile.external_id) == (None, None)
+    assert profile.forgotten_at is not None
+    with pytest.raises(CandidateNotFound):
+        candidates.get("Grace")
+
+
+def test_forgetting_keeps_the_anonymous_scores(forgotten, store):
+    _, run = forgotten
+    assert store.get(run.id).score == 92.5
+
+
+def test_forgetting_erases_the_workspaces(forgotten, store, tmp_path):
+    _, run = forgotten
+    assert not (tmp_path / "runs" / run.id).exists()
+    assert store.get(run.id).archive_path is None
+
+
+def test_forgetting_erases_the_invitation_and_audit_personal_data(forgotten, store, audit):
+    done, _ = forgotten
+    invitation = Invitations(store).list()[0]
+    assert (invitation.candidate_name, invitation.candidate_email) == (done.alias, "")
+    logged = json.dumps([e.data for e in audit.entries()])
+    assert "grace@example.org" not in logged and "Grace" not in logged
+
+
+def test_forgetting_revokes_the_credentials(forgotten, register):
+    _, run = forgotten
+    issued = register.for_run(run.id)[0]
+    assert issued.revoked_at is not None and issued.revoke_reason == FORGOTTEN_REASON
+    assert "revoked" in next(
+        c.detail for c in register.verify(issued.document).checks if c.name == "status"
+    )
+
+
+def test_forgetting_is_audited_without_the_name(forgotten, audit):
+    done, _ = forgotten
+    entry = next(e for e in audit.entries() if e.action == "candidate.forgotten")
+    assert (
+        entry.subject == done.alias and entry.data["runs"] == 1 and entry.data["credentials"] == 1
+    )
+
+
+def test_a_candidate_with_a_run_under_way_is_not_forgotten(candidates, register, store, tmp_path):
+    run_of(store, "Grace", tmp_path, until=Status.running)
+    with pytest.raises(RunStateError, match="not finished"):
+        candidates.forget("Grace", "cli:root", register)
