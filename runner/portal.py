@@ -26,6 +26,7 @@ from runner.challenge import Challenge, find_challenge, list_challenges, load_ch
 from runner.config import Settings
 from runner.credentials import Evidence, Issued, Register, Subject, Verdict, bundle_sha256
 from runner.errors import (
+    CandidateNotFound,
     InvitationError,
     ProdprovenError,
     RunNotFound,
@@ -511,6 +512,8 @@ class Portal:
         runs = [
             r for r in self.candidates.runs(name) if actor.sees(firms.get(r.id, self.settings.firm))
         ]
+        if not runs and actor.firm is not None:
+            raise CandidateNotFound(f"no candidate {name!r}")  # another firm's: not disclosed
         seen = {r.id for r in runs}
         evidence = [e for e in self.candidates.evidence(name) if e.run_id in seen]
         months = self.settings.validity_months

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from runner.errors import (
     AccessDenied,
     AccountError,
+    CandidateNotFound,
     ChallengeNotFound,
     CredentialNotFound,
     InvitationError,
@@ -27,7 +28,7 @@ from runner.errors import (
     ScopeDenied,
 )
 from runner.portal import Portal
-from runner.web import api, assessor, candidate, credentials, proxy
+from runner.web import api, assessor, candidate, candidates, credentials, proxy
 from runner.web.auth import (
     ASSESSOR_COOKIE,
     LOGIN_COOKIE,
@@ -60,6 +61,7 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (AccessDenied, 401),
     (RunNotFound, 404),
     (CredentialNotFound, 404),
+    (CandidateNotFound, 404),
     (ChallengeNotFound, 404),
     (RunStateError, 409),
     (ReviewError, 400),
@@ -96,6 +98,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(assessor.router)
     app.include_router(candidate.router)
     app.include_router(credentials.router)
+    app.include_router(candidates.router)
     app.include_router(proxy.router)
     _sign_in_routes(app)
 

@@ -89,3 +89,19 @@ def test_the_candidate_downloads_their_credential(tmp_path):
     download = candidate.get("/candidate/credential.json")
     assert download.status_code == 200
     assert json.loads(download.text)["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+
+
+def test_the_candidate_page_shows_runs_current_levels_and_the_history_chart(tmp_path):
+    web = make_web(tmp_path)
+    run_id = graded(web, "Dana")
+    page = web.assessor().get("/candidates/Dana")
+    assert page.status_code == 200
+    assert f'href="/runs/{run_id}"' in page.text
+    assert 'data-testid="competencies"' in page.text and "advanced" in page.text
+    assert "<svg" in page.text and "Competencies over time" in page.text
+
+
+def test_another_firms_assessor_does_not_learn_the_candidate_exists(tmp_path):
+    web = make_web(tmp_path)
+    graded(web, "Dana")
+    assert web.assessor("eve@other.test", firm="other").get("/candidates/Dana").status_code == 404
