@@ -29,7 +29,7 @@ from runner.issuer_key import IssuerKey
 from runner.linked_data import OB_V3, VC_V2, undefined_terms
 from runner.reviews import Review
 from runner.store import Base, Run, Status, Store, utcnow
-from runner.track_record import level
+from runner.track_record import LEVELS, level
 
 CONTEXT = [VC_V2, OB_V3]
 OB_SCHEMA = (
@@ -173,7 +173,7 @@ def build(
     score = overrides[-1].score if overrides else run.score
     descriptions = [
         _description(achievement_id, "score", "production-proven score"),
-        *(_description(achievement_id, f"competency/{c}", c) for c in competencies),
+        *(_competency(achievement_id, c) for c in competencies),
         *(_description(achievement_id, f"grader/{g['name']}", g["name"]) for g in graders),
     ]
     results = [
@@ -235,6 +235,25 @@ def _description(achievement_id: str, key: str, name: str) -> dict[str, Any]:
         "resultType": "Percent",
         "valueMin": "0",
         "valueMax": "100",
+    }
+
+
+def _competency(achievement_id: str, competency: str) -> dict[str, Any]:
+    """A competency's result description, with the levels its results point to."""
+    floors = [floor for floor, _ in LEVELS]
+    return {
+        **_description(achievement_id, f"competency/{competency}", competency),
+        "rubricCriterionLevel": [
+            {
+                "id": f"{achievement_id}#level/{name.replace(' ', '-')}",
+                "type": ["RubricCriterionLevel"],
+                "name": name,
+                "description": f"a value of {floor:g} or more"
+                if not upper
+                else f"a value from {floor:g} to below {upper:g}",
+            }
+            for (floor, name), upper in zip(LEVELS, [None, *floors[:-1]], strict=True)
+        ],
     }
 
 

@@ -218,3 +218,19 @@ def test_a_signing_key_readable_by_others_is_refused(tmp_path):
     (tmp_path / KEY_FILE).chmod(0o644)
     with pytest.raises(CredentialError, match="chmod 600"):
         issuer_key(tmp_path)
+
+
+def test_each_competency_level_points_at_a_level_the_achievement_defines(credential):
+    achievement = credential["credentialSubject"]["achievement"]
+    defined = {
+        level["id"]
+        for description in achievement["resultDescription"]
+        for level in description.get("rubricCriterionLevel", [])
+    }
+    pointed = [
+        r["achievedLevel"]
+        for r in credential["credentialSubject"]["result"]
+        if "achievedLevel" in r
+    ]
+    assert pointed and set(pointed) <= defined
+    assert any(p.endswith("#level/advanced") for p in pointed)
