@@ -56,14 +56,18 @@ def spec() -> ChallengeSpec:
     return load_challenge(BUILTIN / "deploy-model", plugins.catalog()).spec
 
 
-def graded_run(store: Store, score: float = 92.5) -> Run:
-    run = store.create_run(
+def new_run(store: Store) -> Run:
+    return store.create_run(
         challenge_id="deploy-model",
         challenge_version="1.1.0",
         challenge_path="/c",
         candidate="Grace",
         mode="interactive",
     )
+
+
+def graded_run(store: Store, score: float = 92.5) -> Run:
+    run = new_run(store)
     for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
         run = store.transition(run.id, status)
     return store.transition(
@@ -196,15 +200,8 @@ def test_an_override_counts_and_is_part_of_the_evidence(register, store, spec):
 
 
 def test_an_ungraded_run_earns_no_credential(register, store, spec):
-    run = store.create_run(
-        challenge_id="deploy-model",
-        challenge_version="1.1.0",
-        challenge_path="/c",
-        candidate="Grace",
-        mode="interactive",
-    )
     with pytest.raises(RunStateError):
-        issue(register, run, spec)
+        issue(register, new_run(store), spec)
 
 
 def test_the_signing_key_is_made_once_readable_by_its_owner_only(tmp_path):
