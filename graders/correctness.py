@@ -90,7 +90,7 @@ def score_answers(
     ]
     matched = len(expected) - len(mismatches)
     fraction = matched / len(expected)
-    constant = constant_fraction(expected)
+    _, constant = best_constant(expected)
     score = fraction
     if chance_corrected and constant < 1:
         score = max(0.0, (fraction - constant) / (1 - constant))
@@ -111,11 +111,11 @@ def score_answers(
     )
 
 
-def constant_fraction(expected: list[Any]) -> float:
-    """The share of ``expected`` that its most common value makes up: what answering every
-    input with one hard-coded value would match."""
-    counts = Counter(json.dumps(value, sort_keys=True) for value in expected)
-    return max(counts.values()) / len(expected)
+def best_constant(expected: list[Any]) -> tuple[Any, float]:
+    """The most common value of ``expected`` and the share it makes up: what answering every
+    input with one hard-coded value would match at best."""
+    value, count = Counter(json.dumps(v, sort_keys=True) for v in expected).most_common(1)[0]
+    return json.loads(value), count / len(expected)
 
 
 def _same(got: Any, want: Any) -> bool:

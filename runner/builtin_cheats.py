@@ -16,13 +16,12 @@ Each one attacks the built-in graders its trick applies to:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from importlib import resources
 from typing import Any
 
 import nbformat
 
-from graders.correctness import CorrectnessParams
+from graders.correctness import CorrectnessParams, best_constant
 from graders.load import LoadParams
 from graders.mlflow_model import MlflowModelParams
 from graders.notebook import NotebookParams
@@ -85,11 +84,6 @@ PY
 """
 
 
-def most_common(values: list[Any]) -> Any:
-    counts = Counter(json.dumps(value, sort_keys=True) for value in values)
-    return json.loads(counts.most_common(1)[0][0])
-
-
 def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
     """Replace the candidate's service with the cheat server in ``mode``."""
     attacked = ctx.graders(*SERVICE_GRADERS)
@@ -102,7 +96,7 @@ def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
         return NotApplicable(f"the service runs `{command}` from the image, not the workspace")
     correctness = ctx.graders("correctness")
     params = CorrectnessParams.model_validate(correctness[0].params if correctness else {})
-    constant = most_common(ctx.hidden_json(params.expected)) if correctness else 0
+    constant = best_constant(ctx.hidden_json(params.expected))[0] if correctness else 0
     loads = ctx.graders("load")
     json_key = LoadParams.model_validate(loads[0].params).json_key if loads else None
     config = {
