@@ -11,7 +11,6 @@ from rich.table import Table
 
 from runner.cli_context import Context, out
 from runner.cli_people import operator
-from runner.plots import track_record_plot
 from runner.portal import CandidateRecord
 
 
@@ -60,8 +59,7 @@ def show(ctx: Context, name: str, as_json: bool, plot: Path | None) -> None:
     weighs more; evidence older than PRODPROVEN_VALIDITY_MONTHS no longer counts)."""
     found = ctx.portal().candidate(operator(), name)
     if plot is not None and found.runs:
-        history = {c: points for c, (_, points) in found.record.items()}
-        plot.write_text(track_record_plot(history, found.runs[0].created_at))
+        plot.write_text(found.chart())
     if as_json:
         click.echo(json.dumps(document(found), indent=2, default=str))
         return
@@ -96,7 +94,8 @@ def forget(ctx: Context, name: str, yes: bool) -> None:
     """Erase NAME's personal data and workspaces and revoke their credentials; their scores
     stay, anonymous. Recorded in the audit log. Cannot be undone."""
     portal = ctx.portal()
-    runs = portal.candidates.runs(portal.candidates.get(name).name)
+    portal.candidates.get(name)  # an unknown name fails here, before the question
+    runs = portal.candidates.runs(name)
     if not yes:
         click.confirm(
             f"Erase {name}'s name, email, external id and {len(runs)} workspaces, and revoke "

@@ -14,8 +14,10 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import String, Text, select
@@ -24,12 +26,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from runner import data_integrity
 from runner.audit import Audit
 from runner.challenge import ChallengeSpec
+from runner.data_integrity import stamp
 from runner.errors import CredentialError, CredentialNotFound, RunStateError
 from runner.issuer_key import IssuerKey
 from runner.linked_data import OB_V3, VC_V2, undefined_terms
-from runner.reviews import Review
+from runner.reviews import Review, effective
 from runner.store import Base, Run, Status, Store, utcnow
-from runner.track_record import LEVELS, level
+from runner.track_record import LEVELS, level, validity
 
 CONTEXT = [VC_V2, OB_V3]
 OB_SCHEMA = (
@@ -129,10 +132,6 @@ class Verdict:
         }
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _parse(stamp: Any) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
@@ -169,8 +168,7 @@ def build(
     achievement_id = f"{base_url}/challenges/{spec.id}/{spec.version}"
     graders = doc.get("graders", [])
     competencies: dict[str, float] = doc.get("competencies", {})
-    overrides = [r for r in evidence.reviews if r.kind == "override"]
-    score = overrides[-1].score if overrides else run.score
+    score = effective(run, evidence.reviews).score
     descriptions = [
         _description(achievement_id, "score", "production-proven score"),
         *(_competency(achievement_id, c) for c in competencies),
@@ -187,8 +185,8 @@ def build(
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": f"{spec.title}: production-proven",
         "issuer": {"id": issuer.did, "type": ["Profile"], "name": issuer_name, "url": base_url},
-        "validFrom": _stamp(now),
-        "validUntil": _stamp(now + timedelta(days=round(months * 30.44))),
+        "validFrom": stamp(now),
+        "validUntil": stamp(now + validity(months)),
         "credentialSubject": {
             "type": ["AchievementSubject"],
             "identifier": [_hashed(subject)],
@@ -211,7 +209,7 @@ def build(
                 "type": ["Evidence"],
                 "name": "Graded run",
                 "genre": "Score breakdown",
-                "description": f"Run {run.id}, graded {_stamp(run.graded_at or now)}; the id is "
+                "description": f"Run {run.id}, graded {stamp(run.graded_at or now)}; the id is "
                 "the SHA-256 of the run's evidence bundle (archives, result, artifacts).",
                 "narrative": _breakdown(doc),
             },
@@ -296,11 +294,11 @@ def _review(run: Run, reviews: list[Review]) -> str:
     for r in reviews:
         if r.kind == "override":
             lines.append(
-                f"- {_stamp(r.created_at)} {r.author} overrode the score from "
+                f"- {stamp(r.created_at)} {r.author} overrode the score from "
                 f"{r.previous_score} to {r.score}: {r.text}"
             )
         else:
-            lines.append(f"- {_stamp(r.created_at)} {r.author} noted: {r.text}")
+            lines.append(f"- {stamp(r.created_at)} {r.author} noted: {r.text}")
     return "Reviewed:\n" + "\n".join(lines)
 
 
@@ -317,13 +315,19 @@ def bundle_sha256(run: Run, artifacts: list[tuple[str, str]]) -> str:
 
 
 class Register:
-    """Credentials issued by this installation, and their revocations."""
+    """Credentials issued by this installation, and their revocations. ``key`` gives the
+    signing key, asked for only when a credential is issued or verified (so looking credentials
+    up never makes one)."""
 
-    def __init__(self, store: Store, audit: Audit, key: IssuerKey) -> None:
+    def __init__(self, store: Store, audit: Audit, key: Callable[[], IssuerKey]) -> None:
         self.store = store
         self.audit = audit
-        self.key = key
+        self._key = cache(key)
         store.create_tables(CredentialRow)
+
+    @property
+    def key(self) -> IssuerKey:
+        return self._key()
 
     def issue(
         self,
@@ -340,8 +344,7 @@ class Register:
         run = evidence.run
         if run.status is not Status.graded:
             raise RunStateError(f"run {run.id} is {run.status.value}; only graded runs earn one")
-        overrides = [r for r in evidence.reviews if r.kind == "override"]
-        score = overrides[-1].score if overrides else run.score
+        score = effective(run, evidence.reviews).score
         if score is None or score < evidence.spec.pass_score:
             raise CredentialError(
                 f"run {run.id} scored {score} (after review), below {evidence.spec.id}'s pass "
@@ -461,11 +464,11 @@ class Register:
         if start is None or end is None:
             verdict.add("dates", False, "validFrom and validUntil must be times with a zone")
         elif now < start:
-            verdict.add("dates", False, f"not valid before {_stamp(start)}")
+            verdict.add("dates", False, f"not valid before {stamp(start)}")
         elif now > end:
-            verdict.add("dates", False, f"expired on {_stamp(end)}")
+            verdict.add("dates", False, f"expired on {stamp(end)}")
         else:
-            verdict.add("dates", True, f"valid from {_stamp(start)} until {_stamp(end)}")
+            verdict.add("dates", True, f"valid from {stamp(start)} until {stamp(end)}")
 
     def _status(self, verdict: Verdict, document: dict[str, Any]) -> None:
         try:
@@ -477,7 +480,7 @@ class Register:
             verdict.add(
                 "status",
                 False,
-                f"revoked on {_stamp(issued.revoked_at)}: {issued.revoke_reason}",
+                f"revoked on {stamp(issued.revoked_at)}: {issued.revoke_reason}",
             )
         else:
             verdict.add("status", True, "not revoked")

@@ -24,6 +24,11 @@ PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-rdfc-2022"
 
 
+def stamp(moment: datetime) -> str:
+    """A UTC time as credentials write it: ``2026-11-22T08:25:18Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _hash_data(document: dict[str, Any], options: dict[str, Any]) -> bytes:
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     config = {"@context": document["@context"], **options}
@@ -38,7 +43,7 @@ def sign(document: dict[str, Any], key: IssuerKey, created: datetime) -> dict[st
     options = {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITE,
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": stamp(created),
         "verificationMethod": key.verification_method,
         "proofPurpose": "assertionMethod",
     }

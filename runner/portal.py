@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from runner.errors import (
 from runner.invitations import Invitation, Invitations
 from runner.issuer_key import issuer_key
 from runner.lifecycle import Runner
-from runner.plots import Plot, run_plots
+from runner.plots import Plot, run_plots, track_record_plot
 from runner.report import status_document
 from runner.reviews import EffectiveScore, Review, Reviews
 from runner.store import EventRow, Run, Status, Store, utcnow
@@ -119,6 +120,13 @@ class CandidateRecord:
     runs: list[Run]
     record: dict[str, tuple[track_record.Standing, list[tuple[datetime, float]]]]
 
+    def chart(self) -> str:
+        """The competencies' history as SVG (empty without runs)."""
+        if not self.runs:
+            return ""
+        history = {c: points for c, (_, points) in self.record.items()}
+        return track_record_plot(history, self.runs[0].created_at)
+
 
 @dataclass
 class CandidateState:
@@ -159,7 +167,7 @@ class Portal:
         self._the_runner: Runner | None = None
         self._labs: dict[str, LabUpstream] = {}
         self._lab_lookups: dict[str, threading.Lock] = {}
-        self._register: Register | None = None
+        self.credentials = Register(store, self.audit, partial(issuer_key, settings.data_dir))
         self.candidates = Candidates(store, self.audit, settings.data_dir / "runs")
 
     def runner(self) -> Runner:
@@ -450,14 +458,6 @@ class Portal:
         return self.reviews.override(run_id, actor.label, score, reason)
 
     # credentials ------------------------------------------------------------------------------
-    @property
-    def credentials(self) -> Register:
-        """The register of issued credentials (the signing key is made on first use)."""
-        if self._register is None:
-            key = issuer_key(self.settings.data_dir)
-            self._register = Register(self.store, self.audit, key)
-        return self._register
-
     def issue_credential(self, actor: Actor, run_id: str) -> Issued:
         """Sign a credential for a graded run that passed. Raises CredentialError below the
         challenge's pass score, RunStateError for a run that is not graded."""
@@ -493,9 +493,11 @@ class Portal:
         return self.credentials.for_run(run_id)
 
     def candidate_credentials(self, invitation_id: str) -> list[Issued]:
-        """The credentials of the run an invitation led to (what its candidate may download)."""
+        """The credentials of the run an invitation led to that are not revoked (what its
+        candidate may download), oldest first."""
         run_id = self.invitations.get(invitation_id).run_id
-        return self.credentials.for_run(run_id) if run_id else []
+        issued = self.credentials.for_run(run_id) if run_id else []
+        return [c for c in issued if c.revoked_at is None]
 
     def public_credential(self, credential_id: str) -> tuple[Issued, Verdict]:
         """A credential and whether it is valid now, for anyone holding its id. Raises

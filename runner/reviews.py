@@ -57,6 +57,16 @@ class EffectiveScore:
     override: Review | None
 
 
+def effective(run: Run, reviews: list[Review]) -> EffectiveScore:
+    """The score people see: the newest override's among ``reviews`` (oldest first), else the
+    graded one."""
+    overrides = [r for r in reviews if r.kind == "override"]
+    last = overrides[-1] if overrides else None
+    return EffectiveScore(
+        score=last.score if last is not None else run.score, graded=run.score, override=last
+    )
+
+
 class Reviews:
     def __init__(self, store: Store, audit: Audit) -> None:
         self.store = store
@@ -110,11 +120,7 @@ class Reviews:
             return [Review.from_row(r) for r in rows]
 
     def effective(self, run: Run) -> EffectiveScore:
-        overrides = [r for r in self.for_run(run.id) if r.kind == "override"]
-        last = overrides[-1] if overrides else None
-        return EffectiveScore(
-            score=last.score if last is not None else run.score, graded=run.score, override=last
-        )
+        return effective(run, self.for_run(run.id))
 
     def overrides(self) -> dict[str, Review]:
         """Run id -> its newest override, for runs that have one."""

@@ -97,9 +97,7 @@ def home(request: Request, who: Who, the_portal: ThePortal) -> Response:
         state=state,
         live=_state(request, who, the_portal),
         tools=the_portal.tools(state.challenge),
-        credentials=[
-            c for c in the_portal.candidate_credentials(who.invitation_id) if not c.revoked_at
-        ],
+        credentials=the_portal.candidate_credentials(who.invitation_id),
         brief=(state.challenge.root / "brief.md").read_text(),
     )
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from runner.plots import track_record_plot
 from runner.portal import Portal
 from runner.web.auth import AssessorContext, assessor, portal
 from runner.web.responses import page
@@ -23,14 +22,12 @@ def candidate(
     the_portal: Annotated[Portal, Depends(portal)],
 ) -> Response:
     found = the_portal.candidate(who.actor, name)
-    history = {c: points for c, (_, points) in found.record.items()}
-    chart = track_record_plot(history, found.runs[0].created_at) if found.runs else ""
     return page(
         request,
         "candidate_record.html",
         csrf=who.session.csrf,
         user=who,
         found=found,
-        chart=chart,
+        chart=found.chart(),
         months=the_portal.settings.validity_months,
     )

@@ -66,7 +66,7 @@ async def issue(
 def candidate_download(
     who: Annotated[CandidateContext, Depends(candidate)], the_portal: ThePortal
 ) -> Response:
-    found = [c for c in the_portal.candidate_credentials(who.invitation_id) if not c.revoked_at]
+    found = the_portal.candidate_credentials(who.invitation_id)
     if not found:
         raise CredentialError("no credential has been issued for your run yet")
     return _download(found[-1].document, "prodproven-credential.json")

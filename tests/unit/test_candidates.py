@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def candidates(store: Store, audit: Audit, tmp_path: Path) -> Candidates:
 
 @pytest.fixture
 def register(store: Store, audit: Audit, tmp_path: Path) -> Register:
-    return Register(store, audit, issuer_key(tmp_path / "data"))
+    return Register(store, audit, partial(issuer_key, tmp_path / "data"))
 
 
 def run_of(store: Store, name: str, tmp_path: Path, until: Status = Status.graded) -> Run:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def register(store: Store, tmp_path: Path) -> Register:
-    return Register(store, Audit(store), issuer_key(tmp_path / "data"))
+    return Register(store, Audit(store), partial(issuer_key, tmp_path / "data"))
 
 
 @pytest.fixture
