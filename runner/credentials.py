@@ -1,19 +1,16 @@
 """Verifiable credentials for graded runs: an Open Badges 3.0 ``OpenBadgeCredential`` on the W3C
 Verifiable Credentials Data Model 2.0, signed by the installation's key (``did:key``) with an
-``eddsa-rdfc-2022`` Data Integrity proof, kept in a register that also records revocations.
+``eddsa-rdfc-2022`` Data Integrity proof, kept in a register that also records revocations and
+publishes them as a Bitstring Status List (``runner.status_list``).
 
-The credential carries what checking the run needs (the challenge and its version, the score
-breakdown, each grader's key figures, the review status with any override, and the SHA-256 of
-the run's evidence bundle) and nothing more: the candidate appears only as a salted hash of
-their email (or name), and the workspace stays behind assessor sign-in.
+What a credential says is built in ``runner.credential_content``; only a graded run that passed
+its requirements and meets its pass score is issued one, and only once the credential conforms
+to the Open Badges 3.0 JSON Schema (``runner.ob_schema``) and every term of it is defined.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,21 +20,30 @@ from typing import Any
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from runner import data_integrity
+from runner import data_integrity, ob_schema, status_list
 from runner.audit import Audit
-from runner.challenge import ChallengeSpec
-from runner.data_integrity import stamp
+from runner.credential_content import CONTEXT, OB_SCHEMA, Evidence, Subject, build, new_id
+from runner.credential_content import bundle_sha256 as bundle_sha256
+from runner.data_integrity import issuer_id, parse_stamp, stamp
 from runner.errors import CredentialError, CredentialNotFound, RunStateError
 from runner.issuer_key import IssuerKey
-from runner.linked_data import OB_V3, VC_V2, undefined_terms
-from runner.reviews import Review, effective
+from runner.linked_data import undefined_terms
+from runner.reviews import effective
+from runner.status_list import StatusEntryRow
 from runner.store import Base, Run, Status, Store, utcnow
-from runner.track_record import LEVELS, level, validity
 
-CONTEXT = [VC_V2, OB_V3]
-OB_SCHEMA = (
-    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
-)
+__all__ = [
+    "CONTEXT",
+    "OB_SCHEMA",
+    "Check",
+    "Evidence",
+    "Issued",
+    "Register",
+    "Subject",
+    "Verdict",
+    "build",
+    "bundle_sha256",
+]
 
 
 class CredentialRow(Base):
@@ -79,29 +85,12 @@ class Issued:
 
 
 @dataclass(frozen=True)
-class Subject:
-    """Who the credential is about, as only the hash of an identifier."""
-
-    identifier: str
-    kind: str
-    """``emailAddress`` or ``name`` (Open Badges' identity types)."""
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What of the run goes into its credential."""
-
-    run: Run
-    spec: ChallengeSpec
-    reviews: list[Review]
-    bundle_sha256: str
-
-
-@dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False
+    """Something could not be checked (e.g. an unreachable status list); it does not fail."""
 
 
 @dataclass
@@ -118,8 +107,8 @@ class Verdict:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def add(self, name: str, ok: bool, detail: str) -> None:
-        self.checks.append(Check(name, ok, detail))
+    def add(self, name: str, ok: bool, detail: str, warning: bool = False) -> None:
+        self.checks.append(Check(name, ok, detail, warning))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,188 +121,6 @@ class Verdict:
         }
 
 
-def _parse(stamp: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _hashed(subject: Subject) -> dict[str, Any]:
-    salt = secrets.token_hex(8)
-    digest = hashlib.sha256((subject.identifier.strip().lower() + salt).encode()).hexdigest()
-    return {
-        "type": "IdentityObject",
-        "identityHash": f"sha256${digest}",
-        "identityType": subject.kind,
-        "hashed": True,
-        "salt": salt,
-    }
-
-
-def build(
-    evidence: Evidence,
-    subject: Subject,
-    issuer: IssuerKey,
-    issuer_name: str,
-    base_url: str,
-    now: datetime,
-    months: int,
-) -> dict[str, Any]:
-    """The unsigned credential for ``evidence`` (see the module's docstring for what is in)."""
-    run, spec = evidence.run, evidence.spec
-    doc = run.result or {}
-    credential_id = f"urn:uuid:{uuid.uuid4()}"
-    achievement_id = f"{base_url}/challenges/{spec.id}/{spec.version}"
-    graders = doc.get("graders", [])
-    competencies: dict[str, float] = doc.get("competencies", {})
-    score = effective(run, evidence.reviews).score
-    descriptions = [
-        _description(achievement_id, "score", "production-proven score"),
-        *(_competency(achievement_id, c) for c in competencies),
-        *(_description(achievement_id, f"grader/{g['name']}", g["name"]) for g in graders),
-    ]
-    results = [
-        _result(achievement_id, "score", score or 0.0),
-        *(_result(achievement_id, f"competency/{c}", v, level(v)) for c, v in competencies.items()),
-        *(_result(achievement_id, f"grader/{g['name']}", 100 * g["score"]) for g in graders),
-    ]
-    return {
-        "@context": CONTEXT,
-        "id": credential_id,
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": f"{spec.title}: production-proven",
-        "issuer": {"id": issuer.did, "type": ["Profile"], "name": issuer_name, "url": base_url},
-        "validFrom": stamp(now),
-        "validUntil": stamp(now + validity(months)),
-        "credentialSubject": {
-            "type": ["AchievementSubject"],
-            "identifier": [_hashed(subject)],
-            "achievement": {
-                "id": achievement_id,
-                "type": ["Achievement"],
-                "achievementType": "Assessment",
-                "name": spec.title,
-                "version": spec.version,
-                "description": spec.summary or spec.title,
-                "criteria": {"narrative": _criteria(spec)},
-                "tag": [c.value for c in spec.competencies],
-                "resultDescription": descriptions,
-            },
-            "result": results,
-        },
-        "evidence": [
-            {
-                "id": f"urn:sha256:{evidence.bundle_sha256}",
-                "type": ["Evidence"],
-                "name": "Graded run",
-                "genre": "Score breakdown",
-                "description": f"Run {run.id}, graded {stamp(run.graded_at or now)}; the id is "
-                "the SHA-256 of the run's evidence bundle (archives, result, artifacts).",
-                "narrative": _breakdown(doc),
-            },
-            {
-                "id": f"{credential_id}#review",
-                "type": ["Evidence"],
-                "name": "Assessor review",
-                "genre": "Review",
-                "narrative": _review(run, evidence.reviews),
-            },
-        ],
-        "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
-    }
-
-
-def _description(achievement_id: str, key: str, name: str) -> dict[str, Any]:
-    return {
-        "id": f"{achievement_id}#{key}",
-        "type": ["ResultDescription"],
-        "name": name,
-        "resultType": "Percent",
-        "valueMin": "0",
-        "valueMax": "100",
-    }
-
-
-def _competency(achievement_id: str, competency: str) -> dict[str, Any]:
-    """A competency's result description, with the levels its results point to."""
-    floors = [floor for floor, _ in LEVELS]
-    return {
-        **_description(achievement_id, f"competency/{competency}", competency),
-        "rubricCriterionLevel": [
-            {
-                "id": f"{achievement_id}#level/{name.replace(' ', '-')}",
-                "type": ["RubricCriterionLevel"],
-                "name": name,
-                "description": f"a value of {floor:g} or more"
-                if not upper
-                else f"a value from {floor:g} to below {upper:g}",
-            }
-            for (floor, name), upper in zip(LEVELS, [None, *floors[:-1]], strict=True)
-        ],
-    }
-
-
-def _result(
-    achievement_id: str, key: str, value: float, named: str | None = None
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "type": ["Result"],
-        "resultDescription": f"{achievement_id}#{key}",
-        "value": f"{value:.1f}",
-    }
-    if named is not None:
-        result["status"] = "Completed"
-        result["achievedLevel"] = f"{achievement_id}#level/{named.replace(' ', '-')}"
-    return result
-
-
-def _criteria(spec: ChallengeSpec) -> str:
-    graders = ", ".join(f"{g.name} ({g.kind}, weight {g.weight:g})" for g in spec.graders)
-    return (
-        f"Completed the {spec.time_limit_minutes:g}-minute hands-on challenge "
-        f"{spec.id} {spec.version} in a sandboxed workspace and scored at least "
-        f"{spec.pass_score:g} of 100, measured by re-running the work: {graders}."
-    )
-
-
-def _breakdown(doc: dict[str, Any]) -> str:
-    lines = [f"Score {doc.get('score')} = {doc.get('formula', 'weighted graders')}"]
-    for g in doc.get("graders", []):
-        lines.append(f"- {g['name']} ({g['kind']}): {100 * g['score']:.1f} - {g['summary']}")
-    for finding in doc.get("integrity", []):
-        lines.append(f"- integrity finding ({finding['grader']}): {finding['message']}")
-    return "\n".join(lines)
-
-
-def _review(run: Run, reviews: list[Review]) -> str:
-    if not reviews:
-        return f"Not reviewed by an assessor; the graded score {run.score} stands."
-    lines = []
-    for r in reviews:
-        if r.kind == "override":
-            lines.append(
-                f"- {stamp(r.created_at)} {r.author} overrode the score from "
-                f"{r.previous_score} to {r.score}: {r.text}"
-            )
-        else:
-            lines.append(f"- {stamp(r.created_at)} {r.author} noted: {r.text}")
-    return "Reviewed:\n" + "\n".join(lines)
-
-
-def bundle_sha256(run: Run, artifacts: list[tuple[str, str]]) -> str:
-    """SHA-256 of the run's evidence bundle: its archives, result document and artifacts."""
-    manifest = {
-        "run": run.id,
-        "workspace": run.archive_sha256,
-        "services": {k: v.get("sha256") for k, v in (run.service_archives or {}).items()},
-        "result": hashlib.sha256(json.dumps(run.result, sort_keys=True).encode()).hexdigest(),
-        "artifacts": sorted(artifacts),
-    }
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
-
-
 class Register:
     """Credentials issued by this installation, and their revocations. ``key`` gives the
     signing key, asked for only when a credential is issued or verified (so looking credentials
@@ -323,7 +130,8 @@ class Register:
         self.store = store
         self.audit = audit
         self._key = cache(key)
-        store.create_tables(CredentialRow)
+        self._lists: dict[tuple[str, str, tuple[int, ...]], dict[str, Any]] = {}
+        store.create_tables(CredentialRow, StatusEntryRow)
 
     @property
     def key(self) -> IssuerKey:
@@ -339,30 +147,50 @@ class Register:
         base_url: str,
         months: int,
     ) -> Issued:
-        """Sign and record a credential for a graded run that passed. Raises RunStateError for
-        a run that is not graded, CredentialError for one below the challenge's pass score."""
+        """Sign and record a credential for a graded run that passed its requirements and meets
+        its pass score (after review), with the next index of the revocation status list.
+        Raises RunStateError for a run that is not graded, CredentialError for one that did
+        not pass (naming the requirements it missed) or was graded before requirements were."""
         run = evidence.run
         if run.status is not Status.graded:
             raise RunStateError(f"run {run.id} is {run.status.value}; only graded runs earn one")
+        _require_passed(run)
         score = effective(run, evidence.reviews).score
         if score is None or score < evidence.spec.pass_score:
             raise CredentialError(
                 f"run {run.id} scored {score} (after review), below {evidence.spec.id}'s pass "
                 f"score of {evidence.spec.pass_score:g}"
             )
-        now = utcnow()
-        unsigned = build(evidence, subject, self.key, issuer_name, base_url, now, months)
+        now, credential_id = utcnow(), new_id()
+        status = status_list.entry(base_url, status_list.allocate(self.store, credential_id))
+        unsigned = build(
+            evidence,
+            subject,
+            self.key,
+            issuer_name,
+            base_url,
+            now,
+            months,
+            credential_id=credential_id,
+            status=status,
+        )
         problems = undefined_terms(unsigned)
         if problems:  # our own document must be strict, or the proof covers less than it shows
             raise CredentialError(f"the credential would carry undefined terms: {problems}")
         signed = data_integrity.sign(unsigned, self.key, now)
+        broken = ob_schema.violations(signed)
+        if broken:
+            raise CredentialError(
+                "the credential would break the Open Badges 3.0 schema: "
+                + "; ".join(map(str, broken))
+            )
         with self.store.session() as s:
             row = CredentialRow(
                 id=signed["id"],
                 run_id=run.id,
                 candidate=run.candidate,
                 issued_at=now,
-                valid_until=_parse(signed["validUntil"]) or now,
+                valid_until=parse_stamp(signed["validUntil"]) or now,
                 document=json.dumps(signed),
             )
             s.add(row)
@@ -406,14 +234,41 @@ class Register:
         self.audit.record(actor, "credential.revoked", issued.run_id, {"credential": issued.id})
         return issued
 
-    def verify(self, document: Any, now: datetime | None = None) -> Verdict:
-        """Every check of a credential, offline: shape, strict terms, signature, issuer,
-        dates and this register's revocation status. Never raises for a bad credential."""
+    def revocation_list(self, base_url: str) -> dict[str, Any]:
+        """The signed revocation status list credential as it stands (signed again only when a
+        revocation changed it). Raises CredentialNotFound before the first credential with a
+        status entry is issued (so asking never makes a signing key)."""
+        with self.store.session() as s:
+            if s.scalar(select(StatusEntryRow.list_index).limit(1)) is None:
+                raise CredentialNotFound("no credential with a revocation status was issued here")
+            revoked = tuple(
+                s.scalars(
+                    select(StatusEntryRow.list_index)
+                    .join(CredentialRow, CredentialRow.id == StatusEntryRow.credential_id)
+                    .where(CredentialRow.revoked_at.is_not(None))
+                    .order_by(StatusEntryRow.list_index)
+                )
+            )
+        key = (base_url, self.key.did, revoked)
+        if key not in self._lists:
+            self._lists = {key: status_list.list_credential(self.key, base_url, revoked, utcnow())}
+        return self._lists[key]
+
+    def verify(
+        self,
+        document: Any,
+        now: datetime | None = None,
+        fetch: status_list.Fetch | None = None,
+    ) -> Verdict:
+        """Every check of a credential: shape, the Open Badges 3.0 schema, strict terms,
+        signature, issuer, dates and this register's revocation status, offline; with
+        ``fetch``, also the status list its ``credentialStatus`` names (a list that cannot be
+        fetched is a warning). Never raises for a bad credential."""
         verdict = Verdict()
         if not isinstance(document, dict):
             verdict.add("format", False, "a credential is a JSON object")
             return verdict
-        verdict.id, verdict.issuer = document.get("id"), _issuer_id(document)
+        verdict.id, verdict.issuer = document.get("id"), issuer_id(document)
         verdict.valid_from, verdict.valid_until = (
             document.get("validFrom"),
             document.get("validUntil"),
@@ -427,10 +282,19 @@ class Register:
             if shaped
             else f"@context must be {CONTEXT} and type include OpenBadgeCredential",
         )
+        broken = ob_schema.violations(document)
+        verdict.add(
+            "schema",
+            not broken,
+            "; ".join(map(str, broken)) if broken else "conforms to the Open Badges 3.0 schema",
+        )
         self._strict(verdict, document)
         self._signature(verdict, document)
         self._dates(verdict, document, now or utcnow())
         self._status(verdict, document)
+        if fetch is not None:
+            outcome = status_list.check(document, fetch, now or utcnow())
+            verdict.add("revocation", outcome.ok, outcome.detail, outcome.warning)
         return verdict
 
     def _strict(self, verdict: Verdict, document: dict[str, Any]) -> None:
@@ -460,7 +324,7 @@ class Register:
             verdict.add("issuer", True, f"this installation, {signer}")
 
     def _dates(self, verdict: Verdict, document: dict[str, Any], now: datetime) -> None:
-        start, end = _parse(document.get("validFrom")), _parse(document.get("validUntil"))
+        start, end = parse_stamp(document.get("validFrom")), parse_stamp(document.get("validUntil"))
         if start is None or end is None:
             verdict.add("dates", False, "validFrom and validUntil must be times with a zone")
         elif now < start:
@@ -486,12 +350,17 @@ class Register:
             verdict.add("status", True, "not revoked")
 
 
-def _issuer_id(document: dict[str, Any]) -> str | None:
-    issuer = document.get("issuer")
-    return (
-        issuer.get("id")
-        if isinstance(issuer, dict)
-        else issuer
-        if isinstance(issuer, str)
-        else None
-    )
+def _require_passed(run: Run) -> None:
+    """Raises CredentialError unless the run's result says it passed its requirements."""
+    result = run.result or {}
+    if "passed" not in result:
+        raise CredentialError(
+            f"run {run.id} was graded before requirements were recorded: grade it again "
+            f"(`prodproven grade {run.id}`) before issuing a credential"
+        )
+    if result["passed"] is not True:
+        missed = [r for r in result.get("requirements") or [] if not r.get("met")]
+        reasons = "; ".join(f"{r.get('name')}: {r.get('detail')}" for r in missed)
+        raise CredentialError(
+            f"run {run.id} did not pass: {reasons or 'its result says it did not pass'}"
+        )

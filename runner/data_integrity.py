@@ -2,6 +2,9 @@
 EdDSA Cryptosuites v1.0): the proof options and the document without its proof are each
 canonicalized (RDFC-1.0) and hashed with SHA-256; the Ed25519 signature of the two hashes,
 proof options first, is the proof value (multibase base58btc).
+
+The proof is written as a list of one (Open Badges 3.0's schema wants ``proof`` to be an array);
+a single proof object, as credentials issued before carried, is read as well.
 """
 
 from __future__ import annotations
@@ -29,6 +32,24 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_stamp(text: Any) -> datetime | None:
+    """A credential's time with its zone, or None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def issuer_id(document: dict[str, Any]) -> str | None:
+    """The id of a credential's issuer (an object with an ``id``, or the id itself)."""
+    issuer = document.get("issuer")
+    if isinstance(issuer, dict):
+        found = issuer.get("id")
+        return found if isinstance(found, str) else None
+    return issuer if isinstance(issuer, str) else None
+
+
 def _hash_data(document: dict[str, Any], options: dict[str, Any]) -> bytes:
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     config = {"@context": document["@context"], **options}
@@ -48,15 +69,22 @@ def sign(document: dict[str, Any], key: IssuerKey, created: datetime) -> dict[st
         "proofPurpose": "assertionMethod",
     }
     signature = key.sign(_hash_data(document, options))
-    return {**document, "proof": {**options, "proofValue": "z" + base58btc(signature)}}
+    return {**document, "proof": [{**options, "proofValue": "z" + base58btc(signature)}]}
+
+
+def _the_proof(document: dict[str, Any]) -> dict[str, Any]:
+    proof = document.get("proof")
+    if isinstance(proof, list) and len(proof) == 1:
+        proof = proof[0]
+    if not isinstance(proof, dict):
+        raise CredentialError("it has no proof (or more than one)")
+    return proof
 
 
 def verify(document: dict[str, Any]) -> str:
     """The verification method whose key made the document's proof. Raises CredentialError
     saying what is wrong: no proof, another cryptosuite, a bad key or a bad signature."""
-    proof = document.get("proof")
-    if not isinstance(proof, dict):
-        raise CredentialError("it has no proof (or more than one)")
+    proof = _the_proof(document)
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
         raise CredentialError(
             f"its proof is {proof.get('type')}/{proof.get('cryptosuite')}, "

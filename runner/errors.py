@@ -16,7 +16,8 @@
     ├── ReviewError                  a review is incomplete (an override without its reason)
     ├── InvitationError              an invitation cannot be created or used as asked
     ├── CredentialError              a credential cannot be issued, read or revoked as asked
-    │   └── CredentialNotFound       no credential with that id was issued here
+    │   ├── CredentialNotFound       no credential with that id was issued here
+    │   └── StatusListUnreachable    a credential's status list could not be fetched
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     └── SandboxError                 containers, images, engine
         ├── DockerUnavailable        the engine does not answer
@@ -67,6 +68,7 @@ __all__ = [
     "ScopeDenied",
     "ServiceNotReady",
     "SpecError",
+    "StatusListUnreachable",
 ]
 
 
@@ -138,6 +140,14 @@ class CredentialError(ProdprovenError):
 
 class CredentialNotFound(CredentialError):
     """No credential with that id was issued by this installation."""
+
+
+class StatusListUnreachable(CredentialError):
+    """A credential's status list could not be fetched, so its revocation was not checked."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url, self.reason = url, reason
+        super().__init__(f"revocation not checked: {url} unreachable ({reason})")
 
 
 class AccountError(ProdprovenError):

@@ -1,6 +1,7 @@
 """Credentials on the web: assessors issue them from a run's page, candidates download theirs,
-and anyone holding a credential's id sees what it attests and whether it is valid now, with
-nothing of the run's private evidence."""
+anyone holding a credential's id sees what it attests and whether it is valid now, with
+nothing of the run's private evidence, and anyone may fetch the signed revocation status list
+that credentials name (``/credentials/status/revocation``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from runner.errors import CredentialError, RunStateError
 from runner.portal import Portal
+from runner.status_list import STATUS_PATH
 from runner.web.assessor import run_page
 from runner.web.auth import (
     AssessorContext,
@@ -32,6 +34,17 @@ def _download(document: dict[str, object], name: str) -> Response:
         json.dumps(document, indent=2),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(STATUS_PATH)
+def revocation_list(the_portal: ThePortal) -> Response:
+    """The signed Bitstring Status List: no sign-in, any origin, cached a minute at most."""
+    document = the_portal.credentials.revocation_list(the_portal.settings.base_url)
+    return Response(
+        json.dumps(document, indent=2),
+        media_type="application/vc+ld+json",
+        headers={"Cache-Control": "public, max-age=60", "Access-Control-Allow-Origin": "*"},
     )
 
 

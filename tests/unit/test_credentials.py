@@ -1,6 +1,7 @@
-"""Credentials: a graded run that passed is issued a signed Open Badges 3.0 credential, and
-verification fails, saying why, for every kind of tampering, an expired or revoked credential
-and a credential signed by another key."""
+"""Credentials: a graded run that passed its requirements and its pass score is issued a signed
+Open Badges 3.0 credential that conforms to the Open Badges schema and states the requirements it
+met, and verification fails, saying why, for every kind of tampering, an expired or revoked
+credential and a credential signed by another key."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from runner import data_integrity, plugins
+from runner import data_integrity, ob_schema, plugins
 from runner.audit import Audit
 from runner.challenge import ChallengeSpec, load_challenge
 from runner.credentials import (
@@ -21,16 +22,17 @@ from runner.credentials import (
     Issued,
     Register,
     Subject,
+    Verdict,
     bundle_sha256,
 )
-from runner.errors import CredentialError, RunStateError
+from runner.errors import CredentialError, RunStateError, StatusListUnreachable
 from runner.issuer_key import KEY_FILE, issuer_key
 from runner.linked_data import undefined_terms
 from runner.reviews import Reviews
 from runner.store import Run, Status, Store, utcnow
 from tests.conftest import BUILTIN
 
-RESULT = {
+RESULT: dict[str, Any] = {
     "score": 92.5,
     "formula": "weighted mean",
     "competencies": {"deployment": 95.0, "optimization": 90.0},
@@ -39,6 +41,36 @@ RESULT = {
         {"name": "load", "kind": "load", "score": 0.9, "summary": "p95 84 ms"},
     ],
     "integrity": [],
+    "passed": True,
+    "requirements": [
+        {
+            "name": "SLO met at 25 req/s",
+            "grader": "load",
+            "met": True,
+            "borderline": False,
+            "detail": "p95 84 ms <= SLO 100 ms",
+        },
+        {
+            "name": "answers are right",
+            "grader": "correctness",
+            "met": True,
+            "borderline": True,
+            "detail": "100 of 100 right >= 95",
+        },
+    ],
+    "uncertainty": {
+        "sem": 1.4,
+        "interval": [90.2, 94.8],
+        "level": 0.9,
+        "basis": "load windows of this grading",
+    },
+}
+FAILED_SLO = {
+    "name": "SLO met at 25 req/s",
+    "grader": "load",
+    "met": False,
+    "borderline": False,
+    "detail": "p95 164 ms > SLO 100 ms",
 }
 
 
@@ -67,13 +99,12 @@ def new_run(store: Store) -> Run:
     )
 
 
-def graded_run(store: Store, score: float = 92.5) -> Run:
+def graded_run(store: Store, score: float = 92.5, **result: Any) -> Run:
     run = new_run(store)
     for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
         run = store.transition(run.id, status)
-    return store.transition(
-        run.id, Status.graded, score=score, result={**RESULT, "score": score}, graded_at=utcnow()
-    )
+    document = {**RESULT, "score": score, **result}
+    return store.transition(run.id, Status.graded, score=score, result=document, graded_at=utcnow())
 
 
 def issue(register: Register, run: Run, spec: ChallengeSpec, reviews: Any = ()) -> Issued:
@@ -103,6 +134,7 @@ def test_an_issued_credential_verifies(register, credential):
     assert verdict.ok, verdict.as_dict()
     assert [c.name for c in verdict.checks] == [
         "format",
+        "schema",
         "terms",
         "signature",
         "issuer",
@@ -111,12 +143,12 @@ def test_an_issued_credential_verifies(register, credential):
     ]
 
 
-def test_the_credential_is_an_open_badge_with_the_runs_evidence(credential):
+def test_the_credential_is_an_open_badge_with_the_runs_evidence(credential, spec):
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert credential["issuer"]["id"].startswith("did:key:z6Mk")
-    assert credential["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert [p["cryptosuite"] for p in credential["proof"]] == ["eddsa-rdfc-2022"]
     subject = credential["credentialSubject"]
-    assert subject["achievement"]["version"] == "1.1.0"
+    assert subject["achievement"]["version"] == spec.version
     values = {r["resultDescription"].rsplit("#", 1)[1]: r["value"] for r in subject["result"]}
     assert values["score"] == "92.5" and values["grader/load"] == "90.0"
     assert values["competency/deployment"] == "95.0"
@@ -137,7 +169,7 @@ def test_every_term_of_the_credential_is_defined_by_its_contexts(credential):
             lambda c: c["credentialSubject"]["identifier"][0].update(identityHash="sha256$00"),
             "signature",
         ),
-        (lambda c: c["proof"].update(proofValue="z" + "1" * 80), "signature"),
+        (lambda c: c["proof"][0].update(proofValue="z" + "1" * 80), "signature"),
     ],
     ids=["changed-score", "changed-date", "swapped-subject", "forged-signature"],
 )
@@ -195,7 +227,7 @@ def test_an_override_counts_and_is_part_of_the_evidence(register, store, spec):
     reviews = Reviews(store, Audit(store))
     reviews.override(run.id, "ada@acme.example", 80.0, "the load test hit a noisy neighbour")
     document = issue(register, run, spec, reviews.for_run(run.id)).document
-    review = document["evidence"][1]["narrative"]
+    review = next(e for e in document["evidence"] if e["name"] == "Assessor review")["narrative"]
     assert "ada@acme.example overrode the score from 60.0 to 80.0" in review
     assert document["credentialSubject"]["result"][0]["value"] == "80.0"
 
@@ -232,3 +264,101 @@ def test_each_competency_level_points_at_a_level_the_achievement_defines(credent
     ]
     assert pointed and set(pointed) <= defined
     assert any(p.endswith("#level/advanced") for p in pointed)
+
+
+def test_an_issued_credential_conforms_to_the_open_badges_schema(
+    credential: dict[str, Any],
+) -> None:
+    assert ob_schema.violations(credential) == []
+
+
+def test_a_schema_violation_is_named_by_its_json_path(
+    register: Register, credential: dict[str, Any]
+) -> None:
+    single_proof = {**credential, "proof": credential["proof"][0]}
+    assert failed(register, single_proof)["schema"].startswith("$.proof: ")
+    assert "signature" not in failed(register, single_proof)  # a lone proof object still reads
+
+
+def test_a_run_that_did_not_pass_earns_no_credential_and_is_told_why(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
+    run = graded_run(store, passed=False, requirements=[FAILED_SLO, RESULT["requirements"][1]])
+    with pytest.raises(CredentialError) as refused:
+        issue(register, run, spec)
+    assert str(refused.value) == (
+        f"run {run.id} did not pass: SLO met at 25 req/s: p95 164 ms > SLO 100 ms"
+    )
+
+
+def test_a_run_graded_before_requirements_existed_must_be_graded_again(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
+    run = graded_run(store)
+    store.update(run.id, result={k: v for k, v in RESULT.items() if k != "passed"})
+    with pytest.raises(CredentialError, match="grade it again"):
+        issue(register, store.get(run.id), spec)
+
+
+def test_the_credential_states_the_requirements_met_and_the_scores_interval(
+    credential: dict[str, Any],
+) -> None:
+    evidence = {e["name"]: e["narrative"] for e in credential["evidence"]}
+    requirements = evidence["Requirements met"]
+    assert "- SLO met at 25 req/s (load): met, p95 84 ms <= SLO 100 ms" in requirements
+    assert "answers are right (correctness): met, 100 of 100 right >= 95 (borderline" in (
+        requirements
+    )
+    assert "90% interval of the graded score: 90.2 to 94.8" in evidence["Graded run"]
+
+
+def test_each_credential_gets_the_next_index_of_the_revocation_status_list(
+    register: Register, store: Store, spec: ChallengeSpec, credential: dict[str, Any]
+) -> None:
+    second = issue(register, graded_run(store), spec).document
+    url = "https://pp.example/credentials/status/revocation"
+    assert credential["credentialStatus"] == {
+        "id": f"{url}#0",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "0",
+        "statusListCredential": url,
+    }
+    assert second["credentialStatus"]["statusListIndex"] == "1"
+
+
+def test_a_revoked_credential_fails_through_the_status_list_alone(
+    register: Register, credential: dict[str, Any], tmp_path: Path
+) -> None:
+    def published(url: str) -> dict[str, Any]:
+        assert url == "https://pp.example/credentials/status/revocation"
+        return register.revocation_list("https://pp.example")
+
+    other = Store(f"sqlite:///{tmp_path}/other.db")
+    elsewhere = Register(other, Audit(other), partial(issuer_key, tmp_path / "elsewhere"))
+    assert checks(elsewhere.verify(credential, fetch=published))["revocation"].startswith(
+        "not revoked: bit 0 of the issuer's status list"
+    )
+    register.revoke(credential["id"], "cli:test", "the candidate shared their workspace")
+    verdict = elsewhere.verify(credential, fetch=published)  # knows nothing of the revocation
+    assert checks(verdict)["revocation"].startswith("revoked: bit 0 of the issuer's status list")
+    assert not verdict.ok
+
+
+def test_an_unreachable_status_list_is_a_warning_that_does_not_fail(
+    register: Register, credential: dict[str, Any]
+) -> None:
+    def unreachable(url: str) -> dict[str, Any]:
+        raise StatusListUnreachable(url, "connection refused")
+
+    verdict = register.verify(credential, fetch=unreachable)
+    revocation = next(c for c in verdict.checks if c.name == "revocation")
+    assert revocation.ok and revocation.warning and verdict.ok
+    assert revocation.detail == (
+        "revocation not checked: https://pp.example/credentials/status/revocation unreachable "
+        "(connection refused)"
+    )
+
+
+def checks(verdict: Verdict) -> dict[str, str]:
+    return {c.name: c.detail for c in verdict.checks}

@@ -1,13 +1,41 @@
-"""Credentials in the web app: an assessor issues one from the run's page, its public page
-shows what it attests and whether it is valid without the run's private evidence, and the
-candidate downloads theirs."""
+"""Credentials in the web app: an assessor issues one from the run's page for a run that passed
+(or sees why not), its public page shows what it attests and whether it is valid without the
+run's private evidence, the candidate downloads theirs, and anyone fetches the signed status
+list that tells a verifier whether it was revoked."""
 
 from __future__ import annotations
 
 import json
+from functools import partial
+from pathlib import Path
+from typing import Any
 
-from tests.unit.test_web_pages import graded, invitation_link, start
+from runner.status_list import fetch_json
+from tests.unit.test_credentials import FAILED_SLO, RESULT
+from tests.unit.test_web_pages import graded as graded_run
+from tests.unit.test_web_pages import invitation_link, start
 from tests.unit.websupport import Web, csrf_of, make_web
+
+PASSED = {key: RESULT[key] for key in ("passed", "requirements", "uncertainty")}
+
+
+def judged(web: Web, run_id: str, **verdict: Any) -> str:
+    """Give the run's graded result the pass verdict and requirements (``PASSED`` unless
+    ``verdict`` says otherwise; a None value removes the key)."""
+    result = {**(web.portal.store.get(run_id).result or {}), **PASSED, **verdict}
+    web.portal.store.update(run_id, result={k: v for k, v in result.items() if v is not None})
+    return run_id
+
+
+def graded(web: Web, name: str = "Dana") -> str:
+    """A run graded, that passed its requirements."""
+    return judged(web, graded_run(web, name))
+
+
+def refused(web: Web, run_id: str) -> Any:
+    browser = web.assessor()
+    page = browser.get(f"/runs/{run_id}")
+    return browser.post(f"/runs/{run_id}/credentials", data={"csrf": csrf_of(page.text)})
 
 
 def issue(web: Web, run_id: str) -> tuple[str, str]:
@@ -84,7 +112,7 @@ def test_the_candidate_downloads_their_credential(tmp_path):
     candidate.app.state.jobs.wait(invitation.id, timeout=10)
     run_id = web.portal.invitations.get(invitation.id).run_id
     assert run_id is not None
-    issue(web, run_id)
+    issue(web, judged(web, run_id))
     assert 'data-testid="credential-download"' in candidate.get("/candidate").text
     download = candidate.get("/candidate/credential.json")
     assert download.status_code == 200
@@ -105,3 +133,58 @@ def test_another_firms_assessor_does_not_learn_the_candidate_exists(tmp_path):
     web = make_web(tmp_path)
     graded(web, "Dana")
     assert web.assessor("eve@other.test", firm="other").get("/candidates/Dana").status_code == 404
+
+
+def test_issuing_for_a_run_that_did_not_pass_names_the_missed_requirement(tmp_path: Path) -> None:
+    web = make_web(tmp_path)
+    run_id = judged(web, graded_run(web), passed=False, requirements=[FAILED_SLO])
+    answer = refused(web, run_id)
+    assert answer.status_code == 400
+    assert f"run {run_id} did not pass: SLO met at 25 req/s: p95 164 ms &gt; SLO 100 ms" in (
+        answer.text
+    )
+
+
+def test_issuing_for_a_run_graded_before_requirements_asks_to_grade_it_again(
+    tmp_path: Path,
+) -> None:
+    web = make_web(tmp_path)
+    run_id = judged(web, graded_run(web), passed=None)
+    answer = refused(web, run_id)
+    assert answer.status_code == 400 and "grade it again" in answer.text
+
+
+def test_the_status_list_is_public_signed_json(tmp_path: Path) -> None:
+    web = make_web(tmp_path)
+    issue(web, graded(web))
+    answer = web.client().get("/credentials/status/revocation")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/vc+ld+json")
+    listed = answer.json()
+    assert listed["id"] == "http://127.0.0.1:8080/credentials/status/revocation"
+    assert listed["credentialSubject"]["encodedList"].startswith("u")
+    assert [p["cryptosuite"] for p in listed["proof"]] == ["eddsa-rdfc-2022"]
+
+
+def test_a_revoked_credential_fails_verification_through_the_served_status_list(
+    tmp_path: Path,
+) -> None:
+    web = make_web(tmp_path)
+    location, _ = issue(web, graded(web))
+    issued = web.portal.credentials.get(location.removeprefix("/credentials/"))
+    through_the_app = partial(fetch_json, client=web.client())
+
+    def revocation() -> Any:
+        verdict = web.portal.credentials.verify(issued.document, fetch=through_the_app)
+        return next(c for c in verdict.checks if c.name == "revocation")
+
+    assert revocation().ok and not revocation().warning
+    web.portal.credentials.revoke(issued.id, "ada@acme.test", "plagiarised from a friend")
+    assert not revocation().ok
+    assert revocation().detail.startswith("revoked: bit 0 of the issuer's status list")
+
+
+def test_there_is_no_status_list_before_the_first_credential(tmp_path: Path) -> None:
+    web = make_web(tmp_path)
+    assert web.client().get("/credentials/status/revocation").status_code == 404
+    assert not (tmp_path / "issuer-ed25519.pem").exists()  # asking made no signing key
