@@ -44,6 +44,12 @@ class GradeResult(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
     error: str | None = None
+    sem: float | None = Field(
+        None,
+        ge=0.0,
+        description="standard error of ``score`` measured within this grading (e.g. across "
+        "load windows); None when the grader repeated nothing",
+    )
 
     @classmethod
     def failed(cls, reason: str, **evidence: Any) -> GradeResult:
@@ -142,12 +148,51 @@ class EvaluationEnvironment(Protocol):
 P = TypeVar("P", bound=Params)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a requirement held, with the measured value and the threshold in ``detail``
+    ("p95 164 ms > SLO 100 ms"). ``borderline``: the measurement is within its own noise of
+    the threshold, so another measurement could have gone the other way."""
+
+    met: bool
+    detail: str
+    borderline: bool = False
+
+
+@dataclass(frozen=True)
+class Condition(Generic[P]):
+    """A condition a challenge's requirement can hold a grader to: ``check`` reads the
+    grader's result (and its parameters, where the thresholds are) and never measures again."""
+
+    description: str
+    check: Callable[[GradeResult, P], Verdict]
+
+
+def own_pass_condition(result: GradeResult, params: Params) -> Verdict:
+    """The ``passed`` condition every grader offers: its own pass condition."""
+    return Verdict(result.passed, result.summary)
+
+
+PASSED = Condition[Params]("the grader's own pass condition (see its entry)", own_pass_condition)
+
+
 class Grader(ABC, Generic[P]):
-    """One kind of grader. Subclasses set ``kind``, ``description`` and ``Params``."""
+    """One kind of grader. Subclasses set ``kind``, ``description`` and ``Params``, and may
+    offer ``conditions`` that a challenge's requirements name (``passed`` is always offered)."""
 
     kind: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[Params]]
+    conditions: ClassVar[Mapping[str, Condition[Any]]] = {}
+
+    @classmethod
+    def condition(cls, name: str) -> Condition[Any] | None:
+        """The condition ``name`` (``passed`` or one of ``conditions``), or None."""
+        return PASSED if name == "passed" else cls.conditions.get(name)
+
+    @classmethod
+    def condition_names(cls) -> list[str]:
+        return ["passed", *cls.conditions]
 
     @abstractmethod
     def grade(self, env: EvaluationEnvironment, params: P) -> GradeResult:

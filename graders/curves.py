@@ -4,6 +4,7 @@ docs/graders.md with the grader that uses it."""
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 
 
@@ -16,6 +17,17 @@ def ramp_down(value: float, *, full: float, zero: float) -> float:
     if value >= zero:
         return 0.0
     return (zero - value) / (zero - full)
+
+
+def cliff_down(value: float, *, limit: float, zero: float, step: float = 0.5) -> float:
+    """A requirement's curve (lower is better): 1 at or below ``limit``; just above it, a drop
+    to ``step``, then linear to 0 at ``zero``. A limit is met or it is not: a little over is
+    a failure that keeps at most ``step`` of the points, so failing runs still order."""
+    if zero <= limit:
+        raise ValueError(f"zero ({zero}) must be above limit ({limit})")
+    if value <= limit:
+        return 1.0
+    return step * ramp_down(value, full=limit, zero=zero)
 
 
 def ramp_up(value: float, *, zero: float, full: float) -> float:
@@ -35,3 +47,11 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return percentile(values, 50)
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """The standard error of the mean of ``values`` (sample standard deviation / sqrt(n));
+    0 for fewer than two values, which measure no spread."""
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / math.sqrt(len(values))

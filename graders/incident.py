@@ -15,7 +15,15 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
+from graders.base import (
+    Condition,
+    EvaluationEnvironment,
+    Grader,
+    GraderError,
+    GradeResult,
+    Params,
+    Verdict,
+)
 from graders.slo import Analysis, IncidentRecord, Injection, analyse
 
 MAX_SERIES = 1200
@@ -44,6 +52,13 @@ class IncidentGrader(Grader[IncidentParams]):
     kind = "incident"
     description = "Scores time to mitigate each injected fault from the SLO prober's samples."
     Params = IncidentParams
+    conditions = {
+        "restored": Condition[IncidentParams](
+            "every injected fault was mitigated and the service was healthy at the end of "
+            "the run, as the prober saw it",
+            lambda result, params: restored(result),
+        )
+    }
 
     def grade(self, env: EvaluationEnvironment, params: IncidentParams) -> GradeResult:
         return score_record(env.incident(), params)
@@ -133,3 +148,22 @@ def _series(record: IncidentRecord) -> list[list[Any]]:
     step = max(1, -(-len(ordered) // MAX_SERIES))
     kept = [s for i, s in enumerate(ordered) if i % step == 0 or not s.healthy(record.slo)]
     return [[s.t, s.latency_ms, s.status, s.healthy(record.slo)] for s in kept]
+
+
+def restored(result: GradeResult) -> Verdict:
+    """The ``restored`` condition: each incident mitigated, the service healthy at the end."""
+    incidents = result.evidence.get("incidents")
+    if result.error or not incidents:
+        return Verdict(False, f"not measured: {result.summary}")
+    problems = []
+    for incident in incidents:
+        if incident["time_to_mitigate_s"] is None:
+            problems.append(f"{incident['fault']} never mitigated")
+        if not incident["healthy_at_end"]:
+            problems.append(f"{incident['fault']}: unhealthy at the end of the run")
+    if problems:
+        return Verdict(False, "; ".join(problems))
+    times = ", ".join(
+        f"{i['fault']} mitigated after {i['time_to_mitigate_s']:.0f} s" for i in incidents
+    )
+    return Verdict(True, f"{times}; healthy at the end")

@@ -20,13 +20,15 @@ from pydantic import Field
 
 from graders.base import (
     HIDDEN_FILE,
+    Condition,
     EvaluationEnvironment,
     Grader,
     GraderError,
     GradeResult,
     Params,
+    Verdict,
 )
-from graders.curves import median, percentile, ramp_down, ramp_up
+from graders.curves import cliff_down, median, percentile, ramp_up, standard_error
 
 
 class Slo(Params):
@@ -47,9 +49,18 @@ class LoadParams(Params):
     windows: int = Field(3, ge=1, le=20, description="measured windows")
     window_s: float = Field(8, gt=0, description="length of each window")
     latency_zero_factor: float = Field(
-        4.0, gt=1, description="p95 at this multiple of the SLO scores 0"
+        2.0,
+        gt=1,
+        description="p95 at this multiple of the SLO scores 0 (just over the SLO keeps half "
+        "of the latency points, falling linearly to 0 here)",
     )
-    error_zero_rate: float = Field(0.10, gt=0, le=1, description="error rate that scores 0")
+    error_zero_rate: float = Field(
+        0.10,
+        gt=0,
+        le=1,
+        description="error rate that scores 0 (just over max_error_rate keeps half of the "
+        "error points)",
+    )
     min_throughput_ratio: float = Field(
         0.9, gt=0, le=1, description="achieved/target rate needed for full marks"
     )
@@ -72,6 +83,13 @@ class LoadGrader(Grader[LoadParams]):
         "Drives the service with locust at a steady rate and scores p95, errors, throughput."
     )
     Params = LoadParams
+    conditions = {
+        "slo": Condition[LoadParams](
+            "p95 within slo.p95_ms, error rate within slo.max_error_rate and at least "
+            "min_throughput_ratio of the target rate",
+            lambda result, params: slo_held(result, params),
+        )
+    }
 
     def grade(self, env: EvaluationEnvironment, params: LoadParams) -> GradeResult:
         payloads = json.loads(env.hidden_file(params.payloads).read_bytes())
@@ -142,6 +160,31 @@ def _stats(samples: list[Sample]) -> dict[str, float]:
     }
 
 
+def _parts(
+    p95: float, error_rate: float, throughput: float, params: LoadParams
+) -> dict[str, float]:
+    """The three factors of the score: latency and errors are limits (a cliff at the SLO),
+    throughput a ramp up to the required share of the target rate."""
+    slo = params.slo
+    return {
+        "latency": cliff_down(p95, limit=slo.p95_ms, zero=slo.p95_ms * params.latency_zero_factor),
+        "errors": cliff_down(
+            error_rate,
+            limit=slo.max_error_rate,
+            zero=max(params.error_zero_rate, slo.max_error_rate * 2),
+        ),
+        "throughput": ramp_up(
+            throughput / params.rate,
+            zero=0.5 * params.min_throughput_ratio,
+            full=params.min_throughput_ratio,
+        ),
+    }
+
+
+def _product(parts: dict[str, float]) -> float:
+    return parts["latency"] * parts["errors"] * parts["throughput"]
+
+
 def score_load(samples: list[Sample], start: float, params: LoadParams) -> GradeResult:
     """Score samples of one locust run; ``start`` is when the load began (epoch seconds)."""
     measured_from = start + params.warmup_s
@@ -154,26 +197,20 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
     if not measured:
         return GradeResult.failed("no request completed during the measured windows")
     window_stats = [_stats(w) for w in windows if w]
-    p95 = median([w["p95_ms"] for w in window_stats])
-    spread = max(w["p95_ms"] for w in window_stats) - min(w["p95_ms"] for w in window_stats)
+    window_p95s = [w["p95_ms"] for w in window_stats]
+    p95 = median(window_p95s)
+    spread = max(window_p95s) - min(window_p95s)
     overall = _stats(measured)
     error_rate = overall["errors"] / overall["requests"]
     throughput = overall["requests"] / (params.windows * params.window_s)
     slo = params.slo
-    parts = {
-        "latency": ramp_down(p95, full=slo.p95_ms, zero=slo.p95_ms * params.latency_zero_factor),
-        "errors": ramp_down(
-            error_rate,
-            full=slo.max_error_rate,
-            zero=max(params.error_zero_rate, slo.max_error_rate * 2),
-        ),
-        "throughput": ramp_up(
-            throughput / params.rate,
-            zero=0.5 * params.min_throughput_ratio,
-            full=params.min_throughput_ratio,
-        ),
-    }
-    score = parts["latency"] * parts["errors"] * parts["throughput"]
+    parts = _parts(p95, error_rate, throughput, params)
+    score = _product(parts)
+    # Each window scored on its own: their spread is this grading's noise on the score.
+    window_scores = [
+        _product(_parts(w["p95_ms"], w["errors"] / w["requests"], throughput, params))
+        for w in window_stats
+    ]
     passed = all(v == 1.0 for v in parts.values())
     errors_seen: dict[str, int] = {}
     for s in measured:
@@ -182,6 +219,7 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
     return GradeResult(
         score=round(score, 4),
         passed=passed,
+        sem=round(standard_error(window_scores), 4),
         summary=(
             f"p95 {p95:.1f} ms (SLO {slo.p95_ms:g} ms, spread {spread:.1f} ms over "
             f"{len(window_stats)} windows), errors {error_rate:.1%}, "
@@ -190,6 +228,7 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
         evidence={
             "p95_ms": round(p95, 2),
             "p95_spread_ms": round(spread, 2),
+            "p95_sem_ms": round(standard_error(window_p95s), 2),
             "p50_ms": overall["p50_ms"],
             "p99_ms": overall["p99_ms"],
             "overall_p95_ms": overall["p95_ms"],
@@ -199,11 +238,41 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
             "requests": overall["requests"],
             "slo": slo.model_dump(),
             "score_parts": {k: round(v, 4) for k, v in parts.items()},
+            "window_scores": [round(v, 4) for v in window_scores],
             "windows": window_stats,
             "errors_seen": dict(sorted(errors_seen.items(), key=lambda kv: -kv[1])[:10]),
             "series": per_second(samples, start),
         },
     )
+
+
+Z90 = 1.645
+"""Half-width of a two-sided 90% normal interval, in standard errors."""
+
+
+def slo_held(result: GradeResult, params: LoadParams) -> Verdict:
+    """The ``slo`` condition: p95 within the SLO, errors under the limit and the target rate
+    reached. Borderline when the SLO lies inside the p95's 90% interval over the windows."""
+    ev = result.evidence
+    if result.error or "p95_ms" not in ev:
+        return Verdict(False, f"not measured: {result.summary}")
+    slo = params.slo
+    p95, sem = float(ev["p95_ms"]), float(ev.get("p95_sem_ms", 0.0))
+    rate, error_rate = float(ev["throughput_rps"]), float(ev["error_rate"])
+    latency_ok = p95 <= slo.p95_ms
+    errors_ok = error_rate <= slo.max_error_rate
+    rate_ok = rate >= params.min_throughput_ratio * params.rate
+    detail = "; ".join(
+        [
+            f"p95 {p95:.0f} ms {'<=' if latency_ok else '>'} SLO {slo.p95_ms:g} ms",
+            f"errors {error_rate:.1%} {'<=' if errors_ok else '>'} {slo.max_error_rate:.1%}",
+            f"{rate:.1f} of {params.rate:g} req/s",
+        ]
+    )
+    borderline = abs(p95 - slo.p95_ms) <= Z90 * sem
+    if borderline:
+        detail += f" (borderline: p95 within its noise, ±{Z90 * sem:.0f} ms, of the SLO)"
+    return Verdict(latency_ok and errors_ok and rate_ok, detail, borderline)
 
 
 def per_second(samples: list[Sample], start: float) -> list[dict[str, Any]]:

@@ -16,11 +16,13 @@ from pydantic import Field
 
 from graders.base import (
     HIDDEN_FILE,
+    Condition,
     EvaluationEnvironment,
     Grader,
     GraderError,
     GradeResult,
     Params,
+    Verdict,
 )
 
 JUNIT_MAX = 4 * 2**20
@@ -39,6 +41,12 @@ class PytestGrader(Grader[PytestParams]):
     kind = "pytest"
     description = "Runs hidden pytest tests next to the service and scores the pass fraction."
     Params = PytestParams
+    conditions = {
+        "all_pass": Condition[PytestParams](
+            "every hidden test passed, whatever pass_threshold says",
+            lambda result, params: all_passed(result),
+        )
+    }
 
     def grade(self, env: EvaluationEnvironment, params: PytestParams) -> GradeResult:
         folder = env.hidden_file(params.tests)
@@ -118,3 +126,15 @@ def score_junit(xml: bytes, threshold: float) -> GradeResult:
             "tests": [{"test": c["test"], "outcome": c["outcome"]} for c in cases],
         },
     )
+
+
+def all_passed(result: GradeResult) -> Verdict:
+    """The ``all_pass`` condition: not one hidden test failed; the detail names the failures."""
+    ev = result.evidence
+    if result.error or "total" not in ev:
+        return Verdict(False, f"not measured: {result.summary}")
+    failing = [str(c["test"]).rsplit("::", 1)[-1] for c in ev.get("failing", [])]
+    if not failing:
+        return Verdict(True, f"all {ev['total']} hidden tests passed")
+    names = ", ".join(failing[:5]) + (", ..." if len(failing) > 5 else "")
+    return Verdict(False, f"{len(failing)} of {ev['total']} hidden tests failed: {names}")

@@ -15,24 +15,26 @@ A challenge is a folder::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from graders.slo import Slo
 from runner.errors import ChallengeClash, ChallengeNotFound, SpecError
+from runner.requirements import RequirementSpec, check_requirements
+from runner.specincidents import FaultSpec, ProbeSpec, ScheduledEvent, check_incidents
+from runner.specmodel import Strict as _Strict
+from runner.specmodel import check_kind, describe, twice
+from runner.specvalidation import Calibration, Validation, check_calibration
 from sandbox.environment import Limits
 from sandbox.faults import FaultKind
 from sandbox.services import ServiceKind
@@ -46,10 +48,6 @@ class Competency(StrEnum):
     optimization = "optimization"
     infrastructure = "infrastructure"
     incident_response = "incident_response"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Resources(_Strict):
@@ -128,80 +126,6 @@ class ServiceSpec(_Strict):
         return self.resources.limits if self.resources else None
 
 
-class SloSpec(_Strict):
-    """What the prober counts as healthy, and how long health must hold to count as mitigated."""
-
-    latency_ms: float = Field(gt=0, description="slowest answer that is still healthy")
-    stability_s: float = Field(60, gt=0, description="healthy this long in a row = recovered")
-    max_gap_s: float = Field(
-        5, gt=0, description="a longer silence of the prober ends a window (nobody saw it)"
-    )
-    target: float = Field(0.99, gt=0, lt=1, description="availability objective (error budget)")
-
-
-class ProbeSpec(_Strict):
-    """The SLO prober: one canary request to the live service every interval, the whole run."""
-
-    method: Literal["GET", "POST"] = Field("POST", description="HTTP method of each probe")
-    path: str = Field("/predict", pattern=r"^/", description="path on the service's port")
-    canaries: str = Field(
-        description="hidden JSON-lines file; each line {body, expect}: a request body and a "
-        "JSON object the answer must contain"
-    )
-    interval_s: float = Field(1.0, ge=0.2, le=60, description="seconds between probes")
-    timeout_s: float = Field(2.0, gt=0, le=60, description="a slower answer is a failure")
-    slo: SloSpec = Field(description="what counts as healthy, and for how long")
-
-    def to_slo(self) -> Slo:
-        return Slo(
-            latency_ms=self.slo.latency_ms,
-            stability_s=self.slo.stability_s,
-            interval_s=self.interval_s,
-            max_gap_s=self.slo.max_gap_s,
-            target=self.slo.target,
-        )
-
-
-class FaultSpec(_Strict):
-    """One fault of the challenge's catalogue."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the challenge")
-    kind: str = Field(description="fault kind, e.g. deploy (see docs/challenge-format.md)")
-    root_cause: str = Field(
-        pattern=r"^[a-z][a-z0-9_]*$", description="the category a correct postmortem names"
-    )
-    symptom: str = Field(min_length=10, description="what breaks, for assessors (not shown)")
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="the kind's parameters, checked against its model"
-    )
-
-
-class TimeRange(_Strict):
-    min: float = Field(ge=0, description="earliest, in seconds")
-    max: float = Field(ge=0, description="latest, in seconds")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimeRange:
-        if self.min > self.max:
-            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
-        return self
-
-
-class ScheduledEvent(_Strict):
-    """An incident during the run: one fault of ``inject``, drawn per run from its variant
-    seed, fired at a time drawn from ``at_s`` (seconds after the clock starts)."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the schedule")
-    inject: list[str] = Field(min_length=1, description="names of faults to draw one from")
-    at_s: TimeRange = Field(description="when it fires: drawn per run in this range")
-    scripted_at_s: float = Field(
-        20, ge=0, description="when it fires in scripted runs (`prodproven run`)"
-    )
-    grace_s: float = Field(
-        120, ge=0, description="after a runner restart it still fires this late; later: missed"
-    )
-
-
 class PortSpec(_Strict):
     name: str = Field(
         pattern=r"^[a-z][a-z0-9-]*$", description="a port of the workspace people may reach"
@@ -222,51 +146,6 @@ class GraderSpec(_Strict):
         description="names of graders listed earlier that must pass for this one to count; "
         "when one did not, this grader is not run and scores 0 (e.g. latency counts only for "
         "right answers)",
-    )
-
-
-class Band(_Strict):
-    min: float | None = Field(None, ge=0, le=100, description="lowest score allowed, of 100")
-    max: float | None = Field(None, ge=0, le=100, description="highest score allowed, of 100")
-
-    def contains(self, score: float) -> bool:
-        return (self.min is None or score >= self.min) and (self.max is None or score <= self.max)
-
-    def __str__(self) -> str:
-        if self.min is not None and self.max is not None:
-            return f"{self.min:g}..{self.max:g}"
-        return f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
-
-
-class SlowCheck(_Strict):
-    """The reference responder again, started ``delay_s`` late; it must score at least
-    ``margin`` points below the prompt one (challenges whose score depends on speed)."""
-
-    delay_s: float = Field(240, gt=0, description="how late the slow responder starts")
-    margin: float = Field(10, ge=0, le=100, description="points it must score below the prompt one")
-
-
-class NoiseCheck(_Strict):
-    """The reference run graded ``repeats`` times from its one archive: each grader's score
-    and the total may spread (max - min) at most ``tolerance`` points of 100."""
-
-    repeats: int = Field(3, ge=2, le=10, description="gradings of the same archive")
-    tolerance: float = Field(10, ge=0, le=100, description="largest spread allowed, in points")
-
-
-class Validation(_Strict):
-    reference: Band = Field(
-        default_factory=lambda: Band(min=90), description="where the reference solution must score"
-    )
-    starter: Band = Field(
-        default_factory=lambda: Band(max=40), description="where the untouched starter must score"
-    )
-    slow: SlowCheck | None = Field(
-        None, description="also check that a late response scores lower (incident challenges)"
-    )
-    noise: NoiseCheck = Field(
-        default_factory=NoiseCheck,
-        description="how steady the graders must be on one archive graded several times",
     )
 
 
@@ -325,6 +204,16 @@ class ChallengeSpec(_Strict):
     graders: list[GraderSpec] = Field(
         min_length=1, description="how the submission is scored, run in this order"
     )
+    requirements: list[RequirementSpec] = Field(
+        default_factory=list,
+        description="must-haves: a run passes only when every one is met; one missed caps "
+        "the score below pass_score (docs/scoring.md)",
+    )
+    calibration: Calibration | None = Field(
+        None,
+        description="realistic submissions under calibration/<name>/ and where a practitioner "
+        "would put them; `challenge validate` checks they land there",
+    )
     validation: Validation = Field(
         default_factory=Validation, description="what `prodproven challenge validate` checks"
     )
@@ -341,6 +230,8 @@ class Catalog:
     grader_params: Mapping[str, type[BaseModel]]
     services: Mapping[str, ServiceKind]
     faults: Mapping[str, FaultKind]
+    grader_conditions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """The conditions each grader kind offers requirements (kinds missing here: ``passed``)."""
 
 
 @dataclass(frozen=True)
@@ -408,10 +299,14 @@ def load_challenge(root: Path, catalog: Catalog) -> Challenge:
     try:
         spec = ChallengeSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(where, [_describe(err) for err in exc.errors()]) from None
+        raise SpecError(where, [describe(err) for err in exc.errors()]) from None
     problems = list(_check_graders(spec, catalog.grader_params))
+    problems += list(check_requirements(spec.requirements, spec.graders, catalog.grader_conditions))
+    problems += list(check_calibration(spec.calibration, root, {f.name for f in spec.faults}))
     problems += list(_check_services(spec, catalog.services))
-    problems += list(_check_incidents(spec, catalog.faults))
+    problems += list(
+        check_incidents(spec.service, spec.probe, spec.faults, spec.schedule, catalog.faults)
+    )
     problems += list(_check_files(spec, root))
     if spec.id != root.name:
         problems.append(f"id: {spec.id!r} must equal the folder name {root.name!r}")
@@ -420,20 +315,10 @@ def load_challenge(root: Path, catalog: Catalog) -> Challenge:
     return Challenge(spec=spec, root=root)
 
 
-def _describe(err: Mapping[str, Any]) -> str:
-    loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-    msg = str(err["msg"])
-    if err["type"] == "missing":
-        return f"{loc}: required field is missing"
-    if err["type"] == "extra_forbidden":
-        return f"{loc}: unknown field (check the spelling; see docs/challenge-format.md)"
-    return f"{loc}: {msg} (got {err.get('input')!r})"
-
-
 def _check_graders(
     spec: ChallengeSpec, grader_params: Mapping[str, type[BaseModel]]
 ) -> Iterable[str]:
-    yield from _twice("graders", [grader.name for grader in spec.graders])
+    yield from twice("graders", [grader.name for grader in spec.graders])
     for index, grader in enumerate(spec.graders):
         where = f"graders.{index}"
         if grader.competency not in spec.competencies:
@@ -441,7 +326,7 @@ def _check_graders(
                 f"{where}.competency: {grader.competency.value!r} is not among the "
                 f"challenge's competencies {[c.value for c in spec.competencies]}"
             )
-        yield from _check_kind(where, "grader", grader.kind, grader.params, grader_params)
+        yield from check_kind(where, "grader", grader.kind, grader.params, grader_params)
         before = [g.name for g in spec.graders[:index]]
         for position, required in enumerate(grader.requires):
             if required not in before:
@@ -451,37 +336,10 @@ def _check_graders(
                 )
 
 
-def _check_kind(
-    where: str,
-    what: str,
-    kind: str,
-    params: dict[str, Any],
-    models: Mapping[str, type[BaseModel]],
-) -> Iterable[str]:
-    """A ``what`` (grader, fault) names an installed kind, and its params fit the kind's."""
-    model = models.get(kind)
-    if model is None:
-        yield f"{where}.kind: unknown {what} kind {kind!r} (known: {sorted(models)})"
-        return
-    try:
-        model.model_validate(params)
-    except ValidationError as exc:
-        for err in exc.errors():
-            yield _describe({**err, "loc": (where, "params", *err["loc"])})
-
-
-def _twice(field: str, names: list[str]) -> Iterable[str]:
-    seen: set[str] = set()
-    for index, name in enumerate(names):
-        if name in seen:
-            yield f"{field}.{index}.name: {name!r} is used twice"
-        seen.add(name)
-
-
 def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> Iterable[str]:
     # Every container of a run shares one loopback, so ports must not collide.
     taken: dict[int, str] = {spec.service.port: "service.port"} if spec.service else {}
-    yield from _twice("services", [ref.name for ref in spec.services])
+    yield from twice("services", [ref.name for ref in spec.services])
     for index, ref in enumerate(spec.services):
         where = f"services.{index}"
         kind = kinds.get(ref.kind)
@@ -494,28 +352,6 @@ def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> It
         taken[kind.port] = where
     if spec.setup is not None and not spec.services:
         yield "setup: a setup script needs at least one service to seed"
-
-
-def _check_incidents(spec: ChallengeSpec, kinds: Mapping[str, FaultKind]) -> Iterable[str]:
-    live = spec.service is not None and spec.service.during_run
-    for field, used in (("probe", spec.probe is not None), ("faults", bool(spec.faults))):
-        if used and not live:
-            yield f"{field}: needs a service with during_run: true to act on"
-    if spec.schedule and spec.probe is None:
-        yield "schedule: incidents need a probe to measure them"
-    yield from _twice("faults", [fault.name for fault in spec.faults])
-    yield from _twice("schedule", [event.name for event in spec.schedule])
-    params = {name: kind.Params for name, kind in kinds.items()}
-    for index, fault in enumerate(spec.faults):
-        yield from _check_kind(f"faults.{index}", "fault", fault.kind, fault.params, params)
-    names = {fault.name for fault in spec.faults}
-    for index, event in enumerate(spec.schedule):
-        for position, name in enumerate(event.inject):
-            if name not in names:
-                yield (
-                    f"schedule.{index}.inject.{position}: no fault named {name!r} "
-                    f"(faults: {sorted(names)})"
-                )
 
 
 def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:

@@ -19,8 +19,10 @@ from runner.challenge import Challenge
 from runner.errors import ProdprovenError
 from runner.evaluation import Evaluation, EvaluationPlan
 from runner.report import result_document
+from runner.requirements import RequirementResult, evaluate
 from runner.scoring import Outcome, Scorecard, combine
 from runner.store import Run
+from runner.uncertainty import Regrading, Uncertainty, of_score
 from sandbox.errors import ExecTimeout, ServiceNotReady
 
 Reporter = Callable[[str], None]
@@ -35,8 +37,12 @@ class GradingJob:
     graders: dict[str, type[Grader]]  # type: ignore[type-arg]
     report: Reporter
     event: Callable[[str, dict[str, Any]], None]
+    regrading: Regrading | None = None
+    """The gate's re-grading spread for this challenge version, when it was measured."""
     outcomes: list[Outcome] = field(default_factory=list)
+    requirements: list[RequirementResult] = field(default_factory=list)
     card: Scorecard | None = None
+    uncertainty: Uncertainty | None = None
     document: dict[str, Any] | None = None
 
 
@@ -123,14 +129,31 @@ def close_evaluation(job: GradingJob) -> None:
     job.evaluation.close()
 
 
+def judge_requirements(job: GradingJob) -> None:
+    spec = job.challenge.spec
+    job.requirements = evaluate(
+        spec.requirements,
+        {o.name: o.result for o in job.outcomes},
+        {g.name: g for g in spec.graders},
+        job.graders,
+    )
+
+
 def score(job: GradingJob) -> None:
-    job.card = combine(job.outcomes)
+    job.card = combine(job.outcomes, job.requirements, job.challenge.spec.pass_score)
+    job.uncertainty = of_score(job.outcomes, job.card.score, job.card.scale, job.regrading)
 
 
 def build_document(job: GradingJob) -> None:
-    assert job.card is not None
+    assert job.card is not None and job.uncertainty is not None
     job.document = result_document(
-        job.run, job.challenge.spec.title, job.outcomes, job.card, job.plan.attempt
+        job.run,
+        job.challenge.spec,
+        job.outcomes,
+        job.card,
+        job.requirements,
+        job.uncertainty,
+        job.plan.attempt,
     )
 
 
@@ -139,6 +162,7 @@ STEPS: list[Callable[[GradingJob], None]] = [
     open_evaluation,
     run_graders,
     close_evaluation,
+    judge_requirements,
     score,
     build_document,
 ]

@@ -27,6 +27,7 @@ from runner.lab import LAB_BASE_URL, LAB_PORT, LabLink, ensure_lab, lab_token, l
 from runner.prepare import Material, material
 from runner.store import ALLOWED, Run, Status, Store, utcnow
 from runner.supervisor import LIVE_SERVICE_ROLE, RunSupervisor
+from runner.uncertainty import load_regrading
 from sandbox import tarball
 from sandbox.environment import KEEPALIVE, Backend, ExecResult, Pod, PublishedPort, Sandbox
 from sandbox.errors import ContainerError, ExecTimeout
@@ -487,6 +488,9 @@ class Runner:
                 graders=plugins.graders(),
                 report=self.report,
                 event=lambda kind, data: self.event(run_id, kind, data),
+                regrading=load_regrading(
+                    self.settings.data_dir, challenge.id, challenge.spec.version
+                ),
             )
             document = grade(job)
             return self.store.transition(

@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pluggy
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
 from runner import hookspecs
@@ -210,10 +210,6 @@ def graders() -> dict[str, type[Grader]]:  # type: ignore[type-arg]
     return _by_kind(plugin_manager().hook.register_graders(), "grader", _grader_origin)
 
 
-def grader_params() -> dict[str, type[BaseModel]]:
-    return {kind: cls.Params for kind, cls in graders().items()}
-
-
 def services() -> dict[str, ServiceKind]:
     """Every registered service kind by name. Raises ProdprovenError on a duplicate kind."""
     return _by_kind(plugin_manager().hook.register_services(), "service")
@@ -237,4 +233,10 @@ def cheats() -> list[Cheat]:
 
 def catalog() -> Catalog:
     """What specs may name: the installed grader, service and fault kinds."""
-    return Catalog(grader_params=grader_params(), services=services(), faults=faults())
+    kinds = graders()
+    return Catalog(
+        grader_params={kind: cls.Params for kind, cls in kinds.items()},
+        services=services(),
+        faults=faults(),
+        grader_conditions={kind: cls.condition_names() for kind, cls in kinds.items()},
+    )

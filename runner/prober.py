@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from graders.slo import Sample
-from runner.challenge import ProbeSpec
 from runner.errors import ProdprovenError
+from runner.specincidents import ProbeSpec
 from runner.store import ProbeSampleRow, Store
 from sandbox.environment import NOBODY_USER, ContainerSpec, Limits, Sandbox
 

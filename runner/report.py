@@ -11,24 +11,51 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from runner.challenge import ChallengeSpec
+from runner.requirements import RequirementResult
 from runner.scoring import FORMULA, Outcome, Scorecard
 from runner.store import Run
+from runner.uncertainty import Uncertainty
 
-RESULT_FIELDS = ("run_id", "challenge", "status", "score", "competencies", "graders", "integrity")
+RESULT_FIELDS = (
+    "run_id",
+    "challenge",
+    "status",
+    "passed",
+    "requirements",
+    "score",
+    "uncertainty",
+    "weighted_score",
+    "pass_score",
+    "competencies",
+    "graders",
+    "integrity",
+)
 
 
 def result_document(
-    run: Run, title: str, outcomes: Sequence[Outcome], card: Scorecard, attempt: int
+    run: Run,
+    spec: ChallengeSpec,
+    outcomes: Sequence[Outcome],
+    card: Scorecard,
+    requirements: Sequence[RequirementResult],
+    uncertainty: Uncertainty,
+    attempt: int,
 ) -> dict[str, Any]:
     """The graded result; fields are documented in docs/json-output.md."""
     return {
         "run_id": run.id,
         "challenge": run.challenge_id,
         "challenge_version": run.challenge_version,
-        "challenge_title": title,
+        "challenge_title": spec.title,
         "candidate": run.candidate,
         "status": "graded",
+        "passed": card.passed,
+        "requirements": [r.as_dict() for r in requirements],
         "score": card.score,
+        "uncertainty": uncertainty.as_dict(),
+        "weighted_score": card.weighted,
+        "pass_score": spec.pass_score,
         "competencies": card.competencies,
         "formula": FORMULA,
         "graders": [
@@ -39,6 +66,7 @@ def result_document(
                 "score": round(o.result.score, 4),
                 "weight": o.weight,
                 "passed": o.result.passed,
+                "sem": o.result.sem,
                 "summary": o.result.summary,
                 "error": o.result.error,
                 "duration_s": round(o.duration_s, 2),
@@ -71,7 +99,12 @@ def status_document(run: Run) -> dict[str, Any]:
             "error": run.error,
         }
     )
+    doc.setdefault("passed", None)
+    doc.setdefault("requirements", [])
     doc.setdefault("score", None)
+    doc.setdefault("uncertainty", None)
+    doc.setdefault("weighted_score", None)
+    doc.setdefault("pass_score", None)
     doc.setdefault("competencies", {})
     doc.setdefault("graders", [])
     doc.setdefault("integrity", [])
@@ -93,9 +126,19 @@ def render(doc: dict[str, Any], console: Console) -> None:
         return
     competencies = "   ".join(f"{k} {v:.0f}" for k, v in doc["competencies"].items())
     score = Text(f"production-proven score {doc['score']:.1f} / 100", style="bold")
+    uncertainty = doc.get("uncertainty")
+    if uncertainty:
+        low, high = uncertainty["interval"]
+        score.append(f"   90% interval {low:.1f} to {high:.1f}", style="dim")
     console.print(
         Panel(
-            Group(head, score, Text(competencies), Text(doc["formula"], style="dim")),
+            Group(
+                head,
+                *verdict_lines(doc),
+                score,
+                Text(competencies),
+                Text(doc["formula"], style="dim"),
+            ),
             title="prodproven",
         )
     )
@@ -119,6 +162,33 @@ def render(doc: dict[str, Any], console: Console) -> None:
         console.print(f"[bold]{g['name']}[/bold] evidence\n" + "\n".join(lines))
     for finding in doc["integrity"]:
         console.print(f"[red]integrity[/red] {finding['grader']}: {finding['message']}")
+
+
+def verdict_lines(doc: dict[str, Any]) -> list[Text]:
+    """The verdict first: passed or not, then each requirement with its numbers (plain text:
+    details are measurements, never markup)."""
+    passed = doc.get("passed")
+    if passed is None:
+        return [Text("verdict unknown: graded before requirements existed; grade it again")]
+    failed = [r for r in doc.get("requirements", []) if not r["met"]]
+    if passed:
+        head = Text("PASSED", style="bold green")
+        head.append(" every requirement met", style="green")
+    elif failed:
+        head = Text("NOT PASSED", style="bold red")
+        head.append(f" {len(failed)} requirement{'s' if len(failed) > 1 else ''} missed")
+    else:
+        head = Text("NOT PASSED", style="bold red")
+        head.append(f" score below the pass line {doc.get('pass_score', 0):g}")
+    lines = [head]
+    for r in doc.get("requirements", []):
+        mark = Text("  ✓ " if r["met"] else "  ✗ ", style="green" if r["met"] else "red")
+        mark.append(f"{r['name']}: ", style="bold")
+        mark.append(r["detail"])
+        if r.get("borderline"):
+            mark.append(" [borderline]", style="yellow")
+        lines.append(mark)
+    return lines
 
 
 def _short(value: Any, limit: int = 160) -> str:

@@ -1,10 +1,14 @@
 """From grader results to competency scores and the production-proven score.
 
-    competency score  = 100 * sum(w_i * s_i) / sum(w_i)   over the graders of that competency
-    production-proven = 100 * sum(w_i * s_i) / sum(w_i)   over all graders
+    competency score = 100 * sum(w_i * s_i) / sum(w_i)   over the graders of that competency
+    weighted mean    = 100 * sum(w_i * s_i) / sum(w_i)   over all graders
+    score            = weighted mean                      when every requirement is met
+                     = weighted mean * CAP * pass_score / 100   when one is not
 
 where s_i in 0..1 is grader i's score and w_i its weight in the spec. A grader that could not
-measure (an error) counts with score 0: missing evidence never earns points.
+measure (an error) counts with score 0: missing evidence never earns points. The cap maps a
+failing run's 0..100 onto 0..CAP*pass_score, so it stays strictly below the pass line whatever
+its mean, and failing runs keep their order among themselves.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graders.base import GradeResult
+from runner.requirements import RequirementResult
+
+CAP = 0.9
+"""A run that misses a requirement scores at most this share of its challenge's pass_score."""
 
 FORMULA = (
-    "score = 100 * Σ(weight × grader score) / Σ weight over all graders; each competency: the "
-    "same over its own graders"
+    "score = 100 × Σ(weight × grader score) / Σ weight over all graders, when every "
+    f"requirement is met; a run that misses one scores that × {CAP:g} × pass_score / 100, "
+    "strictly below the pass line; each competency: the weighted mean over its own graders"
 )
 
 
@@ -35,6 +44,10 @@ class Outcome:
 @dataclass(frozen=True)
 class Scorecard:
     score: float
+    weighted: float
+    passed: bool
+    scale: float
+    """What the weighted mean was multiplied by: 1, or the cap for a failing run."""
     competencies: dict[str, float]
 
 
@@ -43,11 +56,20 @@ def weighted(outcomes: Sequence[Outcome]) -> float:
     return 100.0 * sum(o.weight * o.result.score for o in outcomes) / total if total else 0.0
 
 
-def combine(outcomes: Sequence[Outcome]) -> Scorecard:
+def combine(
+    outcomes: Sequence[Outcome], requirements: Sequence[RequirementResult], pass_score: float
+) -> Scorecard:
     by_competency: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
         by_competency.setdefault(outcome.competency, []).append(outcome)
+    mean = weighted(outcomes)
+    met = all(r.met for r in requirements)
+    scale = 1.0 if met else CAP * pass_score / 100
+    score = round(mean * scale, 1)
     return Scorecard(
-        score=round(weighted(outcomes), 1),
+        score=score,
+        weighted=round(mean, 1),
+        passed=met and score >= pass_score,
+        scale=scale,
         competencies={c: round(weighted(os), 1) for c, os in sorted(by_competency.items())},
     )

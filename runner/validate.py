@@ -8,18 +8,25 @@
      catalogue for challenges with incidents (a responder that only handles the drawn fault
      is not a reference);
    - ``starter``: the untouched starter within its band;
+   - ``calibration``: each submission of the calibration ladder passes or fails as the spec
+     says a practitioner would conclude, and scores within its band;
    - ``slow``: when the spec asks, the reference responder started late scores clearly lower;
    - ``cheat``: every registered cheat that applies scores 0 on each grader it attacks (or
      makes it raise an integrity finding), and never reaches the validator's answer server;
 
-3. ``noise``: the first reference run graded again from its one archive, ``repeats`` times in
-   all; each grader's and the total's spread must stay within the spec's tolerance.
+3. ``order``: the ladder's scores (reference, starter and calibration submissions) fall in
+   the order the spec's ``calibration.order`` gives, best first;
+4. ``noise``: the first reference run graded again from its one archive, ``repeats`` times in
+   all; each grader's and the total's spread must stay within the spec's tolerance. Each
+   grader's standard deviation across those gradings is recorded for the challenge version:
+   later gradings report it in their score's uncertainty (runner/uncertainty.py).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +40,10 @@ from runner.cheats import Cheat, CheatContext, NotApplicable, Probe
 from runner.errors import ProdprovenError
 from runner.lifecycle import RESPONDER, Runner
 from runner.prepare import Material
+from runner.specvalidation import CalibrationSubmission
 from runner.static_checks import static_problems
 from runner.store import Run, Status, utcnow
+from runner.uncertainty import Regrading, record_regrading
 
 _KEY_LIMIT_BYTES = 16 * 2**20
 
@@ -72,6 +81,8 @@ class Validation:
     checks: list[Check] = field(default_factory=list)
     references: list[Run] = field(default_factory=list)
     reference_scores: dict[str | None, float] = field(default_factory=dict)
+    ladder: dict[str, float] = field(default_factory=dict)
+    """Scores of the reference, the starter and each calibration submission, by name."""
     stopped: bool = False
 
     @property
@@ -97,6 +108,7 @@ class Planned:
     fault: str | None = None
     probe: Probe | None = None
     cheat: Cheat | None = None
+    expected: CalibrationSubmission | None = None
 
 
 def static(v: Validation) -> None:
@@ -114,7 +126,7 @@ def scripted(v: Validation) -> None:
     judged in that order once all are done."""
     material = v.material
     with oracle.serving(answer_key(material)) as served:
-        plans = [*_references(v), _starter(v), *_slow(v)]
+        plans = [*_references(v), _starter(v), *_calibration(v), *_slow(v)]
         skipped: list[Check] = []
         for cheat in v.cheats:
             dest = v.workdir / "cheats" / cheat.name
@@ -147,6 +159,22 @@ def _references(v: Validation) -> list[Planned]:
 
 def _starter(v: Validation) -> Planned:
     return Planned("starter", "starter", None)
+
+
+def _calibration(v: Validation) -> list[Planned]:
+    ladder = v.challenge.spec.calibration
+    if ladder is None:
+        return []
+    return [
+        Planned(
+            "calibration",
+            sub.name,
+            v.challenge.path("calibration") / sub.name,
+            sub.fault,
+            expected=sub,
+        )
+        for sub in ladder.submissions
+    ]
 
 
 def _slow(v: Validation) -> list[Planned]:
@@ -182,9 +210,15 @@ def _judge(
     if plan.section == "reference":
         v.references.append(outcome)
         v.reference_scores[plan.fault] = float(outcome.score or 0.0)
-        return _banded(plan, outcome, str(bands.reference), bands.reference.contains)
+        v.ladder.setdefault("reference", float(outcome.score or 0.0))
+        return _banded(plan, outcome, str(bands.reference), bands.reference.contains, True)
     if plan.section == "starter":
-        return _banded(plan, outcome, str(bands.starter), bands.starter.contains)
+        v.ladder["starter"] = float(outcome.score or 0.0)
+        return _banded(plan, outcome, str(bands.starter), bands.starter.contains, False)
+    if plan.expected is not None:
+        v.ladder[plan.label] = float(outcome.score or 0.0)
+        band = plan.expected.band
+        return _banded(plan, outcome, str(band), band.contains, plan.expected.passed)
     assert bands.slow is not None
     if plan.fault not in v.reference_scores:
         return Check("slow", plan.label, False, "no prompt reference run to compare with")
@@ -221,6 +255,24 @@ def judge_cheat(
     return Check("cheat", cheat.name, not failures, detail, {**data, "oracle_hits": list(hits)})
 
 
+def order(v: Validation) -> None:
+    """The ladder's scores fall in the spec's order, best first (ties allowed)."""
+    ladder = v.challenge.spec.calibration
+    if ladder is None or not ladder.order:
+        return
+    missing = [name for name in ladder.order if name not in v.ladder]
+    scores = [(name, v.ladder[name]) for name in ladder.order if name in v.ladder]
+    broken = [
+        f"{worse} ({worse_score:.1f}) scored above {better} ({better_score:.1f})"
+        for (better, better_score), (worse, worse_score) in zip(scores, scores[1:], strict=False)
+        if worse_score > better_score
+    ]
+    problems = broken + [f"{name} has no graded run" for name in missing]
+    shown = " > ".join(f"{name} {score:.1f}" for name, score in scores)
+    detail = "; ".join(problems) if problems else shown
+    v.checks.append(Check("order", "order", not problems, detail, {"scores": dict(scores)}))
+
+
 def noise(v: Validation) -> None:
     graded = [r for r in v.references if r.status is Status.graded and r.result]
     tolerance = v.challenge.spec.validation.noise.tolerance
@@ -238,6 +290,20 @@ def noise(v: Validation) -> None:
         for grader in doc.get("graders", []):
             series.setdefault(grader["name"], []).append(round(100 * float(grader["score"]), 2))
     spreads = {name: round(max(s) - min(s), 2) for name, s in series.items()}
+    record_regrading(
+        v.runner.settings.data_dir,
+        Regrading(
+            challenge=v.challenge.id,
+            version=v.challenge.spec.version,
+            gradings=len(documents),
+            measured_at=utcnow().date().isoformat(),
+            sd={
+                name: round(statistics.stdev(scores) / 100, 4)
+                for name, scores in series.items()
+                if name != "total"
+            },
+        ),
+    )
     flaky = [name for name, spread in spreads.items() if spread > tolerance]
     detail = (
         f"flaky (spread over {tolerance:g} points): "
@@ -251,7 +317,7 @@ def noise(v: Validation) -> None:
     )
 
 
-STEPS: list[Callable[[Validation], None]] = [static, scripted, noise]
+STEPS: list[Callable[[Validation], None]] = [static, scripted, order, noise]
 
 
 def validate_challenge(
@@ -291,15 +357,26 @@ def answer_key(material: Material) -> dict[str, Any]:
     return {"files": files}
 
 
-def _banded(plan: Planned, run: Run, band: str, ok: Callable[[float], bool]) -> Check:
-    """The check of a run judged on its score against ``band``."""
+def _banded(
+    plan: Planned, run: Run, band: str, ok: Callable[[float], bool], passes: bool | None = None
+) -> Check:
+    """The check of a run judged on its score against ``band`` and, when ``passes`` is given,
+    on whether its verdict is the expected one."""
     score = float(run.score or 0.0)
-    data = {"fault": plan.fault, "run_id": run.id, "score": score, "band": band}
+    doc = run.result or {}
+    passed = doc.get("passed")
+    data = {"fault": plan.fault, "run_id": run.id, "score": score, "band": band, "passed": passed}
     graded = run.status is Status.graded
-    detail = f"scored {score:.1f}, band {band}"
     if not graded:
         detail = f"the run ended {run.status.value}: {run.error}"
-    return Check(plan.section, plan.label, graded and ok(score), detail, data)
+        return Check(plan.section, plan.label, False, detail, data)
+    verdict_ok = passes is None or passed == passes
+    missed = [f"{r['name']}: {r['detail']}" for r in doc.get("requirements", []) if not r["met"]]
+    verdict = "passed" if passed else "not passed" + (f" ({'; '.join(missed)})" if missed else "")
+    if not verdict_ok:
+        verdict += f", expected {'passed' if passes else 'not passed'}"
+    detail = f"scored {score:.1f}, band {band}; {verdict}"
+    return Check(plan.section, plan.label, ok(score) and verdict_ok, detail, data)
 
 
 def _delayed(solution: Path, dest: Path, delay_s: float) -> Path:

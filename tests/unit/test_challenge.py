@@ -13,13 +13,13 @@ import yaml
 from graders.slo import Slo
 from runner.challenge import (
     Challenge,
-    SlowCheck,
     find_challenge,
     list_challenges,
     load_challenge,
     parse_size,
 )
 from runner.errors import ChallengeClash, ChallengeNotFound, SpecError
+from runner.specvalidation import SlowCheck
 from sandbox.environment import Limits
 from tests.conftest import BUILTIN
 

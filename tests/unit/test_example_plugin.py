@@ -113,7 +113,7 @@ def test_the_installed_grader_scores_wrong_predictions_by_accuracy(installed, tm
 
 
 def test_a_spec_naming_the_packaged_kind_is_listed_as_valid(installed, tmp_path, make_challenge):
-    root = make_challenge(lambda s: s.update(id="label-lab", graders=[GRADER]))
+    root = make_challenge(lambda s: s.update(id="label-lab", graders=[GRADER], requirements=[]))
     (tmp_path / "extra").mkdir()
     root.rename(tmp_path / "extra" / "label-lab")
     listed = in_fresh_interpreter(
@@ -133,7 +133,7 @@ def test_a_spec_naming_the_packaged_kind_is_listed_as_valid(installed, tmp_path,
 def test_the_packaged_grader_grades_a_submitted_archive_in_the_pipeline(
     on_path, tmp_path, make_challenge
 ):
-    root = make_challenge(lambda s: s.update(graders=[GRADER]))
+    root = make_challenge(lambda s: s.update(graders=[GRADER], requirements=[]))
     challenge = load_challenge(root, plugins.catalog())
     archive = tmp_path / "workspace.tar"
     (tmp_path / "predictions.csv").write_text("id,label\n1,cat\n2,dog\n3,cat\n4,cat\n")

@@ -1,8 +1,9 @@
-"""The grading pipeline's grader step: graders run in spec order, and one that ``requires``
-another counts only when that one passed."""
+"""The grading pipeline: graders run in spec order, one that ``requires`` another counts only
+when that one passed; requirements are judged, the score capped and the document built."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,7 +12,8 @@ from pydantic import Field
 
 from graders.base import Grader, GradeResult, Params
 from runner.challenge import Challenge, ChallengeSpec
-from runner.grading import GradingJob, run_graders
+from runner.grading import GradingJob, build_document, judge_requirements, run_graders, score
+from runner.store import Run, Status, utcnow
 
 
 class FixedParams(Params):
@@ -29,7 +31,30 @@ class FixedGrader(Grader[FixedParams]):
         return GradeResult(score=params.score, passed=params.score >= 0.5, summary="fixed")
 
 
-def grade(*graders: dict[str, Any]) -> list[GradeResult]:
+RUN = Run(
+    id="r1",
+    challenge_id="fixed",
+    challenge_version="1.0.0",
+    challenge_path="",
+    candidate="ada",
+    mode="scripted",
+    variant=None,
+    status=Status.grading,
+    created_at=utcnow(),
+    deadline=None,
+    submitted_at=utcnow(),
+    graded_at=None,
+    archive_path="/x.tar",
+    archive_sha256="0" * 64,
+    service_archives=None,
+    score=None,
+    result=None,
+    error=None,
+    grading_attempts=1,
+)
+
+
+def job_for(*graders: dict[str, Any], requirements: Sequence[dict[str, Any]] = ()) -> GradingJob:
     spec = ChallengeSpec.model_validate(
         {
             "id": "fixed",
@@ -40,20 +65,34 @@ def grade(*graders: dict[str, Any]) -> list[GradeResult]:
             "graders": [
                 {"kind": "fixed", "competency": "deployment", **grader} for grader in graders
             ],
+            "requirements": list(requirements),
         }
     )
     FixedGrader.graded = []
-    job = GradingJob(
-        run=None,  # type: ignore[arg-type]
+    return GradingJob(
+        run=RUN,
         challenge=Challenge(spec=spec, root=Path(".")),
-        plan=None,  # type: ignore[arg-type]
+        plan=SimpleNamespace(attempt=1),  # type: ignore[arg-type]
         evaluation=SimpleNamespace(current_grader=""),  # type: ignore[arg-type]
         graders={"fixed": FixedGrader},
         report=lambda line: None,
         event=lambda kind, data: None,
     )
+
+
+def grade(*graders: dict[str, Any]) -> list[GradeResult]:
+    job = job_for(*graders)
     run_graders(job)
     return [outcome.result for outcome in job.outcomes]
+
+
+def document(*graders: dict[str, Any], requirements: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result document the pipeline's last steps build from these graders."""
+    job = job_for(*graders, requirements=requirements)
+    for step in (run_graders, judge_requirements, score, build_document):
+        step(job)
+    assert job.document is not None
+    return job.document
 
 
 def test_a_grader_whose_requirement_passed_is_run():
@@ -73,3 +112,39 @@ def test_a_grader_whose_requirement_failed_is_not_run_and_scores_zero():
     assert (results[1].score, results[1].passed) == (0.0, False)
     assert results[1].summary == "not run: it counts only when right passed, which did not"
     assert results[1].evidence == {"requires_unmet": ["right"]}
+
+
+def test_a_run_meeting_every_requirement_passes_with_its_verdicts_listed():
+    doc = document(
+        {"name": "right", "params": {"score": 0.9}},
+        requirements=[{"name": "Answers match", "grader": "right"}],
+    )
+    assert doc["passed"] is True and doc["score"] == 90.0 and doc["weighted_score"] == 90.0
+    assert doc["requirements"] == [
+        {
+            "name": "Answers match",
+            "grader": "right",
+            "condition": "passed",
+            "met": True,
+            "borderline": False,
+            "detail": "fixed",
+        }
+    ]
+
+
+def test_a_missed_requirement_fails_the_run_and_caps_its_score_below_the_pass_score():
+    doc = document(
+        {"name": "right", "params": {"score": 1.0}},
+        {"name": "safe", "params": {"score": 0.4}},
+        requirements=[{"name": "Input handled safely", "grader": "safe"}],
+    )
+    assert doc["passed"] is False and doc["weighted_score"] == 70.0
+    assert doc["score"] == round(70.0 * 0.9 * 70 / 100, 1) < doc["pass_score"] == 70
+    assert [r["met"] for r in doc["requirements"]] == [False]
+
+
+def test_every_graded_document_carries_its_uncertainty():
+    doc = document({"name": "right", "params": {"score": 1.0}}, requirements=[])
+    assert doc["uncertainty"]["level"] == 0.9
+    assert doc["uncertainty"]["interval"] == [100.0, 100.0]
+    assert doc["uncertainty"]["basis"].startswith("no repeated measurement")

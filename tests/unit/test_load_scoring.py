@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders.load import LoadParams, Sample, parse_samples, per_second, score_load
+from graders.load import LoadParams, Sample, parse_samples, per_second, score_load, slo_held
 
 START = 1_000_000.0
 
@@ -52,9 +52,41 @@ def test_graded_p95_is_the_median_of_window_p95s():
     assert result.evidence["p95_spread_ms"] == 250.0
 
 
-def test_latency_over_slo_ramps_down_to_zero_at_the_zero_factor():
-    assert score_load(steady(250.0), START, params()).score == pytest.approx(0.5)
-    assert score_load(steady(400.0), START, params()).score == 0.0
+def test_latency_just_over_the_slo_keeps_only_half_the_points():
+    result = score_load(steady(101.0), START, params())
+    assert not result.passed and result.score == pytest.approx(0.495, abs=0.001)
+
+
+def test_latency_over_slo_falls_from_half_to_zero_at_the_zero_factor():
+    assert score_load(steady(150.0), START, params()).score == pytest.approx(0.25)
+    assert score_load(steady(200.0), START, params()).score == 0.0
+    assert score_load(steady(150.0), START, params(latency_zero_factor=4)).score == (
+        pytest.approx(0.5 * 250 / 300, abs=1e-4)
+    )
+
+
+def test_each_window_is_scored_on_its_own_for_the_score_standard_error():
+    samples = steady(lambda i: 150.0 if 20 <= i < 70 else 50.0)
+    result = score_load(samples, START, params())
+    assert result.evidence["window_scores"] == [0.25, 1.0, 1.0]
+    assert result.sem == pytest.approx(0.25, abs=0.001)  # sd 0.433 / sqrt(3)
+    assert score_load(steady(20.0), START, params()).sem == 0.0
+
+
+def test_the_slo_condition_states_the_measured_value_and_the_threshold():
+    over = score_load(steady(164.0), START, params())
+    verdict = slo_held(over, params())
+    assert not verdict.met and not verdict.borderline
+    assert verdict.detail == "p95 164 ms > SLO 100 ms; errors 0.0% <= 1.0%; 10.0 of 10 req/s"
+    assert slo_held(score_load(steady(20.0), START, params()), params()).met
+
+
+def test_a_p95_within_its_noise_of_the_slo_is_borderline():
+    samples = steady(lambda i: 90.0 if i < 70 else 104.0 if i < 120 else 101.0)
+    result = score_load(samples, START, params())
+    verdict = slo_held(result, params())
+    assert verdict.borderline and not verdict.met
+    assert "borderline" in verdict.detail
 
 
 def test_errors_over_budget_lower_the_score():

@@ -221,7 +221,7 @@ def test_two_packages_declaring_one_kind_name_both(site):
 
 def test_a_plugin_grader_that_raises_while_grading_records_a_failed_result(site, make_challenge):
     declare(site, {"crashing": f"{HERE}:CrashingGrader"})
-    root = make_challenge(lambda s: s.update(graders=[_grader_spec("crashing")]))
+    root = make_challenge(lambda s: s.update(graders=[_grader_spec("crashing")], requirements=[]))
     events: list[tuple[str, dict[str, Any]]] = []
     job = GradingJob(
         run=None,

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from graders.slo import Sample
-from runner.challenge import ProbeSpec, SloSpec
 from runner.prober import (
     RECENT,
     Canary,
@@ -21,6 +20,7 @@ from runner.prober import (
     load_canaries,
     to_sample,
 )
+from runner.specincidents import ProbeSpec, SloSpec
 from runner.store import Store
 from sandbox.environment import NOBODY_USER
 

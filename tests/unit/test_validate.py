@@ -16,12 +16,20 @@ from runner.challenge import Challenge, load_challenge
 from runner.cheats import Cheat, CheatContext, NotApplicable, Probe
 from runner.prepare import Material
 from runner.store import Run, Status, utcnow
+from runner.uncertainty import load_regrading
 from runner.validate import judge_cheat, validate_challenge
 
 
-def document(scores: dict[str, float], total: float, findings: tuple[str, ...] = ()) -> dict:
+def document(
+    scores: dict[str, float],
+    total: float,
+    findings: tuple[str, ...] = (),
+    passed: bool | None = None,
+) -> dict:
     return {
         "score": total,
+        "passed": total >= 70 if passed is None else passed,
+        "requirements": [],
         "graders": [{"name": name, "score": score} for name, score in scores.items()],
         "integrity": [{"grader": name, "message": "forged"} for name in findings],
     }
@@ -62,7 +70,13 @@ class FakeRunner:
     material_: Material
     regrades: list[dict[str, Any]] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
-    settings: Any = field(default_factory=lambda: type("S", (), {"max_archive_mb": 512})())
+    data_dir: Path = Path("/nonexistent")
+    ladder: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Any:
+        return type("S", (), {"max_archive_mb": 512, "data_dir": self.data_dir})()
+
     catalog: Any = field(default_factory=plugins.catalog)
 
     def report(self, line: str) -> None:
@@ -79,6 +93,8 @@ class FakeRunner:
             return make_run("ref", document(REFERENCE, 98.0))
         if candidate == "validate-starter":
             return make_run("start", document(STARTER, 0.0))
+        if submission is not None and submission.name in self.ladder:
+            return make_run(candidate, self.ladder[submission.name])
         return make_run(candidate, document(STARTER, 0.0))
 
     def grade(self, run_id: str) -> Run:
@@ -104,7 +120,10 @@ class IdleCheat(Cheat):
 
 @pytest.fixture
 def deploy(make_challenge, tmp_path) -> Challenge:
-    return load_challenge(make_challenge(), plugins.catalog())
+    """deploy-model without its calibration ladder (tests below add their own)."""
+    return load_challenge(
+        make_challenge(lambda spec: spec.pop("calibration", None)), plugins.catalog()
+    )
 
 
 @pytest.fixture
@@ -121,7 +140,7 @@ def runner(deploy, tmp_path) -> FakeRunner:
         (hidden / rel).write_text(json.dumps([rel]))
     material = Material(workspace=(deploy.path("workspace"),), hidden=(hidden,), setup=())
     steady = document(REFERENCE, 98.0)
-    return FakeRunner(material, regrades=[steady, steady])
+    return FakeRunner(material, regrades=[steady, steady], data_dir=tmp_path / "data")
 
 
 def test_a_sound_challenge_passes_every_step(runner, deploy):
@@ -170,7 +189,7 @@ def test_a_reference_below_its_band_fails(runner, deploy):
     runner.run_scripted = lambda *a, **k: make_run("ref", document(REFERENCE, 80.0))  # type: ignore[method-assign]
     verdict = validate_challenge(runner, deploy, [])
     reference = next(c for c in verdict["checks"] if c["section"] == "reference")
-    assert not reference["ok"] and reference["detail"] == "scored 80.0, band >= 90"
+    assert not reference["ok"] and reference["detail"] == "scored 80.0, band >= 90; passed"
 
 
 def test_noise_fails_a_grader_whose_spread_exceeds_the_tolerance(runner, deploy):
@@ -190,6 +209,85 @@ def test_noise_grades_the_reference_as_often_as_asked(runner, deploy):
     runner.regrades = [document(REFERENCE, 98.0)] * 4
     verdict = validate_challenge(runner, deploy, [], repeats=5)
     assert verdict["checks"][-1]["repeats"] == 5 and runner.regrades == []
+
+
+def test_noise_records_each_graders_regrading_spread_for_later_gradings(runner, deploy):
+    runner.regrades = [
+        document({**REFERENCE, "load": 0.85}, 95.0),
+        document({**REFERENCE, "load": 0.90}, 96.0),
+    ]
+    validate_challenge(runner, deploy, [])
+    recorded = load_regrading(runner.data_dir, "deploy-model", deploy.spec.version)
+    assert recorded is not None and recorded.gradings == 3
+    assert recorded.sd["load"] == pytest.approx(0.05, abs=1e-4)  # sd of 0.95, 0.85, 0.90
+    assert recorded.sd["correctness"] == 0.0
+
+
+def laddered(make_challenge, order: list[str]) -> Challenge:
+    """deploy-model with a two-rung calibration ladder and the given order."""
+
+    def change(spec: dict[str, Any]) -> None:
+        spec["calibration"] = {
+            "submissions": [
+                {"name": "slow", "passed": False, "band": {"max": 60}, "why": "misses its SLO"},
+                {"name": "fine", "passed": True, "band": {"min": 85}, "why": "a minor flaw only"},
+            ],
+            "order": order,
+        }
+
+    root = make_challenge(change)
+    for name in ("slow", "fine"):
+        (root / "calibration" / name).mkdir(parents=True, exist_ok=True)
+    return load_challenge(root, plugins.catalog())
+
+
+def test_calibration_submissions_land_in_their_bands_with_the_expected_verdict(
+    runner, make_challenge
+):
+    challenge = laddered(make_challenge, ["reference", "fine", "slow", "starter"])
+    runner.ladder = {
+        "slow": document(REFERENCE, 55.0, passed=False),
+        "fine": document(REFERENCE, 90.0, passed=True),
+    }
+    verdict = validate_challenge(runner, challenge, [])
+    assert verdict["ok"], json.dumps(verdict, indent=1)
+    ladder = {c["label"]: c for c in verdict["checks"] if c["section"] in ("calibration", "order")}
+    assert ladder["slow"]["detail"] == "scored 55.0, band <= 60; not passed"
+    assert ladder["order"]["detail"] == "reference 98.0 > fine 90.0 > slow 55.0 > starter 0.0"
+
+
+def test_a_calibration_submission_with_the_wrong_verdict_fails_even_in_its_band(
+    runner, make_challenge
+):
+    challenge = laddered(make_challenge, [])
+    runner.ladder = {
+        "slow": document(REFERENCE, 58.0, passed=True),
+        "fine": document(REFERENCE, 90.0, passed=True),
+    }
+    verdict = validate_challenge(runner, challenge, [])
+    slow = next(c for c in verdict["checks"] if c["label"] == "slow")
+    assert not verdict["ok"] and not slow["ok"]
+    assert slow["detail"] == "scored 58.0, band <= 60; passed, expected not passed"
+
+
+def test_a_ladder_out_of_order_fails_the_order_check(runner, make_challenge):
+    challenge = laddered(make_challenge, ["reference", "slow", "fine"])
+    runner.ladder = {
+        "slow": document(REFERENCE, 55.0, passed=False),
+        "fine": document(REFERENCE, 90.0, passed=True),
+    }
+    verdict = validate_challenge(runner, challenge, [])
+    order = next(c for c in verdict["checks"] if c["section"] == "order")
+    assert not order["ok"] and order["detail"] == "fine (90.0) scored above slow (55.0)"
+
+
+def test_a_reference_that_misses_a_requirement_fails_even_in_its_band(runner, deploy):
+    doc = document(REFERENCE, 95.0, passed=False)
+    runner.run_scripted = lambda *a, **k: make_run("ref", doc)  # type: ignore[method-assign]
+    verdict = validate_challenge(runner, deploy, [])
+    reference = next(c for c in verdict["checks"] if c["section"] == "reference")
+    assert not reference["ok"]
+    assert reference["detail"] == "scored 95.0, band >= 90; not passed, expected passed"
 
 
 PROBE = Probe(("correctness", "load"), "a constant server")
