@@ -103,8 +103,15 @@ class Candidates:
         return sorted(found, key=lambda r: r.created_at)
 
     def evidence(self, name: str) -> list[track_record.Evidence]:
+        """Each graded run's competency scores, with the run's own measurement error."""
         return [
-            track_record.Evidence(competency, float(score), run.graded_at, run.id)
+            track_record.Evidence(
+                competency,
+                float(score),
+                run.graded_at,
+                run.id,
+                track_record.measurement_se(run.result, competency),
+            )
             for run in self.runs(name)
             if run.status is Status.graded and run.graded_at is not None and run.result
             for competency, score in (run.result.get("competencies") or {}).items()

@@ -12,6 +12,7 @@ from rich.table import Table
 from runner.cli_context import Context, out
 from runner.cli_people import operator
 from runner.portal import CandidateRecord
+from runner.track_record import INTERVAL_NOTE
 
 
 @click.group()
@@ -70,20 +71,25 @@ def show(ctx: Context, name: str, as_json: bool, plot: Path | None) -> None:
         graded = f"{run.graded_at:%Y-%m-%d}" if run.graded_at else ""
         runs.add_row(run.id, run.challenge_id, run.status.value, score, graded)
     out.print(runs)
-    record = Table("competency", "value", "level", "runs counted", "last evidence", "current")
+    record = Table(
+        "competency", "value", "90% interval", "level", "runs counted", "last evidence", "current"
+    )
     for competency, (now, _) in found.record.items():
         value = "" if now.value is None else f"{now.value:.1f}"
+        band = "" if now.interval is None else f"{now.interval[0]:.1f}–{now.interval[1]:.1f}"
         lapsed = f"lapsed {now.lapsed_at:%Y-%m-%d}"
         current = "yes" if now.value is not None else lapsed
         record.add_row(
             competency,
             value,
+            f"{band} ({now.band})" if band else "",
             now.level or "",
             str(now.runs),
             f"{now.last_evidence:%Y-%m-%d}",
             current,
         )
     out.print(record)
+    out.print(f"[dim]{INTERVAL_NOTE}[/dim]")
 
 
 @candidate.command("forget")
@@ -137,6 +143,9 @@ def document(found: CandidateRecord) -> dict[str, Any]:
         "competencies": {
             name: {
                 "value": None if now.value is None else round(now.value, 2),
+                "interval": None if now.interval is None else list(now.interval),
+                "standard_error": None if now.se is None else round(now.se, 2),
+                "effective_runs": round(now.effective_runs, 2),
                 "level": now.level,
                 "runs_counted": now.runs,
                 "last_evidence": now.last_evidence,

@@ -202,13 +202,17 @@ def line_chart(
     markers: Sequence[Rule] = (),
     bands: Sequence[Band] = (),
     band_name: str = "unhealthy",
+    y_max: float = 0.0,
+    x_span: float = 1.0,
 ) -> str:
-    """Lines (or dots) over a numeric x axis, y from 0, with horizontal reference lines,
-    labelled vertical markers and shaded bands; a legend when there is more than one item."""
+    """Lines (or dots) over a numeric x axis at least ``x_span`` wide, y from 0 (to at least
+    ``y_max``), with horizontal reference lines, labelled vertical markers and shaded bands; a
+    legend when there is more than one item."""
     series = [s for s in series if any(y is not None for _, y in s.points)]
     xs = [x for s in series for x, _ in s.points] + [m.at for m in markers] or [0.0]
-    ys = [0.0] + [y for s in series for _, y in s.points if y is not None] + [r.at for r in refs]
-    x0, x1, yt = min(xs), max(max(xs), min(xs) + 1), nice_ticks(min(ys), max(ys))
+    ys = [0.0, y_max] + [y for s in series for _, y in s.points if y is not None]
+    ys += [r.at for r in refs]
+    x0, x1, yt = min(xs), max(max(xs), min(xs) + x_span), nice_ticks(min(ys), max(ys))
     xt = [t for t in nice_ticks(x0, x1, 7) if x0 <= t <= x1]
     sx, sy = _scale(x0, x1, LEFT, WIDTH - RIGHT), _scale(yt[0], yt[-1], HEIGHT - BOTTOM, TOP)
     body = []
@@ -364,7 +368,10 @@ def _incident(name: str, ev: dict[str, Any]) -> list[Plot]:
         title = f"Incident {index}: {incident.get('fault') or 'fault'}"
         refs = [Rule(slo_ms, f"SLO {slo_ms:g} ms", BAD)] if slo_ms is not None else []
         rules = [Rule(x, label, color) for x, label, color in marks if x is not None]
-        axes = {"x_label": "seconds since the injection (s)", "y_label": "latency (ms)"}
+        axes: dict[str, Any] = {
+            "x_label": "seconds since the injection (s)",
+            "y_label": "latency (ms)",
+        }
         svg = line_chart(title, lines, **axes, refs=refs, markers=rules,
                          bands=bands, band_name="unhealthy window")  # fmt: skip
         caption = _incident_caption(broke, ttm, _num(incident.get("unhealthy_s")))

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from runner import verdict
 from runner.challenge import ChallengeSpec
 from runner.requirements import RequirementResult
 from runner.scoring import FORMULA, Outcome, Scorecard
@@ -165,27 +166,20 @@ def render(doc: dict[str, Any], console: Console) -> None:
 
 
 def verdict_lines(doc: dict[str, Any]) -> list[Text]:
-    """The verdict first: passed or not, then each requirement with its numbers (plain text:
-    details are measurements, never markup)."""
-    passed = doc.get("passed")
-    if passed is None:
-        return [Text("verdict unknown: graded before requirements existed; grade it again")]
-    failed = [r for r in doc.get("requirements", []) if not r["met"]]
-    if passed:
-        head = Text("PASSED", style="bold green")
-        head.append(" every requirement met", style="green")
-    elif failed:
-        head = Text("NOT PASSED", style="bold red")
-        head.append(f" {len(failed)} requirement{'s' if len(failed) > 1 else ''} missed")
-    else:
-        head = Text("NOT PASSED", style="bold red")
-        head.append(f" score below the pass line {doc.get('pass_score', 0):g}")
+    """The verdict first: passed or not and why, then each requirement with its numbers
+    (plain text: details are measurements, never markup)."""
+    found = verdict.of(doc)
+    style = {verdict.PASSED: "bold green", verdict.NOT_PASSED: "bold red"}.get(
+        found.state, "bold yellow"
+    )
+    head = Text(found.label, style=style)
+    head.append(f" {found.reason}")
     lines = [head]
-    for r in doc.get("requirements", []):
-        mark = Text("  ✓ " if r["met"] else "  ✗ ", style="green" if r["met"] else "red")
-        mark.append(f"{r['name']}: ", style="bold")
-        mark.append(r["detail"])
-        if r.get("borderline"):
+    for r in found.requirements:
+        mark = Text("  ✓ " if r.met else "  ✗ ", style="green" if r.met else "red")
+        mark.append(f"{r.name}: ", style="bold")
+        mark.append(r.detail)
+        if r.borderline:
             mark.append(" [borderline]", style="yellow")
         lines.append(mark)
     return lines

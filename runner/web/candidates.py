@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from runner.portal import Portal
+from runner.track_record import INTERVAL_NOTE
 from runner.web.auth import AssessorContext, assessor, portal
 from runner.web.responses import page
 
@@ -30,4 +31,5 @@ def candidate(
         found=found,
         chart=found.chart(),
         months=the_portal.settings.validity_months,
+        interval_note=INTERVAL_NOTE,
     )

@@ -14,6 +14,8 @@ import nbformat
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from runner import verdict
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -87,6 +89,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(markdown=markdown, duration=duration, when=when, score=score, pretty=pretty)
     env.globals["inline_css"] = lambda: Markup(stylesheet())
+    env.globals["verdict"] = verdict.of
     return env
 
 

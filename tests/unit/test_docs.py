@@ -78,14 +78,42 @@ def test_every_spec_field_is_documented(field):
     )
 
 
+def grader_section(kind: str) -> str:
+    """The text of graders.md's section on the grader ``kind``."""
+    section = doc("graders.md").split(f"## `{kind}`", 1)
+    assert len(section) == 2, f"graders.md has no section for {kind}"
+    return section[1].split("\n## ", 1)[0]
+
+
 @pytest.mark.parametrize("kind", sorted(plugins.graders()))
 def test_every_grader_kind_and_parameter_is_documented(kind):
-    document = doc("graders.md")
-    section = document.split(f"## `{kind}`", 1)
-    assert len(section) == 2, f"graders.md has no section for {kind}"
-    body = section[1].split("\n## ", 1)[0]
+    body = grader_section(kind)
     for field in model_fields(plugins.graders()[kind].Params):
         assert f"`{field}`" in body, f"{kind} parameter {field} is undocumented"
+
+
+@pytest.mark.parametrize("kind", sorted(plugins.graders()))
+def test_every_condition_of_every_grader_kind_is_documented_in_its_section(kind):
+    body = grader_section(kind)
+    for name in plugins.graders()[kind].condition_names():
+        assert f"`{name}`" in body, f"{kind} condition {name} is undocumented"
+
+
+def test_the_curve_plots_are_what_the_graders_draw_now():
+    from runner import curvedoc
+
+    drawn = curvedoc.drawings()
+    committed = {p.name: p.read_text() for p in (DOCS / "img").glob("curve-*.svg")}
+    assert sorted(committed) == sorted(drawn), "run: python -m runner.curvedoc docs/img"
+    for name, svg in drawn.items():
+        assert committed[name] == svg, f"{name} is stale: run python -m runner.curvedoc docs/img"
+
+
+def test_every_curve_plot_is_shown_in_graders_md():
+    from runner import curvedoc
+
+    for name in curvedoc.CURVES:
+        assert f"](img/{name})" in doc("graders.md"), f"graders.md does not show {name}"
 
 
 @pytest.mark.parametrize("kind", sorted(plugins.services()))
@@ -96,6 +124,27 @@ def test_every_service_kind_is_documented(kind):
 @pytest.mark.parametrize("field", RESULT_FIELDS)
 def test_every_result_field_is_documented(field):
     assert f"| `{field}` |" in doc("json-output.md")
+
+
+def documented_fields(heading: str) -> set[str]:
+    """The field names of the json-output.md table that follows the line ``heading``."""
+    after = doc("json-output.md").split(heading, 1)[1]
+    rows = after.split("\n\n", 2)[1].splitlines()[2:]
+    return {name.strip("` ") for row in rows for name in row.split("|")[1].split(",")}
+
+
+def test_the_emitted_result_document_and_its_documentation_agree():
+    from tests.unit.test_grading import document
+
+    emitted = document(
+        {"name": "right", "params": {"score": 1.0}},
+        requirements=[{"name": "Answers match", "grader": "right"}],
+    )
+    status_only = {"variant", "deadline", "graded_at", "error"}  # added by `show` (status)
+    assert set(emitted) | status_only == documented_fields("print one JSON\nobject.")
+    assert set(emitted["graders"][0]) == documented_fields("Each entry of `graders`:")
+    assert set(emitted["requirements"][0]) == documented_fields("Each entry of `requirements`:")
+    assert set(emitted["uncertainty"]) == documented_fields("`uncertainty`:")
 
 
 def test_readme_starts_with_the_two_commands():

@@ -3,11 +3,15 @@ longer counts, and a competency without current evidence says when it lapsed."""
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runner.track_record import Evidence, level, record, standing
+from runner.track_record import OCCASION_SD, Evidence, level, measurement_se, record, standing
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -73,3 +77,81 @@ def test_the_history_is_the_value_right_after_each_run_per_competency():
 )
 def test_levels_follow_the_value(value, name):
     assert level(value) == name
+
+
+# the interval ----------------------------------------------------------------------------------
+def width(now) -> float:
+    low, high = now.interval
+    return high - low
+
+
+def test_one_run_gives_a_wide_interval_that_contains_the_value():
+    now = standing([piece(70, 0)], NOW, months=12)
+    low, high = now.interval
+    assert low <= now.value <= high
+    assert now.se == pytest.approx(OCCASION_SD)  # no measurement error recorded for this run
+    assert width(now) == pytest.approx(2 * 1.645 * OCCASION_SD, abs=0.2)  # ±16.4 points
+    assert now.band == "one run: a wide band" and now.effective_runs == pytest.approx(1)
+
+
+def test_more_runs_narrow_the_interval():
+    pieces = [piece(70 + (-1) ** i * 4, i * 0.5) for i in range(6)]
+    widths = [width(standing(pieces[: n + 1], NOW, months=12)) for n in range(len(pieces))]
+    assert widths == sorted(widths, reverse=True) and widths[-1] < widths[0] / 2
+    now = standing(pieces, NOW, months=12)
+    assert now.interval[0] <= now.value <= now.interval[1]
+    assert now.band.startswith("6 runs, worth") and 5 < now.effective_runs < 6
+
+
+def test_recency_weights_count_in_the_effective_number_of_runs():
+    fresh = standing([piece(70, 0), piece(80, 0)], NOW, months=12)
+    spread = standing([piece(70, 0), piece(80, 11)], NOW, months=12)
+    assert fresh.effective_runs == pytest.approx(2)
+    assert 1 < spread.effective_runs < 2 and width(spread) > width(fresh)
+
+
+def test_a_runs_measurement_error_widens_its_interval():
+    exact = standing([piece(70, 0)], NOW, months=12)
+    noisy = standing([Evidence("deployment", 70, NOW, "r", se=7.5)], NOW, months=12)
+    assert noisy.se == pytest.approx(math.hypot(OCCASION_SD, 7.5))
+    assert width(noisy) > width(exact)
+
+
+def test_the_interval_is_clipped_to_the_score_range():
+    now = standing([piece(98, 0)], NOW, months=12)
+    assert now.interval[1] == 100.0 and now.interval[0] < 98
+
+
+def test_a_lapsed_competency_has_no_interval():
+    now = standing([piece(95, 14)], NOW, months=12)
+    assert now.interval is None and now.se is None and now.band == ""
+
+
+def result_with(sem: float, met: bool = True) -> dict[str, Any]:
+    return {
+        "uncertainty": {"sem": sem, "interval": [0, 100], "level": 0.9, "basis": "x"},
+        "requirements": [{"name": "SLO", "met": met}],
+        "pass_score": 70,
+        "graders": [
+            {"name": "a", "competency": "deployment", "weight": 1.0},
+            {"name": "b", "competency": "deployment", "weight": 2.0},
+            {"name": "c", "competency": "optimization", "weight": 4.0},
+        ],
+    }
+
+
+def test_a_runs_measurement_error_is_its_total_sem_scaled_to_the_competency():
+    # all the run's noise could lie in a competency's graders: at most sem × Σw / Σw_c
+    assert measurement_se(result_with(1.0), "deployment") == pytest.approx(7 / 3)
+    assert measurement_se(result_with(1.0), "optimization") == pytest.approx(7 / 4)
+
+
+def test_a_capped_runs_sem_is_uncapped_first_as_competencies_are_never_capped():
+    capped = measurement_se(result_with(0.63, met=False), "optimization")
+    assert capped == pytest.approx(1.0 * 7 / 4)  # 0.63 = 1.0 × 0.9 × 70 / 100
+
+
+def test_a_result_without_uncertainty_adds_no_measurement_error():
+    assert measurement_se({"graders": []}, "deployment") == 0.0
+    fixture = Path(__file__).parent / "fixtures" / "results" / "deploy-model.json"
+    assert measurement_se(json.loads(fixture.read_text()), "deployment") == 0.0
