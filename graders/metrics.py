@@ -30,6 +30,28 @@ def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
+def auc_standard_error(auc: float, positives: float, negatives: float) -> float:
+    """Standard error of an AUC measured on ``positives`` and ``negatives`` labelled rows
+    (Hanley & McNeil 1982, Radiology 143:29-36, equation 2)::
+
+        Q1 = A / (2 - A),  Q2 = 2 A^2 / (1 + A)
+        SE = sqrt((A (1 - A) + (P - 1)(Q1 - A^2) + (N - 1)(Q2 - A^2)) / (P N))
+
+    The counts may be fractional (expected counts of a sample of a given size and positive
+    share). Raises ValueError for an AUC outside 0..1 or a class with less than one row.
+    """
+    if not 0.0 <= auc <= 1.0:
+        raise ValueError(f"an AUC is between 0 and 1, not {auc}")
+    if positives < 1 or negatives < 1:
+        raise ValueError("a standard error of the AUC needs at least one row of each class")
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc**2 / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    ) / (positives * negatives)
+    return math.sqrt(max(0.0, variance))
+
+
 def accuracy(labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5) -> float:
     """Fraction of rows where ``score >= threshold`` agrees with the label."""
     if not labels:

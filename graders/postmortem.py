@@ -6,13 +6,14 @@ Prevention. The score adds four parts::
 
     sections    0.25  each required section present and not empty
     root cause  0.35  the category names the injected fault's root cause
-    timeline    0.25  detected_at after the injection and before mitigated_at; mitigated_at
+    timeline    0.25  detected_at not before the fault (give or take clock_tolerance_s: how
+                      late someone noticed cannot be checked, so it is not); mitigated_at
                       within tolerance_s of the prober's mitigation (or null when the prober
                       saw none); half each
     prevention  0.15  at least min_prevention_items list items under Prevention (half for one)
 
-A missing file or unreadable front matter scores 0 with the reason. A mitigation time the
-prober contradicts is also an integrity finding.
+A missing file or unreadable front matter scores 0 with the reason. A detection before the
+fault existed, or a mitigation the prober never saw, is also an integrity finding.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from graders.base import EvaluationEnvironment, Finding, Grader, GradeResult, Params
+from graders.base import (
+    Condition,
+    EvaluationEnvironment,
+    Finding,
+    Grader,
+    GradeResult,
+    Params,
+    Verdict,
+)
 from graders.slo import IncidentRecord, analyse
 
 WEIGHTS = {"sections": 0.25, "root_cause": 0.35, "timeline": 0.25, "prevention": 0.15}
@@ -43,7 +52,15 @@ class PostmortemParams(Params):
         default_factory=lambda: ["Summary", "Timeline", "Root cause", "Mitigation", "Prevention"],
         description="headings that must be present (any level, case-insensitive)",
     )
-    tolerance_s: float = Field(180, ge=0, description="how far timestamps may be off")
+    tolerance_s: float = Field(
+        180, ge=0, description="how far mitigated_at may be from the prober's mitigation"
+    )
+    clock_tolerance_s: float = Field(
+        60,
+        ge=0,
+        description="how far before the injection detected_at may be (clocks, times rounded "
+        "to the minute)",
+    )
     min_prevention_items: int = Field(2, ge=1, description="list items wanted under Prevention")
     pass_score: float = Field(0.7, ge=0, le=1, description="score that counts as passed")
 
@@ -125,6 +142,12 @@ class PostmortemGrader(Grader[PostmortemParams]):
     kind = "postmortem"
     description = "Checks the postmortem's root cause and timeline against the prober's record."
     Params = PostmortemParams
+    conditions = {
+        "root_cause": Condition[PostmortemParams](
+            "the postmortem's root_cause is the category of the fault really injected",
+            lambda result, params: root_cause_named(result),
+        )
+    }
 
     def grade(self, env: EvaluationEnvironment, params: PostmortemParams) -> GradeResult:
         record = env.incident()
@@ -168,10 +191,24 @@ def score_postmortem(
 
     detected = postmortem.timestamp("detected_at")
     mitigated = postmortem.timestamp("mitigated_at")
-    upper = (mitigated if mitigated is not None else float("inf")) + tol
-    detected_ok = detected is not None and injection.at - tol <= detected <= upper
-    if not detected_ok:
-        notes.append("detected_at is not between the injection and the mitigation")
+    earliest = injection.at - params.clock_tolerance_s
+    detected_ok = detected is not None and detected >= earliest
+    if detected is None:
+        notes.append("detected_at is missing")
+    elif not detected_ok:
+        notes.append("detected_at is before the incident began")
+        findings.append(
+            Finding(
+                kind="detected_before_incident",
+                message=f"the postmortem says the incident was noticed "
+                f"{injection.at - detected:.0f} s before the fault was injected",
+                evidence={
+                    "claimed_detected_at": detected,
+                    "injected_at": injection.at,
+                    "clock_tolerance_s": params.clock_tolerance_s,
+                },
+            )
+        )
     if found.mitigated_at is None:
         mitigated_ok = mitigated is None
     else:
@@ -226,3 +263,16 @@ def score_postmortem(
         },
         findings=findings,
     )
+
+
+def root_cause_named(result: GradeResult) -> Verdict:
+    """The ``root_cause`` condition: the postmortem names what was really injected."""
+    claimed = result.evidence.get("claimed", {}).get("root_cause")
+    observed = result.evidence.get("observed", {}).get("root_cause")
+    if observed is None:
+        return Verdict(False, f"not measured: {result.summary}")
+    if not claimed:
+        return Verdict(False, f"no root_cause given (the fault was {observed})")
+    if claimed != observed:
+        return Verdict(False, f"root_cause {claimed} named, but the fault was {observed}")
+    return Verdict(True, f"root_cause {claimed}, as injected")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from graders.base import GradeResult
 from graders.postmortem import (
     WEIGHTS,
     PostmortemGrader,
@@ -24,7 +25,7 @@ START = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 T0 = START.timestamp()
 SLO = Slo(latency_ms=250, stability_s=60, interval_s=1.0)
 CATEGORIES = ["bad_model_rollout", "latency_regression", "config_schema_change", "other"]
-PARAMS = PostmortemParams(categories=CATEGORIES, tolerance_s=20)
+PARAMS = PostmortemParams(categories=CATEGORIES, tolerance_s=20, clock_tolerance_s=20)
 INJECTION = Injection(
     event="incident",
     fault="schema-change",
@@ -81,7 +82,9 @@ def document(
     )
 
 
-def grade(text: str, found: IncidentRecord = MITIGATED, params: PostmortemParams = PARAMS):
+def grade(
+    text: str, found: IncidentRecord = MITIGATED, params: PostmortemParams = PARAMS
+) -> GradeResult:
     return score_postmortem(parse(text), found, params)
 
 
@@ -297,22 +300,52 @@ def test_a_root_cause_outside_the_categories_is_named():
     assert f"root_cause 'gremlins' is not one of {CATEGORIES}" in result.summary
 
 
-@pytest.mark.parametrize("detected_s", [-20, 0, 10, 30, 50])
-def test_detection_between_the_injection_and_the_mitigation_give_or_take_tolerance_is_right(
-    detected_s,
-):
-    assert grade(document(detected_at=iso(detected_s))).evidence["parts"]["timeline"] == 1.0
-
-
-@pytest.mark.parametrize("detected_s", [-21, 51, 3600])
-def test_detection_outside_the_injection_to_mitigation_span_is_wrong(detected_s):
+@pytest.mark.parametrize("detected_s", [-20, 0, 10, 30, 50, 3600])
+def test_any_detection_from_the_injection_on_give_or_take_the_clock_tolerance_is_right(
+    detected_s: float,
+) -> None:
     result = grade(document(detected_at=iso(detected_s)))
+    assert (result.evidence["parts"]["timeline"], result.findings) == (1.0, [])
+
+
+def test_noticing_late_even_after_the_mitigation_is_not_marked_down() -> None:
+    # How late someone noticed cannot be checked against anything: it is their account.
+    result = grade(document(detected_at=iso(600), mitigated_at=iso(30)))
+    assert result.score == pytest.approx(1.0)
+    assert result.findings == []
+
+
+def test_noticing_the_deploy_before_the_prober_saw_a_failure_is_right() -> None:
+    late_break = incident("H" * 6 + "H" * 40 + "x" * 30 + "H" * 120)  # broke at T0 + 40
+    result = grade(document(detected_at=iso(5), mitigated_at=iso(70)), late_break)
+    assert result.evidence["observed"]["broke_at"] == T0 + 40
+    assert (result.evidence["parts"]["timeline"], result.findings) == (1.0, [])
+
+
+def test_detection_before_the_incident_is_a_finding() -> None:
+    result = grade(document(detected_at=iso(-21)))
     assert result.evidence["parts"]["timeline"] == 0.5
-    assert "detected_at is not between the injection and the mitigation" in result.summary
+    assert "detected_at is before the incident began" in result.summary
+    assert [(f.kind, f.message, f.evidence) for f in result.findings] == [
+        (
+            "detected_before_incident",
+            "the postmortem says the incident was noticed 21 s before the fault was injected",
+            {"claimed_detected_at": T0 - 21, "injected_at": T0, "clock_tolerance_s": 20},
+        )
+    ]
 
 
-def test_a_missing_detection_time_is_wrong():
-    assert grade(document(detected_at=None)).evidence["parts"]["timeline"] == 0.5
+def test_the_clock_tolerance_defaults_to_a_minute_for_times_written_to_the_minute() -> None:
+    params = PostmortemParams(categories=CATEGORIES, tolerance_s=20)
+    assert params.clock_tolerance_s == 60
+    assert grade(document(detected_at=iso(-60)), params=params).findings == []
+    assert len(grade(document(detected_at=iso(-61)), params=params).findings) == 1
+
+
+def test_a_missing_detection_time_is_wrong() -> None:
+    result = grade(document(detected_at=None))
+    assert (result.evidence["parts"]["timeline"], result.findings) == (0.5, [])
+    assert "detected_at is missing" in result.summary
 
 
 @pytest.mark.parametrize("mitigated_s", [10, 30, 50])
