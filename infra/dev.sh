@@ -3,6 +3,8 @@
 #   infra/dev.sh demo   install everything, build images, run deploy-model with its reference
 #                       solution as the candidate, print the graded result
 #   infra/dev.sh test   the whole test suite (what .ci/run calls)
+#   infra/dev.sh gate   the release tier: `challenge validate` on every built-in challenge with
+#                       more noise repeats than CI (slow; run it when grading changes)
 # Both are fast when nothing changed: the venv and the images are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +57,24 @@ case "${1:-}" in
         "$venv/bin/mypy"
         exec "$venv/bin/pytest" "$@"
         ;;
+    gate)
+        shift
+        ensure_python
+        ensure_engine
+        ensure_images
+        status=0
+        for challenge in $("$venv/bin/prodproven" challenge list --json | "$venv/bin/python" -c \
+                'import json, sys; print(" ".join(c["id"] for c in json.load(sys.stdin) if "id" in c))'); do
+            jobs=1
+            [ "$challenge" = incident-response ] && jobs=3
+            echo "prodproven: gate $challenge" >&2
+            "$venv/bin/prodproven" challenge validate "$challenge" --repeats "${GATE_REPEATS:-5}" \
+                --jobs "$jobs" "$@" || status=1
+        done
+        exit $status
+        ;;
     *)
-        echo "usage: infra/dev.sh demo|test [pytest args]" >&2
+        echo "usage: infra/dev.sh demo|test|gate [args]" >&2
         exit 2
         ;;
 esac
