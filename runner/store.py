@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -78,6 +78,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime}
+
+
+VERDICT_FIELDS = ("passed", "pass_score", "requirements")
+"""The fields of a result document a listing keeps: enough for each run's verdict."""
 
 
 class RunRow(Base):
@@ -273,15 +277,28 @@ class Store:
             return Run.from_row(row)
 
     def list_runs(self, *, status: Status | None = None, results: bool = True) -> list[Run]:
-        """Newest first; with ``results=False`` each run's result document is left out (None),
-        which keeps long listings fast."""
+        """Newest first; with ``results=False`` each run's result document is cut down to its
+        verdict (``VERDICT_FIELDS``, read inside the database), which keeps long listings
+        fast: evidence series stay on disk."""
+        verdict = [
+            RunRow.result["passed"].as_boolean(),
+            RunRow.result["pass_score"].as_float(),
+            RunRow.result["requirements"],
+        ]
         with self.session() as s:
-            query = select(RunRow).order_by(RunRow.created_at.desc())
+            query = select(RunRow, *verdict).order_by(RunRow.created_at.desc())
             if not results:
                 query = query.options(defer(RunRow.result, raiseload=True))
             if status is not None:
                 query = query.where(RunRow.status == status.value)
-            return [Run.from_row(r, result=results) for r in s.scalars(query)]
+            found = []
+            for row, *values in s.execute(query):
+                run = Run.from_row(row, result=results)
+                if not results and row.score is not None:
+                    kept = dict(zip(VERDICT_FIELDS, values, strict=True))
+                    run = replace(run, result={"score": row.score, **kept})
+                found.append(run)
+            return found
 
     def transition(self, run_id: str, to: Status, **fields: Any) -> Run:
         """Move a run to ``to`` (recording an event) and update ``fields`` in one commit.

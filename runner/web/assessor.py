@@ -55,7 +55,7 @@ def runs(
         sort=sort if sort in SORTS else "created",
         descending=order != "asc",
     )
-    found = the_portal.runs(who.actor, query, results=True)  # for each run's verdict
+    found = the_portal.runs(who.actor, query)
     return _page(
         request,
         "runs.html",

@@ -84,3 +84,29 @@ def test_committed_state_survives_a_new_store_on_the_same_file(tmp_path):
 def test_unknown_run_is_a_clear_error(store):
     with pytest.raises(RunNotFound, match="no run 'zzz'"):
         store.get("zzz")
+
+
+def graded(store: Store, result: dict) -> str:
+    run = new_run(store)
+    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
+        store.transition(run.id, status)
+    store.transition(run.id, Status.graded, score=result["score"], result=result)
+    return run.id
+
+
+def test_a_listing_without_results_keeps_only_each_runs_verdict(store):
+    missed = [{"name": "SLO met", "met": False, "detail": "p95 164 ms > SLO 100 ms"}]
+    failed = graded(
+        store,
+        {"score": 40.9, "passed": False, "pass_score": 70, "requirements": missed, "graders": []},
+    )
+    old = graded(store, {"score": 97.0, "graders": [{"evidence": {"series": [1, 2, 3]}}]})
+    listed = {run.id: run.result for run in store.list_runs(results=False)}
+    assert listed[failed] == {
+        "score": 40.9,
+        "passed": False,
+        "pass_score": 70.0,
+        "requirements": missed,
+    }
+    assert listed[old] == {"score": 97.0, "passed": None, "pass_score": None, "requirements": None}
+    assert {run.id: run.result for run in store.list_runs()}[old]["graders"]
