@@ -11,7 +11,20 @@ from typing import Any
 
 import pytest
 
-FIELDS = {"run_id", "challenge", "status", "score", "competencies", "graders", "integrity"}
+FIELDS = {
+    "run_id",
+    "challenge",
+    "status",
+    "passed",
+    "requirements",
+    "score",
+    "uncertainty",
+    "weighted_score",
+    "pass_score",
+    "competencies",
+    "graders",
+    "integrity",
+}
 GRADER_FIELDS = {"name", "kind", "score", "weight", "passed", "summary", "evidence"}
 
 
@@ -61,6 +74,11 @@ def grader(doc: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def check(verdict: dict[str, Any], label: str) -> dict[str, Any]:
     return next(c for c in verdict["checks"] if c["label"] == label)
+
+
+def ladder(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The calibration checks of a verdict by submission name."""
+    return {c["label"]: c for c in verdict["checks"] if c["section"] == "calibration"}
 
 
 def failures(verdict: dict[str, Any]) -> str:
