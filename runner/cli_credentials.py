@@ -32,8 +32,9 @@ def credential() -> None:
 )
 @click.pass_obj
 def issue(ctx: Context, run_id: str, out_file: Path | None) -> None:
-    """Issue a signed credential for a graded run that meets its challenge's pass score
-    (after review: an override counts and is part of the evidence)."""
+    """Issue a signed credential for a graded run that passed: every requirement met and at or
+    above its challenge's pass score (after review: an override counts and is part of the
+    evidence, but never passes a run that missed a requirement)."""
     issued = ctx.portal().issue_credential(operator(), run_id)
     text = json.dumps(issued.document, indent=2)
     if out_file is None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runner.requirements import RequirementResult
+
 PASSED, NOT_PASSED, UNKNOWN, UNGRADED = "passed", "not-passed", "unknown", "ungraded"
 LABELS = {
     PASSED: "PASSED",
@@ -22,21 +24,11 @@ LABELS = {
 
 
 @dataclass(frozen=True)
-class Requirement:
-    name: str
-    grader: str
-    condition: str
-    met: bool
-    borderline: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class Verdict:
     state: str
     """One of PASSED, NOT_PASSED, UNKNOWN (graded before requirements existed), UNGRADED."""
     reason: str
-    requirements: tuple[Requirement, ...]
+    requirements: tuple[RequirementResult, ...]
     score: float | None
     interval: tuple[float, float] | None
     level: float
@@ -47,7 +39,7 @@ class Verdict:
         return LABELS[self.state]
 
     @property
-    def missed(self) -> tuple[Requirement, ...]:
+    def missed(self) -> tuple[RequirementResult, ...]:
         return tuple(r for r in self.requirements if not r.met)
 
     @property
@@ -67,7 +59,7 @@ def of(result: Mapping[str, Any] | None) -> Verdict:
     doc: Mapping[str, Any] = result or {}
     score = _number(doc.get("score"))
     requirements = tuple(
-        Requirement(
+        RequirementResult(
             name=str(r.get("name", "")),
             grader=str(r.get("grader", "")),
             condition=str(r.get("condition", "")),
@@ -105,7 +97,7 @@ def of(result: Mapping[str, Any] | None) -> Verdict:
     )
 
 
-def _reason(passed: bool, requirements: tuple[Requirement, ...], pass_score: Any) -> str:
+def _reason(passed: bool, requirements: tuple[RequirementResult, ...], pass_score: Any) -> str:
     missed = sum(1 for r in requirements if not r.met)
     if passed:
         return "every requirement met" if requirements else "at or above the pass score"

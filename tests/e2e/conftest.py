@@ -11,20 +11,9 @@ from typing import Any
 
 import pytest
 
-FIELDS = {
-    "run_id",
-    "challenge",
-    "status",
-    "passed",
-    "requirements",
-    "score",
-    "uncertainty",
-    "weighted_score",
-    "pass_score",
-    "competencies",
-    "graders",
-    "integrity",
-}
+from runner.report import RESULT_FIELDS
+
+FIELDS = set(RESULT_FIELDS)
 GRADER_FIELDS = {"name", "kind", "score", "weight", "passed", "summary", "evidence"}
 
 
