@@ -28,8 +28,11 @@ def challenge(tmp_path):
 
 @pytest.fixture
 def quick_challenge(tmp_path, make_challenge):
-    """deploy-model with only the correctness grader: a fast full grading."""
-    root = make_challenge(lambda s: s.update(graders=s["graders"][:1]))
+    """deploy-model with only the correctness grader and its requirement: a fast full
+    grading."""
+    root = make_challenge(
+        lambda s: s.update(graders=s["graders"][:1], requirements=s["requirements"][:1])
+    )
     return load_challenge(root, plugins.catalog())
 
 
