@@ -49,6 +49,10 @@ def median(values: Sequence[float]) -> float:
     return percentile(values, 50)
 
 
+Z90 = 1.645
+"""Half-width of a two-sided 90% normal interval, in standard errors."""
+
+
 def standard_error(values: Sequence[float]) -> float:
     """The standard error of the mean of ``values`` (sample standard deviation / sqrt(n));
     0 for fewer than two values, which measure no spread."""

@@ -28,7 +28,7 @@ from graders.base import (
     Params,
     Verdict,
 )
-from graders.curves import cliff_down, median, percentile, ramp_up, standard_error
+from graders.curves import Z90, cliff_down, median, percentile, ramp_up, standard_error
 
 
 class Slo(Params):
@@ -244,10 +244,6 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
             "series": per_second(samples, start),
         },
     )
-
-
-Z90 = 1.645
-"""Half-width of a two-sided 90% normal interval, in standard errors."""
 
 
 def slo_held(result: GradeResult, params: LoadParams) -> Verdict:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graders.curves import Z90
 from runner.scoring import Outcome
 
 LEVEL = 0.9
-Z = 1.645
-"""Half-width of a two-sided 90% normal interval, in standard errors."""
+"""The interval's confidence level; its half-width is ``Z90`` standard errors."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Uncertainty:
 
 def interval(score: float, sem: float) -> tuple[float, float]:
     """The 90% interval of ``score`` (0..100) with standard error ``sem``, clipped."""
-    return (round(max(0.0, score - Z * sem), 1), round(min(100.0, score + Z * sem), 1))
+    return (round(max(0.0, score - Z90 * sem), 1), round(min(100.0, score + Z90 * sem), 1))
 
 
 def of_score(
