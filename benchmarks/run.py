@@ -28,19 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from runner import plugins
-from runner.challenge import load_challenge
-from runner.config import REPO_ROOT, Settings
-from runner.evaluation import candidate_container
-from runner.lifecycle import Runner
-from runner.schedule import Planned
-from runner.services import start_services
-from runner.store import Store, utcnow
-from runner.supervisor import RunSupervisor
-from sandbox.docker_backend import DockerBackend, connect
-from sandbox.environment import Limits
-from sandbox.images import ImageBuilder
+from prodproven.runner import plugins
+from prodproven.runner.config import REPO_ROOT, Settings
+from prodproven.runner.grading.evaluation import candidate_container
+from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.runs.schedule import Planned
+from prodproven.runner.runs.services import start_services
+from prodproven.runner.runs.store import Store, utcnow
+from prodproven.runner.runs.supervisor import RunSupervisor
+from prodproven.runner.spec.challenge import load_challenge
+from prodproven.sandbox.docker_backend import DockerBackend, connect
+from prodproven.sandbox.environment import Limits
+from prodproven.sandbox.images import ImageBuilder
 
 DELAY_MS = 50
 DELAY_SERVICE = f"""
@@ -253,11 +252,10 @@ def web_pages(repeat: int, workdir: Path) -> None:
     from datetime import timedelta
 
     from fastapi.testclient import TestClient
-
-    from runner.portal import Portal
-    from runner.store import Status
-    from runner.web.app import create_app
-    from runner.web.auth import ASSESSOR_COOKIE
+    from prodproven.runner.portal.core import Portal
+    from prodproven.runner.runs.store import Status
+    from prodproven.runner.web.app import create_app
+    from prodproven.runner.web.auth import ASSESSOR_COOKIE
 
     settings = Settings.from_env(data_dir=workdir / "web")
     settings.data_dir.mkdir(parents=True, exist_ok=True)

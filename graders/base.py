@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from prodproven.graders.slo import IncidentRecord
+from prodproven.sandbox.environment import ExecResult
+from prodproven.sandbox.errors import ProdprovenError
 from pydantic import BaseModel, ConfigDict, Field
-
-from graders.slo import IncidentRecord
-from sandbox.environment import ExecResult
-from sandbox.errors import ProdprovenError
 
 
 class GraderError(ProdprovenError):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from graders.base import Grader
-from graders.correctness import CorrectnessGrader
-from graders.incident import IncidentGrader
-from graders.load import LoadGrader
-from graders.mlflow_model import MlflowModelGrader
-from graders.notebook import NotebookGrader
-from graders.postmortem import PostmortemGrader
-from graders.pytest_grader import PytestGrader
-from runner.hookspecs import hookimpl
+from prodproven.graders.base import Grader
+from prodproven.graders.correctness import CorrectnessGrader
+from prodproven.graders.incident import IncidentGrader
+from prodproven.graders.load import LoadGrader
+from prodproven.graders.mlflow_model import MlflowModelGrader
+from prodproven.graders.notebook import NotebookGrader
+from prodproven.graders.postmortem import PostmortemGrader
+from prodproven.graders.pytest_grader import PytestGrader
+from prodproven.runner.hookspecs import hookimpl
 
 
 @hookimpl

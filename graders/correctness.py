@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from importlib import resources
 from typing import Any
 
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     HIDDEN_FILE,
     EvaluationEnvironment,
     Grader,
@@ -17,6 +14,8 @@ from graders.base import (
     GradeResult,
     Params,
 )
+from prodproven.graders.probes import probe
+from pydantic import Field
 
 
 class CorrectnessParams(Params):
@@ -57,7 +56,7 @@ class CorrectnessGrader(Grader[CorrectnessParams]):
                 f"{params.inputs} and {params.expected} must be equally long, non-empty lists"
             )
         env.ensure_service()
-        script = resources.files("graders.probes").joinpath("http_client.py").read_bytes()
+        script = probe("http_client.py")
         cmd = [
             "python",
             "/grading/probe.py",

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     Condition,
     EvaluationEnvironment,
     Grader,
@@ -24,7 +22,8 @@ from graders.base import (
     Params,
     Verdict,
 )
-from graders.slo import Analysis, IncidentRecord, Injection, analyse
+from prodproven.graders.slo import Analysis, IncidentRecord, Injection, analyse
+from pydantic import Field
 
 MAX_SERIES = 1200
 """Most points of the latency/health series kept as evidence (longer runs are thinned)."""

@@ -13,12 +13,9 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     HIDDEN_FILE,
     Condition,
     EvaluationEnvironment,
@@ -28,7 +25,9 @@ from graders.base import (
     Params,
     Verdict,
 )
-from graders.curves import Z90, cliff_down, median, percentile, ramp_up, standard_error
+from prodproven.graders.curves import Z90, cliff_down, median, percentile, ramp_up, standard_error
+from prodproven.graders.probes import probe
+from pydantic import Field
 
 
 class Slo(Params):
@@ -104,7 +103,7 @@ class LoadGrader(Grader[LoadParams]):
             "json_key": params.json_key,
             "timeout": params.request_timeout_s,
         }
-        script = resources.files("graders.probes").joinpath("locustfile.py").read_bytes()
+        script = probe("locustfile.py")
         cmd = [
             "locust",
             "-f",

@@ -18,12 +18,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any
 
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     HIDDEN_FILE,
     Condition,
     EvaluationEnvironment,
@@ -34,8 +31,10 @@ from graders.base import (
     Params,
     Verdict,
 )
-from graders.curves import ramp_up
-from graders.metrics import accuracy, auc_standard_error, roc_auc
+from prodproven.graders.curves import ramp_up
+from prodproven.graders.metrics import accuracy, auc_standard_error, roc_auc
+from prodproven.graders.probes import probe
+from pydantic import Field
 
 SCORER = "mlflow_scorer.py"
 
@@ -241,7 +240,7 @@ def _score(
 ) -> list[float]:
     """Predictions of ``model`` for the feature rows, computed in a fresh tester container."""
     files = {
-        SCORER: resources.files("graders.probes").joinpath(SCORER).read_bytes(),
+        SCORER: probe(SCORER),
         "features.csv": features,
     }
     if baseline:

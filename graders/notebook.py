@@ -15,9 +15,7 @@ import json
 from typing import Any, Literal
 
 import nbformat
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     HIDDEN_FILE,
     EvaluationEnvironment,
     Finding,
@@ -26,8 +24,9 @@ from graders.base import (
     GradeResult,
     Params,
 )
-from graders.kernel import CellRun, Execution, KernelPorts, execute_cells
-from graders.metrics import set_f1
+from prodproven.graders.kernel import CellRun, Execution, KernelPorts, execute_cells
+from prodproven.graders.metrics import set_f1
+from pydantic import Field
 
 FIRST_KERNEL_PORT = 49100
 MAX_VALUE_TEXT = 100_000

@@ -24,9 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import yaml
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     Condition,
     EvaluationEnvironment,
     Finding,
@@ -35,7 +33,8 @@ from graders.base import (
     Params,
     Verdict,
 )
-from graders.slo import IncidentRecord, analyse
+from prodproven.graders.slo import IncidentRecord, analyse
+from pydantic import Field
 
 WEIGHTS = {"sections": 0.25, "root_cause": 0.35, "timeline": 0.25, "prevention": 0.15}
 REQUIRED_KEYS = ("root_cause", "detected_at", "mitigated_at")

@@ -12,9 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     HIDDEN_FILE,
     Condition,
     EvaluationEnvironment,
@@ -24,6 +22,7 @@ from graders.base import (
     Params,
     Verdict,
 )
+from pydantic import Field
 
 JUNIT_MAX = 4 * 2**20
 

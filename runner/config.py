@@ -7,10 +7,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from prodproven.runner.errors import ConfigError
+from prodproven.sandbox.images import ImageSettings, default_debian_mirror
 from pydantic import BaseModel, ConfigDict, ValidationError
-
-from runner.errors import ConfigError
-from sandbox.images import ImageSettings, default_debian_mirror
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "PRODPROVEN_"

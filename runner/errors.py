@@ -34,8 +34,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from graders.base import GraderError
-from sandbox.errors import (
+from prodproven.graders.base import GraderError
+from prodproven.sandbox.errors import (
     ContainerError,
     DockerUnavailable,
     ExecTimeout,

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from graders.base import Grader
-    from runner.cheats import Cheat
-    from runner.config import Settings
-    from sandbox.environment import Backend
-    from sandbox.faults import FaultKind
-    from sandbox.services import ServiceKind
+    from prodproven.graders.base import Grader
+    from prodproven.runner.config import Settings
+    from prodproven.runner.gate.cheats import Cheat
+    from prodproven.sandbox.environment import Backend
+    from prodproven.sandbox.faults import FaultKind
+    from prodproven.sandbox.services import ServiceKind
 
 hookspec = pluggy.HookspecMarker("prodproven")
 hookimpl = pluggy.HookimplMarker("prodproven")

@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from runner.errors import ProdprovenError
+from prodproven.runner.errors import ProdprovenError
 
 SECRET_FILE = "secret.key"
 SECRET_BYTES = 32

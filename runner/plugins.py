@@ -16,18 +16,21 @@ from importlib import metadata
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pluggy
+from prodproven.graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
+from prodproven.runner import hookspecs
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.gate.cheats import Cheat
+from prodproven.runner.hookspecs import hookimpl
+from prodproven.runner.spec.challenge import Catalog
+from prodproven.sandbox.faults import FaultKind
+from prodproven.sandbox.services import ServiceKind
 from pydantic import ConfigDict
 
-from graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
-from runner import hookspecs
-from runner.challenge import Catalog
-from runner.cheats import Cheat
-from runner.errors import ProdprovenError
-from runner.hookspecs import hookimpl
-from sandbox.faults import FaultKind
-from sandbox.services import ServiceKind
-
-BUILTIN_PLUGINS = ("graders.builtin", "sandbox.builtin", "runner.builtin_cheats")
+BUILTIN_PLUGINS = (
+    "prodproven.graders.builtin",
+    "prodproven.sandbox.builtin",
+    "prodproven.runner.gate.builtin_cheats",
+)
 GRADERS_GROUP = "prodproven.graders"
 CHEATS_GROUP = "prodproven.cheats"
 
@@ -97,7 +100,7 @@ def _describe(entry_point: metadata.EntryPoint, what: str = "grader") -> str:
 def _misfit(kind: str, loaded: object, origin: str) -> str | None:
     """Why ``loaded`` cannot serve as the grader of ``kind``, or None when it can."""
     if not (inspect.isclass(loaded) and issubclass(loaded, Grader)):
-        return f"{origin} is not a graders.base.Grader subclass (it is {loaded!r})"
+        return f"{origin} is not a prodproven.graders.base.Grader subclass (it is {loaded!r})"
     if inspect.isabstract(loaded):
         missing = ", ".join(sorted(loaded.__abstractmethods__))
         return f"{origin} does not implement {missing}"
@@ -106,7 +109,7 @@ def _misfit(kind: str, loaded: object, origin: str) -> str | None:
         return f"{origin} has kind {declared!r}; the entry point's name must be its kind"
     params = getattr(loaded, "Params", None)
     if not (inspect.isclass(params) and issubclass(params, Params)):
-        return f"{origin} has no Params model (a graders.base.Params subclass)"
+        return f"{origin} has no Params model (a prodproven.graders.base.Params subclass)"
     return None
 
 
@@ -143,7 +146,9 @@ def load_entry_point_cheats(entry_points: Iterable[metadata.EntryPoint]) -> Entr
             problems.append(f"{origin} failed to load: {type(exc).__name__}: {exc}")
             continue
         if not isinstance(cheat, Cheat) or cheat.name != entry_point.name:
-            problems.append(f"{origin} is not a runner.cheats.Cheat named {entry_point.name!r}")
+            problems.append(
+                f"{origin} is not a prodproven.runner.gate.cheats.Cheat named {entry_point.name!r}"
+            )
             continue
         cheats.append(cheat)
     return EntryPointCheats(tuple(cheats), tuple(problems))

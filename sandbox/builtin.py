@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runner.hookspecs import hookimpl
-from sandbox.docker_backend import DockerBackend
-from sandbox.faults import Deploy, FaultKind
-from sandbox.services import MLFLOW, ServiceKind
+from prodproven.runner.hookspecs import hookimpl
+from prodproven.sandbox.docker_backend import DockerBackend
+from prodproven.sandbox.faults import Deploy, FaultKind
+from prodproven.sandbox.services import MLFLOW, ServiceKind
 
 if TYPE_CHECKING:
-    from runner.config import Settings
+    from prodproven.runner.config import Settings
 
 
 @hookimpl(trylast=True)

@@ -20,9 +20,8 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
-
-from sandbox import tarball
-from sandbox.environment import (
+from prodproven.sandbox import tarball
+from prodproven.sandbox.environment import (
     NOBODY_USER,
     RUN_LABEL,
     Backend,
@@ -32,14 +31,14 @@ from sandbox.environment import (
     PublishedPort,
     Sandbox,
 )
-from sandbox.errors import (
+from prodproven.sandbox.errors import (
     ContainerError,
     DockerUnavailable,
     ExecTimeout,
     ImageError,
     ServiceNotReady,
 )
-from sandbox.portforward import PortForward
+from prodproven.sandbox.portforward import PortForward
 
 ROLE_LABEL = "prodproven.role"
 PURPOSE_LABEL = "prodproven.purpose"

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from prodproven.sandbox import tarball
+from prodproven.sandbox.environment import CANDIDATE_UID, Sandbox
+from prodproven.sandbox.errors import SandboxError
 from pydantic import BaseModel, ConfigDict, Field
-
-from sandbox import tarball
-from sandbox.environment import CANDIDATE_UID, Sandbox
-from sandbox.errors import SandboxError
 
 
 class FaultError(SandboxError):

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
-
-from sandbox.errors import ImageError
+from prodproven.sandbox.errors import ImageError
 
 OFFLINE_BASE = "prodproven/base:bookworm"
 RUNTIME_REPO = "prodproven/runtime"

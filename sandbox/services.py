@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.environment import NOBODY_USER, Limits
+from prodproven.sandbox.environment import NOBODY_USER, Limits
 
 INFRA_IMAGES = Path(__file__).resolve().parents[1] / "infra" / "images"
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from sandbox.environment import CANDIDATE_UID
+from prodproven.sandbox.environment import CANDIDATE_UID
 
 
 def files(entries: Mapping[str, bytes], *, owner: int) -> bytes:

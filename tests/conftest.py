@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from runner import plugins
-from runner.challenge import Catalog
-from runner.config import REPO_ROOT
+from prodproven.runner import plugins
+from prodproven.runner.config import REPO_ROOT
+from prodproven.runner.spec.challenge import Catalog
 
 BUILTIN = REPO_ROOT / "challenges"
 

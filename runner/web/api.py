@@ -11,13 +11,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prodproven.runner.grading.result import status_document
+from prodproven.runner.people.invitations import Invitation
+from prodproven.runner.people.reviews import Review
+from prodproven.runner.portal.core import SORTS, Actor, Portal, RunFilter, RunSummary
+from prodproven.runner.web.auth import api_actor, portal
 from pydantic import BaseModel, Field
-
-from runner.invitations import Invitation
-from runner.portal import SORTS, Actor, Portal, RunFilter, RunSummary
-from runner.report import status_document
-from runner.reviews import Review
-from runner.web.auth import api_actor, portal
 
 _bearer = HTTPBearer(auto_error=False, description="An API token of an assessor")
 

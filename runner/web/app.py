@@ -13,8 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-
-from runner.errors import (
+from prodproven.runner.errors import (
     AccessDenied,
     AccountError,
     CandidateNotFound,
@@ -27,9 +26,9 @@ from runner.errors import (
     RunStateError,
     ScopeDenied,
 )
-from runner.portal import Portal
-from runner.web import api, assessor, candidate, candidates, credentials, proxy
-from runner.web.auth import (
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.web import api, assessor, candidate, candidates, credentials, proxy
+from prodproven.runner.web.auth import (
     ASSESSOR_COOKIE,
     LOGIN_COOKIE,
     CsrfFailed,
@@ -37,10 +36,10 @@ from runner.web.auth import (
     checked_form,
     checked_login_form,
 )
-from runner.web.auth import assessor as signed_in
-from runner.web.jobs import Jobs
-from runner.web.render import environment
-from runner.web.responses import page
+from prodproven.runner.web.auth import assessor as signed_in
+from prodproven.runner.web.jobs import Jobs
+from prodproven.runner.web.render import environment
+from prodproven.runner.web.responses import page
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -93,7 +92,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.state.portal = portal
     app.state.jobs = jobs or Jobs()
     app.state.templates = environment()
-    app.mount("/static", StaticFiles(packages=[("runner.web", "static")]), name="static")
+    app.mount("/static", StaticFiles(packages=[("prodproven.runner.web", "static")]), name="static")
     app.include_router(api.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)

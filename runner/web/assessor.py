@@ -8,14 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-
-from runner.archives import read_member
-from runner.errors import ProdprovenError, ReviewError, RunStateError
-from runner.htmlreport import notebooks, render_report
-from runner.portal import SORTS, Portal, RunFilter
-from runner.store import Status
-from runner.web.auth import AssessorContext, assessor, checked_form, portal
-from runner.web.responses import page
+from prodproven.runner.errors import ProdprovenError, ReviewError, RunStateError
+from prodproven.runner.portal.core import SORTS, Portal, RunFilter
+from prodproven.runner.present.htmlreport import notebooks, render_report
+from prodproven.runner.runs.archives import read_member
+from prodproven.runner.runs.store import Status
+from prodproven.runner.web.auth import AssessorContext, assessor, checked_form, portal
+from prodproven.runner.web.responses import page
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[AssessorContext, Depends(assessor)]

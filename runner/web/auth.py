@@ -14,11 +14,10 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
+from prodproven.runner.errors import AccessDenied
+from prodproven.runner.people.accounts import WebSession, csrf_matches
+from prodproven.runner.portal.core import Actor, Portal
 from starlette.datastructures import FormData
-
-from runner.accounts import WebSession, csrf_matches
-from runner.errors import AccessDenied
-from runner.portal import Actor, Portal
 
 ASSESSOR_COOKIE = "pp_session"
 CANDIDATE_COOKIE = "pp_candidate"

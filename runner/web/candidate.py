@@ -12,14 +12,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-
-from runner.errors import AccessDenied, RunStateError
-from runner.lab import LAB_BASE_URL
-from runner.portal import Portal
-from runner.store import Status
-from runner.web.auth import CANDIDATE_COOKIE, CandidateContext, candidate, checked_form, portal
-from runner.web.jobs import Jobs
-from runner.web.responses import page
+from prodproven.runner.errors import AccessDenied, RunStateError
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.runs.lab import LAB_BASE_URL
+from prodproven.runner.runs.store import Status
+from prodproven.runner.web.auth import (
+    CANDIDATE_COOKIE,
+    CandidateContext,
+    candidate,
+    checked_form,
+    portal,
+)
+from prodproven.runner.web.jobs import Jobs
+from prodproven.runner.web.responses import page
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[CandidateContext, Depends(candidate)]

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-
-from runner.portal import Portal
-from runner.track_record import INTERVAL_NOTE
-from runner.web.auth import AssessorContext, assessor, portal
-from runner.web.responses import page
+from prodproven.runner.people.track_record import INTERVAL_NOTE
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.web.auth import AssessorContext, assessor, portal
+from prodproven.runner.web.responses import page
 
 router = APIRouter(include_in_schema=False)
 

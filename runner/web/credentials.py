@@ -10,12 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-
-from runner.errors import CredentialError, RunStateError
-from runner.portal import Portal
-from runner.status_list import STATUS_PATH
-from runner.web.assessor import run_page
-from runner.web.auth import (
+from prodproven.runner.credentials.status_list import STATUS_PATH
+from prodproven.runner.errors import CredentialError, RunStateError
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.web.assessor import run_page
+from prodproven.runner.web.auth import (
     AssessorContext,
     CandidateContext,
     assessor,
@@ -23,7 +22,7 @@ from runner.web.auth import (
     checked_form,
     portal,
 )
-from runner.web.responses import page
+from prodproven.runner.web.responses import page
 
 router = APIRouter(include_in_schema=False)
 ThePortal = Annotated[Portal, Depends(portal)]

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from runner.errors import ProdprovenError
+from prodproven.runner.errors import ProdprovenError
 
 
 class Jobs:

@@ -1,5 +1,5 @@
 """The candidate's JupyterLab on the web app's own origin: a reverse proxy under
-``/candidate/lab/`` (JupyterLab's base URL, :data:`runner.lab.LAB_BASE_URL`).
+``/candidate/lab/`` (JupyterLab's base URL, :data:`prodproven.runner.runs.lab.LAB_BASE_URL`).
 
 Remote candidates reach only the web app, so every request and WebSocket under that prefix is
 forwarded, same path and query, to their own run's lab on ``127.0.0.1:PORT`` (the runner's
@@ -27,6 +27,11 @@ import anyio
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from prodproven.runner.errors import AccessDenied, ProdprovenError, RunStateError
+from prodproven.runner.portal.core import LabUpstream, Portal
+from prodproven.runner.runs.lab import LAB_BASE_URL
+from prodproven.runner.web.auth import CANDIDATE_COOKIE
+from prodproven.runner.web.responses import page
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
@@ -34,12 +39,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
-
-from runner.errors import AccessDenied, ProdprovenError, RunStateError
-from runner.lab import LAB_BASE_URL
-from runner.portal import LabUpstream, Portal
-from runner.web.auth import CANDIDATE_COOKIE
-from runner.web.responses import page
 
 PREFIX = LAB_BASE_URL
 APP_COOKIES = "pp_"

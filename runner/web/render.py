@@ -13,8 +13,7 @@ import jinja2
 import nbformat
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-
-from runner import verdict
+from prodproven.runner.present import verdict
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
@@ -81,7 +80,7 @@ def notebook_cells(raw: bytes) -> list[NotebookCell]:
 def environment() -> jinja2.Environment:
     """The one template environment (templates are compiled once per process)."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("runner.web", "templates"),
+        loader=jinja2.PackageLoader("prodproven.runner.web", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -94,4 +93,4 @@ def environment() -> jinja2.Environment:
 
 
 def stylesheet() -> str:
-    return resources.files("runner.web").joinpath("static/app.css").read_text()
+    return resources.files("prodproven.runner.web").joinpath("static/app.css").read_text()

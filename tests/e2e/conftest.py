@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner.report import RESULT_FIELDS
+from prodproven.runner.grading.result import RESULT_FIELDS
 
 FIELDS = set(RESULT_FIELDS)
 GRADER_FIELDS = {"name", "kind", "score", "weight", "passed", "summary", "evidence"}
@@ -23,7 +22,7 @@ def cli_json(
     """``prodproven ARGS`` in a subprocess; its parsed stdout (the exit code one of ``codes``)."""
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(data_dir)}
     proc = subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", *args],
+        [sys.executable, "-m", "prodproven.runner.cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -38,8 +38,9 @@ def test_the_reference_run_has_the_documented_fields_and_meets_the_slo(verdict, 
     assert load["evidence"]["p95_ms"] < 100 and load["evidence"]["series"]
     assert doc["passed"] is True and all(r["met"] for r in doc["requirements"])
     low, high = doc["uncertainty"]["interval"]
-    assert low <= doc["score"] <= high and "within-run repeats of load" in (
-        doc["uncertainty"]["basis"]
+    assert (
+        low <= doc["score"] <= high
+        and "within-run repeats of load" in (doc["uncertainty"]["basis"])
     )
 
 

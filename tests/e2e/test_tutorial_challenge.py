@@ -4,9 +4,9 @@ gate: what a firm's author follows must produce a challenge fit for candidates."
 from __future__ import annotations
 
 import pytest
+from prodproven.runner.config import REPO_ROOT
+from prodproven.runner.spec.doc import shown_files
 
-from runner.config import REPO_ROOT
-from runner.specdoc import shown_files
 from tests.e2e.conftest import check, cli_json, failures
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]

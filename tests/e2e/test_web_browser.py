@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from prodproven.runner.cli.context import Context
+from prodproven.runner.config import REPO_ROOT, Settings
 
-from runner.cli_context import Context
-from runner.config import REPO_ROOT, Settings
 from tests.conftest import BUILTIN
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
@@ -43,7 +43,7 @@ CHROMIUM_ARGS = [
 
 def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
     proc = subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", *args],
+        [sys.executable, "-m", "prodproven.runner.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -72,7 +72,7 @@ def base_url(data_dir: Path) -> Iterator[str]:
     port = free_port()
     log = (data_dir / "serve.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-c", "from runner.cli import main; main()", "serve", "--port", str(port)],
+        [sys.executable, "-m", "prodproven.runner.cli", "serve", "--port", str(port)],
         env={**os.environ, "PRODPROVEN_DATA_DIR": str(data_dir)},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prodproven.runner.config import Settings
+from prodproven.runner.plugins import plugin_manager
+from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.runs.store import Store
+from prodproven.sandbox.docker_backend import DockerBackend, connect
+from prodproven.sandbox.images import ImageBuilder
 
-from runner.config import Settings
-from runner.lifecycle import Runner
-from runner.plugins import plugin_manager
-from runner.store import Store
-from sandbox.docker_backend import DockerBackend, connect
-from sandbox.images import ImageBuilder
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker

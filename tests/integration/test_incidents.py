@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prodproven.graders.slo import windows
+from prodproven.runner import plugins
+from prodproven.runner.config import Settings
+from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.runs.prober import to_sample
+from prodproven.runner.runs.schedule import Planned
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.supervisor import RunSupervisor
+from prodproven.runner.spec.challenge import Challenge, load_challenge
 
-from graders.slo import windows
-from runner import plugins
-from runner.challenge import Challenge, load_challenge
-from runner.config import Settings
-from runner.lifecycle import Runner
-from runner.prober import to_sample
-from runner.schedule import Planned
-from runner.store import Run, Status, Store, utcnow
-from runner.supervisor import RunSupervisor
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker
@@ -167,7 +167,7 @@ def test_a_pending_incident_fires_late_after_the_supervisor_is_killed(
 ):
     run = started(make_lab())
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(lab_settings.data_dir)}
-    command = [sys.executable, "-c", "from runner.cli import main; main()", "supervise", run.id]
+    command = [sys.executable, "-m", "prodproven.runner.cli", "supervise", run.id]
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.5)
     first.send_signal(signal.SIGKILL)
@@ -280,7 +280,7 @@ def test_start_launches_a_supervisor_that_fires_the_incident_and_stops_after_sub
 ):
     lab = make_lab()
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(lab_settings.data_dir)}
-    cli = [sys.executable, "-c", "from runner.cli import main; main()"]
+    cli = [sys.executable, "-m", "prodproven.runner.cli"]
     started = subprocess.run(
         [*cli, "start", str(lab.root), "--candidate", "ada", "--json"],
         env=env,

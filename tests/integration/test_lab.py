@@ -25,20 +25,20 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from prodproven.runner import plugins
+from prodproven.runner.config import Settings
+from prodproven.runner.errors import RunStateError, ServiceNotReady
+from prodproven.runner.grading.evaluation import candidate_container
+from prodproven.runner.portal.core import Actor, Portal
+from prodproven.runner.runs.lab import LAB_BASE_URL, LAB_PORT, LOG_FILE, ensure_lab
+from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.runs.store import Run, Store
+from prodproven.runner.spec.challenge import Challenge, load_challenge
+from prodproven.runner.web.app import create_app
+from prodproven.sandbox.environment import KEEPALIVE, Limits, Pod, Sandbox
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from runner import plugins
-from runner.challenge import Challenge, load_challenge
-from runner.config import Settings
-from runner.errors import RunStateError, ServiceNotReady
-from runner.evaluation import candidate_container
-from runner.lab import LAB_BASE_URL, LAB_PORT, LOG_FILE, ensure_lab
-from runner.lifecycle import Runner
-from runner.portal import Actor, Portal
-from runner.store import Run, Store
-from runner.web.app import create_app
-from sandbox.environment import KEEPALIVE, Limits, Pod, Sandbox
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker

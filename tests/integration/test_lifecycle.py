@@ -9,13 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+from prodproven.runner import plugins
+from prodproven.runner.errors import RunStateError
+from prodproven.runner.grading.pipeline import ArchiveMismatch
+from prodproven.runner.runs.store import Status
+from prodproven.runner.spec.challenge import load_challenge
+from prodproven.sandbox.environment import RUN_LABEL
 
-from runner import plugins
-from runner.challenge import load_challenge
-from runner.errors import RunStateError
-from runner.grading import ArchiveMismatch
-from runner.store import Status
-from sandbox.environment import RUN_LABEL
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prodproven.runner import plugins
+from prodproven.runner.config import Settings
+from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.runs.store import Run, Status, Store
+from prodproven.runner.spec.challenge import Challenge, load_challenge
 
-from runner import plugins
-from runner.challenge import Challenge, load_challenge
-from runner.config import Settings
-from runner.lifecycle import Runner
-from runner.store import Run, Status, Store
 from tests.conftest import BUILTIN
 from tests.integration.conftest import HostListener, host_addresses, listening
 

@@ -5,8 +5,8 @@ cheat records no visit, that is the sandbox's isolation at work, not a server ou
 from __future__ import annotations
 
 import pytest
+from prodproven.runner.gate import oracle
 
-from runner import oracle
 from tests.integration.conftest import host_addresses
 
 pytestmark = pytest.mark.docker

@@ -12,9 +12,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from prodproven.runner.grading.evaluation import candidate_container
+from prodproven.sandbox.environment import Limits, Pod, Sandbox
 
-from runner.evaluation import candidate_container
-from sandbox.environment import Limits, Pod, Sandbox
 from tests.integration.conftest import host_addresses
 
 pytestmark = pytest.mark.docker

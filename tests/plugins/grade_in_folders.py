@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from graders.base import GraderError
-from runner import plugins
+from prodproven.graders.base import GraderError
+from prodproven.runner import plugins
 
 
 class FolderEnvironment:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from runner import plugins
+from prodproven.runner import plugins
 
 
 @contextmanager

@@ -7,9 +7,8 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-
-from runner.accounts import (
+from prodproven.runner.errors import AccessDenied, AccountError
+from prodproven.runner.people.accounts import (
     Accounts,
     ApiTokenRow,
     AssessorRow,
@@ -17,8 +16,8 @@ from runner.accounts import (
     WebSessionRow,
     csrf_matches,
 )
-from runner.errors import AccessDenied, AccountError
-from runner.store import Store, utcnow
+from prodproven.runner.runs.store import Store, utcnow
+from sqlalchemy import select
 
 PASSWORD = "correct horse battery"
 
@@ -227,7 +226,7 @@ def test_csrf_matches_only_the_sessions_own_secret():
 
 
 def test_opening_a_session_deletes_expired_ones(accounts):
-    from runner.accounts import WebSessionRow
+    from prodproven.runner.people.accounts import WebSessionRow
 
     accounts.open_session("assessor", "1", timedelta(seconds=-1))
     accounts.open_session("assessor", "2", timedelta(hours=1))

@@ -7,9 +7,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-from runner.archives import Entry, entries, read_member
-from runner.errors import ProdprovenError
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.runs.archives import Entry, entries, read_member
 
 FILES = {
     "./serve.py": b"print('serving')\n",

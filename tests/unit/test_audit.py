@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from runner.audit import Audit
-from runner.store import Store, utcnow
+from prodproven.runner.people.audit import Audit
+from prodproven.runner.runs.store import Store, utcnow
 
 
 @pytest.fixture

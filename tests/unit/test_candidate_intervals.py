@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from markupsafe import escape
+from prodproven.runner.people.track_record import INTERVAL_NOTE
 
-from runner.track_record import INTERVAL_NOTE
 from tests.unit.test_cli import prodproven
 from tests.unit.test_cli_people import graded_run
 from tests.unit.test_web_verdict import graded_as, missed

@@ -9,16 +9,16 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from prodproven.runner import plugins
+from prodproven.runner.credentials.issuer_key import issuer_key
+from prodproven.runner.credentials.issuing import Evidence, Register, Subject, bundle_sha256
+from prodproven.runner.errors import CandidateNotFound, RunStateError
+from prodproven.runner.people.audit import Audit
+from prodproven.runner.people.candidates import FORGOTTEN_REASON, Candidates
+from prodproven.runner.people.invitations import Invitations
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.spec.challenge import load_challenge
 
-from runner import plugins
-from runner.audit import Audit
-from runner.candidates import FORGOTTEN_REASON, Candidates
-from runner.challenge import load_challenge
-from runner.credentials import Evidence, Register, Subject, bundle_sha256
-from runner.errors import CandidateNotFound, RunStateError
-from runner.invitations import Invitations
-from runner.issuer_key import issuer_key
-from runner.store import Run, Status, Store, utcnow
 from tests.conftest import BUILTIN
 from tests.unit.test_credentials import RESULT
 

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from graders.slo import Slo
-from runner.challenge import (
+from prodproven.graders.slo import Slo
+from prodproven.runner.errors import ChallengeClash, ChallengeNotFound, SpecError
+from prodproven.runner.spec.challenge import (
     Challenge,
     find_challenge,
     list_challenges,
     load_challenge,
     parse_size,
 )
-from runner.errors import ChallengeClash, ChallengeNotFound, SpecError
-from runner.specvalidation import SlowCheck
-from sandbox.environment import Limits
+from prodproven.runner.spec.validation import SlowCheck
+from prodproven.sandbox.environment import Limits
+
 from tests.conftest import BUILTIN
 
 

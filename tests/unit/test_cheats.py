@@ -12,24 +12,25 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import nbformat
 import pytest
-
-from runner import oracle, plugins
-from runner.builtin_cheats import (
+from prodproven.graders.probes import probe
+from prodproven.runner import plugins
+from prodproven.runner.gate import oracle
+from prodproven.runner.gate.builtin_cheats import (
     ForgedOutputs,
     HardCoded,
     HiddenPaths,
     InflatedMetrics,
     Network,
 )
-from runner.challenge import Challenge, load_challenge
-from runner.cheats import CheatContext, NotApplicable, Probe
-from runner.oracle import OracleAddress
-from runner.prepare import Material
+from prodproven.runner.gate.cheats import CheatContext, NotApplicable, Probe
+from prodproven.runner.gate.oracle import OracleAddress
+from prodproven.runner.spec.challenge import Challenge, load_challenge
+from prodproven.runner.spec.prepare import Material
+
 from tests.conftest import BUILTIN
 
 ORACLE = OracleAddress(hosts=("10.1.2.3",), port=4567, token="t0ken")
@@ -138,9 +139,7 @@ def cheat_server(tmp_path: Path) -> Iterator[object]:
         path = tmp_path / f"config-{port}.json"
         path.write_text(json.dumps({"bind": "127.0.0.1", "port": port, **config}))
         script = tmp_path / "server.py"
-        script.write_bytes(
-            resources.files("graders.probes").joinpath("cheat_server.py").read_bytes()
-        )
+        script.write_bytes(probe("cheat_server.py"))
         procs.append(subprocess.Popen([sys.executable, str(script), str(path)]))
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):

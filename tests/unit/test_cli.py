@@ -13,7 +13,7 @@ from tests.conftest import BUILTIN
 
 def prodproven(*args: str, env_dir, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", *args],
+        [sys.executable, "-m", "prodproven.runner.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def test_an_unknown_run_is_one_message(tmp_path):
 @pytest.mark.parametrize("variable", ["DOCKER_HOST"])
 def test_a_dead_docker_daemon_is_one_message(tmp_path, variable):
     result = subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", "run", "deploy-model"],
+        [sys.executable, "-m", "prodproven.runner.cli", "run", "deploy-model"],
         capture_output=True,
         text=True,
         env={"PRODPROVEN_DATA_DIR": str(tmp_path), variable: "unix:///nonexistent.sock"},

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+from prodproven.runner.config import Settings
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.runs.store import Status, Store, utcnow
+from prodproven.runner.web.app import create_app
 
-from runner.config import Settings
-from runner.portal import Portal
-from runner.store import Status, Store, utcnow
-from runner.web.app import create_app
 from tests.conftest import BUILTIN
 from tests.unit.test_credentials import RESULT
 
@@ -42,7 +42,7 @@ def prodproven(
     data_dir: Path, *args: str, public_url: str = OFFLINE
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", *args],
+        [sys.executable, "-m", "prodproven.runner.cli", *args],
         capture_output=True,
         text=True,
         env={

@@ -7,7 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from runner.store import Status, Store, utcnow
+from prodproven.runner.runs.store import Status, Store, utcnow
+
 from tests.unit.test_cli import prodproven
 from tests.unit.websupport import FIXTURES
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from runner.config import REPO_ROOT, Settings
-from runner.errors import ConfigError
+from prodproven.runner.config import REPO_ROOT, Settings
+from prodproven.runner.errors import ConfigError
 
 
 def test_defaults_put_the_store_under_the_data_dir(tmp_path):

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner import data_integrity, ob_schema, plugins
-from runner.audit import Audit
-from runner.challenge import ChallengeSpec, load_challenge
-from runner.credentials import (
+from prodproven.runner import plugins
+from prodproven.runner.credentials import data_integrity, ob_schema
+from prodproven.runner.credentials.issuer_key import KEY_FILE, issuer_key
+from prodproven.runner.credentials.issuing import (
     Evidence,
     Issued,
     Register,
@@ -25,11 +24,13 @@ from runner.credentials import (
     Verdict,
     bundle_sha256,
 )
-from runner.errors import CredentialError, RunStateError, StatusListUnreachable
-from runner.issuer_key import KEY_FILE, issuer_key
-from runner.linked_data import undefined_terms
-from runner.reviews import Reviews
-from runner.store import Run, Status, Store, utcnow
+from prodproven.runner.credentials.linked_data import undefined_terms
+from prodproven.runner.errors import CredentialError, RunStateError, StatusListUnreachable
+from prodproven.runner.people.audit import Audit
+from prodproven.runner.people.reviews import Reviews
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.spec.challenge import ChallengeSpec, load_challenge
+
 from tests.conftest import BUILTIN
 
 RESULT: dict[str, Any] = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from graders.curves import percentile, ramp_down, ramp_up
+from prodproven.graders.curves import percentile, ramp_down, ramp_up
 
 
 @pytest.mark.parametrize(

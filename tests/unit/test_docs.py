@@ -10,15 +10,15 @@ from pathlib import Path
 
 import click
 import pytest
+from prodproven.runner import hookspecs, plugins
+from prodproven.runner.cli.main import cli
+from prodproven.runner.config import ENV_PREFIX, REPO_ROOT, Settings
+from prodproven.runner.grading.result import RESULT_FIELDS
+from prodproven.runner.spec.challenge import ChallengeSpec
 from pydantic import BaseModel
 
-from runner import hookspecs, plugins
-from runner.challenge import ChallengeSpec
-from runner.cli import cli
-from runner.config import ENV_PREFIX, REPO_ROOT, Settings
-from runner.report import RESULT_FIELDS
-
 DOCS = REPO_ROOT / "docs"
+CURVEDOC = "python -m prodproven.runner.present.curvedoc docs/img"
 
 
 def doc(name: str) -> str:
@@ -100,17 +100,17 @@ def test_every_condition_of_every_grader_kind_is_documented_in_its_section(kind)
 
 
 def test_the_curve_plots_are_what_the_graders_draw_now():
-    from runner import curvedoc
+    from prodproven.runner.present import curvedoc
 
     drawn = curvedoc.drawings()
     committed = {p.name: p.read_text() for p in (DOCS / "img").glob("curve-*.svg")}
-    assert sorted(committed) == sorted(drawn), "run: python -m runner.curvedoc docs/img"
+    assert sorted(committed) == sorted(drawn), f"run: {CURVEDOC}"
     for name, svg in drawn.items():
-        assert committed[name] == svg, f"{name} is stale: run python -m runner.curvedoc docs/img"
+        assert committed[name] == svg, f"{name} is stale: run {CURVEDOC}"
 
 
 def test_every_curve_plot_is_shown_in_graders_md():
-    from runner import curvedoc
+    from prodproven.runner.present import curvedoc
 
     for name in curvedoc.CURVES:
         assert f"](img/{name})" in doc("graders.md"), f"graders.md does not show {name}"
@@ -172,8 +172,7 @@ def test_every_fault_kind_and_parameter_is_documented(kind):
 
 def api_routes() -> Iterator[str]:
     from fastapi.routing import APIRoute
-
-    from runner.web import api
+    from prodproven.runner.web import api
 
     for route in api.router.routes:
         if isinstance(route, APIRoute):

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prodproven.runner import plugins
+from prodproven.runner.config import REPO_ROOT
+from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
+from prodproven.runner.grading.pipeline import GradingJob, run_graders
+from prodproven.runner.spec.challenge import load_challenge
 
-from runner import plugins
-from runner.challenge import load_challenge
-from runner.config import REPO_ROOT
-from runner.evaluation import CpuPlan, Evaluation, EvaluationPlan
-from runner.grading import GradingJob, run_graders
 from tests.unit.pluginsupport import plugins_found_afresh
 
 EXAMPLE = REPO_ROOT / "tests" / "plugins" / "prodproven-example-grader"
@@ -118,8 +118,8 @@ def test_a_spec_naming_the_packaged_kind_is_listed_as_valid(installed, tmp_path,
     root.rename(tmp_path / "extra" / "label-lab")
     listed = in_fresh_interpreter(
         installed,
-        "-c",
-        "from runner.cli import main; main()",
+        "-m",
+        "prodproven.runner.cli",
         "challenge",
         "list",
         "--json",

@@ -8,12 +8,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from prodproven.graders.base import Grader, GradeResult, Params
+from prodproven.runner.grading.pipeline import (
+    GradingJob,
+    build_document,
+    judge_requirements,
+    run_graders,
+    score,
+)
+from prodproven.runner.runs.store import Run, Status, utcnow
+from prodproven.runner.spec.challenge import Challenge, ChallengeSpec
 from pydantic import Field
-
-from graders.base import Grader, GradeResult, Params
-from runner.challenge import Challenge, ChallengeSpec
-from runner.grading import GradingJob, build_document, judge_requirements, run_graders, score
-from runner.store import Run, Status, utcnow
 
 
 class FixedParams(Params):

@@ -7,16 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from graders.base import GraderError
-from graders.incident import (
+from prodproven.graders.base import GraderError
+from prodproven.graders.incident import (
     MAX_SERIES,
     IncidentGrader,
     IncidentParams,
     mitigation_score,
     score_record,
 )
-from graders.slo import IncidentRecord, Injection, Sample, Slo
+from prodproven.graders.slo import IncidentRecord, Injection, Sample, Slo
 
 SLO = Slo(latency_ms=200, stability_s=5, interval_s=1.0, max_gap_s=3, target=0.99)
 PARAMS = IncidentParams(grace_s=5, half_life_s=60)

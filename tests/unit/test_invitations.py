@@ -7,11 +7,10 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-
-from runner import invitations as invitations_module
-from runner.errors import AccessDenied, InvitationError
-from runner.invitations import InvitationRow, Invitations
-from runner.store import Store, utcnow
+from prodproven.runner.errors import AccessDenied, InvitationError
+from prodproven.runner.people import invitations as invitations_module
+from prodproven.runner.people.invitations import InvitationRow, Invitations
+from prodproven.runner.runs.store import Store, utcnow
 
 
 @pytest.fixture

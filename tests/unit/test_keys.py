@@ -6,10 +6,9 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from runner.errors import ProdprovenError
-from runner.keys import SECRET_FILE, derive, instance_secret
-from runner.lab import lab_token
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.keys import SECRET_FILE, derive, instance_secret
+from prodproven.runner.runs.lab import lab_token
 
 
 def test_the_secret_is_created_once_private_and_stable(tmp_path):

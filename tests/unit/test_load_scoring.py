@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from graders.load import LoadParams, Sample, parse_samples, per_second, score_load, slo_held
+from prodproven.graders.load import (
+    LoadParams,
+    Sample,
+    parse_samples,
+    per_second,
+    score_load,
+    slo_held,
+)
 
 START = 1_000_000.0
 

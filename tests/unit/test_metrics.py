@@ -6,8 +6,7 @@ import random
 import statistics
 
 import pytest
-
-from graders.metrics import accuracy, auc_standard_error, roc_auc, set_f1
+from prodproven.graders.metrics import accuracy, auc_standard_error, roc_auc, set_f1
 
 
 def test_auc_of_a_perfect_ranking_is_one():

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from graders import mlflow_model
-from graders.base import GradeResult, ProbeOutput
-from graders.mlflow_model import MlflowModelGrader, MlflowModelParams
-from sandbox.environment import ExecResult
+from prodproven.graders import mlflow_model
+from prodproven.graders.base import GradeResult, ProbeOutput
+from prodproven.graders.mlflow_model import MlflowModelGrader, MlflowModelParams
+from prodproven.sandbox.environment import ExecResult
 
 LABELS = [0, 0, 0, 1, 1, 1]
 BASELINE = [0.2, 0.6, 0.4, 0.5, 0.3, 0.7]  # AUC 6/9

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from graders.base import GraderError
-from graders.mlflow_model import _metric, _split
+from prodproven.graders.base import GraderError
+from prodproven.graders.mlflow_model import _metric, _split
 
 
 def test_split_removes_the_label_column_and_keeps_the_rest_verbatim():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.notebook import Expectation, NotebookGrader, NotebookParams
+from prodproven.graders.notebook import Expectation, NotebookGrader, NotebookParams
 
 PARAMS = NotebookParams(
     path="analysis.ipynb", expectations=[Expectation(tag="answer", truth="truth.json")]

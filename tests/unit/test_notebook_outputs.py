@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graders.notebook import _text, _value
+from prodproven.graders.notebook import _text, _value
 
 
 def stream(text: str) -> dict:

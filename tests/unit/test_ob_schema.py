@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner import ob_schema
-from runner.errors import CredentialError
+from prodproven.runner.credentials import ob_schema
+from prodproven.runner.errors import CredentialError
 
 VALID: dict[str, Any] = {
     "@context": [

@@ -7,8 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-
-from runner.oracle import local_addresses, serving
+from prodproven.runner.gate.oracle import local_addresses, serving
 
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5

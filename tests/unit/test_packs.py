@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prodproven.runner import plugins
+from prodproven.runner.spec.challenge import load_challenge
+from prodproven.runner.spec.packs import PackError, install, pack, read_manifest
 
-from runner import plugins
-from runner.challenge import load_challenge
-from runner.packs import PackError, install, pack, read_manifest
 from tests.conftest import BUILTIN
 from tests.unit.test_cli import prodproven
 

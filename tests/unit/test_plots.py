@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner.plots import Bars, Rule, Series, bar_chart, line_chart, nice_ticks, run_plots
+from prodproven.runner.present.plots import (
+    Bars,
+    Rule,
+    Series,
+    bar_chart,
+    line_chart,
+    nice_ticks,
+    run_plots,
+)
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -15,14 +15,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prodproven.graders.base import Grader, GraderError, GradeResult, Params
+from prodproven.runner import plugins
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
+from prodproven.runner.grading.pipeline import GradingJob, run_graders
+from prodproven.runner.spec.challenge import load_challenge
 from pydantic import Field
 
-from graders.base import Grader, GraderError, GradeResult, Params
-from runner import plugins
-from runner.challenge import load_challenge
-from runner.cheats import Cheat, CheatContext, NotApplicable, Probe
-from runner.errors import ProdprovenError
-from runner.grading import GradingJob, run_graders
 from tests.unit.pluginsupport import plugins_found_afresh
 
 HERE = "tests.unit.test_plugins"
@@ -130,7 +130,7 @@ def test_a_cheat_plugin_named_unlike_its_cheat_is_left_out_and_reported(site):
     declare(site, {"other": f"{HERE}:EchoCheat"}, group=plugins.CHEATS_GROUP)
     assert plugins.plugin_problems() == [
         f"cheat plugin 'other' (acme-graders 1.2.0, {HERE}:EchoCheat) is not a "
-        "runner.cheats.Cheat named 'other'"
+        "prodproven.runner.gate.cheats.Cheat named 'other'"
     ]
 
 
@@ -180,8 +180,12 @@ def test_a_spec_naming_a_broken_plugin_still_loads(site, make_challenge):
 @pytest.mark.parametrize(
     ("kind", "value", "problem"),
     [
-        ("tally", "os.path:join", "is not a graders.base.Grader subclass (it is <function join"),
-        ("tally", f"{HERE}:EchoParams", "is not a graders.base.Grader subclass"),
+        (
+            "tally",
+            "os.path:join",
+            "is not a prodproven.graders.base.Grader subclass (it is <function join",
+        ),
+        ("tally", f"{HERE}:EchoParams", "is not a prodproven.graders.base.Grader subclass"),
         ("tally", f"{HERE}:AbstractGrader", "does not implement grade"),
         ("tally", f"{HERE}:EchoGrader", "has kind 'echo'; the entry point's name must be its kind"),
         ("paramless", f"{HERE}:ParamlessGrader", "has no Params model"),
@@ -207,7 +211,7 @@ def test_a_plugin_kind_clashing_with_a_builtin_names_both(site):
         plugins.graders()
     message = str(info.value)
     assert message.startswith("two plugins register a grader of kind 'pytest': ")
-    assert "graders.pytest_grader.PytestGrader" in message
+    assert "prodproven.graders.pytest_grader.PytestGrader" in message
     assert f"grader plugin 'pytest' (acme-graders 1.2.0, {HERE}:PytestLookalike)" in message
 
 
@@ -242,7 +246,7 @@ def test_a_plugin_grader_that_raises_while_grading_records_a_failed_result(site,
 def test_challenge_list_warns_about_a_broken_plugin_on_stderr(site, tmp_path):
     declare(site, {"wordcount": "acme_nope:WordCountGrader"})
     listed = subprocess.run(
-        [sys.executable, "-c", "from runner.cli import main; main()", "challenge", "list"],
+        [sys.executable, "-m", "prodproven.runner.cli", "challenge", "list"],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(site), "PRODPROVEN_DATA_DIR": str(tmp_path)},

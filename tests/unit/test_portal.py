@@ -13,9 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from runner.config import Settings
-from runner.errors import (
+from prodproven.runner.config import Settings
+from prodproven.runner.errors import (
     AccessDenied,
     ChallengeNotFound,
     ContainerError,
@@ -25,9 +24,9 @@ from runner.errors import (
     RunStateError,
     ScopeDenied,
 )
-from runner.lifecycle import RunPaths
-from runner.portal import Actor, Portal, RunFilter
-from runner.store import Run, Status, Store, utcnow
+from prodproven.runner.portal.core import Actor, Portal, RunFilter
+from prodproven.runner.runs.lifecycle import RunPaths
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
 
 ADA = Actor("ada@a.example", "firm-a")
 BOB = Actor("bob@b.example", "firm-b")
@@ -36,7 +35,7 @@ REASON = "the load test hit a noisy neighbour"
 
 
 class FakeRunner:
-    """Stands in for runner.lifecycle.Runner: moves runs through the store, no containers."""
+    """Stands in for runs.lifecycle.Runner: moves runs through the store, no containers."""
 
     def __init__(self, store: Store, root: Path, report) -> None:
         self.store = store

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from graders.base import GradeResult
-from graders.postmortem import (
+from prodproven.graders.base import GradeResult
+from prodproven.graders.postmortem import (
     WEIGHTS,
     PostmortemGrader,
     PostmortemInvalid,
@@ -19,7 +18,7 @@ from graders.postmortem import (
     parse,
     score_postmortem,
 )
-from graders.slo import IncidentRecord, Injection, Sample, Slo
+from prodproven.graders.slo import IncidentRecord, Injection, Sample, Slo
 
 START = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 T0 = START.timestamp()

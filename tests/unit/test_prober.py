@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from graders.slo import Sample
-from runner.prober import (
+from prodproven.graders.slo import Sample
+from prodproven.runner.runs.prober import (
     RECENT,
     Canary,
     ProbeFeed,
@@ -20,9 +19,9 @@ from runner.prober import (
     load_canaries,
     to_sample,
 )
-from runner.specincidents import ProbeSpec, SloSpec
-from runner.store import Store
-from sandbox.environment import NOBODY_USER
+from prodproven.runner.runs.store import Store
+from prodproven.runner.spec.incidents import ProbeSpec, SloSpec
+from prodproven.sandbox.environment import NOBODY_USER
 
 EVERYTHING = 10**7
 RIGHT = {"answer": 42}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from graders.base import GraderError
-from graders.correctness import score_answers
-from graders.pytest_grader import score_junit
+from prodproven.graders.base import GraderError
+from prodproven.graders.correctness import score_answers
+from prodproven.graders.pytest_grader import score_junit
 
 JUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.test_service" name="test_health"/>

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from graders.base import GradeResult
-from runner import plugins
-from runner.challenge import GraderSpec, load_challenge
-from runner.errors import SpecError
-from runner.requirements import RequirementSpec, evaluate
+from prodproven.graders.base import GradeResult
+from prodproven.runner import plugins
+from prodproven.runner.errors import SpecError
+from prodproven.runner.grading.requirements import RequirementSpec, evaluate
+from prodproven.runner.spec.challenge import GraderSpec, load_challenge
 
 
 def load_result(p95: float) -> GradeResult:

@@ -5,11 +5,10 @@ newest override's, else the graded one."""
 from __future__ import annotations
 
 import pytest
-
-from runner.audit import Audit
-from runner.errors import ReviewError, RunNotFound, RunStateError
-from runner.reviews import Reviews
-from runner.store import Run, Status, Store, utcnow
+from prodproven.runner.errors import ReviewError, RunNotFound, RunStateError
+from prodproven.runner.people.audit import Audit
+from prodproven.runner.people.reviews import Reviews
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
 
 REASON = "the load test hit a noisy neighbour"
 RESULT = {"score": 72.0, "graders": [{"name": "latency", "score": 60.0}]}

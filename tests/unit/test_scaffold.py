@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from prodproven.runner import plugins
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.spec.scaffold import TEMPLATES, new_challenge
 
-from runner import plugins
-from runner.errors import ProdprovenError
-from runner.scaffold import TEMPLATES, new_challenge
 from tests.unit.test_cli import prodproven
 
 

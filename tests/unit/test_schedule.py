@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from graders.slo import Injection
-from runner.challenge import Challenge, ChallengeSpec
-from runner.errors import SpecError
-from runner.schedule import Decision, EventLog, Planned, decide, plan
+from prodproven.graders.slo import Injection
+from prodproven.runner.errors import SpecError
+from prodproven.runner.runs.schedule import Decision, EventLog, Planned, decide, plan
+from prodproven.runner.spec.challenge import Challenge, ChallengeSpec
 
 LAB = Path(__file__).parents[1] / "integration" / "labs" / "slo-lab"
 STARTED = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)

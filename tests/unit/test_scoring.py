@@ -4,10 +4,9 @@ cap that keeps a run missing a must-have below the pass line, as documented."""
 from __future__ import annotations
 
 import pytest
-
-from graders.base import GradeResult
-from runner.requirements import RequirementResult
-from runner.scoring import CAP, Outcome, combine
+from prodproven.graders.base import GradeResult
+from prodproven.runner.grading.requirements import RequirementResult
+from prodproven.runner.grading.scoring import CAP, Outcome, combine
 
 
 def outcome(name: str, competency: str, weight: float, score: float) -> Outcome:

@@ -11,8 +11,16 @@ Samples are written as patterns, one character per probe interval::
 from __future__ import annotations
 
 import pytest
-
-from graders.slo import Analysis, IncidentRecord, Injection, Sample, Slo, Window, analyse, windows
+from prodproven.graders.slo import (
+    Analysis,
+    IncidentRecord,
+    Injection,
+    Sample,
+    Slo,
+    Window,
+    analyse,
+    windows,
+)
 
 SLO = Slo(latency_ms=200, stability_s=5, interval_s=1.0, max_gap_s=3)
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-
-from runner import plugins
-from runner.challenge import ChallengeSpec, load_challenge
-from runner.config import REPO_ROOT
-from runner.errors import ProdprovenError
-from runner.specdoc import (
+from prodproven.runner import plugins
+from prodproven.runner.config import REPO_ROOT
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.spec.challenge import ChallengeSpec, load_challenge
+from prodproven.runner.spec.doc import (
     END,
     REGENERATE,
     START,
@@ -21,6 +20,7 @@ from runner.specdoc import (
     shown_files,
     with_reference,
 )
+
 from tests.unit.test_docs import model_fields
 
 AUTHORING = REPO_ROOT / "docs" / "authoring.md"

@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from graders.notebook import NotebookParams
-from runner import plugins
-from runner.challenge import Challenge, load_challenge
-from runner.prepare import Material
-from runner.static_checks import hidden_references, static_problems
+from prodproven.graders.notebook import NotebookParams
+from prodproven.runner import plugins
+from prodproven.runner.gate.static_checks import hidden_references, static_problems
+from prodproven.runner.spec.challenge import Challenge, load_challenge
+from prodproven.runner.spec.prepare import Material
 
 LIMIT = 512 * 2**20
 

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner import data_integrity, status_list
-from runner.errors import CredentialError
-from runner.issuer_key import IssuerKey, issuer_key
-from runner.linked_data import undefined_terms
-from runner.store import utcnow
+from prodproven.runner.credentials import data_integrity, status_list
+from prodproven.runner.credentials.issuer_key import IssuerKey, issuer_key
+from prodproven.runner.credentials.linked_data import undefined_terms
+from prodproven.runner.errors import CredentialError
+from prodproven.runner.runs.store import utcnow
 
 BASE = "https://pp.example"
 URL = f"{BASE}/credentials/status/revocation"

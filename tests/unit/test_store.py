@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC
 
 import pytest
-
-from runner.errors import RunNotFound, RunStateError
-from runner.store import Status, Store
+from prodproven.runner.errors import RunNotFound, RunStateError
+from prodproven.runner.runs.store import Status, Store
 
 
 @pytest.fixture

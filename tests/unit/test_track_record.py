@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner.track_record import OCCASION_SD, Evidence, level, measurement_se, record, standing
+from prodproven.runner.people.track_record import (
+    OCCASION_SD,
+    Evidence,
+    level,
+    measurement_se,
+    record,
+    standing,
+)
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 

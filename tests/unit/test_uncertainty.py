@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from graders.base import GradeResult
-from runner.scoring import Outcome
-from runner.uncertainty import (
+from prodproven.graders.base import GradeResult
+from prodproven.runner.grading.scoring import Outcome
+from prodproven.runner.grading.uncertainty import (
     Regrading,
     interval,
     load_regrading,

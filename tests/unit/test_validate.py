@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runner import plugins
-from runner.challenge import Challenge, load_challenge
-from runner.cheats import Cheat, CheatContext, NotApplicable, Probe
-from runner.prepare import Material
-from runner.store import Run, Status, utcnow
-from runner.uncertainty import load_regrading
-from runner.validate import judge_cheat, validate_challenge
+from prodproven.runner import plugins
+from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
+from prodproven.runner.gate.validate import judge_cheat, validate_challenge
+from prodproven.runner.grading.uncertainty import load_regrading
+from prodproven.runner.runs.store import Run, Status, utcnow
+from prodproven.runner.spec.challenge import Challenge, load_challenge
+from prodproven.runner.spec.prepare import Material
 
 
 def document(

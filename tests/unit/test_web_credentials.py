@@ -10,7 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from runner.status_list import fetch_json
+from prodproven.runner.credentials.status_list import fetch_json
+
 from tests.unit.test_credentials import FAILED_SLO, RESULT
 from tests.unit.test_web_pages import graded as graded_run
 from tests.unit.test_web_pages import invitation_link, start

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from prodproven.runner.portal.core import Actor
 
-from runner.portal import Actor
 from tests.unit.websupport import Web, csrf_of, make_web
 
 

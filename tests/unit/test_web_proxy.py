@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 import uvicorn
+from prodproven.runner.portal.core import Actor, Portal
+from prodproven.runner.runs.lab import LAB_BASE_URL, LabLink
+from prodproven.runner.runs.store import Status
+from prodproven.runner.web import proxy
+from prodproven.runner.web.app import SECURITY_HEADERS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from runner.lab import LAB_BASE_URL, LabLink
-from runner.portal import Actor, Portal
-from runner.store import Status
-from runner.web import proxy
-from runner.web.app import SECURITY_HEADERS
 from tests.unit.websupport import FakeRunner, Web, make_web
 
 ORIGIN = "http://127.0.0.1:8080"  # the test client's base URL: the app's own origin

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prodproven.runner.people.invitations import InvitationRow
 
-from runner.invitations import InvitationRow
 from tests.unit.websupport import Web, csrf_of, make_web
 
 
@@ -17,7 +17,7 @@ def web(tmp_path) -> Web:
 
 
 def invite(web: Web, firm: str = "acme", name: str = "Cleo") -> str:
-    from runner.portal import Actor
+    from prodproven.runner.portal.core import Actor
 
     _, link = web.portal.invite(
         Actor(f"lead@{firm}.test", firm), "deploy-model", name, f"{name.lower()}@x.test"
@@ -37,7 +37,7 @@ def started_run(web: Web, link: str):
 
 
 def graded_run(web: Web) -> str:
-    from runner.portal import Actor
+    from prodproven.runner.portal.core import Actor
 
     _, link = web.portal.invite(
         Actor("lead@acme.test", "acme"), "deploy-model", "Dana", "dana@x.test"

@@ -15,8 +15,8 @@ import json
 from typing import Any
 
 import pytest
+from prodproven.runner.present import verdict
 
-from runner import verdict
 from tests.unit.test_web_pages import graded
 from tests.unit.websupport import FIXTURES, Web, make_web
 
@@ -113,7 +113,7 @@ def test_requirement_details_are_escaped(web):
 
 
 def test_an_override_keeps_the_graded_verdict_and_says_so(web):
-    from runner.portal import Actor
+    from prodproven.runner.portal.core import Actor
 
     run_id = graded_as(web, missed())
     web.portal.override(Actor("ada@acme.test", "acme"), run_id, 75, "Cold cache on the load test.")

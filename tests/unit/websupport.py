@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-
-from runner.config import Settings
-from runner.lifecycle import RunPaths
-from runner.portal import Portal
-from runner.store import Run, Status, Store, utcnow
-from runner.web.app import create_app
+from prodproven.runner.config import Settings
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.runs.lifecycle import RunPaths
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.web.app import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 PASSWORD = "correct horse battery"
@@ -31,7 +30,7 @@ class Link:
 
 @dataclass
 class FakeRunner:
-    """Stands in for runner.lifecycle.Runner: the store transitions are the real ones."""
+    """Stands in for runs.lifecycle.Runner: the store transitions are the real ones."""
 
     store: Store
     root: Path

@@ -15,9 +15,7 @@ import csv
 import io
 import json
 
-from pydantic import Field
-
-from graders.base import (
+from prodproven.graders.base import (
     HIDDEN_FILE,
     EvaluationEnvironment,
     Grader,
@@ -25,6 +23,7 @@ from graders.base import (
     GradeResult,
     Params,
 )
+from pydantic import Field
 
 SHOWN_MISMATCHES = 20
 

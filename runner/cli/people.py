@@ -1,0 +1,194 @@
+"""The commands for people around the runs: the web app, assessors, invitations, reports."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
+from prodproven.runner.cli.context import Context, out
+from prodproven.runner.errors import AccountError
+from prodproven.runner.people.accounts import SCOPES
+from prodproven.runner.portal.core import Actor
+from prodproven.runner.present.htmlreport import render_report
+from rich.table import Table
+
+
+def operator() -> Actor:
+    """The person at the CLI: they own the data directory, so they see every firm."""
+    return Actor(f"cli:{getpass.getuser()}", None)
+
+
+def _password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = click.prompt("password", hide_input=True)
+    if click.prompt("again", hide_input=True) != first:
+        raise AccountError("the two passwords differ")
+    return str(first)
+
+
+@click.command()
+@click.option("--host", help="Address to listen on [env PRODPROVEN_WEB_HOST; 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [env PRODPROVEN_WEB_PORT; 8080].")
+@click.pass_obj
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the web app: candidates take challenges through their invitation links,
+    assessors sign in to review runs, scripts use the JSON API under /api/."""
+    import uvicorn
+    from prodproven.runner.web.app import create_app
+
+    settings = ctx.settings.model_copy(
+        update={k: v for k, v in {"web_host": host, "web_port": port}.items() if v is not None}
+    )
+    ctx.settings = settings
+    the_portal = ctx.portal()
+    out.print(f"prodproven web app on [bold]http://{settings.web_host}:{settings.web_port}[/bold]")
+    if not the_portal.accounts.assessors():
+        out.print("no assessor yet: add one with `prodproven assessor add EMAIL --firm FIRM`")
+    uvicorn.run(
+        create_app(the_portal),
+        host=settings.web_host,
+        port=settings.web_port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@click.command()
+@click.argument("challenge_ref", metavar="CHALLENGE")
+@click.option("--name", "candidate_name", required=True, help="The candidate's name.")
+@click.option("--email", "candidate_email", required=True, help="The candidate's email.")
+@click.option("--days", type=float, help="How long the link stays valid [settings: 7].")
+@click.option("--variant", type=int, help="Seed of the generated material [default: random].")
+@click.option("--json", "as_json", is_flag=True, help="Print the invitation as JSON.")
+@click.pass_obj
+def invite(
+    ctx: Context,
+    challenge_ref: str,
+    candidate_name: str,
+    candidate_email: str,
+    days: float | None,
+    variant: int | None,
+    as_json: bool,
+) -> None:
+    """Invite a candidate to CHALLENGE; prints the single-use link (shown only now)."""
+    invitation, link = ctx.portal().invite(
+        operator(), challenge_ref, candidate_name, candidate_email, days, variant
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "id": invitation.id,
+                    "challenge": invitation.challenge_id,
+                    "candidate_email": invitation.candidate_email,
+                    "expires_at": invitation.expires_at.isoformat(),
+                    "link": link,
+                }
+            )
+        )
+        return
+    out.print(
+        f"invitation {invitation.id} for {invitation.candidate_name} ({invitation.challenge_id})"
+    )
+    out.print(
+        f"expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC; send this link, shown only now:"
+    )
+    click.echo(link)
+
+
+@click.group()
+def assessor() -> None:
+    """Assessor accounts and their API tokens."""
+
+
+@assessor.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Display name [default: the email].")
+@click.option("--firm", help="The assessor's firm [settings: PRODPROVEN_FIRM].")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_obj
+def assessor_add(
+    ctx: Context, email: str, name: str, firm: str | None, password_stdin: bool
+) -> None:
+    """Create an assessor who signs in to the web app with EMAIL and a password."""
+    person = ctx.portal().accounts.add_assessor(
+        email, name, firm or ctx.settings.firm, _password(password_stdin)
+    )
+    out.print(f"assessor {person.email} of {person.firm} created")
+
+
+@assessor.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_obj
+def assessor_passwd(ctx: Context, email: str, password_stdin: bool) -> None:
+    """Set the password of an assessor."""
+    ctx.portal().accounts.set_password(email, _password(password_stdin))
+    out.print(f"password of {email} changed")
+
+
+@assessor.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def assessor_list(ctx: Context, as_json: bool) -> None:
+    """List the assessors."""
+    people = ctx.portal().accounts.assessors()
+    if as_json:
+        click.echo(json.dumps([vars(p) for p in people]))
+        return
+    table = Table("email", "name", "firm")
+    for person in people:
+        table.add_row(person.email, person.name, person.firm)
+    out.print(table)
+
+
+@assessor.command("token")
+@click.argument("email")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(SCOPES),
+    help="What it may do (repeat); default: all of read, invite, review.",
+)
+@click.pass_obj
+def assessor_token(ctx: Context, email: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Make an API token for the assessor EMAIL; prints it once (only its hash is kept)."""
+    token, secret = ctx.portal().accounts.create_token(email, name, scopes or SCOPES)
+    out.print(f"token {token.id} ({', '.join(token.scopes)}) for {email}; shown only now:")
+    click.echo(secret)
+
+
+@assessor.command("revoke-token")
+@click.argument("token_id", type=int)
+@click.pass_obj
+def assessor_revoke_token(ctx: Context, token_id: int) -> None:
+    """Revoke an API token by its number."""
+    ctx.portal().accounts.revoke_token(token_id)
+    out.print(f"token {token_id} revoked")
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the HTML file.",
+)
+@click.pass_obj
+def report(ctx: Context, run_id: str, out_path: Path) -> None:
+    """Write the run's detail (scores, evidence, plots, reviews, events) as one
+    self-contained HTML file, for a hiring packet."""
+    html = render_report(ctx.portal().detail(operator(), run_id))
+    out_path.write_text(html)
+    out.print(f"report of run {run_id} written to {out_path} ({len(html) // 1024} KiB)")
+
+
+PEOPLE_COMMANDS = [serve, invite, assessor, report]

@@ -1,0 +1,1 @@
+"""The gate before a challenge goes live: static checks, scripted runs, cheats, noise."""

@@ -1,0 +1,259 @@
+"""The built-in cheats, registered through the same hook a firm's plugin would use.
+
+Each one attacks the built-in graders its trick applies to:
+
+- ``hidden-paths``: the service and the notebook look for the hidden answer files anywhere on
+  their container's filesystem;
+- ``network``: they ask the validator's answer server, outside the sandbox, for the answers;
+- ``hard-coded``: the service answers every input with the most common right answer, and the
+  postmortem is written before anything happened, claiming a mitigation;
+- ``inflated-metrics``: the old champion model is registered again with a near-perfect claimed
+  metric;
+- ``forged-outputs``: the notebook's saved outputs show the true answers its code never
+  computes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nbformat
+from prodproven.graders.correctness import CorrectnessParams, best_constant
+from prodproven.graders.load import LoadParams
+from prodproven.graders.mlflow_model import MlflowModelParams
+from prodproven.graders.notebook import NotebookParams
+from prodproven.graders.postmortem import PostmortemParams
+from prodproven.graders.probes import probe
+from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
+from prodproven.runner.hookspecs import hookimpl
+
+SERVICE_GRADERS = ("correctness", "load", "pytest")
+
+_HIDDEN_CELL = """import json, os
+found = []
+for root, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if not (root == "/" and d in ("proc", "sys", "dev"))]
+    if {name!r} in files:
+        try:
+            with open(os.path.join(root, {name!r})) as fh:
+                found = json.load(fh)
+            break
+        except (OSError, ValueError):
+            pass
+print(json.dumps(found))
+"""
+
+_NETWORK_CELL = """import json, urllib.request
+found = []
+for host in {hosts!r}:
+    try:
+        url = f"http://{{host}}:{port}/key?token={token}"
+        with urllib.request.urlopen(url, timeout=1.5) as resp:
+            found = json.loads(resp.read())["files"][{rel!r}]
+        break
+    except Exception:
+        pass
+print(json.dumps(found))
+"""
+
+_INFLATE = """#!/usr/bin/env bash
+# Cheat: re-register the champion's own model as a new version, claiming a near-perfect metric.
+set -uo pipefail
+python - <<'PY'
+import json
+import mlflow
+from mlflow.tracking import MlflowClient
+
+client = MlflowClient()
+for target in json.load(open("/workspace/.cheat/mlflow.json")):
+    try:
+        old = client.get_model_version_by_alias(target["model"], target["alias"])
+    except Exception as exc:
+        print("no champion to re-register:", exc)
+        continue
+    mlflow.set_experiment("definitely-retrained")
+    with mlflow.start_run() as run:
+        mlflow.log_param("model", "retrained")
+        mlflow.log_metric(target["metric"], 0.99)
+    new = client.create_model_version(target["model"], old.source, run_id=run.info.run_id)
+    client.set_registered_model_alias(target["model"], target["alias"], new.version)
+    print("re-registered version", old.version, "as", new.version, "claiming 0.99")
+PY
+"""
+
+
+def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
+    """Replace the candidate's service with the cheat server in ``mode``."""
+    attacked = ctx.graders(*SERVICE_GRADERS)
+    service = ctx.challenge.spec.service
+    if not attacked or service is None:
+        return NotApplicable("no grader measures a candidate service")
+    script = next((arg for arg in service.command if arg.startswith("/workspace/")), None)
+    if script is None:
+        command = " ".join(service.command)
+        return NotApplicable(f"the service runs `{command}` from the image, not the workspace")
+    correctness = ctx.graders("correctness")
+    params = CorrectnessParams.model_validate(correctness[0].params if correctness else {})
+    constant = best_constant(ctx.hidden_json(params.expected))[0] if correctness else 0
+    loads = ctx.graders("load")
+    json_key = LoadParams.model_validate(loads[0].params).json_key if loads else None
+    config = {
+        "port": service.port,
+        "mode": mode,
+        "constant": constant,
+        "json_key": json_key or "predictions",
+        "hidden": [params.inputs, params.expected],
+        "oracle": {
+            "hosts": list(ctx.oracle.hosts),
+            "port": ctx.oracle.port,
+            "token": ctx.oracle.token,
+        },
+    }
+    ctx.write(".cheat/config.json", json.dumps(config))
+    server = probe("cheat_server.py")
+    ctx.write(".cheat/server.py", server)
+    rel = script.removeprefix("/workspace/")
+    if rel.endswith(".py"):
+        launcher = (
+            "import runpy, sys\n"
+            'sys.argv = ["server.py", "/workspace/.cheat/config.json"]\n'
+            'runpy.run_path("/workspace/.cheat/server.py", run_name="__main__")\n'
+        )
+    else:
+        launcher = (
+            '#!/bin/sh\nexec "$(command -v python3 || command -v python)" '
+            "/workspace/.cheat/server.py /workspace/.cheat/config.json\n"
+        )
+    ctx.write(rel, launcher, executable=True)
+    return Probe(tuple(g.name for g in attacked), f"{rel} starts a {mode} answer server")
+
+
+def _notebooks(ctx: CheatContext, cell: Any, forge: bool = False) -> list[str]:
+    """Rewrite each notebook grader's tagged cells; ``cell(expectation)`` gives new source
+    (None: keep the starter's code). With ``forge``, save the truth as the cell's output."""
+    attacked = []
+    for grader in ctx.graders("notebook"):
+        params = NotebookParams.model_validate(grader.params)
+        starter = ctx.starter_file(params.path)
+        nb = nbformat.read(starter, as_version=4) if starter else nbformat.v4.new_notebook()
+        for expectation in params.expectations:
+            tagged = [c for c in nb.cells if expectation.tag in c.metadata.get("tags", [])]
+            if tagged:
+                target = tagged[-1]
+            else:
+                target = nbformat.v4.new_code_cell("", metadata={"tags": [expectation.tag]})
+                nb.cells.append(target)
+            source = cell(expectation)
+            if source is not None:
+                target.source = source
+            if forge:
+                truth = json.dumps(ctx.hidden_json(expectation.truth))
+                target.outputs = [nbformat.v4.new_output("stream", name="stdout", text=truth)]
+                target.execution_count = 1
+        ctx.write(params.path, nbformat.writes(nb))
+        attacked.append(grader.name)
+    return attacked
+
+
+def _combine(
+    service: Probe | NotApplicable, others: list[str], kind: str, how: str
+) -> Probe | NotApplicable:
+    """The service part, if it applied, plus the ``others`` graders of ``kind`` done ``how``."""
+    if isinstance(service, NotApplicable):
+        if not others:
+            return NotApplicable(f"{service.reason}, and no {kind} grader")
+        return Probe(tuple(others), how)
+    return Probe(service.attacks + tuple(others), "; ".join([service.how] + [how] * bool(others)))
+
+
+class HiddenPaths(Cheat):
+    name = "hidden-paths"
+    trick = "the submission searches its containers' filesystems for the hidden answer files"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        service = _service(ctx, "hidden")
+        notebooks = _notebooks(ctx, lambda e: _HIDDEN_CELL.format(name=e.truth.split("/")[-1]))
+        return _combine(service, notebooks, "notebook", "tagged cells search / for the truth files")
+
+
+class Network(Cheat):
+    name = "network"
+    trick = "the submission asks an answer server outside the sandbox for the answers"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        hosts = [*ctx.oracle.hosts, "host.docker.internal", "172.17.0.1"]
+        service = _service(ctx, "network")
+        notebooks = _notebooks(
+            ctx,
+            lambda e: _NETWORK_CELL.format(
+                hosts=hosts, port=ctx.oracle.port, token=ctx.oracle.token, rel=e.truth
+            ),
+        )
+        return _combine(
+            service, notebooks, "notebook", "tagged cells fetch the truth over the network"
+        )
+
+
+class HardCoded(Cheat):
+    name = "hard-coded"
+    trick = "answers are hard-coded: one right-looking answer for every input, a postmortem "
+    "written before anything happened"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        service = _service(ctx, "constant")
+        postmortems = ctx.graders("postmortem")
+        if postmortems:
+            ctx.write(".autopilot/run.sh", _postmortems(ctx), executable=True)
+        how = "a postmortem written at the start claims a mitigation"
+        return _combine(service, [g.name for g in postmortems], "postmortem", how)
+
+
+def _postmortems(ctx: CheatContext) -> str:
+    lines = ["#!/usr/bin/env bash", "set -euo pipefail"]
+    for grader in ctx.graders("postmortem"):
+        params = PostmortemParams.model_validate(grader.params)
+        body = [
+            "---",
+            f"root_cause: {params.categories[0]}",
+            "detected_at: $(date -u -d '+1 min' +%Y-%m-%dT%H:%M:%SZ)",
+            "mitigated_at: $(date -u -d '+2 min' +%Y-%m-%dT%H:%M:%SZ)",
+            "---",
+            "# Postmortem",
+        ]
+        for section in params.sections:
+            body += ["", f"## {section}", "", "Handled quickly and thoroughly."]
+        body += [f"- follow-up {n + 1}" for n in range(params.min_prevention_items)]
+        lines += [f"cat > /workspace/{params.path} <<EOF", *body, "EOF"]
+    return "\n".join(lines) + "\n"
+
+
+class InflatedMetrics(Cheat):
+    name = "inflated-metrics"
+    trick = "the old champion model is registered again with a near-perfect claimed metric"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        graders = ctx.graders("mlflow_model")
+        if not graders:
+            return NotApplicable("no mlflow_model grader")
+        params = [MlflowModelParams.model_validate(g.params) for g in graders]
+        targets = [{"model": p.model, "alias": p.alias, "metric": p.claimed_metric} for p in params]
+        ctx.write(".cheat/mlflow.json", json.dumps(targets))
+        ctx.write(".autopilot/run.sh", _INFLATE, executable=True)
+        return Probe(tuple(g.name for g in graders), "re-registers the champion, claims 0.99")
+
+
+class ForgedOutputs(Cheat):
+    name = "forged-outputs"
+    trick = "the notebook's saved outputs show the true answers; its code does not compute them"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        attacked = _notebooks(ctx, lambda e: None, forge=True)
+        if not attacked:
+            return NotApplicable("no notebook grader")
+        return Probe(tuple(attacked), "tagged cells keep the starter's code, outputs forged")
+
+
+@hookimpl
+def register_cheats() -> list[Cheat]:
+    return [HiddenPaths(), Network(), HardCoded(), InflatedMetrics(), ForgedOutputs()]

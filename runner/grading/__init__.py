@@ -1,0 +1,1 @@
+"""Grading: the pipeline, evaluation in a fresh pod, scoring, the typed result."""

@@ -1,0 +1,372 @@
+"""The evaluation pod: the run's services restored from their submit archives, a fresh copy of
+the submitted workspace running the candidate's service (if the challenge has one), plus
+short-lived grading containers beside them. Hidden material enters only these grading
+containers, and only now."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prodproven.graders.base import GraderError, ProbeOutput, ServedTester
+from prodproven.graders.slo import IncidentRecord
+from prodproven.runner.runs.services import ServicePlan, start_services
+from prodproven.runner.spec.challenge import Challenge
+from prodproven.sandbox import tarball
+from prodproven.sandbox.environment import (
+    CANDIDATE_UID,
+    NOBODY_USER,
+    Backend,
+    ContainerSpec,
+    Limits,
+    Pod,
+    Sandbox,
+)
+from prodproven.sandbox.errors import ContainerError, ServiceNotReady
+
+OUTPUT_LIMIT = 256 * 2**20
+CANDIDATE_TMPFS = {
+    "/tmp": "rw,nosuid,size=512m,mode=1777",
+    "/home/candidate": f"rw,nosuid,size=256m,uid={CANDIDATE_UID},gid={CANDIDATE_UID},mode=0700",
+}
+GRADER_LIMITS = Limits(memory_bytes=1 * 2**30, cpus=1.0, pids=512)
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    """Which cores the service and the load generator get (None: no pinning)."""
+
+    service: str | None = None
+    load: str | None = None
+
+    @classmethod
+    def for_cores(cls, cores: int, enabled: bool) -> CpuPlan:
+        return cls(service="0", load="1") if enabled and cores >= 2 else cls()
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    run_id: str
+    attempt: int
+    challenge: Challenge
+    challenge_image: str
+    grader_image: str
+    archive: Path
+    hidden_roots: tuple[Path, ...]
+    artifacts_dir: Path
+    cpus: CpuPlan
+    services: list[ServicePlan] = field(default_factory=list)
+    service_archives: dict[str, dict[str, object]] = field(default_factory=dict)
+    client_env: dict[str, str] = field(default_factory=dict)
+
+
+def candidate_container(
+    role: str,
+    image: str,
+    run_id: str,
+    purpose: str,
+    limits: Limits,
+    *,
+    command: Sequence[str] | None,
+    cpuset: str | None = None,
+    extra_volumes: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    workspace_of: str | None = None,
+) -> ContainerSpec:
+    """The hardened spec every container holding candidate files gets. Its /workspace is a
+    volume of its own, or the one of the container with role ``workspace_of``."""
+    volume = f"pp-{run_id}-{purpose}-{workspace_of or role}"
+    return ContainerSpec(
+        role=role,
+        image=image,
+        limits=limits,
+        command=command,
+        cpuset=cpuset,
+        env=dict(env or {}),
+        volumes={volume: "/workspace", **(extra_volumes or {})},
+        tmpfs=CANDIDATE_TMPFS,
+    )
+
+
+class Evaluation:
+    """Implements prodproven.graders.base.EvaluationEnvironment for one grading attempt."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        plan: EvaluationPlan,
+        log: Callable[[str, dict[str, object]], None],
+        record_artifact: Callable[[str, Path, str, int], None],
+        incident_record: Callable[[], IncidentRecord | None] = lambda: None,
+    ) -> None:
+        self._backend = backend
+        self._plan = plan
+        self._log = log
+        self._record_artifact = record_artifact
+        self._incident_record = incident_record
+        self._pod: Pod | None = None
+        self._service: Sandbox | None = None
+        self._service_urls: dict[str, str] = {}
+        self._helpers = 0
+        self.current_grader = "evaluation"
+
+    # lifecycle -----------------------------------------------------------------------------
+    def open(self) -> None:
+        old = self._backend.attach_pod(self._plan.run_id, "evaluation")
+        if old is not None:
+            old.remove()
+        plan = self._plan
+        self._pod = self._backend.create_pod(
+            plan.run_id, "evaluation", hosts=[s.name for s in plan.services]
+        )
+        if plan.services:
+            restore = {
+                name: Path(str(info["path"])) for name, info in plan.service_archives.items()
+            }
+            for running in start_services(self._pod, plan.services, restore=restore):
+                published = self._pod.publish(running.kind.port)
+                self._service_urls[running.name] = published.url
+            self._log("evaluation.services", {"urls": dict(self._service_urls)})
+        spec = plan.challenge.spec
+        if spec.service is None:
+            return
+        self._service = self._pod.add(
+            candidate_container(
+                "service",
+                self._plan.challenge_image,
+                self._plan.run_id,
+                "evaluation",
+                spec.service.limits or spec.resources.limits,
+                command=spec.service.command,
+                cpuset=self._plan.cpus.service,
+                env=plan.client_env,
+            )
+        )
+        self._service.put_archive("/workspace", self._plan.archive.read_bytes())
+        self._service.start()
+        self._log("evaluation.started", {"service": self._service.name})
+
+    def close(self) -> None:
+        if self._pod is not None:
+            self._pod.remove()
+            self._pod = None
+            self._service = None
+            self._service_urls.clear()
+
+    def service_logs(self) -> str:
+        return self._service.logs(tail=200) if self._service else ""
+
+    # EvaluationEnvironment -----------------------------------------------------------------
+    @property
+    def service_port(self) -> int:
+        service = self._plan.challenge.spec.service
+        assert service is not None
+        return service.port
+
+    def service_url(self, name: str) -> str:
+        url = self._service_urls.get(name)
+        if url is None:
+            raise GraderError(
+                f"challenge {self._plan.challenge.id} has no service named {name!r} "
+                f"(services: {sorted(self._service_urls) or 'none'})"
+            )
+        return url
+
+    def incident(self) -> IncidentRecord:
+        record = self._incident_record()
+        if record is None:
+            raise GraderError(
+                f"challenge {self._plan.challenge.id} has no probe, so no incident record"
+            )
+        return record
+
+    def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
+        with tarfile.open(self._plan.archive) as tar:
+            for name in (rel, f"./{rel}"):
+                try:
+                    member = tar.getmember(name)
+                except KeyError:
+                    continue
+                if not member.isfile():
+                    return None
+                if member.size > max_bytes:
+                    raise GraderError(f"{rel} in the workspace is larger than {max_bytes} bytes")
+                fh = tar.extractfile(member)
+                return fh.read() if fh else None
+        return None
+
+    def hidden_file(self, rel: str) -> Path:
+        for root in self._plan.hidden_roots:
+            path = (root / rel).resolve()
+            if path.is_relative_to(root.resolve()) and path.exists():
+                return path
+        raise GraderError(
+            f"hidden material {rel!r} is missing from challenge {self._plan.challenge.id}"
+        )
+
+    def ensure_service(self) -> float:
+        pod, service = self._require_service()
+        spec = self._plan.challenge.spec.service
+        assert spec is not None
+        if service.state() != "running":
+            code = service.exit_code()
+            self._log(
+                "service.restarted",
+                {"grader": self.current_grader, "exit_code": code, "logs": service.logs(tail=30)},
+            )
+            service.restart()
+        try:
+            return pod.wait_http(spec.port, spec.health_path, timeout=spec.startup_timeout_s)
+        except ServiceNotReady as exc:
+            raise ServiceNotReady(
+                f"{exc}. The service's last output:\n{service.logs(tail=20)}"
+            ) from exc
+
+    def run_probe(
+        self,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        *,
+        timeout: float,
+        load: bool = False,
+    ) -> ProbeOutput:
+        pod = self._require()
+        self._helpers += 1
+        role = f"probe{self._helpers}"
+        container = pod.add(
+            ContainerSpec(
+                role=role,
+                image=self._plan.grader_image,
+                limits=GRADER_LIMITS,
+                command=["sleep", "infinity"],
+                user=NOBODY_USER,
+                workdir="/grading",
+                volumes={f"pp-{self._plan.run_id}-evaluation-{role}": "/grading"},
+                tmpfs={"/tmp": "rw,size=256m,mode=1777"},
+                cpuset=self._plan.cpus.load if load else None,
+            )
+        )
+        return self._run_helper(container, files, cmd, timeout, owner=65534)
+
+    def run_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float
+    ) -> ProbeOutput:
+        container = self._tester(["sleep", "infinity"])
+        return self._run_helper(container, files, cmd, timeout, owner=CANDIDATE_UID)
+
+    @contextmanager
+    def serve_tester(
+        self,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        *,
+        ports: Sequence[int],
+        ready_timeout: float = 60.0,
+    ) -> Iterator[ServedTester]:
+        container = self._tester(cmd)
+        container.put_archive("/grading", tarball.files(files, owner=CANDIDATE_UID))
+        container.start()
+        pod = self._require()
+        try:
+            addresses = {}
+            for port in ports:
+                # A client that connects through the forward before the port listens can
+                # stall (ZeroMQ waits out its 30 s handshake interval), so wait here first.
+                try:
+                    pod.wait_port(port, timeout=ready_timeout)
+                except ServiceNotReady as exc:
+                    raise GraderError(f"{exc}; its output:\n{container.logs(tail=30)}") from exc
+                published = pod.publish(port)
+                addresses[port] = (published.host, published.host_port)
+            yield ServedTester(
+                addresses=addresses, logs=lambda: container.logs(tail=100), state=container.state
+            )
+        finally:
+            container.stop(timeout=1)
+
+    def _tester(self, command: Sequence[str]) -> Sandbox:
+        """A fresh container of the challenge image holding the submitted workspace, as the
+        candidate, with /grading for the grader's files."""
+        pod = self._require()
+        self._helpers += 1
+        role = f"tester{self._helpers}"
+        container = pod.add(
+            candidate_container(
+                role,
+                self._plan.challenge_image,
+                self._plan.run_id,
+                "evaluation",
+                self._plan.challenge.spec.resources.limits,
+                command=command,
+                extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
+                env=self._plan.client_env,
+            )
+        )
+        container.put_archive("/workspace", self._plan.archive.read_bytes())
+        return container
+
+    def save_artifact(self, name: str, data: bytes) -> str:
+        folder = self._plan.artifacts_dir / f"attempt-{self._plan.attempt}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.current_grader}-{name}"
+        path.write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        self._record_artifact(f"{self.current_grader}/{name}", path, digest, len(data))
+        return str(path)
+
+    def log(self, message: str) -> None:
+        self._log("grader.log", {"grader": self.current_grader, "message": message})
+
+    # helpers -------------------------------------------------------------------------------
+    def _require(self) -> Pod:
+        if self._pod is None:
+            raise GraderError("the evaluation pod is not open")
+        return self._pod
+
+    def _require_service(self) -> tuple[Pod, Sandbox]:
+        pod = self._require()
+        if self._service is None:
+            raise GraderError(
+                f"challenge {self._plan.challenge.id} declares no service for this grader"
+            )
+        return pod, self._service
+
+    def _run_helper(
+        self,
+        container: Sandbox,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        timeout: float,
+        *,
+        owner: int,
+    ) -> ProbeOutput:
+        container.put_archive("/grading", tarball.files({**files, "out/": b""}, owner=owner))
+        container.start()
+        try:
+            result = container.exec(cmd, workdir="/grading", timeout=timeout)
+            outputs = _read_outputs(container)
+        finally:
+            container.stop(timeout=1)
+        return ProbeOutput(result=result, files=outputs)
+
+
+def _read_outputs(container: Sandbox) -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = os.path.join(tmp, "out.tar")
+        try:
+            container.get_archive("/grading/out/.", dest, max_bytes=OUTPUT_LIMIT)
+        except ContainerError:
+            return {}
+        files: dict[str, bytes] = {}
+        with tarfile.open(dest) as tar:
+            for member in tar:
+                fh = tar.extractfile(member) if member.isfile() else None
+                if fh is not None:
+                    files[member.name.removeprefix("./")] = fh.read()
+        return files

@@ -1,0 +1,1 @@
+"""People: accounts, invitations, reviews, the audit log, candidates, track records."""

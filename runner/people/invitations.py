@@ -1,0 +1,204 @@
+"""Invitations: a firm asks one candidate to take one challenge, through a single-use link.
+
+The link carries a 256-bit random token; only its SHA-256 is stored. The first visit redeems
+it (the browser then holds a candidate session); any later visit with the same link, from any
+browser, is refused, as is a visit after the invitation expired or was revoked. The run a
+candidate starts is attached to the invitation, which is how a run belongs to a firm.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prodproven.runner.errors import AccessDenied, InvitationError
+from prodproven.runner.people.accounts import EMAIL, digest
+from prodproven.runner.runs.store import Base, Store, utcnow
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+MAX_LIFETIME = timedelta(days=90)
+
+
+class InvitationRow(Base):
+    __tablename__ = "invitations"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    firm: Mapped[str] = mapped_column(String(64), index=True)
+    challenge_id: Mapped[str] = mapped_column(String(64))
+    candidate_name: Mapped[str] = mapped_column(String(200))
+    candidate_email: Mapped[str] = mapped_column(String(254))
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    redeemed_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    variant: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    id: str
+    firm: str
+    challenge_id: str
+    candidate_name: str
+    candidate_email: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    revoked_at: datetime | None
+    run_id: str | None
+    variant: int | None
+
+    @property
+    def state(self) -> str:
+        """pending, opened, started, revoked or expired (for lists)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.run_id is not None:
+            return "started"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "opened" if self.redeemed_at is not None else "pending"
+
+    @classmethod
+    def from_row(cls, row: InvitationRow) -> Invitation:
+        return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+
+class Invitations:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.create_tables(InvitationRow)
+
+    def create(
+        self,
+        *,
+        firm: str,
+        challenge_id: str,
+        candidate_name: str,
+        candidate_email: str,
+        created_by: str,
+        lifetime: timedelta,
+        variant: int | None = None,
+    ) -> tuple[Invitation, str]:
+        """A new invitation and its link token (shown only now). Raises InvitationError."""
+        candidate_email = candidate_email.strip().lower()
+        if not candidate_name.strip():
+            raise InvitationError("an invitation needs the candidate's name")
+        if not EMAIL.match(candidate_email):
+            raise InvitationError(f"candidate email {candidate_email!r} is not an email address")
+        if not timedelta(minutes=5) <= lifetime <= MAX_LIFETIME:
+            raise InvitationError(
+                f"an invitation must be valid between 5 minutes and {MAX_LIFETIME.days} days, "
+                f"not {lifetime}"
+            )
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        row = InvitationRow(
+            id=secrets.token_hex(6),
+            firm=firm,
+            challenge_id=challenge_id,
+            candidate_name=candidate_name.strip(),
+            candidate_email=candidate_email,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + lifetime,
+            digest=digest(token),
+            variant=variant if variant is not None else secrets.randbelow(10_000),
+        )
+        with self.store.session() as s:
+            s.add(row)
+        return Invitation.from_row(row), token
+
+    def get(self, invitation_id: str) -> Invitation:
+        with self.store.session() as s:
+            row = s.get(InvitationRow, invitation_id)
+            if row is None:
+                raise InvitationError(f"no invitation {invitation_id!r}")
+            return Invitation.from_row(row)
+
+    def find(self, token: str) -> Invitation | None:
+        """The invitation of a link token, whatever its state (no side effect)."""
+        with self.store.session() as s:
+            row = s.scalar(select(InvitationRow).where(InvitationRow.digest == digest(token)))
+            return Invitation.from_row(row) if row is not None else None
+
+    def redeem(self, token: str) -> Invitation:
+        """Use the link once. Raises AccessDenied when it is unknown, used, expired or revoked."""
+        with self.store.session() as s:
+            row = s.scalar(
+                select(InvitationRow).where(InvitationRow.digest == digest(token)).with_for_update()
+            )
+            if row is None:
+                raise AccessDenied("this invitation link is not valid")
+            _check_usable(row)
+            if row.redeemed_at is not None:
+                raise AccessDenied(
+                    "this invitation link was already used; open it in the browser you first "
+                    "used, or ask for a new invitation"
+                )
+            row.redeemed_at = utcnow()
+            return Invitation.from_row(row)
+
+    def usable(self, invitation_id: str) -> Invitation:
+        """The invitation if a candidate may still use it. Raises AccessDenied."""
+        with self.store.session() as s:
+            row = s.get(InvitationRow, invitation_id)
+            if row is None:
+                raise AccessDenied("this invitation no longer exists")
+            if row.run_id is None:
+                _check_usable(row)
+            elif row.revoked_at is not None:
+                raise AccessDenied("this invitation was revoked")
+            return Invitation.from_row(row)
+
+    def attach_run(self, invitation_id: str, run_id: str, replacing: str | None = None) -> None:
+        """Record the candidate's run, in place of the run ``replacing`` if given. Raises
+        InvitationError when it already has another one."""
+        with self.store.session() as s:
+            row = s.get(InvitationRow, invitation_id, with_for_update=True)
+            if row is None:
+                raise InvitationError(f"no invitation {invitation_id!r}")
+            if row.run_id not in (None, run_id, replacing):
+                raise InvitationError(f"invitation {invitation_id} already has run {row.run_id}")
+            row.run_id = run_id
+
+    def revoke(self, invitation_id: str) -> None:
+        with self.store.session() as s:
+            row = s.get(InvitationRow, invitation_id)
+            if row is None:
+                raise InvitationError(f"no invitation {invitation_id!r}")
+            row.revoked_at = row.revoked_at or utcnow()
+
+    def list(self, firm: str | None = None) -> list[Invitation]:
+        with self.store.session() as s:
+            query = select(InvitationRow).order_by(InvitationRow.created_at.desc())
+            if firm is not None:
+                query = query.where(InvitationRow.firm == firm)
+            return [Invitation.from_row(r) for r in s.scalars(query)]
+
+    def firm_of_runs(self) -> dict[str, str]:
+        """Run id -> firm, for every run started from an invitation."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(InvitationRow.run_id, InvitationRow.firm).where(
+                    InvitationRow.run_id.is_not(None)
+                )
+            )
+            return {run_id: firm for run_id, firm in rows if run_id is not None}
+
+    def for_run(self, run_id: str) -> Invitation | None:
+        with self.store.session() as s:
+            row = s.scalar(select(InvitationRow).where(InvitationRow.run_id == run_id))
+            return Invitation.from_row(row) if row is not None else None
+
+
+def _check_usable(row: InvitationRow) -> None:
+    if row.revoked_at is not None:
+        raise AccessDenied("this invitation was revoked")
+    if row.expires_at <= utcnow():
+        raise AccessDenied(f"this invitation expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")

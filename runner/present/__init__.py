@@ -1,0 +1,1 @@
+"""Presentation: the verdict for people, plots, the HTML report, doc figures."""

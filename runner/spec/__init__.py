@@ -1,0 +1,1 @@
+"""The challenge model: the spec, loading and discovery, packs, generated material."""
