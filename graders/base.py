@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from prodproven.graders.slo import IncidentRecord
 from prodproven.sandbox.environment import ExecResult
 from prodproven.sandbox.errors import ProdprovenError
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class GraderError(ProdprovenError):

@@ -10,7 +10,7 @@ from prodproven.graders.mlflow_model import MlflowModelGrader
 from prodproven.graders.notebook import NotebookGrader
 from prodproven.graders.postmortem import PostmortemGrader
 from prodproven.graders.pytest_grader import PytestGrader
-from prodproven.runner.hookspecs import hookimpl
+from prodproven.sandbox.plugin import hookimpl
 
 
 @hookimpl

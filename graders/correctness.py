@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from pydantic import Field
+
 from prodproven.graders.base import (
     HIDDEN_FILE,
     EvaluationEnvironment,
@@ -15,7 +17,6 @@ from prodproven.graders.base import (
     Params,
 )
 from prodproven.graders.probes import probe
-from pydantic import Field
 
 
 class CorrectnessParams(Params):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from prodproven.graders.base import (
     Condition,
     EvaluationEnvironment,
@@ -23,7 +25,6 @@ from prodproven.graders.base import (
     Verdict,
 )
 from prodproven.graders.slo import Analysis, IncidentRecord, Injection, analyse
-from pydantic import Field
 
 MAX_SERIES = 1200
 """Most points of the latency/health series kept as evidence (longer runs are thinned)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from jupyter_client.blocking.client import BlockingKernelClient
 from nbformat.v4 import output_from_msg
+
 from prodproven.graders.base import GraderError
 
 CHANNELS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from prodproven.graders.base import (
     HIDDEN_FILE,
     Condition,
@@ -27,7 +29,6 @@ from prodproven.graders.base import (
 )
 from prodproven.graders.curves import Z90, cliff_down, median, percentile, ramp_up, standard_error
 from prodproven.graders.probes import probe
-from pydantic import Field
 
 
 class Slo(Params):

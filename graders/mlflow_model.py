@@ -20,6 +20,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
+
 from prodproven.graders.base import (
     HIDDEN_FILE,
     Condition,
@@ -34,7 +36,6 @@ from prodproven.graders.base import (
 from prodproven.graders.curves import ramp_up
 from prodproven.graders.metrics import accuracy, auc_standard_error, roc_auc
 from prodproven.graders.probes import probe
-from pydantic import Field
 
 SCORER = "mlflow_scorer.py"
 

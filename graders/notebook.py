@@ -15,6 +15,8 @@ import json
 from typing import Any, Literal
 
 import nbformat
+from pydantic import Field
+
 from prodproven.graders.base import (
     HIDDEN_FILE,
     EvaluationEnvironment,
@@ -26,7 +28,6 @@ from prodproven.graders.base import (
 )
 from prodproven.graders.kernel import CellRun, Execution, KernelPorts, execute_cells
 from prodproven.graders.metrics import set_f1
-from pydantic import Field
 
 FIRST_KERNEL_PORT = 49100
 MAX_VALUE_TEXT = 100_000

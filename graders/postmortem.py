@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import yaml
+from pydantic import Field
+
 from prodproven.graders.base import (
     Condition,
     EvaluationEnvironment,
@@ -34,7 +36,6 @@ from prodproven.graders.base import (
     Verdict,
 )
 from prodproven.graders.slo import IncidentRecord, analyse
-from pydantic import Field
 
 WEIGHTS = {"sections": 0.25, "root_cause": 0.35, "timeline": 0.25, "prevention": 0.15}
 REQUIRED_KEYS = ("root_cause", "detected_at", "mitigated_at")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from pydantic import Field
+
 from prodproven.graders.base import (
     HIDDEN_FILE,
     Condition,
@@ -22,7 +24,6 @@ from prodproven.graders.base import (
     Params,
     Verdict,
 )
-from pydantic import Field
 
 JUNIT_MAX = 4 * 2**20
 

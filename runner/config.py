@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from prodproven.runner.errors import ConfigError
 from prodproven.sandbox.images import ImageSettings, default_debian_mirror
-from pydantic import BaseModel, ConfigDict, ValidationError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "PRODPROVEN_"
+
+
+def builtin_challenges() -> Path:
+    """The folder of the built-in challenges (the package data of ``prodproven.challenges``)."""
+    return Path(str(resources.files("prodproven.challenges")))
 
 
 class Settings(BaseModel):
@@ -49,6 +56,13 @@ class Settings(BaseModel):
     """Default lifetime of an invitation link."""
     validity_months: int = 12
     """How long a credential is valid after it is issued."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Lowest level written to ``<data_dir>/logs/prodproven.log`` (any case)."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @property
     def store_url(self) -> str:
@@ -65,7 +79,7 @@ class Settings(BaseModel):
 
     @property
     def challenge_dirs(self) -> tuple[Path, ...]:
-        return (REPO_ROOT / "challenges", *self.challenges_path, self.installed_challenges)
+        return (builtin_challenges(), *self.challenges_path, self.installed_challenges)
 
     def searching_first(self, folders: Iterable[Path]) -> Settings:
         """These settings with ``folders`` searched for challenges before ``challenges_path``."""
@@ -75,7 +89,6 @@ class Settings(BaseModel):
         return ImageSettings(
             base_image=self.base_image,
             debian_mirror=self.debian_mirror or default_debian_mirror(),
-            infra_dir=REPO_ROOT / "infra",
         )
 
     @classmethod

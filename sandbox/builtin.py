@@ -3,19 +3,15 @@ hooks third-party plugins use."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from prodproven.runner.hookspecs import hookimpl
 from prodproven.sandbox.docker_backend import DockerBackend
 from prodproven.sandbox.faults import Deploy, FaultKind
+from prodproven.sandbox.plugin import hookimpl
 from prodproven.sandbox.services import MLFLOW, ServiceKind
-
-if TYPE_CHECKING:
-    from prodproven.runner.config import Settings
 
 
 @hookimpl(trylast=True)
-def sandbox_backend(settings: Settings, pod_image: str) -> DockerBackend:
+def sandbox_backend(settings: object, pod_image: str) -> DockerBackend:
+    """The Docker backend (the engine from the environment); it needs none of the settings."""
     return DockerBackend.from_env(pod_image)
 
 

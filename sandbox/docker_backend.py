@@ -20,7 +20,7 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
-from prodproven.sandbox import tarball
+
 from prodproven.sandbox.environment import (
     NOBODY_USER,
     RUN_LABEL,
@@ -39,6 +39,7 @@ from prodproven.sandbox.errors import (
     ServiceNotReady,
 )
 from prodproven.sandbox.portforward import PortForward
+from prodproven.sandbox.scripts import script
 
 ROLE_LABEL = "prodproven.role"
 PURPOSE_LABEL = "prodproven.purpose"
@@ -48,36 +49,6 @@ HARDENING: dict[str, Any] = {
     "security_opt": ["no-new-privileges:true"],
     "init": True,
 }
-
-_WAIT_HTTP = r"""
-import sys, time, urllib.request
-port, path, deadline = int(sys.argv[1]), sys.argv[2], time.monotonic() + float(sys.argv[3])
-start = time.monotonic()
-while time.monotonic() < deadline:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
-            if 200 <= r.status < 300:
-                print(f"{time.monotonic() - start:.3f}")
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.1)
-sys.exit(3)
-"""
-
-_WAIT_TCP = r"""
-import socket, sys, time
-port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
-start = time.monotonic()
-while time.monotonic() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        print(f"{time.monotonic() - start:.3f}")
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(3)
-"""
 
 
 def connect(timeout: float = 120.0) -> Any:
@@ -177,10 +148,6 @@ class DockerSandbox(Sandbox):
             os.fsync(fh.fileno())
         return size
 
-    def write_file(self, path: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> None:
-        directory, name = os.path.split(path)
-        self.put_archive(directory or "/", tarball.single_file(name, data, mode=mode, owner=owner))
-
     def read_file(self, path: str, *, max_bytes: int = 16 * 2**20) -> bytes:
         buf = io.BytesIO()
         try:
@@ -274,14 +241,14 @@ class DockerPod(Pod):
 
     def wait_http(self, port: int, path: str, *, timeout: float) -> float:
         return self._wait(
-            [_WAIT_HTTP, str(port), path, str(timeout)],
+            [script("wait_http.py"), str(port), path, str(timeout)],
             timeout,
             f"nothing answered 2xx at 127.0.0.1:{port}{path}",
         )
 
     def wait_port(self, port: int, *, timeout: float) -> float:
         return self._wait(
-            [_WAIT_TCP, str(port), str(timeout)],
+            [script("wait_tcp.py"), str(port), str(timeout)],
             timeout,
             f"nothing accepted connections on 127.0.0.1:{port}",
         )
@@ -316,8 +283,6 @@ class DockerPod(Pod):
 
 
 class DockerBackend(Backend):
-    name = "docker"
-
     def __init__(self, client: Any, pod_image: str) -> None:
         self._client = client
         self._pod_image = pod_image
@@ -329,13 +294,6 @@ class DockerBackend(Backend):
     @property
     def client(self) -> Any:
         return self._client
-
-    def check(self) -> str:
-        try:
-            version = self._client.version()
-        except Exception as exc:
-            raise DockerUnavailable(f"the Docker engine does not answer: {exc}") from exc
-        return f"Docker Engine {version.get('Version', '?')}"
 
     def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:
         name = f"pp-{run_id}-{purpose}-pod"

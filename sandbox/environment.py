@@ -118,10 +118,6 @@ class Sandbox(ABC):
         """
 
     @abstractmethod
-    def write_file(self, path: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> None:
-        """Create or replace one file inside the container. Raises ContainerError."""
-
-    @abstractmethod
     def read_file(self, path: str, *, max_bytes: int = 16 * 2**20) -> bytes:
         """Read one regular file from the container. Raises ContainerError."""
 
@@ -193,12 +189,6 @@ class Pod(ABC):
 
 class Backend(ABC):
     """A container engine that can host pods."""
-
-    name: str
-
-    @abstractmethod
-    def check(self) -> str:
-        """Describe the engine (version); raises DockerUnavailable when it does not answer."""
 
     @abstractmethod
     def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:

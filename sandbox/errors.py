@@ -31,5 +31,9 @@ class ExecTimeout(SandboxError):
     """A command run inside a container did not finish in time."""
 
 
+class CommandTimeout(SandboxError):
+    """A command run on the host (an image build step, the docker CLI) did not finish in time."""
+
+
 class ServiceNotReady(SandboxError):
     """A service in a run did not answer its health check in time."""

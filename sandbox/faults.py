@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from prodproven.sandbox import tarball
 from prodproven.sandbox.environment import CANDIDATE_UID, Sandbox
 from prodproven.sandbox.errors import SandboxError
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class FaultError(SandboxError):

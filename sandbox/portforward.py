@@ -15,23 +15,7 @@ import struct
 import threading
 from typing import Any
 
-PUMP = r"""
-import os, socket, sys, threading
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-def upstream():
-    while True:
-        data = os.read(0, 65536)
-        if not data:
-            s.shutdown(socket.SHUT_WR)
-            return
-        s.sendall(data)
-threading.Thread(target=upstream, daemon=True).start()
-while True:
-    data = s.recv(65536)
-    if not data:
-        break
-    os.write(1, data)
-"""
+from prodproven.sandbox.scripts import script
 
 
 class PortForward:
@@ -65,7 +49,7 @@ class PortForward:
         try:
             exec_id = self._api.exec_create(
                 self._container_id,
-                ["python3", "-c", PUMP, str(self.inner_port)],
+                ["python3", "-c", script("pump.py"), str(self.inner_port)],
                 stdin=True,
                 tty=False,
             )["Id"]

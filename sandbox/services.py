@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prodproven.sandbox.environment import NOBODY_USER, Limits
-
-INFRA_IMAGES = Path(__file__).resolve().parents[1] / "infra" / "images"
+from prodproven.sandbox.images import RECIPES
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def _mlflow_command(name: str) -> list[str]:
 MLFLOW = ServiceKind(
     kind="mlflow",
     description="MLflow tracking server and model registry (sqlite store, served artifacts)",
-    recipe=INFRA_IMAGES / "mlflow",
+    recipe=RECIPES / "mlflow",
     port=5000,
     command=_mlflow_command,
     # The GenAI job runner starts a dozen worker processes (over 1.5 GB); runs need none.

@@ -32,17 +32,6 @@ def files(entries: Mapping[str, bytes], *, owner: int) -> bytes:
     return buf.getvalue()
 
 
-def single_file(name: str, data: bytes, *, mode: int = 0o644, owner: int = 0) -> bytes:
-    """A tar archive holding one regular file called ``name``."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-        info.uid = info.gid = owner
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def directories(
     *sources: Path, owner: int = CANDIDATE_UID, prefix: str = "", mtime: int | None = None
 ) -> bytes:

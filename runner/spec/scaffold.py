@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from prodproven.runner.config import REPO_ROOT
+from prodproven.runner.config import builtin_challenges
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.spec.challenge import SPEC_FILE, Catalog, Challenge, load_challenge
 
@@ -30,7 +30,7 @@ def new_challenge(name: str, template: str, into: Path, catalog: Catalog) -> Cha
     target = into / name
     if target.exists():
         raise ProdprovenError(f"{target} already exists; choose another name or folder")
-    shutil.copytree(REPO_ROOT / "challenges" / template, target, ignore=IGNORED)
+    shutil.copytree(builtin_challenges() / template, target, ignore=IGNORED)
     spec = target / SPEC_FILE
     text = spec.read_text()
     text = re.sub(r"^id: .*$", f"id: {name}", text, count=1, flags=re.M)

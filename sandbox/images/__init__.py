@@ -2,9 +2,11 @@
 every container starts from, the workspace-tools layer (JupyterLab) challenge images start
 from, and images built from recipes with a host-side wheelhouse.
 
-Tags are content hashes of the recipe and its parent image, so an unchanged recipe is never
-rebuilt and a changed one always is. Builds run with ``--network none``: packages come only
-from wheels downloaded on the host (containers here cannot reach a package index).
+Tags are content hashes of the recipe's files (their names inside the recipe and their bytes,
+not where the recipe lies) and its parent image, so an unchanged recipe is never rebuilt and a
+changed one always is. The built-in recipes are package data (``RECIPES``). Builds run with
+``--network none``: packages come only from wheels downloaded on the host (containers here
+cannot reach a package index).
 """
 
 from __future__ import annotations
@@ -18,16 +20,27 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import docker.errors
-from prodproven.sandbox.errors import ImageError
+
+from prodproven.sandbox.errors import CommandTimeout, ImageError
 
 OFFLINE_BASE = "prodproven/base:bookworm"
 RUNTIME_REPO = "prodproven/runtime"
 PYTHON_LABEL = "prodproven.python"
 Log = Callable[[str], None]
+RECIPES = Path(str(resources.files(__name__)))
+"""The built-in image recipes, one folder each beside this module: ``base`` (the offline
+bootstrap), ``runtime``, ``lab``, ``grader`` and the service images (``mlflow``)."""
+BOOTSTRAP_TIMEOUT_S = 1200.0
+"""Longest a debootstrap of the offline base may take (about a minute on a near mirror)."""
+TAR_TIMEOUT_S = 300.0
+"""Longest packing the bootstrapped root filesystem may take."""
+DOWNLOAD_TIMEOUT_S = 1200.0
+"""Longest a ``pip download`` of one recipe's wheels may take."""
 
 
 def default_debian_mirror(sources: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> str:
@@ -45,7 +58,6 @@ def default_debian_mirror(sources: Path = Path("/etc/apt/sources.list.d/debian.s
 class ImageSettings:
     base_image: str
     debian_mirror: str
-    infra_dir: Path
 
 
 class ImageBuilder:
@@ -84,7 +96,7 @@ class ImageBuilder:
     def runtime(self) -> str:
         """The runtime layer (venv, candidate user, /workspace) on top of the base."""
         base = self.base()
-        recipe = self._settings.infra_dir / "images" / "runtime"
+        recipe = RECIPES / "runtime"
         tag = f"{RUNTIME_REPO}:{_recipe_hash(recipe, self._image_id(base))}"
         if not self._exists(tag):
             self._docker_build(recipe, tag, parent=base, python=self._python_of(base))
@@ -104,12 +116,12 @@ class ImageBuilder:
         return tag
 
     def grader(self) -> str:
-        return self.recipe("grader", self._settings.infra_dir / "images" / "grader")
+        return self.recipe("grader", RECIPES / "grader")
 
     def lab(self) -> str:
         """The workspace-tools layer (JupyterLab in /opt/lab) on top of the runtime layer;
         challenge images are built on it."""
-        return self.recipe("lab", self._settings.infra_dir / "images" / "lab")
+        return self.recipe("lab", RECIPES / "lab")
 
     def _exists(self, tag: str) -> bool:
         try:
@@ -138,12 +150,20 @@ class ImageBuilder:
         return bytes(out).decode().strip()
 
     def _bootstrap_offline_base(self) -> None:
-        script = self._settings.infra_dir / "images" / "base" / "bootstrap.sh"
+        script = RECIPES / "base" / "bootstrap.sh"
         self._log(f"bootstrapping {OFFLINE_BASE} from {self._settings.debian_mirror} (~1 min)")
         with tempfile.TemporaryDirectory(prefix="prodproven-rootfs-") as tmp:
             rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
-            _run([str(script), str(rootfs), self._settings.debian_mirror], "debootstrap")
-            _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], "tar of the root fs")
+            run_on_host(
+                ["bash", str(script), str(rootfs), self._settings.debian_mirror],
+                "debootstrap",
+                BOOTSTRAP_TIMEOUT_S,
+            )
+            run_on_host(
+                ["tar", "-C", str(rootfs), "-cf", str(archive), "."],
+                "tar of the root fs",
+                TAR_TIMEOUT_S,
+            )
             repo, tag = OFFLINE_BASE.split(":")
             self._client.api.import_image_from_file(str(archive), repository=repo, tag=tag)
         if not self._exists(OFFLINE_BASE):
@@ -199,7 +219,7 @@ class ImageBuilder:
         ]
         for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014"):
             cmd += ["--platform", f"{tag}_{machine}"]
-        _run(cmd, f"pip download for {requirements}")
+        run_on_host(cmd, f"pip download for {requirements}", DOWNLOAD_TIMEOUT_S)
 
 
 def _recipe_hash(recipe: Path, parent_id: str) -> str:
@@ -210,11 +230,17 @@ def _recipe_hash(recipe: Path, parent_id: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def _run(cmd: list[str], what: str) -> None:
+def run_on_host(cmd: list[str], what: str, timeout: float) -> None:
+    """Run ``cmd`` on the host. Raises ImageError when it fails, CommandTimeout when it runs
+    longer than ``timeout`` seconds (it is killed then)."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
     except FileNotFoundError as exc:
         raise ImageError(f"{what}: {cmd[0]} is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandTimeout(
+            f"{what} did not finish within {timeout:.0f} s and was stopped: {' '.join(cmd)}"
+        ) from exc
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout)[-1500:]
         raise ImageError(f"{what} failed (exit {proc.returncode}):\n{tail}")
