@@ -9,10 +9,11 @@ import hashlib
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from prodproven.graders.base import GraderError, ProbeOutput, ServedTester
 from prodproven.graders.slo import IncidentRecord
@@ -64,6 +65,17 @@ class EvaluationPlan:
     services: list[ServicePlan] = field(default_factory=list)
     service_archives: dict[str, dict[str, object]] = field(default_factory=dict)
     client_env: dict[str, str] = field(default_factory=dict)
+    incident: IncidentRecord | None = None
+    """What the run's prober and schedule recorded (None: the challenge has no probe)."""
+
+
+class RunRecords(Protocol):
+    """Where an evaluation records what it did for its run: the event log and the artifacts
+    (the store is one)."""
+
+    def add_event(self, run_id: str, kind: str, data: dict[str, Any] | None = None) -> None: ...
+
+    def add_artifact(self, run_id: str, name: str, path: str, sha256: str, size: int) -> None: ...
 
 
 def candidate_container(
@@ -97,19 +109,10 @@ def candidate_container(
 class Evaluation:
     """Implements prodproven.graders.base.EvaluationEnvironment for one grading attempt."""
 
-    def __init__(
-        self,
-        backend: Backend,
-        plan: EvaluationPlan,
-        log: Callable[[str, dict[str, object]], None],
-        record_artifact: Callable[[str, Path, str, int], None],
-        incident_record: Callable[[], IncidentRecord | None] = lambda: None,
-    ) -> None:
+    def __init__(self, backend: Backend, plan: EvaluationPlan, records: RunRecords) -> None:
         self._backend = backend
         self._plan = plan
-        self._log = log
-        self._record_artifact = record_artifact
-        self._incident_record = incident_record
+        self._records = records
         self._pod: Pod | None = None
         self._service: Sandbox | None = None
         self._service_urls: dict[str, str] = {}
@@ -179,7 +182,7 @@ class Evaluation:
         return url
 
     def incident(self) -> IncidentRecord:
-        record = self._incident_record()
+        record = self._plan.incident
         if record is None:
             raise GraderError(
                 f"challenge {self._plan.challenge.id} has no probe, so no incident record"
@@ -317,13 +320,18 @@ class Evaluation:
         path = folder / f"{self.current_grader}-{name}"
         path.write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
-        self._record_artifact(f"{self.current_grader}/{name}", path, digest, len(data))
+        self._records.add_artifact(
+            self._plan.run_id, f"{self.current_grader}/{name}", str(path), digest, len(data)
+        )
         return str(path)
 
     def log(self, message: str) -> None:
         self._log("grader.log", {"grader": self.current_grader, "message": message})
 
     # helpers -------------------------------------------------------------------------------
+    def _log(self, kind: str, data: dict[str, Any]) -> None:
+        self._records.add_event(self._plan.run_id, kind, data)
+
     def _require(self) -> Pod:
         if self._pod is None:
             raise GraderError("the evaluation pod is not open")

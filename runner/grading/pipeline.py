@@ -17,7 +17,7 @@ from prodproven.graders.base import Grader, GraderError, GradeResult
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.grading.evaluation import Evaluation, EvaluationPlan
 from prodproven.runner.grading.requirements import RequirementResult, evaluate
-from prodproven.runner.grading.result import result_document
+from prodproven.runner.grading.result import RunResult, result_document
 from prodproven.runner.grading.scoring import Outcome, Scorecard, combine
 from prodproven.runner.grading.uncertainty import Regrading, Uncertainty, of_score
 from prodproven.runner.runs.archives import sha256_of
@@ -43,7 +43,7 @@ class GradingJob:
     requirements: list[RequirementResult] = field(default_factory=list)
     card: Scorecard | None = None
     uncertainty: Uncertainty | None = None
-    document: dict[str, Any] | None = None
+    document: RunResult | None = None
 
 
 class ArchiveMismatch(ProdprovenError):
@@ -168,7 +168,7 @@ STEPS: list[Callable[[GradingJob], None]] = [
 ]
 
 
-def grade(job: GradingJob) -> dict[str, Any]:
+def grade(job: GradingJob) -> RunResult:
     """Run every step; the evaluation pod is removed whatever happens."""
     try:
         for step in STEPS:

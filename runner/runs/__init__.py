@@ -1,1 +1,2 @@
-"""A run's life: the store, provisioning, services, the lab, the supervisor, submit."""
+"""A run's records and parts: the store, provisioning, the workspace, forwards, services, the
+incident schedule, the prober, the lab, archives."""

@@ -21,56 +21,12 @@ from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.runs.store import ProbeSampleRow, Store
 from prodproven.runner.spec.incidents import ProbeSpec
 from prodproven.sandbox.environment import NOBODY_USER, ContainerSpec, Limits, Sandbox
+from prodproven.sandbox.scripts import script
 
 ROLE = "prober"
 LIMITS = Limits(memory_bytes=128 * 2**20, cpus=0.25, pids=32)
 RECENT = 300
 """Output lines read on each poll; when they do not reach back to what is stored, all are read."""
-
-SCRIPT = r"""
-import json, sys, threading, time, urllib.error, urllib.request
-cfg = json.loads(sys.argv[1])
-url = "http://127.0.0.1:%d%s" % (cfg["port"], cfg["path"])
-bodies, keys, lock = cfg["bodies"], cfg["keys"], threading.Lock()
-
-def probe(seq, sent, index):
-    data = None if cfg["method"] == "GET" else json.dumps(bodies[index]).encode()
-    request = urllib.request.Request(
-        url, data=data, method=cfg["method"], headers={"Content-Type": "application/json"}
-    )
-    status, raw, error = None, b"", None
-    start = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=cfg["timeout"]) as answer:
-            status, raw = answer.status, answer.read(1 << 20)
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read(2000)
-    except Exception as exc:
-        error = "%s: %s" % (type(exc).__name__, exc)
-    latency = (time.monotonic() - start) * 1000
-    try:
-        parsed = json.loads(raw)
-        answer = {k: parsed[k] for k in keys if k in parsed} if isinstance(parsed, dict) else None
-    except ValueError:
-        answer = None
-    line = json.dumps({
-        "seq": seq, "t": sent, "canary": index, "status": status,
-        "latency_ms": round(latency, 2), "answer": answer, "error": error,
-        "text": None if answer is not None else raw[:300].decode("utf-8", "replace"),
-    })
-    with lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-start, tick = time.monotonic(), 0
-while True:
-    sent = time.time()
-    threading.Thread(
-        target=probe, args=(int(sent * 1000), round(sent, 3), tick % len(bodies)), daemon=True
-    ).start()
-    tick += 1
-    time.sleep(max(0.0, start + tick * cfg["interval"] - time.monotonic()))
-"""
 
 
 class ProbeSetupError(ProdprovenError):
@@ -140,7 +96,7 @@ def container_spec(
         role=ROLE,
         image=image,
         limits=LIMITS,
-        command=["python3", "-c", SCRIPT, json.dumps(config)],
+        command=["python3", "-c", script("prober.py"), json.dumps(config)],
         user=NOBODY_USER,
         workdir="/tmp",
         tmpfs={"/tmp": "rw,size=16m,mode=1777"},

@@ -24,7 +24,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from prodproven.graders.slo import Injection
+from prodproven.graders.slo import IncidentRecord, Injection
+from prodproven.runner.runs.prober import to_sample
+from prodproven.runner.runs.store import Store
 from prodproven.runner.spec.challenge import Challenge
 
 DEFAULT_SEED = "default"
@@ -151,3 +153,23 @@ class EventLog:
             if self.outcome(p.event) is None
         ]
         return reasons
+
+
+def incident_log(store: Store, run_id: str) -> EventLog:
+    """The run's incident events, as committed so far."""
+    return EventLog(
+        [(e.kind, e.at, e.data) for e in store.events(run_id) if e.kind.startswith("incident.")]
+    )
+
+
+def incident_record(store: Store, run_id: str, challenge: Challenge) -> IncidentRecord | None:
+    """What the run's prober and schedule recorded (None: the challenge has no probe)."""
+    if challenge.spec.probe is None:
+        return None
+    log = incident_log(store, run_id)
+    return IncidentRecord(
+        slo=challenge.spec.probe.to_slo(),
+        injections=log.injections(challenge),
+        samples=[to_sample(row) for row in store.samples(run_id)],
+        missed=log.missed(),
+    )

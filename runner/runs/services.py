@@ -24,6 +24,8 @@ from prodproven.sandbox.environment import (
 from prodproven.sandbox.errors import ServiceNotReady
 from prodproven.sandbox.services import ServiceKind
 
+LIVE_SERVICE_ROLE = "service"
+"""The role of a run's live service (``service.during_run``), beside its workspace."""
 SERVICE_TMPFS = {"/tmp": "rw,nosuid,size=256m,mode=1777"}
 SETUP_LIMITS = Limits(memory_bytes=2**30, cpus=1.0, pids=256)
 

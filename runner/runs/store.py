@@ -1,4 +1,4 @@
-"""The store: runs, their events, grader results and artifacts, through SQLAlchemy so the
+"""The store: runs, their events, probe samples and artifacts, through SQLAlchemy so the
 default SQLite file can be swapped for a PostgreSQL URL.
 
 Every status change and event is committed before the runner acts on it, so a crash leaves a
@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from prodproven.runner.errors import RunNotFound, RunStateError
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -34,6 +33,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from prodproven.runner.errors import RunNotFound, RunStateError
 
 
 class Status(StrEnum):
@@ -115,24 +116,6 @@ class EventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class GraderResultRow(Base):
-    __tablename__ = "grader_results"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
-    attempt: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(64))
-    competency: Mapped[str] = mapped_column(String(32))
-    weight: Mapped[float] = mapped_column(Float)
-    score: Mapped[float] = mapped_column(Float)
-    passed: Mapped[bool]
-    summary: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
-    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
-    duration_s: Mapped[float] = mapped_column(Float)
-
-
 class ProbeSampleRow(Base):
     """One SLO probe of a run's live service (``seq`` is the prober's own counter)."""
 
@@ -159,7 +142,7 @@ class ArtifactRow(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
-RUN_TABLES = (RunRow, EventRow, GraderResultRow, ProbeSampleRow, ArtifactRow)
+RUN_TABLES = (RunRow, EventRow, ProbeSampleRow, ArtifactRow)
 
 
 @dataclass(frozen=True)
@@ -344,20 +327,6 @@ class Store:
         with self.session() as s:
             return list(
                 s.scalars(select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id))
-            )
-
-    def add_grader_result(self, row: GraderResultRow) -> None:
-        with self.session() as s:
-            s.add(row)
-
-    def grader_results(self, run_id: str, attempt: int) -> list[GraderResultRow]:
-        with self.session() as s:
-            return list(
-                s.scalars(
-                    select(GraderResultRow)
-                    .where(GraderResultRow.run_id == run_id, GraderResultRow.attempt == attempt)
-                    .order_by(GraderResultRow.id)
-                )
             )
 
     def add_samples(self, run_id: str, samples: list[dict[str, Any]]) -> int:

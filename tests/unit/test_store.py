@@ -4,18 +4,16 @@ committed survives a new process opening the same database."""
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
+from typing import Any
 
 import pytest
+
 from prodproven.runner.errors import RunNotFound, RunStateError
-from prodproven.runner.runs.store import Status, Store
+from prodproven.runner.runs.store import Run, Status, Store
 
 
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-
-
-def new_run(store: Store):
+def new_run(store: Store) -> Run:
     return store.create_run(
         challenge_id="c",
         challenge_version="1.0.0",
@@ -25,13 +23,13 @@ def new_run(store: Store):
     )
 
 
-def test_a_new_run_is_created_with_an_event(store):
+def test_a_new_run_is_created_with_an_event(store: Store) -> None:
     run = new_run(store)
     assert run.status is Status.created
     assert [e.kind for e in store.events(run.id)] == ["run.created"]
 
 
-def test_transitions_are_recorded_in_order(store):
+def test_transitions_are_recorded_in_order(store: Store) -> None:
     run = new_run(store)
     for status in (Status.provisioning, Status.running, Status.submitted):
         store.transition(run.id, status)
@@ -39,14 +37,14 @@ def test_transitions_are_recorded_in_order(store):
     assert kinds == ["run.created", "status.provisioning", "status.running", "status.submitted"]
 
 
-def test_a_skipped_transition_is_refused(store):
+def test_a_skipped_transition_is_refused(store: Store) -> None:
     run = new_run(store)
     with pytest.raises(RunStateError, match="created; it cannot become graded"):
         store.transition(run.id, Status.graded)
     assert store.get(run.id).status is Status.created
 
 
-def test_graded_runs_can_be_graded_again(store):
+def test_graded_runs_can_be_graded_again(store: Store) -> None:
     run = new_run(store)
     for status in (
         Status.provisioning,
@@ -60,18 +58,18 @@ def test_graded_runs_can_be_graded_again(store):
     assert store.get(run.id).status is Status.grading
 
 
-def test_fields_change_with_the_transition(store):
+def test_fields_change_with_the_transition(store: Store) -> None:
     run = new_run(store)
     store.transition(run.id, Status.errored, error="image missing")
     assert store.get(run.id).error == "image missing"
     assert store.events(run.id)[-1].data["error"] == "image missing"
 
 
-def test_timestamps_come_back_timezone_aware(store):
+def test_timestamps_come_back_timezone_aware(store: Store) -> None:
     assert new_run(store).created_at.tzinfo is UTC
 
 
-def test_committed_state_survives_a_new_store_on_the_same_file(tmp_path):
+def test_committed_state_survives_a_new_store_on_the_same_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     first = Store(url)
     run = new_run(first)
@@ -80,12 +78,12 @@ def test_committed_state_survives_a_new_store_on_the_same_file(tmp_path):
     assert Store(url).get(run.id).status is Status.provisioning
 
 
-def test_unknown_run_is_a_clear_error(store):
+def test_unknown_run_is_a_clear_error(store: Store) -> None:
     with pytest.raises(RunNotFound, match="no run 'zzz'"):
         store.get("zzz")
 
 
-def graded(store: Store, result: dict) -> str:
+def graded(store: Store, result: dict[str, Any]) -> str:
     run = new_run(store)
     for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
         store.transition(run.id, status)
@@ -93,7 +91,7 @@ def graded(store: Store, result: dict) -> str:
     return run.id
 
 
-def test_a_listing_without_results_keeps_only_each_runs_verdict(store):
+def test_a_listing_without_results_keeps_only_each_runs_verdict(store: Store) -> None:
     missed = [{"name": "SLO met", "met": False, "detail": "p95 164 ms > SLO 100 ms"}]
     failed = graded(
         store,
@@ -108,4 +106,5 @@ def test_a_listing_without_results_keeps_only_each_runs_verdict(store):
         "requirements": missed,
     }
     assert listed[old] == {"score": 97.0, "passed": None, "pass_score": None, "requirements": None}
-    assert {run.id: run.result for run in store.list_runs()}[old]["graders"]
+    full = {run.id: run.result for run in store.list_runs()}[old]
+    assert full is not None and full["graders"]

@@ -18,22 +18,39 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.runs.prober import ROLE as PROBER_ROLE
 from prodproven.runner.runs.prober import ProbeFeed
-from prodproven.runner.runs.schedule import Decision, Planned, decide
-from prodproven.runner.runs.store import Status, utcnow
-from prodproven.sandbox.environment import Pod
+from prodproven.runner.runs.provisioning import Provisioner
+from prodproven.runner.runs.schedule import Decision, Planned, decide, incident_log
+from prodproven.runner.runs.services import LIVE_SERVICE_ROLE
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.workspace import RunPaths
+from prodproven.sandbox.environment import Backend, Pod
 from prodproven.sandbox.errors import SandboxError
 from prodproven.sandbox.faults import FaultTarget
 
-if TYPE_CHECKING:
-    from prodproven.runner.config import Settings
-    from prodproven.runner.runs.lifecycle import Runner
 
-LIVE_SERVICE_ROLE = "service"
+class Supervised(Protocol):
+    """What a supervisor needs of the runner (``lifecycle.Runner`` is one)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def provisioner(self) -> Provisioner: ...
+
+    def paths(self, run_id: str) -> RunPaths: ...
+
+    def submit(self, run_id: str) -> Run: ...
+
+    def grade(self, run_id: str) -> Run: ...
 
 
 class AlreadySupervised(ProdprovenError):
@@ -44,21 +61,20 @@ class RunSupervisor:
     """Watches one running run. ``autosubmit``: submit and grade it at its deadline."""
 
     def __init__(
-        self, runner: Runner, run_id: str, *, autosubmit: bool = False, tick_s: float = 0.25
+        self, runner: Supervised, run_id: str, *, autosubmit: bool = False, tick_s: float = 0.25
     ) -> None:
         self.runner = runner
         self.run_id = run_id
         self.autosubmit = autosubmit
         self.tick_s = tick_s
         run = runner.store.get(run_id)
-        self.challenge = runner.challenge_of(run)
+        self.challenge = runner.provisioner.challenge_of(run)
         self.variant = run.variant
         probe = self.challenge.spec.probe
-        self._feed = (
-            ProbeFeed(runner.store, run_id, runner.canaries(self.challenge, run.variant))
-            if probe is not None
-            else None
-        )
+        self._feed: ProbeFeed | None = None
+        if probe is not None:
+            canaries = runner.provisioner.canaries(self.challenge, run.variant)
+            self._feed = ProbeFeed(runner.store, run_id, canaries)
         self._poll_every = probe.interval_s if probe is not None else 0.0
         self._next_poll = 0.0
         self._pod: Pod | None = None
@@ -86,10 +102,10 @@ class RunSupervisor:
             if self.runner.store.get(self.run_id).status != Status.running:
                 return False  # submitted under our feet: the pod is being torn down
             if str(exc) != self._last_error:
-                self.runner.event(self.run_id, "supervisor.error", {"error": str(exc)})
+                self._event("supervisor.error", {"error": str(exc)})
             self._last_error = str(exc)
         if self.autosubmit and run.deadline is not None and utcnow() >= run.deadline:
-            self.runner.event(self.run_id, "deadline.reached", {"deadline": run.deadline})
+            self._event("deadline.reached", {"deadline": run.deadline})
             self.runner.submit(self.run_id)
             self.runner.grade(self.run_id)
             return False
@@ -103,7 +119,7 @@ class RunSupervisor:
         return self._feed.poll(prober)
 
     def fire_due(self, pod: Pod) -> None:
-        log = self.runner.incident_log(self.run_id)
+        log = incident_log(self.runner.store, self.run_id)
         for planned in log.planned():
             now = utcnow()
             decision = decide(log.outcome(planned.event), planned.at, planned.grace_s, now)
@@ -111,8 +127,7 @@ class RunSupervisor:
                 self.fire(planned, pod)
             elif decision is Decision.miss:
                 late = (now - planned.at).total_seconds()
-                self.runner.event(
-                    self.run_id,
+                self._event(
                     "incident.missed",
                     {
                         "event": planned.event,
@@ -125,24 +140,23 @@ class RunSupervisor:
     def fire(self, planned: Planned, pod: Pod) -> None:
         """Inject ``planned``'s fault now, logging before and after (failures are logged)."""
         fault = self.challenge.fault(planned.fault)
-        kind = self.runner.catalog.faults[fault.kind]
+        kind = self.runner.provisioner.catalog.faults[fault.kind]
         base = {"event": planned.event, "fault": fault.name}
         late = (utcnow() - planned.at).total_seconds()
-        self.runner.event(self.run_id, "incident.injecting", {**base, "late_s": round(late, 3)})
+        self._event("incident.injecting", {**base, "late_s": round(late, 3)})
         started = time.time()
         try:
             service = pod.member(LIVE_SERVICE_ROLE)
             if service is None:
                 raise SandboxError(f"run {self.run_id} has no live service to break")
-            hidden = self.runner.material(self.challenge, self.variant).hidden
+            hidden = self.runner.provisioner.material(self.challenge, self.variant).hidden
             details = kind.inject(
                 FaultTarget(service, hidden), kind.Params.model_validate(fault.params)
             )
         except SandboxError as exc:
-            self.runner.event(self.run_id, "incident.failed", {**base, "error": str(exc)})
+            self._event("incident.failed", {**base, "error": str(exc)})
             return
-        self.runner.event(
-            self.run_id,
+        self._event(
             "incident.injected",
             {
                 **base,
@@ -190,11 +204,14 @@ class RunSupervisor:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.raise_failure()
-            outcome = self.runner.incident_log(self.run_id).outcome(event)
+            outcome = incident_log(self.runner.store, self.run_id).outcome(event)
             if outcome is not None:
                 return outcome
             time.sleep(0.25)
         return None
+
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        self.runner.store.add_event(self.run_id, kind, data)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -1,0 +1,1 @@
+"""A run's life: the Runner, starting and submitting as declared steps, the supervisor."""

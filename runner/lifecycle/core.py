@@ -1,0 +1,301 @@
+"""The life of a run: created -> provisioning -> running -> submitted -> grading -> graded
+(or errored, with the reason). Each status is committed to the store before the work it
+announces is done, and the workspace archive is written and checksummed before anything else
+happens at submit: a crash at any point leaves a run that can be submitted or re-graded.
+
+:class:`Runner` is the one entry point. Starting and submitting are lists of steps
+(``start.py``, ``submit.py``) and grading is a pipeline (``grading/pipeline.py``); what a run
+is made of comes from :class:`Provisioner`, its files and workspace from :class:`Workspaces`,
+the forwards into it from :class:`Forwards`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from prodproven.graders.base import Grader
+from prodproven.runner.config import Settings
+from prodproven.runner.errors import ProdprovenError, RunStateError
+from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
+from prodproven.runner.grading.pipeline import GradingJob, grade
+from prodproven.runner.grading.uncertainty import load_regrading
+from prodproven.runner.lifecycle.start import StartJob, start_run
+from prodproven.runner.lifecycle.submit import SubmitJob, commit_submitted, submit_run
+from prodproven.runner.lifecycle.supervisor import RunSupervisor
+from prodproven.runner.runs.forwards import Forwards
+from prodproven.runner.runs.lab import LabLink
+from prodproven.runner.runs.provisioning import Provisioner
+from prodproven.runner.runs.schedule import incident_log, incident_record
+from prodproven.runner.runs.services import ServicePlan
+from prodproven.runner.runs.store import ALLOWED, Run, Status, Store, utcnow
+from prodproven.runner.runs.workspace import AUTOPILOT, RESPONDER, RunPaths, Workspaces
+from prodproven.runner.spec.challenge import Catalog, Challenge
+from prodproven.runner.spec.prepare import Material
+from prodproven.sandbox.environment import Backend, ExecResult, Pod, PublishedPort, Sandbox
+from prodproven.sandbox.images import ImageBuilder
+
+OBSERVE_MARGIN_S = 10.0
+"""Scripted incident runs watch the service for the SLO's stability window plus this long
+after the responder finishes, so a fix has the time to prove itself."""
+
+
+@contextmanager
+def errors_recorded(store: Store, run_id: str) -> Iterator[None]:
+    """Any failure moves the run to errored with the reason, then propagates."""
+    try:
+        yield
+    except BaseException as exc:
+        reason = (
+            str(exc) if isinstance(exc, ProdprovenError) else f"{exc.__class__.__name__}: {exc}"
+        )
+        if isinstance(exc, KeyboardInterrupt):
+            reason = "interrupted"
+        run = store.get(run_id)
+        if Status.errored in ALLOWED[run.status]:
+            store.transition(run_id, Status.errored, error=reason)
+        raise
+
+
+class Runner:
+    """Starts, submits and grades runs. ``catalog`` and ``graders`` are what the installed
+    plugins provide (``plugins.catalog()``, ``plugins.graders()``); ``report`` receives one
+    line per step for progress."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        backend: Backend,
+        images: ImageBuilder,
+        catalog: Catalog,
+        graders: Mapping[str, type[Grader[Any]]],
+        report: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.backend = backend
+        self.images = images
+        self.catalog = catalog
+        self.graders = graders
+        self.report = report
+        self.provisioner = Provisioner(settings, backend, images, catalog, report)
+        self.workspaces = Workspaces(settings.data_dir, store, backend, report)
+        self.forwards = Forwards(settings.data_dir, store, self.provisioner, self.workspaces)
+
+    # what runs are made of, where they are -------------------------------------------------
+    def challenge_image(self, challenge: Challenge) -> str:
+        return self.provisioner.challenge_image(challenge)
+
+    def service_plans(self, challenge: Challenge) -> list[ServicePlan]:
+        return self.provisioner.service_plans(challenge)
+
+    def material(self, challenge: Challenge, variant: int | None = None) -> Material:
+        return self.provisioner.material(challenge, variant)
+
+    def paths(self, run_id: str) -> RunPaths:
+        return self.workspaces.paths(run_id)
+
+    def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.store.add_event(run_id, kind, data)
+
+    # a running run -------------------------------------------------------------------------
+    def workspace(self, run_id: str) -> tuple[Pod, Sandbox]:
+        return self.workspaces.workspace(run_id)
+
+    def overlay(self, run_id: str, submission: Path) -> None:
+        self.workspaces.overlay(run_id, submission)
+
+    def autopilot(self, run_id: str, script: str = AUTOPILOT) -> ExecResult | None:
+        return self.workspaces.autopilot(run_id, script)
+
+    def forward(self, run_id: str, name: str) -> PublishedPort:
+        return self.forwards.forward(run_id, name)
+
+    def lab(self, run_id: str) -> LabLink:
+        return self.forwards.lab(run_id)
+
+    # start, submit, grade ------------------------------------------------------------------
+    def start(
+        self,
+        challenge: Challenge,
+        candidate: str,
+        mode: str = "interactive",
+        variant: int | None = None,
+        fault: str | None = None,
+        on_created: Callable[[Run], None] = lambda _: None,
+    ) -> Run:
+        """Create a run and bring its workspace up with the starter files, its services
+        started and seeded, its live service and prober running, its incidents planned
+        (``start.START_STEPS``). ``variant`` is the seed for the challenge's generated
+        material and incident draw (None: the challenge's default); ``fault`` pins the fault
+        of every incident; ``on_created`` is told the run as soon as it is stored, before
+        provisioning."""
+        run = self.store.create_run(
+            challenge_id=challenge.id,
+            challenge_version=challenge.spec.version,
+            challenge_path=str(challenge.root),
+            candidate=candidate,
+            mode=mode,
+            variant=variant,
+        )
+        on_created(run)
+        run = self.store.transition(run.id, Status.provisioning)
+        with errors_recorded(self.store, run.id):
+            job = StartJob(
+                run=run,
+                challenge=challenge,
+                store=self.store,
+                backend=self.backend,
+                provisioner=self.provisioner,
+                data_dir=self.settings.data_dir,
+                report=self.report,
+                fault=fault,
+            )
+            return start_run(job)
+
+    def submit(self, run_id: str) -> Run:
+        """Freeze and archive the workspace and the services' data (fsync'd, checksummed),
+        then tear the pod down (``submit.SUBMIT_STEPS``). A submit interrupted before its
+        archives were recorded can be run again."""
+        submission = commit_submitted(self.store, run_id)
+        with errors_recorded(self.store, run_id):
+            job = SubmitJob(
+                submission=submission,
+                challenge=self.provisioner.challenge_of(submission.run),
+                store=self.store,
+                backend=self.backend,
+                provisioner=self.provisioner,
+                forwards=self.forwards,
+                paths=self.paths(run_id),
+                max_bytes=self.settings.max_archive_mb * 2**20,
+                report=self.report,
+            )
+            return submit_run(job)
+
+    def grade(self, run_id: str) -> Run:
+        """Grade (or re-grade) a submitted run from its archive."""
+        run = self.store.get(run_id)
+        if run.archive_path is None or run.status not in (
+            Status.submitted,
+            Status.grading,
+            Status.graded,
+            Status.errored,
+        ):
+            raise RunStateError(
+                f"run {run_id} is {run.status.value} without an archive; submit it first"
+            )
+        attempt = run.grading_attempts + 1
+        run = self.store.transition(run_id, Status.grading, grading_attempts=attempt, error=None)
+        with errors_recorded(self.store, run_id):
+            challenge = self.provisioner.challenge_of(run)
+            plan = self._evaluation_plan(run, challenge, attempt)
+            job = GradingJob(
+                run=run,
+                challenge=challenge,
+                plan=plan,
+                evaluation=Evaluation(self.backend, plan, self.store),
+                graders=dict(self.graders),
+                report=self.report,
+                event=partial(self.store.add_event, run_id),
+                regrading=load_regrading(
+                    self.settings.data_dir, challenge.id, challenge.spec.version
+                ),
+            )
+            document = grade(job)
+            return self.store.transition(
+                run_id,
+                Status.graded,
+                score=document.score,
+                result=document.stored(),
+                graded_at=utcnow(),
+            )
+
+    def _evaluation_plan(self, run: Run, challenge: Challenge, attempt: int) -> EvaluationPlan:
+        self.report("building images")
+        found = self.provisioner.material(challenge, run.variant)
+        return EvaluationPlan(
+            run_id=run.id,
+            attempt=attempt,
+            challenge=challenge,
+            challenge_image=self.provisioner.challenge_image(challenge),
+            grader_image=self.images.grader(),
+            archive=Path(run.archive_path or ""),
+            services=self.provisioner.service_plans(challenge),
+            service_archives=dict(run.service_archives or {}),
+            client_env=self.provisioner.client_env(challenge),
+            hidden_roots=found.hidden,
+            artifacts_dir=self.paths(run.id).artifacts,
+            cpus=CpuPlan.for_cores(_engine_cores(self.backend), self.settings.cpu_pinning),
+            incident=incident_record(self.store, run.id, challenge),
+        )
+
+    # the whole non-interactive run ---------------------------------------------------------
+    def run_scripted(
+        self,
+        challenge: Challenge,
+        submission: Path | None,
+        candidate: str,
+        variant: int | None = None,
+        fault: str | None = None,
+    ) -> Run:
+        """Start, overlay the submission and run its ``.autopilot/run.sh``; for challenges
+        with incidents, supervise the run, run ``.autopilot/respond.sh`` right after each
+        injection and watch the service until a fix could prove stable; then submit and
+        grade."""
+        run = self.start(challenge, candidate, mode="scripted", variant=variant, fault=fault)
+        with errors_recorded(self.store, run.id):
+            if submission is not None:
+                self.overlay(run.id, submission)
+                self.autopilot(run.id)
+            if challenge.spec.probe is not None:
+                with RunSupervisor(self, run.id).background() as supervisor:
+                    self._respond_to_incidents(run.id, challenge, supervisor, submission)
+        self.submit(run.id)
+        return self.grade(run.id)
+
+    def _respond_to_incidents(
+        self,
+        run_id: str,
+        challenge: Challenge,
+        supervisor: RunSupervisor,
+        submission: Path | None,
+    ) -> None:
+        probe = challenge.spec.probe
+        assert probe is not None
+        for planned in incident_log(self.store, run_id).planned():
+            self.report(f"waiting for the scheduled incident {planned.event!r}")
+            due_in = max(0.0, (planned.at - utcnow()).total_seconds())
+            outcome = supervisor.wait_outcome(planned.event, timeout=due_in + 120)
+            if outcome is None:
+                raise ProdprovenError(f"the incident {planned.event!r} of run {run_id} never fired")
+            if outcome == "incident.injected" and submission is not None:
+                self.autopilot(run_id, RESPONDER)
+        observe = probe.slo.stability_s + OBSERVE_MARGIN_S
+        self.report(f"watching the service for {observe:.0f} s")
+        time.sleep(observe)
+
+    # housekeeping ----------------------------------------------------------------------------
+    def gc(self) -> dict[str, int]:
+        """Remove containers and volumes of runs that are no longer running (or unknown)."""
+        removed: dict[str, int] = {}
+        for run_id in sorted(self.backend.run_ids_with_leftovers()):
+            try:
+                status = self.store.get(run_id).status
+            except ProdprovenError:
+                status = None
+            if status in (Status.running, Status.provisioning, Status.grading):
+                continue
+            removed[run_id] = self.backend.remove_run(run_id)
+        return removed
+
+
+def _engine_cores(backend: Backend) -> int:
+    """How many cores the engine has (the host's, for a backend without a Docker client)."""
+    client = getattr(backend, "client", None)
+    return int(client.info().get("NCPU", 1)) if client is not None else (os.cpu_count() or 1)

@@ -1,0 +1,83 @@
+"""Submitting a run: ``submitted`` is committed before any container is touched, only a running
+run (or one whose submit was cut off before its archives were recorded) submits, and the steps
+record the archives before they remove the pod."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from prodproven.runner.errors import RunStateError
+from prodproven.runner.lifecycle.submit import (
+    SUBMIT_STEPS,
+    archive_services,
+    archive_workspace,
+    commit_submitted,
+    find_workspace,
+    record_archives,
+    remove_pod,
+    stop_live_parts,
+)
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+
+
+def running_run(store: Store, deadline_in: timedelta = timedelta(minutes=30)) -> Run:
+    run = store.create_run(
+        challenge_id="c", challenge_version="1.0.0", challenge_path="/c", candidate="ada", mode="x"
+    )
+    store.transition(run.id, Status.provisioning)
+    return store.transition(run.id, Status.running, deadline=utcnow() + deadline_in)
+
+
+def test_a_running_run_is_committed_as_submitted_on_time(store: Store) -> None:
+    run = running_run(store)
+    submission = commit_submitted(store, run.id)
+    assert submission.run.status is Status.submitted
+    assert store.get(run.id).submitted_at is not None
+    assert submission.late is False
+
+
+def test_a_run_submitted_after_its_deadline_is_late(store: Store) -> None:
+    run = running_run(store, deadline_in=timedelta(seconds=-1))
+    assert commit_submitted(store, run.id).late is True
+
+
+def test_a_submit_cut_off_before_its_archives_were_recorded_is_taken_up_again(
+    store: Store,
+) -> None:
+    run = running_run(store)
+    first = commit_submitted(store, run.id)
+    again = commit_submitted(store, run.id)
+    assert again.run.submitted_at == first.run.submitted_at
+    kinds = [e.kind for e in store.events(run.id)]
+    assert kinds.count("status.submitted") == 1
+
+
+def test_a_submit_whose_archives_are_recorded_is_not_run_again(store: Store) -> None:
+    run = running_run(store)
+    commit_submitted(store, run.id)
+    store.update(run.id, archive_path="/runs/x/workspace.tar", archive_sha256="0" * 64)
+    with pytest.raises(RunStateError, match="only running runs submit"):
+        commit_submitted(store, run.id)
+
+
+def test_a_run_that_never_ran_refuses_to_submit_and_stays_as_it_is(store: Store) -> None:
+    run = store.create_run(
+        challenge_id="c", challenge_version="1.0.0", challenge_path="/c", candidate="ada", mode="x"
+    )
+    store.transition(run.id, Status.provisioning)
+    with pytest.raises(RunStateError):
+        commit_submitted(store, run.id)
+    assert store.get(run.id).status is Status.provisioning
+
+
+def test_nothing_changes_the_workspace_while_it_is_archived() -> None:
+    assert SUBMIT_STEPS.index(stop_live_parts) < SUBMIT_STEPS.index(archive_workspace)
+
+
+def test_the_archives_are_recorded_after_they_are_written_and_before_the_pod_goes() -> None:
+    assert SUBMIT_STEPS[0] is find_workspace
+    written = max(SUBMIT_STEPS.index(archive_workspace), SUBMIT_STEPS.index(archive_services))
+    assert written < SUBMIT_STEPS.index(record_archives) < SUBMIT_STEPS.index(remove_pod)
+    assert SUBMIT_STEPS[-1] is remove_pod
