@@ -1,15 +1,19 @@
 """Every extension point of prodproven, as pluggy hook specifications.
 
-Built-in graders, service kinds, fault kinds and sandbox backends are registered through these
-same hooks (see runner/plugins.py), so a firm's plugin is a peer of the built-ins. Each hook is
-documented in docs/plugins.md; tests/unit/test_docs.py fails when one is not.
+Built-in graders, service kinds, fault kinds, sandbox backends, cheats and plots are registered
+through these same hooks (see runner/plugins.py), so a firm's plugin is a peer of the built-ins.
+Each hook is documented in docs/plugins.md; tests/unit/test_docs.py fails when one is not.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+from prodproven.sandbox.plugin import PROJECT, hookimpl
 
 if TYPE_CHECKING:
     from prodproven.graders.base import Grader
@@ -19,8 +23,35 @@ if TYPE_CHECKING:
     from prodproven.sandbox.faults import FaultKind
     from prodproven.sandbox.services import ServiceKind
 
-hookspec = pluggy.HookspecMarker("prodproven")
-hookimpl = pluggy.HookimplMarker("prodproven")
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One drawn figure of a grader's evidence; ``error`` (and no SVG) when its plot failed."""
+
+    id: str
+    title: str
+    grader: str
+    svg: str
+    caption: str
+    error: str | None = None
+
+
+Draw = Callable[[str, dict[str, Any]], list[Figure]]
+"""Draws the figures of one grader from its name in the spec and its evidence; [] when the
+evidence supports none."""
+
+
+@dataclass(frozen=True)
+class Plot:
+    """The figures of every grader of ``kind``, drawn by ``draw`` (a ``register_plots`` hook
+    returns these)."""
+
+    kind: str
+    draw: Draw
 
 
 @hookspec
@@ -53,4 +84,11 @@ def register_faults() -> list[FaultKind]:
 @hookspec
 def register_cheats() -> list[Cheat]:
     """Return cheats: probe submissions ``challenge validate`` runs against their graders."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_plots() -> list[Plot]:
+    """Return plots: each draws figures of one grader kind's evidence for the run page and the
+    standalone report."""
     raise NotImplementedError

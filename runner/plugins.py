@@ -1,8 +1,9 @@
 """The plugin manager: built-in plugins are registered explicitly, exactly like third-party
 ones would be; nothing registers itself on import.
 
-Graders also come from installed packages, through the ``prodproven.graders`` entry point
-group (see docs/plugins.md). They are loaded when the plugin manager is first built.
+Graders, cheats and plots also come from installed packages, through the ``prodproven.graders``,
+``prodproven.cheats`` and ``prodproven.plots`` entry point groups (see docs/plugins.md). They are
+loaded when the plugin manager is first built.
 """
 
 from __future__ import annotations
@@ -16,23 +17,27 @@ from importlib import metadata
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pluggy
+from pydantic import ConfigDict
+
 from prodproven.graders.base import EvaluationEnvironment, Grader, GraderError, GradeResult, Params
 from prodproven.runner import hookspecs
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.gate.cheats import Cheat
-from prodproven.runner.hookspecs import hookimpl
+from prodproven.runner.hookspecs import Plot, hookimpl
 from prodproven.runner.spec.challenge import Catalog
 from prodproven.sandbox.faults import FaultKind
+from prodproven.sandbox.plugin import PROJECT
 from prodproven.sandbox.services import ServiceKind
-from pydantic import ConfigDict
 
 BUILTIN_PLUGINS = (
     "prodproven.graders.builtin",
     "prodproven.sandbox.builtin",
     "prodproven.runner.gate.builtin_cheats",
+    "prodproven.runner.present.builtin_plots",
 )
 GRADERS_GROUP = "prodproven.graders"
 CHEATS_GROUP = "prodproven.cheats"
+PLOTS_GROUP = "prodproven.plots"
 
 
 class AnyParams(Params):
@@ -154,6 +159,36 @@ def load_entry_point_cheats(entry_points: Iterable[metadata.EntryPoint]) -> Entr
     return EntryPointCheats(tuple(cheats), tuple(problems))
 
 
+@dataclass(frozen=True, eq=False)
+class EntryPointPlots:
+    """The plots installed packages declare in the ``prodproven.plots`` group (name: the grader
+    kind, value: ``module:draw``); ``problems`` lists those left out, and why."""
+
+    plots: tuple[Plot, ...]
+    problems: tuple[str, ...]
+
+    @hookimpl
+    def register_plots(self) -> list[Plot]:
+        return list(self.plots)
+
+
+def load_entry_point_plots(entry_points: Iterable[metadata.EntryPoint]) -> EntryPointPlots:
+    plots: list[Plot] = []
+    problems: list[str] = []
+    for entry_point in entry_points:
+        origin = _describe(entry_point, "plot")
+        try:
+            draw = entry_point.load()
+        except Exception as exc:  # a broken plot is reported, never a crash of the page
+            problems.append(f"{origin} failed to load: {type(exc).__name__}: {exc}")
+            continue
+        if not callable(draw):
+            problems.append(f"{origin} is not a function drawing figures (it is {draw!r})")
+            continue
+        plots.append(Plot(entry_point.name, draw))
+    return EntryPointPlots(tuple(plots), tuple(problems))
+
+
 @cache
 def entry_point_graders() -> EntryPointGraders:
     return load_entry_point_graders(metadata.entry_points(group=GRADERS_GROUP))
@@ -165,20 +200,30 @@ def entry_point_cheats() -> EntryPointCheats:
 
 
 @cache
+def entry_point_plots() -> EntryPointPlots:
+    return load_entry_point_plots(metadata.entry_points(group=PLOTS_GROUP))
+
+
+@cache
 def plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("prodproven")
+    pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     for name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
     pm.register(entry_point_graders(), name=GRADERS_GROUP)
     pm.register(entry_point_cheats(), name=CHEATS_GROUP)
+    pm.register(entry_point_plots(), name=PLOTS_GROUP)
     return pm
 
 
 def plugin_problems() -> list[str]:
     """Why installed plugins could not be loaded (a broken grader is graded as a failed
-    result; a broken cheat is left out of validation)."""
-    return [*entry_point_graders().problems, *entry_point_cheats().problems]
+    result; a broken cheat is left out of validation, a broken plot of the run page)."""
+    return [
+        *entry_point_graders().problems,
+        *entry_point_cheats().problems,
+        *entry_point_plots().problems,
+    ]
 
 
 class _Kinded(Protocol):
@@ -234,6 +279,11 @@ def cheats() -> list[Cheat]:
                 raise ProdprovenError(f"two plugins register a cheat named {cheat.name!r}")
             found[cheat.name] = cheat
     return list(found.values())
+
+
+def plots() -> list[Plot]:
+    """Every registered plot, built-in ones first (several may draw for one grader kind)."""
+    return [plot for batch in reversed(plugin_manager().hook.register_plots()) for plot in batch]
 
 
 def catalog() -> Catalog:

@@ -20,6 +20,7 @@ from typing import Any
 from prodproven.runner.credentials.data_integrity import stamp
 from prodproven.runner.credentials.issuer_key import IssuerKey
 from prodproven.runner.credentials.linked_data import OB_V3, VC_V2
+from prodproven.runner.grading.result import RunResult, status_document
 from prodproven.runner.people.reviews import Review, effective
 from prodproven.runner.people.track_record import LEVELS, level, validity
 from prodproven.runner.runs.store import Run
@@ -77,21 +78,20 @@ def build(
     """The unsigned credential for ``evidence`` (see the module's docstring for what is in),
     with ``status`` as its ``credentialStatus`` when given."""
     run, spec = evidence.run, evidence.spec
-    doc = run.result or {}
+    doc = status_document(run)
     credential_id = credential_id or new_id()
     achievement_id = f"{base_url}/challenges/{spec.id}/{spec.version}"
-    graders = doc.get("graders", [])
-    competencies: dict[str, float] = doc.get("competencies", {})
+    graders, competencies = doc.graders, doc.competencies
     score = effective(run, evidence.reviews).score
     descriptions = [
         _description(achievement_id, "score", "production-proven score"),
         *(_competency(achievement_id, c) for c in competencies),
-        *(_description(achievement_id, f"grader/{g['name']}", g["name"]) for g in graders),
+        *(_description(achievement_id, f"grader/{g.name}", g.name) for g in graders),
     ]
     results = [
         _result(achievement_id, "score", score or 0.0),
         *(_result(achievement_id, f"competency/{c}", v, level(v)) for c, v in competencies.items()),
-        *(_result(achievement_id, f"grader/{g['name']}", 100 * g["score"]) for g in graders),
+        *(_result(achievement_id, f"grader/{g.name}", 100 * g.score) for g in graders),
     ]
     credential: dict[str, Any] = {
         "@context": CONTEXT,
@@ -206,31 +206,30 @@ def _criteria(spec: ChallengeSpec) -> str:
     )
 
 
-def _breakdown(doc: dict[str, Any]) -> str:
-    lines = [f"Score {doc.get('score')} = {doc.get('formula', 'weighted graders')}"]
-    spread = doc.get("uncertainty") or {}
-    if spread.get("interval"):
-        low, high = spread["interval"]
+def _breakdown(doc: RunResult) -> str:
+    lines = [f"Score {doc.score} = {doc.formula or 'weighted graders'}"]
+    spread = doc.uncertainty
+    if spread is not None:
+        low, high = spread.interval
         lines.append(
-            f"{100 * spread.get('level', 0.9):g}% interval of the graded score: {low:.1f} to "
-            f"{high:.1f} (standard error {spread.get('sem', 0):.1f}; {spread.get('basis', '')})"
+            f"{100 * spread.level:g}% interval of the graded score: {low:.1f} to "
+            f"{high:.1f} (standard error {spread.sem:.1f}; {spread.basis})"
         )
-    for g in doc.get("graders", []):
-        lines.append(f"- {g['name']} ({g['kind']}): {100 * g['score']:.1f} - {g['summary']}")
-    for finding in doc.get("integrity", []):
-        lines.append(f"- integrity finding ({finding['grader']}): {finding['message']}")
+    for g in doc.graders:
+        lines.append(f"- {g.name} ({g.kind}): {100 * g.score:.1f} - {g.summary}")
+    for finding in doc.integrity:
+        lines.append(f"- integrity finding ({finding.grader}): {finding.message}")
     return "\n".join(lines)
 
 
-def _requirements(doc: dict[str, Any]) -> str:
-    requirements = doc.get("requirements") or []
-    if not requirements:
+def _requirements(doc: RunResult) -> str:
+    if not doc.requirements:
         return "The challenge sets no requirement beyond its pass score."
     lines = ["Each requirement of the challenge, as measured:"]
-    for r in requirements:
-        verdict = "met" if r.get("met") else "NOT met"
-        close = " (borderline: within the measurement's own noise)" if r.get("borderline") else ""
-        lines.append(f"- {r['name']} ({r['grader']}): {verdict}, {r['detail']}{close}")
+    for r in doc.requirements:
+        verdict = "met" if r.met else "NOT met"
+        close = " (borderline: within the measurement's own noise)" if r.borderline else ""
+        lines.append(f"- {r.name} ({r.grader}): {verdict}, {r.detail}{close}")
     return "\n".join(lines)
 
 

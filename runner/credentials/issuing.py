@@ -17,6 +17,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from sqlalchemy import String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
 from prodproven.runner.credentials import data_integrity, ob_schema, status_list
 from prodproven.runner.credentials.content import (
     CONTEXT,
@@ -32,11 +35,10 @@ from prodproven.runner.credentials.issuer_key import IssuerKey
 from prodproven.runner.credentials.linked_data import undefined_terms
 from prodproven.runner.credentials.status_list import StatusEntryRow
 from prodproven.runner.errors import CredentialError, CredentialNotFound, RunStateError
+from prodproven.runner.grading.result import status_document
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.reviews import effective
 from prodproven.runner.runs.store import Base, Run, Status, Store, utcnow
-from sqlalchemy import String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
 
 __all__ = [
     "CONTEXT",
@@ -358,15 +360,15 @@ class Register:
 
 def _require_passed(run: Run) -> None:
     """Raises CredentialError unless the run's result says it passed its requirements."""
-    result = run.result or {}
-    if "passed" not in result:
+    result = status_document(run)
+    if result.passed is None:
         raise CredentialError(
             f"run {run.id} was graded before requirements were recorded: grade it again "
             f"(`prodproven grade {run.id}`) before issuing a credential"
         )
-    if result["passed"] is not True:
-        missed = [r for r in result.get("requirements") or [] if not r.get("met")]
-        reasons = "; ".join(f"{r.get('name')}: {r.get('detail')}" for r in missed)
+    if not result.passed:
+        missed = [r for r in result.requirements if not r.met]
+        reasons = "; ".join(f"{r.name}: {r.detail}" for r in missed)
         raise CredentialError(
             f"run {run.id} did not pass: {reasons or 'its result says it did not pass'}"
         )

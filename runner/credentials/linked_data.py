@@ -11,8 +11,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from prodproven.runner.errors import CredentialError
 from pyld import jsonld
+
+from prodproven.runner.errors import CredentialError
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 OB_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"

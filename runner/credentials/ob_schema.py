@@ -19,10 +19,11 @@ from typing import Any
 
 from jsonschema import Draft201909Validator
 from jsonschema.exceptions import ValidationError
-from prodproven.runner.errors import CredentialError
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT201909
+
+from prodproven.runner.errors import CredentialError
 
 SCHEMA_DIR = "schemas/openbadges-3.0"
 SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"

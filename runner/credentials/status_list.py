@@ -22,15 +22,16 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+from sqlalchemy import Integer, String, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
 from prodproven.runner.credentials import data_integrity
 from prodproven.runner.credentials.data_integrity import issuer_id, parse_stamp, stamp
 from prodproven.runner.credentials.issuer_key import IssuerKey
 from prodproven.runner.credentials.linked_data import VC_V2, undefined_terms
 from prodproven.runner.errors import CredentialError, StatusListUnreachable
 from prodproven.runner.runs.store import Base, Store
-from sqlalchemy import Integer, String, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 STATUS_PATH = "/credentials/status/revocation"
 PURPOSE = "revocation"

@@ -6,7 +6,7 @@
 
    - ``reference``: the reference solution within its band, against every fault of the
      catalogue for challenges with incidents (a responder that only handles the drawn fault
-     is not a reference);
+     is not a reference); in the ``ci`` tier, against the fault a scripted run draws only;
    - ``starter``: the untouched starter within its band;
    - ``calibration``: each submission of the calibration ladder passes or fails as the spec
      says a practitioner would conclude, and scores within its band;
@@ -19,7 +19,12 @@
 4. ``noise``: the first reference run graded again from its one archive, ``repeats`` times in
    all; each grader's and the total's spread must stay within the spec's tolerance. Each
    grader's standard deviation across those gradings is recorded for the challenge version:
-   later gradings report it in their score's uncertainty (runner/uncertainty.py).
+   later gradings report it in their score's uncertainty (runner/grading/uncertainty.py).
+   Only in the ``release`` tier.
+
+Two tiers: ``release`` (the default, what a challenge must pass before it goes live) runs all of
+the above; ``ci`` leaves out the slow repeats (the per-fault matrix and the noise gradings) so
+that every commit can afford the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +44,24 @@ from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.gate import oracle
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
 from prodproven.runner.gate.static_checks import static_problems
+from prodproven.runner.grading.result import status_document
 from prodproven.runner.grading.uncertainty import Regrading, record_regrading
+from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.runs import schedule
-from prodproven.runner.runs.lifecycle import RESPONDER, Runner
 from prodproven.runner.runs.store import Run, Status, utcnow
+from prodproven.runner.runs.workspace import RESPONDER
 from prodproven.runner.spec.challenge import Challenge
 from prodproven.runner.spec.prepare import Material
 from prodproven.runner.spec.validation import CalibrationSubmission
 
 _KEY_LIMIT_BYTES = 16 * 2**20
+
+
+class Tier(StrEnum):
+    """How much of the gate to run (see the module's docstring)."""
+
+    ci = "ci"
+    release = "release"
 
 
 @dataclass
@@ -79,6 +94,7 @@ class Validation:
     repeats: int
     jobs: int = 1
     workdir: Path = Path(".")
+    tier: Tier = Tier.release
     checks: list[Check] = field(default_factory=list)
     references: list[Run] = field(default_factory=list)
     reference_scores: dict[str | None, float] = field(default_factory=dict)
@@ -152,6 +168,8 @@ def _references(v: Validation) -> list[Planned]:
     spec = v.challenge.spec
     solution = v.challenge.path("solution")
     faults: list[str | None] = [f.name for f in spec.faults] if spec.schedule else [None]
+    if spec.schedule and v.tier is Tier.ci:
+        faults = [_drawn(v)]
     return [
         Planned("reference", "reference" if f is None else f"reference ({f})", solution, f)
         for f in faults
@@ -184,9 +202,14 @@ def _slow(v: Validation) -> list[Planned]:
     solution = v.challenge.path("solution")
     if slow_check is None or not spec.schedule or not (solution / RESPONDER).is_file():
         return []
-    drawn = schedule.plan(v.challenge, utcnow(), variant=None, scripted=True)[0].fault
+    drawn = _drawn(v)
     late = _delayed(solution, v.workdir / "slow", slow_check.delay_s)
     return [Planned("slow", f"reference {slow_check.delay_s:g} s late ({drawn})", late, drawn)]
+
+
+def _drawn(v: Validation) -> str:
+    """The fault a scripted run of the challenge draws (the same for every scripted run)."""
+    return schedule.plan(v.challenge, utcnow(), variant=None, scripted=True)[0].fault
 
 
 def _run(v: Validation, plan: Planned) -> Run | ProdprovenError:
@@ -231,14 +254,13 @@ def judge_cheat(
     cheat: Cheat, probe: Probe, run: Run, hits: Sequence[dict[str, str | None]]
 ) -> Check:
     """The cheat's check: each attacked grader scored 0 or raised a finding; no oracle hits."""
-    doc = run.result or {}
-    graded = {g["name"]: g for g in doc.get("graders", [])}
-    flagged = {f["grader"] for f in doc.get("integrity", [])}
+    doc = status_document(run)
+    flagged = {f.grader for f in doc.integrity}
     failures = []
     outcome = {}
     for name in probe.attacks:
-        grader = graded.get(name)
-        score = float(grader["score"]) if grader else None
+        grader = doc.grader(name)
+        score = grader.score if grader else None
         outcome[name] = {"score": score, "finding": name in flagged}
         if grader is None:
             failures.append(f"{name} was not graded")
@@ -275,6 +297,10 @@ def order(v: Validation) -> None:
 
 
 def noise(v: Validation) -> None:
+    if v.tier is Tier.ci:
+        detail = "not run in the ci tier (the release tier grades the reference again)"
+        v.checks.append(Check("noise", "noise", True, detail, skipped=True))
+        return
     graded = [r for r in v.references if r.status is Status.graded and r.result]
     tolerance = v.challenge.spec.validation.noise.tolerance
     if not graded:
@@ -282,14 +308,14 @@ def noise(v: Validation) -> None:
         v.checks.append(Check("noise", "noise", False, detail))
         return
     run = graded[0]
-    documents: list[dict[str, Any]] = [run.result or {}]
+    documents = [status_document(run)]
     for attempt in range(2, v.repeats + 1):
         v.runner.report(f"validating: noise, grading the reference again ({attempt}/{v.repeats})")
-        documents.append(v.runner.grade(run.id).result or {})
-    series: dict[str, list[float]] = {"total": [float(d.get("score") or 0.0) for d in documents]}
+        documents.append(status_document(v.runner.grade(run.id)))
+    series: dict[str, list[float]] = {"total": [d.score or 0.0 for d in documents]}
     for doc in documents:
-        for grader in doc.get("graders", []):
-            series.setdefault(grader["name"], []).append(round(100 * float(grader["score"]), 2))
+        for grader in doc.graders:
+            series.setdefault(grader.name, []).append(round(100 * grader.score, 2))
     spreads = {name: round(max(s) - min(s), 2) for name, s in series.items()}
     record_regrading(
         v.runner.settings.data_dir,
@@ -327,9 +353,10 @@ def validate_challenge(
     cheats: Sequence[Cheat],
     repeats: int | None = None,
     jobs: int = 1,
+    tier: Tier = Tier.release,
 ) -> dict[str, Any]:
-    """Run every step; returns the verdict document (``ok`` and one entry per check).
-    ``jobs`` scripted runs go at once (timing-sensitive graders get noisier with more)."""
+    """Run every step of ``tier``; returns the verdict document (``ok`` and one entry per
+    check). ``jobs`` scripted runs go at once (timing-sensitive graders get noisier with more)."""
     with tempfile.TemporaryDirectory(prefix="prodproven-validate-") as tmp:
         v = Validation(
             runner,
@@ -338,6 +365,7 @@ def validate_challenge(
             repeats or challenge.spec.validation.noise.repeats,
             jobs,
             Path(tmp),
+            tier,
         )
         for step in STEPS:
             if v.stopped:
@@ -364,15 +392,15 @@ def _banded(
     """The check of a run judged on its score against ``band`` and, when ``passes`` is given,
     on whether its verdict is the expected one."""
     score = float(run.score or 0.0)
-    doc = run.result or {}
-    passed = doc.get("passed")
+    doc = status_document(run)
+    passed = doc.passed
     data = {"fault": plan.fault, "run_id": run.id, "score": score, "band": band, "passed": passed}
     graded = run.status is Status.graded
     if not graded:
         detail = f"the run ended {run.status.value}: {run.error}"
         return Check(plan.section, plan.label, False, detail, data)
     verdict_ok = passes is None or passed == passes
-    missed = [f"{r['name']}: {r['detail']}" for r in doc.get("requirements", []) if not r["met"]]
+    missed = [f"{r.name}: {r.detail}" for r in doc.requirements if not r.met]
     verdict = "passed" if passed else "not passed" + (f" ({'; '.join(missed)})" if missed else "")
     if not verdict_ok:
         verdict += f", expected {'passed' if passes else 'not passed'}"

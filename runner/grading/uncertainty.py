@@ -22,7 +22,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prodproven.graders.curves import Z90
 from prodproven.runner.grading.scoring import Outcome
@@ -48,14 +47,6 @@ class Uncertainty:
     sem: float
     interval: tuple[float, float]
     basis: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sem": self.sem,
-            "interval": list(self.interval),
-            "level": LEVEL,
-            "basis": self.basis,
-        }
 
 
 def interval(score: float, sem: float) -> tuple[float, float]:

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from prodproven.runner.errors import AccessDenied, AccountError
-from prodproven.runner.runs.store import Base, Store, utcnow
 from sqlalchemy import ForeignKey, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
+
+from prodproven.runner.errors import AccessDenied, AccountError
+from prodproven.runner.runs.store import Base, Store, utcnow
 
 SCOPES = ("read", "invite", "review")
 """What an API token may do: ``read`` runs and results, ``invite`` candidates, ``review``

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prodproven.runner.runs.store import Base, Store, utcnow
 from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
+
+from prodproven.runner.runs.store import Base, Store, utcnow
 
 
 class AuditRow(Base):

@@ -12,20 +12,42 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
-from prodproven.runner.credentials.issuing import Register
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
 from prodproven.runner.errors import CandidateNotFound, RunStateError
+from prodproven.runner.grading.result import status_document
 from prodproven.runner.people import track_record
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.invitations import InvitationRow
 from prodproven.runner.runs.store import Base, Run, Status, Store, utcnow
-from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, mapped_column
 
 FORGOTTEN_REASON = "the candidate asked to be forgotten"
+
+
+class IssuedCredential(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
+class CredentialRegister(Protocol):
+    """What forgetting a candidate asks of the credential register
+    (runner/credentials/issuing.py's ``Register``, a layer above this one)."""
+
+    def for_run(self, run_id: str) -> Sequence[IssuedCredential]: ...
+
+    def revoke(self, credential_id: str, actor: str, reason: str) -> object: ...
+
+    def rename_candidate(self, run_id: str, alias: str) -> None: ...
 
 
 class CandidateRow(Base):
@@ -103,20 +125,24 @@ class Candidates:
 
     def evidence(self, name: str) -> list[track_record.Evidence]:
         """Each graded run's competency scores, with the run's own measurement error."""
+        graded = [
+            (run.graded_at, status_document(run))
+            for run in self.runs(name)
+            if run.status is Status.graded and run.graded_at is not None
+        ]
         return [
             track_record.Evidence(
                 competency,
-                float(score),
-                run.graded_at,
-                run.id,
-                track_record.measurement_se(run.result, competency),
+                score,
+                at,
+                result.run_id,
+                track_record.measurement_se(result, competency),
             )
-            for run in self.runs(name)
-            if run.status is Status.graded and run.graded_at is not None and run.result
-            for competency, score in (run.result.get("competencies") or {}).items()
+            for at, result in graded
+            for competency, score in result.competencies.items()
         ]
 
-    def forget(self, name: str, actor: str, credentials: Register) -> Forgotten:
+    def forget(self, name: str, actor: str, credentials: CredentialRegister) -> Forgotten:
         """Erase the candidate's personal data and workspaces; revoke their credentials.
         Raises CandidateNotFound, or RunStateError while one of their runs is under way."""
         candidate = self.get(name)
@@ -134,7 +160,8 @@ class Candidates:
                     credentials.revoke(issued.id, actor, FORGOTTEN_REASON)
                     revoked += 1
             credentials.rename_candidate(run.id, alias)
-            result = {**run.result, "candidate": alias} if run.result else run.result
+            renamed = replace(run, candidate=alias)
+            result = status_document(renamed).stored() if run.result else None
             self.store.update(run.id, candidate=alias, result=result, archive_path=None)
             shutil.rmtree(self.runs_dir / run.id, ignore_errors=True)
         with self.store.session() as s:

@@ -12,11 +12,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
 from prodproven.runner.errors import AccessDenied, InvitationError
 from prodproven.runner.people.accounts import EMAIL, digest
 from prodproven.runner.runs.store import Base, Store, utcnow
-from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column
 
 MAX_LIFETIME = timedelta(days=90)
 

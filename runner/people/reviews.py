@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
 from prodproven.runner.errors import ReviewError, RunStateError
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.runs.store import Base, Run, Status, Store, utcnow
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
 
 MIN_REASON = 10
 

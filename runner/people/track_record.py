@@ -25,11 +25,11 @@ and the interval is ``value ± 1.645 SE``, clipped to 0..100 (docs/candidates.md
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from prodproven.runner.grading.result import RunResult
 from prodproven.runner.grading.scoring import CAP
 from prodproven.runner.grading.uncertainty import interval
 
@@ -130,7 +130,7 @@ def standing(evidence: Sequence[Evidence], at: datetime, months: int) -> Standin
     )
 
 
-def measurement_se(result: Mapping[str, Any], competency: str) -> float:
+def measurement_se(result: RunResult, competency: str) -> float:
     """The run's own measurement error of one competency score, from its result document.
 
     The result gives the standard error of its total score (``uncertainty.sem``, times the
@@ -140,18 +140,16 @@ def measurement_se(result: Mapping[str, Any], competency: str) -> float:
     sum(its weights)``: the bound when all the measured noise lies in its graders. That bound
     is used, so the interval is never narrower than the measurement allows. 0 for results
     without an uncertainty (graded before it existed)."""
-    uncertainty = result.get("uncertainty")
-    sem = uncertainty.get("sem") if isinstance(uncertainty, Mapping) else None
-    if not isinstance(sem, int | float) or not sem:
+    sem = result.uncertainty.sem if result.uncertainty is not None else 0.0
+    if not sem:
         return 0.0
-    met = all(r.get("met") for r in result.get("requirements") or [])
-    pass_score = result.get("pass_score")
-    scale = 1.0 if met or not isinstance(pass_score, int | float) else CAP * pass_score / 100
-    graders = [g for g in result.get("graders") or [] if isinstance(g, Mapping)]
-    total = sum(float(g.get("weight", 0)) for g in graders)
-    own = sum(float(g.get("weight", 0)) for g in graders if g.get("competency") == competency)
+    met = all(r.met for r in result.requirements)
+    pass_score = result.pass_score
+    scale = 1.0 if met or pass_score is None else CAP * pass_score / 100
+    total = sum(g.weight for g in result.graders)
+    own = sum(g.weight for g in result.graders if g.competency == competency)
     share = total / own if own > 0 and total > 0 else 1.0
-    return float(sem) / scale * share if scale > 0 else 0.0
+    return sem / scale * share if scale > 0 else 0.0
 
 
 def record(

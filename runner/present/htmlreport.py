@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from prodproven.runner.errors import ProdprovenError
-from prodproven.runner.portal.core import RunDetail
-from prodproven.runner.runs.archives import read_member
-from prodproven.runner.web.render import NotebookCell, environment, notebook_cells
+from prodproven.runner.present.render import NotebookCell, environment, notebook_cells
+from prodproven.runner.runs.archives import Entry, read_member
+from prodproven.runner.runs.store import Run
 
 NOTEBOOK_BYTES = 4 * 2**20
+
+
+class RunDetail(Protocol):
+    """A run in detail as the portal gathers it (``portal.runs.RunDetail``; ``present`` sits
+    below the portal): what the report reads here, and the templates read the rest."""
+
+    @property
+    def run(self) -> Run: ...
+
+    @property
+    def files(self) -> list[Entry]: ...
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,31 @@
-"""Self-contained SVG charts from a graded run's result document (docs/json-output.md).
+"""Self-contained SVG charts, and the figures of a graded run drawn from its graders' evidence.
 
 Pure string building, no JavaScript or external resources: an SVG pasted into an HTML file works
-offline. Text from evidence is escaped and output is deterministic. ``Plot.title`` and
-``Plot.caption`` are plain text; ``Plot.svg`` is markup with the title as its ``<title>`` only.
+offline. Text from evidence is escaped and output is deterministic. ``Figure.title`` and
+``Figure.caption`` are plain text; ``Figure.svg`` is markup with the title as its ``<title>``
+only.
+
+Which figures a grader gets is up to the plots registered for its kind through the
+``register_plots`` hook (docs/plugins.md); the built-in ones are in ``builtin_plots.py``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from itertools import groupby
 from typing import Any
 
+from prodproven.runner.grading.result import RunResult
+from prodproven.runner.hookspecs import Figure, Plot
 from prodproven.runner.people.track_record import DAYS_PER_MONTH, LEVELS
+
+log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 36
@@ -26,15 +35,6 @@ INK, GRID, BAD, GOOD = "#333333", "#e3e3e3", "#d62728", "#2ca02c"
 CHAR_W = 6.2
 """Estimated width of one character of 11px sans-serif, for laying out labels."""
 Scale = Callable[[float], float]
-
-
-@dataclass(frozen=True)
-class Plot:
-    id: str
-    title: str
-    grader: str
-    svg: str
-    caption: str
 
 
 @dataclass(frozen=True)
@@ -271,172 +271,30 @@ def bar_chart(
     return _svg(title, body, [(b.name, c, "bar") for b, c in zip(bars, colors, strict=True)])
 
 
-# --- evidence extractors, one per grader kind ------------------------------------------------
+# --- a run's figures ---------------------------------------------------------------------------
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+def figure(grader: str, key: str, title: str, svg: str, caption: str) -> Figure:
+    """A figure of ``grader``, with an id unique in the run (``<grader>-<key>``, slugged)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{grader}-{key}".lower())
+    return Figure(slug, title, grader, svg, caption)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _plot(grader: str, key: str, title: str, svg: str, caption: str) -> Plot:
-    return Plot(f"{re.sub(r'[^a-z0-9]+', '-', grader.lower())}-{key}", title, grader, svg, caption)
-
-
-def _load(name: str, ev: dict[str, Any]) -> list[Plot]:
-    """Latency percentiles, request rate and error rate per second, against the SLO or target."""
-    series = [r for r in map(_dict, _list(ev.get("series"))) if _num(r.get("t")) is not None]
-    rows = [{**r, "failed_pct": _failed_pct(r)} for r in series]
-    slo = _dict(ev.get("slo"))
-    p95, slo_ms = _num(ev.get("p95_ms")), _num(slo.get("p95_ms"))
-    target, rps = _num(ev.get("target_rps")), _num(ev.get("throughput_rps"))
-    max_rate, rate = _num(slo.get("max_error_rate")), _num(ev.get("error_rate"))
-
-    def column(key: str) -> list[tuple[float, float | None]]:
-        return [(float(r["t"]), _num(r.get(key))) for r in rows]
-
-    latency = [Series(key[:3], column(key)) for key in ("p50_ms", "p95_ms", "p99_ms")]
-    charts = [
-        ("latency", "latency per second", "latency (ms)", latency,
-         [Rule(slo_ms, f"SLO p95 {slo_ms:g} ms", BAD)] if slo_ms is not None else [],
-         f"graded p95 {p95:.1f} ms (median of the windows) is "
-         f"{'under' if p95 <= slo_ms else 'over'} the {slo_ms:g} ms SLO"
-         if p95 is not None and slo_ms is not None else "latency percentiles each second"),
-        ("rate", "requests per second", "requests (req/s)",
-         [Series("requests", column("requests"))],
-         [Rule(target, f"target {target:g} req/s")] if target is not None else [],
-         f"{rps:g} req/s measured against a target of {target:g} req/s"
-         if rps is not None and target is not None else "requests sent each second"),
-        ("errors", "error rate per second", "failed requests (%)",
-         [Series("errors", column("failed_pct"), BAD)],
-         [Rule(100 * max_rate, f"SLO {100 * max_rate:g}%", BAD)] if max_rate else [],
-         f"{100 * rate:.1f}% of the measured requests failed" if rate
-         else "no measured request failed" if rate == 0 else "requests that failed each second"),
-    ]  # fmt: skip
-    plots = []
-    for key, what, y_label, lines, refs, caption in charts if rows else []:
-        title, x_label = f"{name}: {what}", "seconds since the load started (s)"
-        svg = line_chart(title, lines, x_label=x_label, y_label=y_label, refs=refs)
-        plots.append(_plot(name, key, title, svg, caption))
-    return plots
-
-
-def _failed_pct(row: dict[str, Any]) -> float | None:
-    requests = _num(row.get("requests"))
-    return 100 * (_num(row.get("errors")) or 0.0) / requests if requests else None
-
-
-def _incident(name: str, ev: dict[str, Any]) -> list[Plot]:
-    """Per incident: probe latency around the injection against the SLO, unhealthy windows and
-    probes in red, and markers where the fault was injected, broke the SLO and was mitigated."""
-    slo_ms = _num(_dict(ev.get("slo")).get("latency_ms"))
-    rows = [r for r in _list(ev.get("series")) if len(_list(r)) >= 4 and _num(r[0]) is not None]
-    plots = []
-    for index, incident in enumerate(map(_dict, _list(ev.get("incidents"))), 1):
-        at = _num(incident.get("injected_at"))
-        if at is None or not rows:
-            continue
-        broke, ttm = _num(incident.get("broke_after_s")), _num(incident.get("time_to_mitigate_s"))
-        marks = [(0.0, "injected", INK), (broke, "broke", BAD), (ttm, "mitigated", GOOD)]
-        bands = [
-            Band(start, end, f"{w.get('problem') or 'unhealthy'} ({start:g} s to {end:g} s)")
-            for w in map(_dict, _list(incident.get("timeline")))
-            if w.get("healthy") is False
-            and (start := _num(w.get("start_s"))) is not None
-            and (end := _num(w.get("end_s"))) is not None
-        ]
-        # [t, latency, status, healthy]; without an answer (status None), latency is the time
-        # the probe took to fail: ~0 ms refused, the probe's timeout when nothing answered
-        probes = [(round(r[0] - at, 3), _num(r[1]), r[2] is None, r[3] is False) for r in rows]
-        before = max(30.0, max(p[0] for p in probes) / 4)  # the lead-up, not the whole run
-        probes = [p for p in probes if p[0] >= -before]
-        answered = [(t, ms) for t, ms, none, bad in probes if bad and not none]
-        lines = [
-            Series("probe latency", [(t, ms) for t, ms, _, _ in probes]),
-            Series("unhealthy answer", answered, BAD, dots=True),
-            Series("no answer", [(t, ms) for t, ms, none, _ in probes if none], INK, dots=True),
-        ]
-        title = f"Incident {index}: {incident.get('fault') or 'fault'}"
-        refs = [Rule(slo_ms, f"SLO {slo_ms:g} ms", BAD)] if slo_ms is not None else []
-        rules = [Rule(x, label, color) for x, label, color in marks if x is not None]
-        axes: dict[str, Any] = {
-            "x_label": "seconds since the injection (s)",
-            "y_label": "latency (ms)",
-        }
-        svg = line_chart(title, lines, **axes, refs=refs, markers=rules,
-                         bands=bands, band_name="unhealthy window")  # fmt: skip
-        caption = _incident_caption(broke, ttm, _num(incident.get("unhealthy_s")))
-        if incident.get("healthy_at_end") is False:
-            caption += "; still unhealthy at the end of the run"
-        plots.append(_plot(name, f"{index}-timeline", title, svg, caption))
-    return plots
-
-
-def _incident_caption(broke: float | None, ttm: float | None, bad: float | None) -> str:
-    if broke is None:
-        return "the SLO never broke after the injection"
-    unhealthy = "" if bad is None else f", {bad:.0f} s unhealthy in all"
-    if ttm is None:
-        return f"never mitigated: the SLO broke {broke:.0f} s after the injection{unhealthy}"
-    return f"mitigated {ttm:.0f} s after the injection (SLO broke after {broke:.0f} s{unhealthy})"
-
-
-def _mlflow_model(name: str, ev: dict[str, Any]) -> list[Plot]:
-    """The claimed AUC beside the AUC and accuracy measured on hidden data and the old
-    champion's AUC, against the target."""
-    measured, accuracy = _num(ev.get("measured_auc")), _num(ev.get("measured_accuracy"))
-    if measured is None:
-        return []
-    claimed, baseline = _num(ev.get("claimed_auc")), _num(ev.get("baseline_auc"))
-    target = _num(ev.get("target_auc"))
-    bars = [
-        Bars("claimed", [claimed, None], PALETTE[1]),
-        Bars("measured on hidden data", [measured, accuracy], PALETTE[0]),
-        Bars("old champion", [baseline, None], PALETTE[5]),
-    ]
-    groups = ["AUC", "accuracy"] if accuracy is not None else ["AUC"]
-    refs = [Rule(target, f"target AUC {target:g}", INK)] if target is not None else []
-    title = f"{ev.get('model') or name}: claimed vs measured"
-    bars = [b for b in bars if b.values[0] is not None]
-    svg = bar_chart(title, groups, bars, y_label="score (0 to 1)", refs=refs, y_max=1.0,
-                    value_format=lambda v: f"{v:.3f}")  # fmt: skip
-    context = "" if baseline is None else f" (old champion {baseline:.3f})"
-    context = " (the same as the old champion's)" if baseline == measured else context
-    if claimed is None:
-        caption = f"measured AUC {measured:.3f} on hidden data{context}; no claim was logged"
-    elif ev.get("honest") is False:
-        caption = f"the claimed AUC {claimed:.3f} is not reproduced: {measured:.3f} measured"
-    else:
-        caption = f"measured AUC {measured:.3f} on hidden data, {claimed:.3f} claimed{context}"
-    return [_plot(name, "claimed", title, svg, caption)]
-
-
-Extractor = Callable[[str, dict[str, Any]], list[Plot]]
-EXTRACTORS: dict[str, Extractor] = dict(load=_load, incident=_incident, mlflow_model=_mlflow_model)
-
-
-def run_plots(result: dict[str, Any]) -> list[Plot]:
-    """Every plot the run's evidence supports, in grader order; [] when there is nothing to plot."""
-    plots: list[Plot] = []
-    for grader in map(_dict, _list(_dict(result).get("graders"))):
-        extract = EXTRACTORS.get(str(grader.get("kind")))
-        evidence = grader.get("evidence")
-        if extract is None or not isinstance(evidence, dict):
-            continue
-        try:
-            plots += extract(str(grader.get("name") or grader.get("kind")), evidence)
-        except Exception:  # evidence of an unexpected shape costs its plot, never the page
-            continue
-    return plots
+def run_plots(result: RunResult, plots: Sequence[Plot]) -> list[Figure]:
+    """Every figure the run's evidence supports, in grader order, then in the order of
+    ``plots``. A plot that raises is logged and shown as a figure naming the grader and the
+    error, never dropped."""
+    figures: list[Figure] = []
+    for grader in result.graders:
+        for plot in (p for p in plots if p.kind == grader.kind):
+            try:
+                figures += plot.draw(grader.name, grader.evidence)
+            except Exception as exc:  # a plot's bug must show on the page, never cost the page
+                log.exception("the plot of grader %s (%s) failed", grader.name, grader.kind)
+                failed = figure(grader.name, "failed", f"{grader.name}: no plot", "", "")
+                error = f"the plot of grader {grader.name} failed: {type(exc).__name__}: {exc}"
+                figures.append(replace(failed, error=error))
+    return figures
 
 
 def track_record_plot(history: dict[str, list[tuple[datetime, float]]], since: datetime) -> str:

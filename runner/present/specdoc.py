@@ -2,8 +2,8 @@
 every field of ``challenge.yaml`` (walked through its nested models) and every registered
 grader kind's parameters.
 
-Regenerate it with ``python -m prodproven.runner.spec.doc docs/authoring.md``: the text between the
-reference markers is replaced, the rest of the file is left alone.
+Regenerate it with ``python -m prodproven.runner.present.specdoc docs/authoring.md``: the
+text between the reference markers is replaced, the rest of the file is left alone.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from prodproven.graders.base import Grader
-from prodproven.runner import plugins
-from prodproven.runner.errors import ProdprovenError
-from prodproven.runner.spec.challenge import ChallengeSpec
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
+from prodproven.graders.base import Grader
+from prodproven.runner import plugins
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.spec.challenge import ChallengeSpec
+
 START = "<!-- reference:start -->"
 END = "<!-- reference:end -->"
-REGENERATE = "python -m prodproven.runner.spec.doc docs/authoring.md"
+REGENERATE = "python -m prodproven.runner.present.specdoc docs/authoring.md"
 _SHOWN_FILE = re.compile(r'^```\w+ title="(?P<path>[^"]+)"\n(?P<body>.*?)^```$', re.M | re.S)
 
 
@@ -140,7 +141,8 @@ def _cell(text: str) -> str:
 
 
 def main() -> None:
-    """``python -m prodproven.runner.spec.doc FILE``: regenerate FILE's reference block in place."""
+    """``python -m prodproven.runner.present.specdoc FILE``: regenerate FILE's reference block
+    in place."""
     if len(sys.argv) != 2:
         sys.exit(f"usage: {REGENERATE}")
     path = Path(sys.argv[1])

@@ -1,18 +1,20 @@
-"""A run's verdict for people, from its result document (docs/json-output.md): passed or not,
+"""A run's verdict for people, from its result document (``RunResult``): passed or not,
 each requirement with what was measured, and the score with its interval.
 
 Pages (the run page, the runs list, the standalone report) show it before any breakdown.
-Everything here is data: templates escape it. Runs graded before requirements existed have no
-``passed`` key; their verdict is unknown until they are graded again.
+Everything here is data: templates escape it. Runs graded before requirements existed have a
+null ``passed``; their verdict is unknown until they are graded again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from prodproven.runner.grading.requirements import RequirementResult
+from prodproven.runner.grading.result import RunResult, status_document
+from prodproven.runner.grading.uncertainty import LEVEL
+from prodproven.runner.runs.store import Run
 
 PASSED, NOT_PASSED, UNKNOWN, UNGRADED = "passed", "not-passed", "unknown", "ungraded"
 LABELS = {
@@ -53,61 +55,41 @@ class Verdict:
         return f"{self.score:.1f} ({self.level * 100:g}% interval {low:.1f}–{high:.1f})"
 
 
-def of(result: Mapping[str, Any] | None) -> Verdict:
-    """The verdict of a result document (a run's ``result`` or its status document); None, or a
-    document without a score, is a run not graded yet."""
-    doc: Mapping[str, Any] = result or {}
-    score = _number(doc.get("score"))
-    requirements = tuple(
-        RequirementResult(
-            name=str(r.get("name", "")),
-            grader=str(r.get("grader", "")),
-            condition=str(r.get("condition", "")),
-            met=r.get("met") is True,
-            borderline=r.get("borderline") is True,
-            detail=str(r.get("detail", "")),
-        )
-        for r in doc.get("requirements") or []
-        if isinstance(r, Mapping)
-    )
-    uncertainty = doc.get("uncertainty")
-    uncertainty = uncertainty if isinstance(uncertainty, Mapping) else {}
-    bounds = uncertainty.get("interval")
-    interval = None
-    if isinstance(bounds, list | tuple) and len(bounds) == 2:
-        low, high = _number(bounds[0]), _number(bounds[1])
-        interval = (low, high) if low is not None and high is not None else None
-    passed = doc.get("passed")
-    if score is None:
+def of(result: RunResult | None) -> Verdict:
+    """The verdict of a result document; None, or a document without a score, is a run not
+    graded yet."""
+    if result is None or result.score is None:
         state, reason = UNGRADED, "no result yet"
-    elif not isinstance(passed, bool):
+    elif result.passed is None:
         state = UNKNOWN
         reason = "graded before requirements existed: grade the run again for its verdict"
     else:
-        state = PASSED if passed else NOT_PASSED
-        reason = _reason(passed, requirements, doc.get("pass_score"))
+        state = PASSED if result.passed else NOT_PASSED
+        reason = _reason(result.passed, result.requirements, result.pass_score)
+    uncertainty = result.uncertainty if result is not None else None
     return Verdict(
         state=state,
         reason=reason,
-        requirements=requirements,
-        score=score,
-        interval=interval,
-        level=_number(uncertainty.get("level")) or 0.9,
-        basis=str(uncertainty.get("basis") or ""),
+        requirements=tuple(result.requirements) if result is not None else (),
+        score=result.score if result is not None else None,
+        interval=uncertainty.interval if uncertainty is not None else None,
+        level=uncertainty.level if uncertainty is not None else LEVEL,
+        basis=uncertainty.basis if uncertainty is not None else "",
     )
 
 
-def _reason(passed: bool, requirements: tuple[RequirementResult, ...], pass_score: Any) -> str:
+def of_run(run: Run) -> Verdict:
+    """The verdict of a run, from its stored result (whole, or cut down to the verdict's fields
+    in a listing)."""
+    return of(status_document(run))
+
+
+def _reason(
+    passed: bool, requirements: Sequence[RequirementResult], pass_score: float | None
+) -> str:
     missed = sum(1 for r in requirements if not r.met)
     if passed:
         return "every requirement met" if requirements else "at or above the pass score"
     if missed:
         return f"{missed} requirement{'s' if missed > 1 else ''} missed"
-    line = _number(pass_score)
-    return "score below the pass line" + (f" {line:g}" if line is not None else "")
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    return "score below the pass line" + (f" {pass_score:g}" if pass_score is not None else "")

@@ -16,26 +16,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from prodproven.runner import plugins
+from prodproven.runner.grading.result import RunResult
+from prodproven.runner.hookspecs import Figure, Plot
 from prodproven.runner.present.plots import (
     Bars,
     Rule,
     Series,
     bar_chart,
+    figure,
     line_chart,
     nice_ticks,
     run_plots,
 )
+from tests.unit.resultsupport import grader_entry, result_doc
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
+INCIDENT_IDS = ["mitigation-1-timeline", "postmortem-parts", "service-health-answers"]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((RESULTS / f"{name}.json").read_text())
+    document: dict[str, Any] = json.loads((RESULTS / f"{name}.json").read_text())
+    return document
+
+
+def figures(result: dict[str, Any]) -> list[Figure]:
+    """The run page's figures of a stored result document, drawn by the registered plots."""
+    return run_plots(RunResult.model_validate(result), plugins.plots())
+
+
+def figure_of(result: dict[str, Any], plot_id: str) -> Figure:
+    return {p.id: p for p in figures(result)}[plot_id]
 
 
 def plot_svg(result: dict[str, Any], plot_id: str) -> ET.Element:
-    svg = {p.id: p.svg for p in run_plots(result)}[plot_id]
+    svg = {p.id: p.svg for p in figures(result)}[plot_id]
     return ET.fromstring(svg)
 
 
@@ -91,6 +108,8 @@ def dashed_ys(root: ET.Element) -> list[float]:
         (
             "deploy-model",
             [
+                "correctness-answers",
+                "robustness-tests",
                 "load-latency",
                 "load-rate",
                 "load-errors",
@@ -99,35 +118,37 @@ def dashed_ys(root: ET.Element) -> list[float]:
                 "batch-load-errors",
             ],
         ),
-        ("fix-drift", ["retrained-model-claimed"]),
-        ("fix-drift-starter", ["retrained-model-claimed"]),
-        ("incident-response", ["mitigation-1-timeline"]),
-        ("incident-response-do-nothing", ["mitigation-1-timeline"]),
-        ("incident-response-latency-regression", ["mitigation-1-timeline"]),
+        ("fix-drift", ["retrained-model-claimed", "drift-notebook-expectations"]),
+        ("fix-drift-starter", ["retrained-model-claimed", "drift-notebook-expectations"]),
+        ("incident-response", INCIDENT_IDS),
+        ("incident-response-do-nothing", ["mitigation-1-timeline", "service-health-answers"]),
+        ("incident-response-latency-regression", INCIDENT_IDS),
     ],
 )
-def test_each_fixture_yields_its_expected_plot_ids_in_grader_order(name: str, ids: list[str]):
-    assert [p.id for p in run_plots(fixture(name))] == ids
+def test_each_fixture_yields_its_expected_plot_ids_in_grader_order(
+    name: str, ids: list[str]
+) -> None:
+    assert [p.id for p in figures(fixture(name))] == ids
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in RESULTS.glob("*.json")))
-def test_every_plot_is_well_formed_svg_with_role_img_and_its_title(name: str):
-    for plot in run_plots(fixture(name)):
+def test_every_plot_is_well_formed_svg_with_role_img_and_its_title(name: str) -> None:
+    for plot in figures(fixture(name)):
         root = ET.fromstring(plot.svg)
         assert root.tag == f"{SVG}svg" and root.get("role") == "img"
         assert root[0].tag == f"{SVG}title" and root[0].text == plot.title
         assert plot.grader and plot.caption and plot.title
 
 
-def test_no_plot_loads_scripts_or_external_resources():
+def test_no_plot_loads_scripts_or_external_resources() -> None:
     for name in sorted(p.stem for p in RESULTS.glob("*.json")):
-        for plot in run_plots(fixture(name)):
+        for plot in figures(fixture(name)):
             root = ET.fromstring(plot.svg)
             assert not [e for e in root.iter() if e.tag in (f"{SVG}script", f"{SVG}image")]
             assert "href" not in plot.svg and "<script" not in plot.svg
 
 
-def test_incident_timeline_marks_injection_and_mitigation_at_their_seconds():
+def test_incident_timeline_marks_injection_and_mitigation_at_their_seconds() -> None:
     result = fixture("incident-response")
     incident = result["graders"][0]["evidence"]["incidents"][0]
     root = plot_svg(result, "mitigation-1-timeline")
@@ -138,13 +159,13 @@ def test_incident_timeline_marks_injection_and_mitigation_at_their_seconds():
     assert mitigated == pytest.approx(at(x, incident["time_to_mitigate_s"]), abs=0.1)
 
 
-def test_incident_caption_states_the_time_to_mitigate():
-    (plot,) = run_plots(fixture("incident-response"))
+def test_incident_caption_states_the_time_to_mitigate() -> None:
+    plot = figure_of(fixture("incident-response"), "mitigation-1-timeline")
     assert plot.caption.startswith("mitigated 5 s after the injection")
 
 
-def test_never_mitigated_incident_has_no_mitigated_marker():
-    (plot,) = run_plots(fixture("incident-response-do-nothing"))
+def test_never_mitigated_incident_has_no_mitigated_marker() -> None:
+    plot = figure_of(fixture("incident-response-do-nothing"), "mitigation-1-timeline")
     root = ET.fromstring(plot.svg)
     assert marker_x(root, "mitigated") is None
     assert marker_x(root, "injected") is not None and marker_x(root, "broke") is not None
@@ -152,7 +173,7 @@ def test_never_mitigated_incident_has_no_mitigated_marker():
     assert plot.caption.endswith("still unhealthy at the end of the run")
 
 
-def test_unhealthy_window_is_shaded_from_its_start_to_its_end():
+def test_unhealthy_window_is_shaded_from_its_start_to_its_end() -> None:
     result = fixture("incident-response")
     window = [w for w in result["graders"][0]["evidence"]["incidents"][0]["timeline"]][1]
     assert window["healthy"] is False
@@ -165,23 +186,23 @@ def test_unhealthy_window_is_shaded_from_its_start_to_its_end():
     assert "Connection refused" in (band.findtext(f"{SVG}title") or "")
 
 
-def test_probes_without_an_answer_are_drawn_apart_from_slow_answers():
+def test_probes_without_an_answer_are_drawn_apart_from_slow_answers() -> None:
     root = plot_svg(fixture("incident-response-latency-regression"), "mitigation-1-timeline")
     legend = {t.text for t in texts(root)}
     assert {"probe latency", "unhealthy answer", "no answer", "unhealthy window"} <= legend
 
 
-def test_incident_slo_line_sits_at_the_slo_latency():
+def test_incident_slo_line_sits_at_the_slo_latency() -> None:
     root = plot_svg(fixture("incident-response"), "mitigation-1-timeline")
     assert dashed_ys(root) == [pytest.approx(at(axis(root, x=False), 250.0), abs=0.1)]
 
 
-def test_load_latency_slo_line_sits_at_the_slo_p95():
+def test_load_latency_slo_line_sits_at_the_slo_p95() -> None:
     root = plot_svg(fixture("deploy-model"), "load-latency")
     assert dashed_ys(root) == [pytest.approx(at(axis(root, x=False), 100.0), abs=0.1)]
 
 
-def test_load_latency_plots_p50_p95_p99_per_second_with_a_legend():
+def test_load_latency_plots_p50_p95_p99_per_second_with_a_legend() -> None:
     result = fixture("deploy-model")
     root = plot_svg(result, "load-latency")
     lines = list(root.iter(f"{SVG}polyline"))
@@ -191,8 +212,8 @@ def test_load_latency_plots_p50_p95_p99_per_second_with_a_legend():
     assert {"p50", "p95", "p99"} <= {t.text for t in texts(root)}
 
 
-def test_load_captions_say_how_latency_throughput_and_errors_compare_to_the_slo():
-    captions = {p.id: p.caption for p in run_plots(fixture("deploy-model"))}
+def test_load_captions_say_how_latency_throughput_and_errors_compare_to_the_slo() -> None:
+    captions = {p.id: p.caption for p in figures(fixture("deploy-model"))}
     assert captions["load-latency"] == (
         "graded p95 25.1 ms (median of the windows) is under the 100 ms SLO"
     )
@@ -200,7 +221,7 @@ def test_load_captions_say_how_latency_throughput_and_errors_compare_to_the_slo(
     assert captions["load-errors"] == "no measured request failed"
 
 
-def test_error_rate_is_the_percentage_of_that_seconds_requests():
+def test_error_rate_is_the_percentage_of_that_seconds_requests() -> None:
     result = fixture("deploy-model")
     evidence = result["graders"][2]["evidence"]
     evidence["series"] = [
@@ -214,11 +235,11 @@ def test_error_rate_is_the_percentage_of_that_seconds_requests():
     (line,) = root.iter(f"{SVG}polyline")
     ys = [float(p.split(",")[1]) for p in (line.get("points") or "").split()]
     assert ys == [pytest.approx(at(y, v), abs=0.1) for v in (0.0, 50.0, 10.0)]
-    caption = {p.id: p.caption for p in run_plots(result)}["load-errors"]
+    caption = {p.id: p.caption for p in figures(result)}["load-errors"]
     assert caption == "17.5% of the measured requests failed"
 
 
-def test_claimed_vs_measured_shows_each_auc_as_a_labelled_bar_under_the_target():
+def test_claimed_vs_measured_shows_each_auc_as_a_labelled_bar_under_the_target() -> None:
     root = plot_svg(fixture("fix-drift"), "retrained-model-claimed")
     labels = {t.text for t in texts(root)}
     assert {"0.826", "0.807", "0.682", "0.728", "target AUC 0.79"} <= labels
@@ -236,14 +257,14 @@ def test_claimed_vs_measured_shows_each_auc_as_a_labelled_bar_under_the_target()
     assert dashed_ys(root) == [pytest.approx(at(axis(root, x=False), 0.79), abs=0.1)]
 
 
-def test_a_claim_the_measurement_does_not_reproduce_is_said_in_the_caption():
+def test_a_claim_the_measurement_does_not_reproduce_is_said_in_the_caption() -> None:
     result = fixture("fix-drift")
     result["graders"][0]["evidence"].update(claimed_auc=0.95, honest=False)
-    (plot,) = [p for p in run_plots(result) if p.id == "retrained-model-claimed"]
+    (plot,) = [p for p in figures(result) if p.id == "retrained-model-claimed"]
     assert plot.caption == "the claimed AUC 0.950 is not reproduced: 0.807 measured"
 
 
-def test_candidate_controlled_text_is_escaped():
+def test_candidate_controlled_text_is_escaped() -> None:
     evil = '<script>alert("x")</script>'
     result = fixture("incident-response")
     incident = result["graders"][0]["evidence"]["incidents"][0]
@@ -251,7 +272,11 @@ def test_candidate_controlled_text_is_escaped():
     incident["timeline"][1]["problem"] = evil
     drift = fixture("fix-drift")
     drift["graders"][0]["evidence"]["model"] = evil
-    for plot in run_plots(result) + run_plots(drift):
+    drawn = [
+        figure_of(result, "mitigation-1-timeline"),
+        figure_of(drift, "retrained-model-claimed"),
+    ]
+    for plot in drawn:
         assert "<script" not in plot.svg and "&lt;script&gt;" in plot.svg
         root = ET.fromstring(plot.svg)  # still well-formed
         assert evil in (root[0].text or "")
@@ -260,28 +285,27 @@ def test_candidate_controlled_text_is_escaped():
 @pytest.mark.parametrize(
     "result",
     [
-        {},
-        {"graders": []},
-        {"graders": "nope"},
-        {"graders": [None, 3, "x"]},
-        {"graders": [{"kind": "pytest", "name": "robustness", "evidence": {"passed": 1}}]},
-        {"graders": [{"kind": "no-such-kind", "name": "x", "evidence": {"series": []}}]},
-        {"graders": [{"kind": "load", "name": "load", "evidence": None}]},
-        {"graders": [{"kind": "load", "name": "load", "evidence": {}}]},
-        {"graders": [{"kind": "load", "name": "load", "evidence": {"series": "x"}}]},
-        {"graders": [{"kind": "load", "name": "load", "evidence": {"series": [{"t": None}]}}]},
-        {"graders": [{"kind": "incident", "name": "m", "evidence": {"incidents": [1, None]}}]},
-        {"graders": [{"kind": "incident", "name": "m", "evidence": {"incidents": [{}]}}]},
-        {"graders": [{"kind": "incident", "name": "m", "evidence": {"series": [[1, 2, 3, 4]]}}]},
-        {"graders": [{"kind": "mlflow_model", "name": "r", "evidence": {"claimed_auc": 0.9}}]},
-        {"graders": [{"kind": "mlflow_model", "name": "r", "evidence": {"measured_auc": "hi"}}]},
+        result_doc(),
+        result_doc(grader_entry("robustness", kind="pytest", evidence={"passed": 1})),
+        result_doc(grader_entry("x", kind="no-such-kind", evidence={"series": []})),
+        result_doc(grader_entry("load", kind="load", evidence={})),
+        result_doc(grader_entry("load", kind="load", evidence={"series": "x"})),
+        result_doc(grader_entry("load", kind="load", evidence={"series": [{"t": None}]})),
+        result_doc(grader_entry("m", kind="incident", evidence={"incidents": [1, None]})),
+        result_doc(grader_entry("m", kind="incident", evidence={"incidents": [{}]})),
+        result_doc(grader_entry("m", kind="incident", evidence={"series": [[1, 2, 3, 4]]})),
+        result_doc(grader_entry("r", kind="mlflow_model", evidence={"claimed_auc": 0.9})),
+        result_doc(grader_entry("r", kind="mlflow_model", evidence={"measured_auc": "hi"})),
+        result_doc(grader_entry("correctness", evidence={"matched": 3, "total": 0})),
+        result_doc(grader_entry("notebook", evidence={"expectations": [{"tag": "drift"}]})),
+        result_doc(grader_entry("postmortem", evidence={"parts": {"timeline": "x"}})),
     ],
 )
-def test_empty_unknown_or_partial_evidence_gives_no_plot(result: dict[str, Any]):
-    assert run_plots(result) == []
+def test_empty_unknown_or_partial_evidence_gives_no_plot(result: dict[str, Any]) -> None:
+    assert figures(result) == []
 
 
-def test_an_incident_without_a_timeline_or_slo_still_plots_its_latency():
+def test_an_incident_without_a_timeline_or_slo_still_plots_its_latency() -> None:
     result = fixture("incident-response")
     evidence = result["graders"][0]["evidence"]
     del evidence["slo"], evidence["incidents"][0]["timeline"]
@@ -289,20 +313,20 @@ def test_an_incident_without_a_timeline_or_slo_still_plots_its_latency():
     assert dashed_ys(root) == [] and next(root.iter(f"{SVG}polyline"), None) is not None
 
 
-def test_evidence_of_the_wrong_shape_costs_only_its_own_plot():
+def test_evidence_of_the_wrong_shape_costs_only_its_own_plot() -> None:
     result = fixture("deploy-model")
     result["graders"][2]["evidence"]["series"] = [{"t": 0, "requests": {"oops": 1}}, "x"]
-    ids = [p.id for p in run_plots(result)]
+    ids = [p.id for p in figures(result)]
     assert ids[-3:] == ["batch-load-latency", "batch-load-rate", "batch-load-errors"]
 
 
-def test_same_document_gives_identical_svg():
+def test_same_document_gives_identical_svg() -> None:
     result = fixture("incident-response-latency-regression")
-    first = run_plots(result)
-    assert run_plots(copy.deepcopy(result)) == first
+    first = figures(result)
+    assert figures(copy.deepcopy(result)) == first
 
 
-def test_line_chart_breaks_the_line_where_a_value_is_missing():
+def test_line_chart_breaks_the_line_where_a_value_is_missing() -> None:
     svg = line_chart(
         "t",
         [Series("a", [(0, 1.0), (1, 2.0), (2, None), (3, 1.0), (4, 3.0)])],
@@ -312,7 +336,7 @@ def test_line_chart_breaks_the_line_where_a_value_is_missing():
     assert len(list(ET.fromstring(svg).iter(f"{SVG}polyline"))) == 2
 
 
-def test_a_single_series_chart_has_no_legend_and_several_have_one():
+def test_a_single_series_chart_has_no_legend_and_several_have_one() -> None:
     one = ET.fromstring(
         line_chart("t", [Series("alpha", [(0, 1.0), (1, 2.0)])], x_label="s", y_label="v")
     )
@@ -328,7 +352,7 @@ def test_a_single_series_chart_has_no_legend_and_several_have_one():
     assert {"alpha", "beta"} <= {t.text for t in texts(two)}
 
 
-def test_bar_chart_leaves_out_missing_values_and_draws_reference_lines():
+def test_bar_chart_leaves_out_missing_values_and_draws_reference_lines() -> None:
     svg = bar_chart(
         "t",
         ["a", "b"],
@@ -351,18 +375,87 @@ def test_bar_chart_leaves_out_missing_values_and_draws_reference_lines():
         (-19.97, 76.03, [-25, 0, 25, 50, 75, 100]),
     ],
 )
-def test_nice_ticks_are_round_numbers_covering_the_range(low, high, ticks):
+def test_nice_ticks_are_round_numbers_covering_the_range(
+    low: float, high: float, ticks: list[float]
+) -> None:
     assert nice_ticks(low, high) == ticks
 
 
-def test_a_long_lead_up_to_the_injection_is_cut_to_a_quarter_of_what_follows():
+def test_a_long_lead_up_to_the_injection_is_cut_to_a_quarter_of_what_follows() -> None:
     evidence = {
         "slo": {"latency_ms": 250.0},
         "series": [[1000.0 + t, 5.0, 200, True] for t in range(0, 1201)],
         "incidents": [{"injected_at": 1800.0, "broke_after_s": None, "time_to_mitigate_s": 0.0}],
     }
-    result = {"graders": [{"kind": "incident", "name": "mitigation", "evidence": evidence}]}
+    result = result_doc(grader_entry("mitigation", kind="incident", evidence=evidence))
     root = plot_svg(result, "mitigation-1-timeline")
     (line,) = root.iter(f"{SVG}polyline")
     first_x = float((line.get("points") or "").split()[0].split(",")[0])
     assert first_x == pytest.approx(at(axis(root, x=True), -100.0), abs=0.1)
+
+
+class Fragile:
+    """A plot with a bug: it indexes evidence the grader did not record."""
+
+    @staticmethod
+    def draw(name: str, evidence: dict[str, Any]) -> list[Figure]:
+        return [figure(name, "p99", "p99", str(evidence["p99_ms"]), "")]
+
+
+def test_a_plot_that_raises_is_shown_as_an_error_naming_its_grader_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = RunResult.model_validate(fixture("fix-drift"))
+    drawn = run_plots(result, [Plot("mlflow_model", Fragile.draw), *plugins.plots()])
+    failed = drawn[0]
+    assert failed.id == "retrained-model-failed" and failed.svg == ""
+    assert failed.error == "the plot of grader retrained-model failed: KeyError: 'p99_ms'"
+    assert [p.id for p in drawn[1:]] == ["retrained-model-claimed", "drift-notebook-expectations"]
+    assert "the plot of grader retrained-model (mlflow_model) failed" in caplog.text
+
+
+def test_correctness_shows_the_share_answered_beside_one_constant_answers() -> None:
+    plot = figure_of(fixture("deploy-model"), "correctness-answers")
+    evidence = fixture("deploy-model")["graders"][0]["evidence"]
+    matched, total = evidence["matched"], evidence["total"]
+    assert plot.caption.startswith(f"{matched} of {total} hidden inputs answered correctly")
+    labels = {t.text for t in texts(ET.fromstring(plot.svg))}
+    assert f"{100 * evidence['match_fraction']:.1f}%" in labels
+
+
+def test_pytest_counts_passed_and_failed_hidden_tests_and_names_the_failing() -> None:
+    evidence = {
+        "passed": 3,
+        "total": 5,
+        "failing": [{"test": "t.py::test_a"}, {"test": "t.py::test_b"}],
+    }
+    result = result_doc(grader_entry("robustness", kind="pytest", evidence=evidence))
+    plot = figure_of(result, "robustness-tests")
+    assert plot.caption == "3 of 5 hidden tests passed; failing: test_a, test_b"
+    assert {"3", "2"} <= {t.text for t in texts(ET.fromstring(plot.svg))}
+
+
+def test_notebook_scores_each_expected_answer_after_re_execution() -> None:
+    evidence = {
+        "expectations": [{"tag": "drifted", "score": 1.0}, {"tag": "psi", "score": 0.5}],
+        "executed_ok": 0.75,
+    }
+    result = result_doc(grader_entry("analysis", kind="notebook", evidence=evidence))
+    plot = figure_of(result, "analysis-expectations")
+    assert plot.caption == (
+        "1 of 2 expected answers reproduced on re-execution; 75% of code cells ran cleanly"
+    )
+    labels = {t.text for t in texts(ET.fromstring(plot.svg))}
+    assert {"drifted", "psi", "cells ran cleanly", "0.50", "0.75"} <= labels
+
+
+def test_postmortem_shows_each_part_against_its_weight_and_names_the_weakest() -> None:
+    result = fixture("incident-response")
+    evidence = result["graders"][1]["evidence"]
+    evidence["parts"]["root_cause"] = 0.0
+    plot = figure_of(result, "postmortem-parts")
+    observed = evidence["observed"]["root_cause"]
+    assert (
+        plot.caption == f"weakest part: root cause (0.00); the observed root cause was {observed}"
+    )
+    assert {"score", "weight"} <= {t.text for t in texts(ET.fromstring(plot.svg))}
