@@ -1,4 +1,4 @@
-"""Every error prodproven raises on purpose, in one place.
+"""Every error prodproven raises on purpose, in one tree.
 
 ::
 
@@ -7,26 +7,65 @@
     ├── SpecError                    a challenge.yaml is malformed (names file, field, expectation)
     ├── ChallengeNotFound            no challenge with that id or path
     ├── ChallengeClash               two challenge folders on the search path share an id
+    ├── PackError                    a challenge pack cannot be written, read or installed
     ├── CandidateNotFound            no candidate profile or run has that name
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
+    ├── ResultUnreadable             a run's stored result is not a result document
+    ├── SetupFailed                  the challenge's setup script failed
+    ├── ProbeSetupError              the challenge's canary file cannot be used
+    ├── AlreadySupervised            another process already supervises the run
+    ├── ArchiveMismatch              the archive on disk is not the one recorded at submit
     ├── AccountError                 an assessor or token cannot be created or changed as asked
     ├── AccessDenied                 missing, wrong, expired or used credentials (web: 401/403)
-    │   └── ScopeDenied              valid credentials without the scope the operation needs
+    │   ├── ScopeDenied              valid credentials without the scope the operation needs
+    │   ├── SignInRequired           an assessor page without a live session (web: to sign-in)
+    │   └── CsrfFailed               a form came back without its session's CSRF secret
     ├── ReviewError                  a review is incomplete (an override without its reason)
     ├── InvitationError              an invitation cannot be created or used as asked
     ├── CredentialError              a credential cannot be issued, read or revoked as asked
     │   ├── CredentialNotFound       no credential with that id was issued here
     │   └── StatusListUnreachable    a credential's status list could not be fetched
     ├── GraderError                  a grader could not do its job (becomes a failed result)
+    │   └── _Unusable                a candidate's model cannot be scored (a zero, reported)
     └── SandboxError                 containers, images, engine
         ├── DockerUnavailable        the engine does not answer
         ├── ImageError               an image is missing or failed to build
         ├── ContainerError           a container could not be created, started or copied
         ├── ExecTimeout              a command in a container ran past its timeout
-        └── ServiceNotReady          a service did not pass its health check in time
+        ├── CommandTimeout           a host command (build step, docker CLI) ran past its timeout
+        ├── ServiceNotReady          a service did not pass its health check in time
+        └── FaultError               a fault could not be injected
 
-Errors are raised where the problem is found and caught once, at the CLI edge.
+Most are defined here. These live beside the code that raises them (modules under
+``prodproven``; ``sandbox`` and ``graders`` never import ``runner``, so theirs stay in their
+layer and this module re-exports the ones the runner catches)::
+
+    ProdprovenError                  sandbox.errors
+    SandboxError                     sandbox.errors
+    DockerUnavailable                sandbox.errors
+    ImageError                       sandbox.errors
+    ContainerError                   sandbox.errors
+    ExecTimeout                      sandbox.errors
+    CommandTimeout                   sandbox.errors
+    ServiceNotReady                  sandbox.errors
+    FaultError                       sandbox.faults
+    GraderError                      graders.base
+    _Unusable                        graders.mlflow_model
+    PackError                        runner.spec.packs
+    SetupFailed                      runner.runs.services
+    ProbeSetupError                  runner.runs.prober
+    AlreadySupervised                runner.lifecycle.supervisor
+    ArchiveMismatch                  runner.grading.pipeline
+
+Outside the tree, an exception that never leaves the module raising it::
+
+    PostmortemInvalid                graders.postmortem (a ValueError: a malformed postmortem
+                                     is a finding about the candidate's work)
+
+Errors are raised where the problem is found and caught once, at the edge: the CLI
+(``runner/cli/main.py``) and the web app (``runner/web/app.py``). ``tests/unit/test_errors.py``
+checks that this tree and the code agree.
 """
 
 from __future__ import annotations
@@ -36,6 +75,7 @@ from pathlib import Path
 
 from prodproven.graders.base import GraderError
 from prodproven.sandbox.errors import (
+    CommandTimeout,
     ContainerError,
     DockerUnavailable,
     ExecTimeout,
@@ -51,7 +91,9 @@ __all__ = [
     "CandidateNotFound",
     "ChallengeClash",
     "ChallengeNotFound",
+    "CommandTimeout",
     "ConfigError",
+    "CsrfFailed",
     "CredentialError",
     "CredentialNotFound",
     "ContainerError",
@@ -67,6 +109,7 @@ __all__ = [
     "SandboxError",
     "ScopeDenied",
     "ServiceNotReady",
+    "SignInRequired",
     "SpecError",
     "StatusListUnreachable",
 ]
@@ -117,6 +160,10 @@ class RunStateError(ProdprovenError):
     """The operation is not allowed in the run's current status."""
 
 
+class ResultUnreadable(ProdprovenError):
+    """A run's stored result document does not have the shape of the result document."""
+
+
 class AccessDenied(ProdprovenError):
     """The credentials are missing, wrong, expired or already used."""
 
@@ -148,6 +195,17 @@ class StatusListUnreachable(CredentialError):
     def __init__(self, url: str, reason: str) -> None:
         self.url, self.reason = url, reason
         super().__init__(f"revocation not checked: {url} unreachable ({reason})")
+
+
+class SignInRequired(AccessDenied):
+    """An assessor page was asked for without a live assessor session."""
+
+
+class CsrfFailed(AccessDenied):
+    """A form came back without its session's CSRF secret."""
+
+    def __init__(self) -> None:
+        super().__init__("the form expired or did not come from this site; reload and try again")
 
 
 class AccountError(ProdprovenError):

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from prodproven.runner.cli.context import Context, out
+from rich.table import Table
+from rich.text import Text
+
+from prodproven.runner.cli.context import Context, out, plain
 from prodproven.runner.cli.people import operator
 from prodproven.runner.people.track_record import INTERVAL_NOTE
-from prodproven.runner.portal.core import CandidateRecord
-from rich.table import Table
+from prodproven.runner.portal.people import CandidateRecord
 
 
 @click.group()
@@ -26,8 +28,8 @@ def candidate() -> None:
 @click.pass_obj
 def add(ctx: Context, name: str, email: str | None, external_id: str | None) -> None:
     """Make (or complete) the profile of NAME; runs started for NAME belong to it."""
-    made = ctx.portal().candidates.ensure(name, email, external_id)
-    out.print(f"candidate {made.name} ({made.id})")
+    made = ctx.portal().candidates.add(name, email, external_id)
+    out.print(Text(f"candidate {made.name} ({made.id})"))
 
 
 @candidate.command("list")
@@ -41,7 +43,9 @@ def list_candidates(ctx: Context, as_json: bool) -> None:
         return
     table = Table("name", "email", "external id", "since")
     for c in found:
-        table.add_row(c.name, c.email or "", c.external_id or "", f"{c.created_at:%Y-%m-%d}")
+        table.add_row(
+            *plain(c.name, c.email or "", c.external_id or "", f"{c.created_at:%Y-%m-%d}")
+        )
     out.print(table)
 
 
@@ -57,18 +61,18 @@ def list_candidates(ctx: Context, as_json: bool) -> None:
 def show(ctx: Context, name: str, as_json: bool, plot: Path | None) -> None:
     """NAME's graded runs and, per competency, the current value and level (recent evidence
     weighs more; evidence older than PRODPROVEN_VALIDITY_MONTHS no longer counts)."""
-    found = ctx.portal().candidate(operator(), name)
+    found = ctx.portal().candidates.record(operator(), name)
     if plot is not None and found.runs:
         plot.write_text(found.chart())
     if as_json:
         click.echo(json.dumps(document(found), indent=2, default=str))
         return
-    out.print(f"[bold]{found.candidate.name}[/bold] {found.candidate.email or ''}")
+    out.print(Text.assemble((found.candidate.name, "bold"), f" {found.candidate.email or ''}"))
     runs = Table("run", "challenge", "status", "score", "graded")
     for run in found.runs:
         score = "" if run.score is None else f"{run.score:.1f}"
         graded = f"{run.graded_at:%Y-%m-%d}" if run.graded_at else ""
-        runs.add_row(run.id, run.challenge_id, run.status.value, score, graded)
+        runs.add_row(*plain(run.id, run.challenge_id, run.status.value, score, graded))
     out.print(runs)
     record = Table(
         "competency", "value", "90% interval", "level", "runs counted", "last evidence", "current"
@@ -79,16 +83,18 @@ def show(ctx: Context, name: str, as_json: bool, plot: Path | None) -> None:
         lapsed = f"lapsed {now.lapsed_at:%Y-%m-%d}"
         current = "yes" if now.value is not None else lapsed
         record.add_row(
-            competency,
-            value,
-            f"{band} ({now.band})" if band else "",
-            now.level or "",
-            str(now.runs),
-            f"{now.last_evidence:%Y-%m-%d}",
-            current,
+            *plain(
+                competency,
+                value,
+                f"{band} ({now.band})" if band else "",
+                now.level or "",
+                str(now.runs),
+                f"{now.last_evidence:%Y-%m-%d}",
+                current,
+            )
         )
     out.print(record)
-    out.print(f"[dim]{INTERVAL_NOTE}[/dim]")
+    out.print(Text(INTERVAL_NOTE, "dim"))
 
 
 @candidate.command("forget")
@@ -99,18 +105,20 @@ def forget(ctx: Context, name: str, yes: bool) -> None:
     """Erase NAME's personal data and workspaces and revoke their credentials; their scores
     stay, anonymous. Recorded in the audit log. Cannot be undone."""
     portal = ctx.portal()
-    portal.candidates.get(name)  # an unknown name fails here, before the question
-    runs = portal.candidates.runs(name)
+    runs = portal.candidates.runs(operator(), name)  # an unknown name fails before the question
     if not yes:
         click.confirm(
             f"Erase {name}'s name, email, external id and {len(runs)} workspaces, and revoke "
             "their credentials? This cannot be undone",
             abort=True,
         )
-    done = portal.forget_candidate(operator(), name)
+    done = portal.candidates.forget(operator(), name)
     out.print(
-        f"forgot {name}: now {done.alias}; {done.runs} runs anonymised and their workspaces "
-        f"erased, {done.credentials} credentials revoked, {done.invitations} invitations erased"
+        Text(
+            f"forgot {name}: now {done.alias}; {done.runs} runs anonymised and their workspaces "
+            f"erased, {done.credentials} credentials revoked, {done.invitations} invitations "
+            "erased"
+        )
     )
 
 

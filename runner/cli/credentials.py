@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import click
+from rich.table import Table
+from rich.text import Text
+
 from prodproven.runner.cli.context import Context, out
 from prodproven.runner.cli.people import operator
 from prodproven.runner.credentials.status_list import fetch_json, list_url
 from prodproven.runner.errors import CredentialError
-from rich.table import Table
-from rich.text import Text
 
 
 @click.group()
@@ -34,14 +35,18 @@ def issue(ctx: Context, run_id: str, out_file: Path | None) -> None:
     """Issue a signed credential for a graded run that passed: every requirement met and at or
     above its challenge's pass score (after review: an override counts and is part of the
     evidence, but never passes a run that missed a requirement)."""
-    issued = ctx.portal().issue_credential(operator(), run_id)
+    issued = ctx.portal().credentials.issue(operator(), run_id)
     text = json.dumps(issued.document, indent=2)
     if out_file is None:
         click.echo(text)
         return
     out_file.write_text(text + "\n")
-    out.print(f"issued {issued.id} for run {run_id}, valid until {issued.valid_until:%Y-%m-%d}")
-    out.print(f"written to {out_file}; check it with `prodproven credential verify {out_file}`")
+    out.print(
+        Text(f"issued {issued.id} for run {run_id}, valid until {issued.valid_until:%Y-%m-%d}")
+    )
+    out.print(
+        Text(f"written to {out_file}; check it with `prodproven credential verify {out_file}`")
+    )
 
 
 @credential.command("verify")
@@ -57,25 +62,25 @@ def verify(ctx: Context, file: Path, as_json: bool) -> None:
         document = json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CredentialError(f"{file} is not a JSON credential: {exc}") from None
-    verdict = ctx.portal().credentials.verify(document, fetch=fetch_json)
+    verdict = ctx.portal().credentials.verify(document, fetch_json)
     if as_json:
         click.echo(json.dumps(verdict.as_dict(), indent=2))
     else:
         table = Table("check", "verdict", "detail")
         for check in verdict.checks:
             shown = (
-                "[red]FAILED[/red]"
+                Text("FAILED", "red")
                 if not check.ok
-                else "[yellow]warning[/yellow]"
+                else Text("warning", "yellow")
                 if check.warning
-                else "[green]ok[/green]"
+                else Text("ok", "green")
             )
-            table.add_row(check.name, shown, Text(check.detail))  # Text: no ":key:" emoji
+            table.add_row(Text(check.name), shown, Text(check.detail))
         out.print(table)
         out.print(
-            f"[green]{verdict.id} is valid[/green]"
+            Text(f"{verdict.id} is valid", "green")
             if verdict.ok
-            else f"[red]{verdict.id} is NOT valid[/red]"
+            else Text(f"{verdict.id} is NOT valid", "red")
         )
     if not verdict.ok:
         sys.exit(1)
@@ -87,8 +92,8 @@ def verify(ctx: Context, file: Path, as_json: bool) -> None:
 @click.pass_obj
 def revoke(ctx: Context, credential_id: str, reason: str) -> None:
     """Revoke a credential: from now on it verifies as revoked, with the date and reason."""
-    issued = ctx.portal().revoke_credential(operator(), credential_id, reason)
-    out.print(f"revoked {issued.id} (run {issued.run_id})")
+    issued = ctx.portal().credentials.revoke(operator(), credential_id, reason)
+    out.print(Text(f"revoked {issued.id} (run {issued.run_id})"))
 
 
 @credential.command("status")
@@ -102,10 +107,11 @@ def revoke(ctx: Context, credential_id: str, reason: str) -> None:
 def status(ctx: Context, out_file: Path | None) -> None:
     """The signed revocation status list as it stands (a W3C Bitstring Status List), for
     hosting at the URL credentials name when the web app is not reachable from outside."""
-    base_url = ctx.settings.base_url
-    text = json.dumps(ctx.portal().credentials.revocation_list(base_url), indent=2)
+    text = json.dumps(ctx.portal().credentials.revocation_list(), indent=2)
     if out_file is None:
         click.echo(text)
         return
     out_file.write_text(text + "\n")
-    out.print(f"written to {out_file}; credentials expect it at {list_url(base_url)}")
+    out.print(
+        Text(f"written to {out_file}; credentials expect it at {list_url(ctx.settings.base_url)}")
+    )

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import click
-from prodproven.runner.cli.context import Context, out
+from rich.table import Table
+from rich.text import Text
+
+from prodproven.runner.cli.context import Context, out, plain
 from prodproven.runner.errors import AccountError
 from prodproven.runner.people.accounts import SCOPES
-from prodproven.runner.portal.core import Actor
+from prodproven.runner.portal.access import Actor
 from prodproven.runner.present.htmlreport import render_report
-from rich.table import Table
 
 
 def operator() -> Actor:
@@ -38,6 +40,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the web app: candidates take challenges through their invitation links,
     assessors sign in to review runs, scripts use the JSON API under /api/."""
     import uvicorn
+
     from prodproven.runner.web.app import create_app
 
     settings = ctx.settings.model_copy(
@@ -45,7 +48,8 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     )
     ctx.settings = settings
     the_portal = ctx.portal()
-    out.print(f"prodproven web app on [bold]http://{settings.web_host}:{settings.web_port}[/bold]")
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    out.print(Text.assemble("prodproven web app on ", (url, "bold")))
     if not the_portal.accounts.assessors():
         out.print("no assessor yet: add one with `prodproven assessor add EMAIL --firm FIRM`")
     uvicorn.run(
@@ -75,7 +79,7 @@ def invite(
     as_json: bool,
 ) -> None:
     """Invite a candidate to CHALLENGE; prints the single-use link (shown only now)."""
-    invitation, link = ctx.portal().invite(
+    invitation, link = ctx.portal().invitations.invite(
         operator(), challenge_ref, candidate_name, candidate_email, days, variant
     )
     if as_json:
@@ -92,10 +96,13 @@ def invite(
         )
         return
     out.print(
-        f"invitation {invitation.id} for {invitation.candidate_name} ({invitation.challenge_id})"
+        Text(
+            f"invitation {invitation.id} for {invitation.candidate_name} "
+            f"({invitation.challenge_id})"
+        )
     )
     out.print(
-        f"expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC; send this link, shown only now:"
+        Text(f"expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC; send this link, shown only now:")
     )
     click.echo(link)
 
@@ -118,7 +125,7 @@ def assessor_add(
     person = ctx.portal().accounts.add_assessor(
         email, name, firm or ctx.settings.firm, _password(password_stdin)
     )
-    out.print(f"assessor {person.email} of {person.firm} created")
+    out.print(Text(f"assessor {person.email} of {person.firm} created"))
 
 
 @assessor.command("passwd")
@@ -128,7 +135,7 @@ def assessor_add(
 def assessor_passwd(ctx: Context, email: str, password_stdin: bool) -> None:
     """Set the password of an assessor."""
     ctx.portal().accounts.set_password(email, _password(password_stdin))
-    out.print(f"password of {email} changed")
+    out.print(Text(f"password of {email} changed"))
 
 
 @assessor.command("list")
@@ -142,7 +149,7 @@ def assessor_list(ctx: Context, as_json: bool) -> None:
         return
     table = Table("email", "name", "firm")
     for person in people:
-        table.add_row(person.email, person.name, person.firm)
+        table.add_row(*plain(person.email, person.name, person.firm))
     out.print(table)
 
 
@@ -160,7 +167,7 @@ def assessor_list(ctx: Context, as_json: bool) -> None:
 def assessor_token(ctx: Context, email: str, name: str, scopes: tuple[str, ...]) -> None:
     """Make an API token for the assessor EMAIL; prints it once (only its hash is kept)."""
     token, secret = ctx.portal().accounts.create_token(email, name, scopes or SCOPES)
-    out.print(f"token {token.id} ({', '.join(token.scopes)}) for {email}; shown only now:")
+    out.print(Text(f"token {token.id} ({', '.join(token.scopes)}) for {email}; shown only now:"))
     click.echo(secret)
 
 
@@ -170,7 +177,7 @@ def assessor_token(ctx: Context, email: str, name: str, scopes: tuple[str, ...])
 def assessor_revoke_token(ctx: Context, token_id: int) -> None:
     """Revoke an API token by its number."""
     ctx.portal().accounts.revoke_token(token_id)
-    out.print(f"token {token_id} revoked")
+    out.print(Text(f"token {token_id} revoked"))
 
 
 @click.command()
@@ -186,9 +193,9 @@ def assessor_revoke_token(ctx: Context, token_id: int) -> None:
 def report(ctx: Context, run_id: str, out_path: Path) -> None:
     """Write the run's detail (scores, evidence, plots, reviews, events) as one
     self-contained HTML file, for a hiring packet."""
-    html = render_report(ctx.portal().detail(operator(), run_id))
+    html = render_report(ctx.portal().runs.detail(operator(), run_id))
     out_path.write_text(html)
-    out.print(f"report of run {run_id} written to {out_path} ({len(html) // 1024} KiB)")
+    out.print(Text(f"report of run {run_id} written to {out_path} ({len(html) // 1024} KiB)"))
 
 
 PEOPLE_COMMANDS = [serve, invite, assessor, report]

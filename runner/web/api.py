@@ -11,12 +11,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prodproven.runner.grading.result import status_document
+from pydantic import BaseModel, Field
+
+from prodproven.runner.grading.result import RunResult, status_document
 from prodproven.runner.people.invitations import Invitation
 from prodproven.runner.people.reviews import Review
-from prodproven.runner.portal.core import SORTS, Actor, Portal, RunFilter, RunSummary
+from prodproven.runner.portal.access import Actor
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.portal.runs import SORTS, RunFilter, RunSummary
 from prodproven.runner.web.auth import api_actor, portal
-from pydantic import BaseModel, Field
 
 _bearer = HTTPBearer(auto_error=False, description="An API token of an assessor")
 
@@ -135,7 +138,7 @@ class ReviewOut(BaseModel):
 
 class RunDetailOut(BaseModel):
     run: RunOut
-    result: dict[str, Any] = Field(description="The graded result document (docs/json-output.md)")
+    result: RunResult = Field(description="The run's result document (docs/json-output.md)")
     reviews: list[ReviewOut]
 
 
@@ -170,18 +173,18 @@ def challenges(actor: Caller, the_portal: ThePortal) -> list[ChallengeOut]:
             time_limit_minutes=c.spec.time_limit_minutes,
             competencies=list(c.spec.competencies),
         )
-        for c in the_portal.challenges()
+        for c in the_portal.catalogue.all()
     ]
 
 
 @router.get("/invitations")
 def invitations(actor: Caller, the_portal: ThePortal) -> list[InvitationOut]:
-    return [InvitationOut.of(i) for i in the_portal.invitations_of(actor)]
+    return [InvitationOut.of(i) for i in the_portal.invitations.visible(actor)]
 
 
 @router.post("/invitations", status_code=201)
 def invite(body: InvitationIn, actor: Caller, the_portal: ThePortal) -> InvitationCreated:
-    created, link = the_portal.invite(
+    created, link = the_portal.invitations.invite(
         actor, body.challenge, body.candidate_name, body.candidate_email, body.days, body.variant
     )
     return InvitationCreated(invitation=InvitationOut.of(created), link=link)
@@ -199,12 +202,12 @@ def runs(
     order: Literal["asc", "desc"] = "desc",
 ) -> list[RunOut]:
     query = RunFilter(challenge, candidate, status, min_score, sort, order == "desc")
-    return [RunOut.of(s) for s in the_portal.runs(actor, query)]
+    return [RunOut.of(s) for s in the_portal.runs.find(actor, query)]
 
 
 @router.get("/runs/{run_id}")
 def run(run_id: str, actor: Caller, the_portal: ThePortal) -> RunDetailOut:
-    detail = the_portal.detail(actor, run_id)
+    detail = the_portal.runs.detail(actor, run_id)
     summary = RunSummary(detail.run, detail.firm, detail.score)
     return RunDetailOut(
         run=RunOut.of(summary),
@@ -215,15 +218,15 @@ def run(run_id: str, actor: Caller, the_portal: ThePortal) -> RunDetailOut:
 
 @router.get("/runs/{run_id}/events")
 def events(run_id: str, actor: Caller, the_portal: ThePortal) -> list[EventOut]:
-    the_portal.visible_run(actor, run_id)
-    return [EventOut(at=e.at, kind=e.kind, data=e.data) for e in the_portal.store.events(run_id)]
+    found = the_portal.runs.events(actor, run_id)
+    return [EventOut(at=e.at, kind=e.kind, data=e.data) for e in found]
 
 
 @router.post("/runs/{run_id}/notes", status_code=201)
 def note(run_id: str, body: NoteIn, actor: Caller, the_portal: ThePortal) -> ReviewOut:
-    return ReviewOut.of(the_portal.note(actor, run_id, body.text))
+    return ReviewOut.of(the_portal.reviews.note(actor, run_id, body.text))
 
 
 @router.post("/runs/{run_id}/overrides", status_code=201)
 def override(run_id: str, body: OverrideIn, actor: Caller, the_portal: ThePortal) -> ReviewOut:
-    return ReviewOut.of(the_portal.override(actor, run_id, body.score, body.reason))
+    return ReviewOut.of(the_portal.reviews.override(actor, run_id, body.score, body.reason))

@@ -6,39 +6,40 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from importlib.metadata import version
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from prodproven.runner import logs
 from prodproven.runner.errors import (
     AccessDenied,
     AccountError,
     CandidateNotFound,
     ChallengeNotFound,
     CredentialNotFound,
+    CsrfFailed,
     InvitationError,
     ProdprovenError,
     ReviewError,
     RunNotFound,
     RunStateError,
     ScopeDenied,
+    SignInRequired,
 )
 from prodproven.runner.portal.core import Portal
+from prodproven.runner.present.render import environment
 from prodproven.runner.web import api, assessor, candidate, candidates, credentials, proxy
 from prodproven.runner.web.auth import (
     ASSESSOR_COOKIE,
     LOGIN_COOKIE,
-    CsrfFailed,
-    SignInRequired,
     checked_form,
     checked_login_form,
 )
 from prodproven.runner.web.auth import assessor as signed_in
 from prodproven.runner.web.jobs import Jobs
-from prodproven.runner.web.render import environment
 from prodproven.runner.web.responses import page
 
 SECURITY_HEADERS = {
@@ -89,10 +90,12 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    logs.configure(portal.settings)
     app.state.portal = portal
     app.state.jobs = jobs or Jobs()
     app.state.templates = environment()
-    app.mount("/static", StaticFiles(packages=[("prodproven.runner.web", "static")]), name="static")
+    static = StaticFiles(packages=[("prodproven.runner.present", "static")])
+    app.mount("/static", static, name="static")
     app.include_router(api.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
@@ -154,18 +157,12 @@ def _sign_in_routes(app: FastAPI) -> None:
         email, password = str(form.get("email", "")), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "")))
         try:
-            person = the_portal.accounts.authenticate(email, password)
+            _, cookie = the_portal.accounts.sign_in(email, password)
         except AccessDenied as exc:
-            the_portal.audit.record(email[:254] or "?", "login.failed", "web")
             token = str(form.get("csrf"))
             return page(
                 request, "login.html", status_code=401, csrf=token, next=target, error=str(exc)
             )
-        hours = the_portal.settings.session_hours
-        cookie, _ = the_portal.accounts.open_session(
-            "assessor", str(person.id), timedelta(hours=hours)
-        )
-        the_portal.audit.record(person.email, "login", "web")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             ASSESSOR_COOKIE,
@@ -173,7 +170,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             httponly=True,
             samesite="lax",
             secure=the_portal.settings.base_url.startswith("https://"),
-            max_age=hours * 3600,
+            max_age=the_portal.settings.session_hours * 3600,
         )
         response.delete_cookie(LOGIN_COOKIE)
         return response
@@ -182,7 +179,7 @@ def _sign_in_routes(app: FastAPI) -> None:
     async def logout(request: Request) -> Response:
         who = signed_in(request)
         await checked_form(request, who.session)
-        request.app.state.portal.accounts.close_session(request.cookies[ASSESSOR_COOKIE])
+        request.app.state.portal.accounts.sign_out(request.cookies[ASSESSOR_COOKIE])
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(ASSESSOR_COOKIE)
         return response

@@ -8,8 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
 from prodproven.runner.errors import ProdprovenError, ReviewError, RunStateError
-from prodproven.runner.portal.core import SORTS, Portal, RunFilter
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.portal.runs import SORTS, RunFilter
 from prodproven.runner.present.htmlreport import notebooks, render_report
 from prodproven.runner.runs.archives import read_member
 from prodproven.runner.runs.store import Status
@@ -54,14 +56,14 @@ def runs(
         sort=sort if sort in SORTS else "created",
         descending=order != "asc",
     )
-    found = the_portal.runs(who.actor, query)
+    found = the_portal.runs.find(who.actor, query)
     return _page(
         request,
         "runs.html",
         who,
         runs=found,
         query=query,
-        challenges=sorted({c.id for c in the_portal.challenges()}),
+        challenges=sorted({c.id for c in the_portal.catalogue.all()}),
         statuses=[s.value for s in Status],
         sorts=SORTS,
     )
@@ -75,7 +77,7 @@ def run_page(
     status_code: int = 200,
     **extra: object,
 ) -> Response:
-    detail = the_portal.detail(who.actor, run_id)
+    detail = the_portal.runs.detail(who.actor, run_id)
     return _page(
         request,
         "run.html",
@@ -83,7 +85,7 @@ def run_page(
         status_code,
         d=detail,
         notebooks=notebooks(detail),
-        credentials=the_portal.credentials_of(who.actor, run_id),
+        credentials=the_portal.credentials.of_run(who.actor, run_id),
         interactive=True,
         **extra,
     )
@@ -98,7 +100,7 @@ def run(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Respo
 async def add_note(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
     form = await checked_form(request, who.session)
     try:
-        the_portal.note(who.actor, run_id, str(form.get("text", "")))
+        the_portal.reviews.note(who.actor, run_id, str(form.get("text", "")))
     except ReviewError as exc:
         return run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
@@ -113,7 +115,7 @@ async def add_override(request: Request, run_id: str, who: Who, the_portal: TheP
             value = float(raw)
         except ValueError:
             raise ReviewError(f"the overriding score must be a number, not {raw!r}") from None
-        the_portal.override(who.actor, run_id, value, str(form.get("reason", "")))
+        the_portal.reviews.override(who.actor, run_id, value, str(form.get("reason", "")))
     except (ReviewError, RunStateError) as exc:
         return run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
@@ -121,7 +123,7 @@ async def add_override(request: Request, run_id: str, who: Who, the_portal: TheP
 
 @router.get("/runs/{run_id}/workspace.tar")
 def workspace_archive(run_id: str, who: Who, the_portal: ThePortal) -> Response:
-    found = the_portal.visible_run(who.actor, run_id)
+    found = the_portal.runs.get(who.actor, run_id)
     if not found.archive_path or not Path(found.archive_path).is_file():
         raise ProdprovenError(f"run {run_id} has no workspace archive yet")
     return FileResponse(
@@ -133,7 +135,7 @@ def workspace_archive(run_id: str, who: Who, the_portal: ThePortal) -> Response:
 def workspace_file(
     request: Request, run_id: str, path: str, who: Who, the_portal: ThePortal, raw: int = 0
 ) -> Response:
-    found = the_portal.visible_run(who.actor, run_id)
+    found = the_portal.runs.get(who.actor, run_id)
     if not found.archive_path:
         raise ProdprovenError(f"run {run_id} has no workspace archive yet")
     data = read_member(Path(found.archive_path), path, max_bytes=64 * 2**20 if raw else SHOWN_BYTES)
@@ -162,7 +164,7 @@ def workspace_file(
 
 @router.get("/runs/{run_id}/report.html")
 def report(run_id: str, who: Who, the_portal: ThePortal) -> Response:
-    html = render_report(the_portal.detail(who.actor, run_id))
+    html = render_report(the_portal.runs.detail(who.actor, run_id))
     return HTMLResponse(
         html, headers={"Content-Disposition": f'attachment; filename="{run_id}-report.html"'}
     )
@@ -170,8 +172,8 @@ def report(run_id: str, who: Who, the_portal: ThePortal) -> Response:
 
 @router.get("/compare")
 def compare(request: Request, who: Who, the_portal: ThePortal, challenge: str = "") -> Response:
-    challenges = sorted({c.id for c in the_portal.challenges()})
-    table = the_portal.compare(who.actor, challenge) if challenge else None
+    challenges = sorted({c.id for c in the_portal.catalogue.all()})
+    table = the_portal.runs.compare(who.actor, challenge) if challenge else None
     return _page(request, "compare.html", who, table=table, challenges=challenges, chosen=challenge)
 
 
@@ -192,8 +194,8 @@ def _invitations_page(
         "invitations.html",
         who,
         status_code,
-        invitations=the_portal.invitations_of(who.actor),
-        challenges=the_portal.challenges(),
+        invitations=the_portal.invitations.visible(who.actor),
+        challenges=the_portal.catalogue.all(),
         days=the_portal.settings.invitation_days,
         **{"created": None, "link": None, "error": None, **extra},
     )
@@ -204,7 +206,7 @@ async def invite(request: Request, who: Who, the_portal: ThePortal) -> Response:
     form = await checked_form(request, who.session)
     try:
         raw_days = str(form.get("days", "")).strip()
-        created, link = the_portal.invite(
+        created, link = the_portal.invitations.invite(
             who.actor,
             str(form.get("challenge", "")),
             str(form.get("name", "")),
@@ -219,5 +221,5 @@ async def invite(request: Request, who: Who, the_portal: ThePortal) -> Response:
 @router.post("/invitations/{invitation_id}/revoke")
 async def revoke(request: Request, invitation_id: str, who: Who, the_portal: ThePortal) -> Response:
     await checked_form(request, who.session)
-    the_portal.revoke(who.actor, invitation_id)
+    the_portal.invitations.revoke(who.actor, invitation_id)
     return RedirectResponse("/invitations", status_code=303)

@@ -14,25 +14,16 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
-from prodproven.runner.errors import AccessDenied
-from prodproven.runner.people.accounts import WebSession, csrf_matches
-from prodproven.runner.portal.core import Actor, Portal
 from starlette.datastructures import FormData
+
+from prodproven.runner.errors import AccessDenied, CsrfFailed, SignInRequired
+from prodproven.runner.people.accounts import WebSession, csrf_matches
+from prodproven.runner.portal.access import Actor
+from prodproven.runner.portal.core import Portal
 
 ASSESSOR_COOKIE = "pp_session"
 CANDIDATE_COOKIE = "pp_candidate"
 LOGIN_COOKIE = "pp_login"
-
-
-class SignInRequired(AccessDenied):
-    """An assessor page was asked for without a live assessor session."""
-
-
-class CsrfFailed(AccessDenied):
-    """A form came back without its session's CSRF secret."""
-
-    def __init__(self) -> None:
-        super().__init__("the form expired or did not come from this site; reload and try again")
 
 
 @dataclass(frozen=True)
@@ -58,10 +49,8 @@ def assessor(request: Request) -> AssessorContext:
     cookie = request.cookies.get(ASSESSOR_COOKIE)
     if not cookie:
         raise SignInRequired("sign in to see this page")
-    the_portal = portal(request)
     try:
-        session = the_portal.accounts.session(cookie, "assessor")
-        person = the_portal.accounts.assessor(int(session.subject))
+        person, session = portal(request).accounts.assessor_session(cookie)
     except AccessDenied as exc:
         raise SignInRequired(str(exc)) from None
     return AssessorContext(Actor.of(person), session, person.name)
@@ -72,7 +61,7 @@ def candidate(request: Request) -> CandidateContext:
     cookie = request.cookies.get(CANDIDATE_COOKIE)
     if not cookie:
         raise AccessDenied("open the link of your invitation to reach this page")
-    session = portal(request).accounts.session(cookie, "candidate")
+    session = portal(request).accounts.candidate_session(cookie)
     return CandidateContext(session.subject, session)
 
 
@@ -82,8 +71,7 @@ def api_actor(request: Request) -> Actor:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise AccessDenied("this API needs an 'Authorization: Bearer <token>' header")
-    token = portal(request).accounts.token(secret.strip())
-    return Actor.of(token.assessor, token.scopes)
+    return portal(request).accounts.api_actor(secret.strip())
 
 
 async def checked_form(request: Request, session: WebSession) -> FormData:

@@ -7,12 +7,12 @@ refresh or a lost tab (reopened in the same browser) shows the same run.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from prodproven.runner.errors import AccessDenied, RunStateError
+
+from prodproven.runner.errors import RunStateError
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.lab import LAB_BASE_URL
 from prodproven.runner.runs.store import Status
@@ -29,9 +29,6 @@ from prodproven.runner.web.responses import page
 router = APIRouter(include_in_schema=False)
 Who = Annotated[CandidateContext, Depends(candidate)]
 ThePortal = Annotated[Portal, Depends(portal)]
-SESSION_SLACK = timedelta(days=14)
-"""A candidate's browser stays signed in this long after the invitation's expiry, so they can
-come back to see that their submission was received."""
 
 MESSAGES = {
     Status.created: "Your workspace is being prepared.",
@@ -51,34 +48,23 @@ def _jobs(request: Request) -> Jobs:
 
 @router.get("/i/{token}")
 def open_invitation(request: Request, token: str, the_portal: ThePortal) -> Response:
-    known = the_portal.invitations.find(token)
-    cookie = request.cookies.get(CANDIDATE_COOKIE)
-    if known is not None and cookie:
-        try:
-            if the_portal.accounts.session(cookie, "candidate").subject == known.id:
-                return RedirectResponse("/candidate", status_code=303)
-        except AccessDenied:
-            pass
-    invitation = the_portal.invitations.redeem(token)
-    lifetime = invitation.expires_at - invitation.created_at + SESSION_SLACK
-    cookie, _ = the_portal.accounts.open_session("candidate", invitation.id, lifetime)
-    the_portal.audit.record(
-        f"candidate:{invitation.candidate_email}", "invitation.opened", invitation.id
-    )
+    opened = the_portal.invited.open(token, request.cookies.get(CANDIDATE_COOKIE))
     response = RedirectResponse("/candidate", status_code=303)
+    if opened is None:
+        return response  # this browser already holds the invitation's session
     response.set_cookie(
         CANDIDATE_COOKIE,
-        cookie,
+        opened.cookie,
         httponly=True,
         samesite="lax",
         secure=the_portal.settings.base_url.startswith("https://"),
-        max_age=int(lifetime.total_seconds()),
+        max_age=int(opened.lifetime.total_seconds()),
     )
     return response
 
 
 def _state(request: Request, who: CandidateContext, the_portal: Portal) -> dict[str, Any]:
-    state = the_portal.candidate_state(who.invitation_id)
+    state = the_portal.invited.state(who.invitation_id)
     jobs = _jobs(request)
     run = state.run
     return {
@@ -94,15 +80,15 @@ def _state(request: Request, who: CandidateContext, the_portal: Portal) -> dict[
 
 @router.get("/candidate")
 def home(request: Request, who: Who, the_portal: ThePortal) -> Response:
-    state = the_portal.candidate_state(who.invitation_id)
+    state = the_portal.invited.state(who.invitation_id)
     return page(
         request,
         "candidate.html",
         csrf=who.session.csrf,
         state=state,
         live=_state(request, who, the_portal),
-        tools=the_portal.tools(state.challenge),
-        credentials=the_portal.candidate_credentials(who.invitation_id),
+        tools=the_portal.catalogue.tools(state.challenge),
+        credentials=the_portal.credentials.of_invitation(who.invitation_id),
         brief=(state.challenge.root / "brief.md").read_text(),
     )
 
@@ -115,17 +101,17 @@ def status(request: Request, who: Who, the_portal: ThePortal) -> dict[str, Any]:
 @router.post("/candidate/start")
 async def start(request: Request, who: Who, the_portal: ThePortal) -> Response:
     await checked_form(request, who.session)
-    state = the_portal.candidate_state(who.invitation_id)
+    state = the_portal.invited.state(who.invitation_id)
     if state.can_start:
         _jobs(request).submit(
-            "start", who.invitation_id, lambda: the_portal.start_invited(who.invitation_id)
+            "start", who.invitation_id, lambda: the_portal.invited.start(who.invitation_id)
         )
     return RedirectResponse("/candidate", status_code=303)
 
 
 @router.get("/candidate/submit")
 def confirm_submit(request: Request, who: Who, the_portal: ThePortal) -> Response:
-    state = the_portal.candidate_state(who.invitation_id)
+    state = the_portal.invited.state(who.invitation_id)
     if state.run is None or state.run.status != Status.running:
         return RedirectResponse("/candidate", status_code=303)
     return page(request, "candidate_submit.html", csrf=who.session.csrf, state=state)
@@ -134,12 +120,15 @@ def confirm_submit(request: Request, who: Who, the_portal: ThePortal) -> Respons
 @router.post("/candidate/submit")
 async def submit(request: Request, who: Who, the_portal: ThePortal) -> Response:
     await checked_form(request, who.session)
-    state = the_portal.candidate_state(who.invitation_id)
+    state = the_portal.invited.state(who.invitation_id)
     if state.run is None:
         raise RunStateError("start the challenge before you submit")
     if state.run.status == Status.running:
         _jobs(request).submit(
-            "grade", who.invitation_id, lambda: the_portal.submit_invited(who.invitation_id)
+            "grade",
+            who.invitation_id,
+            lambda: the_portal.invited.submit(who.invitation_id),
+            run_id=state.run.id,
         )
     return RedirectResponse("/candidate", status_code=303)
 
@@ -150,4 +139,4 @@ def tool(name: str, who: Who, the_portal: ThePortal) -> Response:
     SSH tunnel). JupyterLab is served by the app itself, under /candidate/lab/."""
     if name == "lab":
         return RedirectResponse(f"{LAB_BASE_URL}lab", status_code=303)
-    return RedirectResponse(the_portal.tool_url(who.invitation_id, name), status_code=303)
+    return RedirectResponse(the_portal.invited.tool_url(who.invitation_id, name), status_code=303)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+
 from prodproven.runner.people.track_record import INTERVAL_NOTE
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.web.auth import AssessorContext, assessor, portal
@@ -21,7 +22,7 @@ def candidate(
     who: Annotated[AssessorContext, Depends(assessor)],
     the_portal: Annotated[Portal, Depends(portal)],
 ) -> Response:
-    found = the_portal.candidate(who.actor, name)
+    found = the_portal.candidates.record(who.actor, name)
     return page(
         request,
         "candidate_record.html",

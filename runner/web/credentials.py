@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+
 from prodproven.runner.credentials.status_list import STATUS_PATH
 from prodproven.runner.errors import CredentialError, RunStateError
 from prodproven.runner.portal.core import Portal
@@ -39,7 +40,7 @@ def _download(document: dict[str, object], name: str) -> Response:
 @router.get(STATUS_PATH)
 def revocation_list(the_portal: ThePortal) -> Response:
     """The signed Bitstring Status List: no sign-in, any origin, cached a minute at most."""
-    document = the_portal.credentials.revocation_list(the_portal.settings.base_url)
+    document = the_portal.credentials.revocation_list()
     return Response(
         json.dumps(document, indent=2),
         media_type="application/vc+ld+json",
@@ -49,13 +50,13 @@ def revocation_list(the_portal: ThePortal) -> Response:
 
 @router.get("/credentials/{credential_id}")
 def public(request: Request, credential_id: str, the_portal: ThePortal) -> Response:
-    issued, verdict = the_portal.public_credential(credential_id)
+    issued, verdict = the_portal.credentials.public(credential_id)
     return page(request, "credential.html", issued=issued, verdict=verdict, c=issued.document)
 
 
 @router.get("/credentials/{credential_id}/credential.json")
 def public_json(credential_id: str, the_portal: ThePortal) -> Response:
-    issued, _ = the_portal.public_credential(credential_id)
+    issued, _ = the_portal.credentials.public(credential_id)
     return _download(issued.document, "credential.json")
 
 
@@ -68,7 +69,7 @@ async def issue(
 ) -> Response:
     await checked_form(request, who.session)
     try:
-        issued = the_portal.issue_credential(who.actor, run_id)
+        issued = the_portal.credentials.issue(who.actor, run_id)
     except (CredentialError, RunStateError) as exc:
         return run_page(request, who, the_portal, run_id, 400, credential_error=str(exc))
     return RedirectResponse(f"/credentials/{issued.id}", status_code=303)
@@ -78,7 +79,7 @@ async def issue(
 def candidate_download(
     who: Annotated[CandidateContext, Depends(candidate)], the_portal: ThePortal
 ) -> Response:
-    found = the_portal.candidate_credentials(who.invitation_id)
+    found = the_portal.credentials.of_invitation(who.invitation_id)
     if not found:
         raise CredentialError("no credential has been issued for your run yet")
     return _download(found[-1].document, "prodproven-credential.json")

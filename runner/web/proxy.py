@@ -10,9 +10,10 @@ checks for token-authenticated requests, so the proxy does them: a request or We
 another origin (``Origin``, ``Sec-Fetch-Site``) is refused before anything is forwarded. The
 app's ``pp_*`` cookies never go upstream, and the upstream cannot set them.
 
-Finding the upstream is a cached lookup (:meth:`runner.portal.Portal.lab_upstream`); when the
-upstream cannot be reached the entry is dropped and the runner asked once more (it restarts a
-dead lab), then the request is sent again, once.
+Finding the upstream is a cached lookup
+(:meth:`prodproven.runner.portal.invited.Invited.lab_upstream`); when the upstream cannot be
+reached the entry is dropped and the runner asked once more (it restarts a dead lab), then the
+request is sent again, once.
 """
 
 from __future__ import annotations
@@ -27,11 +28,6 @@ import anyio
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
-from prodproven.runner.errors import AccessDenied, ProdprovenError, RunStateError
-from prodproven.runner.portal.core import LabUpstream, Portal
-from prodproven.runner.runs.lab import LAB_BASE_URL
-from prodproven.runner.web.auth import CANDIDATE_COOKIE
-from prodproven.runner.web.responses import page
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
@@ -39,6 +35,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
+
+from prodproven.runner.errors import AccessDenied, ProdprovenError, RunStateError
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.portal.invited import LabUpstream
+from prodproven.runner.runs.lab import LAB_BASE_URL
+from prodproven.runner.web.auth import CANDIDATE_COOKIE
+from prodproven.runner.web.responses import page
 
 PREFIX = LAB_BASE_URL
 APP_COOKIES = "pp_"
@@ -150,8 +153,8 @@ async def access(conn: HTTPConnection) -> Access:
 
 
 def _check(the_portal: Portal, cookie: str) -> Access:
-    invitation_id = the_portal.accounts.session(cookie, "candidate").subject
-    return Access(invitation_id, the_portal.lab_upstream(invitation_id), time.monotonic())
+    invitation_id = the_portal.accounts.candidate_session(cookie).subject
+    return Access(invitation_id, the_portal.invited.lab_upstream(invitation_id), time.monotonic())
 
 
 async def _relookup(conn: HTTPConnection, failed: Access) -> Access:
@@ -159,7 +162,7 @@ async def _relookup(conn: HTTPConnection, failed: Access) -> Access:
     cookie = conn.cookies.get(CANDIDATE_COOKIE, "")
     _recent(conn).pop(cookie, None)
     upstream = await run_in_threadpool(
-        portal_of(conn).lab_upstream, failed.invitation_id, failed=failed.upstream
+        portal_of(conn).invited.lab_upstream, failed.invitation_id, failed=failed.upstream
     )
     found = Access(failed.invitation_id, upstream, time.monotonic())
     _recent(conn)[cookie] = found

@@ -1,0 +1,239 @@
+"""The invited candidate's side: open the link, start the run, reach its tools, submit. A
+candidate is known by their invitation, never by an Actor: they see only its run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from prodproven.runner.config import Settings
+from prodproven.runner.errors import AccessDenied, RunStateError
+from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.people.invitations import Invitation
+from prodproven.runner.portal.access import Access, Records
+from prodproven.runner.portal.catalogue import Catalogue
+from prodproven.runner.runs.store import Run, Status, utcnow
+from prodproven.runner.spec.challenge import Challenge
+
+log = logging.getLogger(__name__)
+SESSION_SLACK = timedelta(days=14)
+"""A candidate's browser stays signed in this long after the invitation's expiry, so they can
+come back to see that their submission was received."""
+
+
+@dataclass(frozen=True)
+class LabUpstream:
+    """A run's JupyterLab as the web app's proxy reaches it: ``127.0.0.1:port``, ``token``."""
+
+    run_id: str
+    port: int
+    token: str
+
+
+@dataclass(frozen=True)
+class CandidateSession:
+    """A browser session opened from an invitation link: its ``cookie`` lives ``lifetime``."""
+
+    invitation: Invitation
+    cookie: str
+    lifetime: timedelta
+
+
+@dataclass
+class CandidateState:
+    """What the candidate's page shows; ``remaining_s`` counts down to the server's deadline."""
+
+    invitation: Invitation
+    challenge: Challenge
+    run: Run | None
+    remaining_s: float | None
+    busy: str | None
+    """What the server is doing for this candidate right now, if anything."""
+    can_start: bool
+    """No run yet, or only one that failed before it ever ran."""
+
+
+class Invited:
+    """What a candidate does through their invitation."""
+
+    def __init__(
+        self,
+        records: Records,
+        access: Access,
+        catalogue: Catalogue,
+        runner: Callable[[Callable[[str], None]], Runner],
+        supervise: Callable[[Settings, str, Path], int],
+    ) -> None:
+        self._records = records
+        self._access = access
+        self._catalogue = catalogue
+        self._supervise = supervise
+        self._make_runner = runner
+        self._busy: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._runner_lock = threading.Lock()
+        self._local = threading.local()
+        self._the_runner: Runner | None = None
+        self._labs: dict[str, LabUpstream] = {}
+        self._lab_lookups: dict[str, threading.Lock] = {}
+
+    def runner(self) -> Runner:
+        """The one runner of this process (made on first use: it needs the Docker engine).
+        Its progress lines are shown to whoever watches the job running on this thread."""
+        with self._runner_lock:
+            if self._the_runner is None:
+                self._the_runner = self._make_runner(self._progress)
+            return self._the_runner
+
+    def _progress(self, line: str) -> None:
+        key = getattr(self._local, "key", None)
+        if key is not None:
+            with self._lock:
+                self._busy[key] = line
+
+    @contextmanager
+    def _working(self, key: str, what: str) -> Iterator[None]:
+        self._local.key = key
+        self._progress(what)
+        try:
+            yield
+        finally:
+            self._local.key = None
+            with self._lock:
+                self._busy.pop(key, None)
+
+    def open(self, token: str, cookie: str | None) -> CandidateSession | None:
+        """Redeem an invitation link and open a candidate session; None when ``cookie`` is
+        already that invitation's session. Raises InvitationError for a used, expired or
+        revoked link."""
+        records = self._records
+        known = records.invitations.find(token)
+        if known is not None and cookie:
+            try:
+                if records.accounts.session(cookie, "candidate").subject == known.id:
+                    return None
+            except AccessDenied:
+                pass
+        invitation = records.invitations.redeem(token)
+        lifetime = invitation.expires_at - invitation.created_at + SESSION_SLACK
+        opened, _ = records.accounts.open_session("candidate", invitation.id, lifetime)
+        self._access.record(
+            f"candidate:{invitation.candidate_email}", "invitation.opened", invitation.id
+        )
+        return CandidateSession(invitation, opened, lifetime)
+
+    def state(self, invitation_id: str) -> CandidateState:
+        invitation = self._records.invitations.usable(invitation_id)
+        run = self._records.store.get(invitation.run_id) if invitation.run_id else None
+        remaining = None
+        if run is not None and run.status == Status.running and run.deadline is not None:
+            remaining = max(0.0, (run.deadline - utcnow()).total_seconds())
+        with self._lock:
+            busy = self._busy.get(invitation.id)
+        return CandidateState(
+            invitation=invitation,
+            challenge=self._catalogue.find(invitation.challenge_id),
+            run=run,
+            remaining_s=remaining,
+            busy=busy,
+            can_start=run is None or self._never_ran(run.id),
+        )
+
+    def start(self, invitation_id: str) -> Run:
+        """Start the invitation's run (blocking: minutes when images must be built) and its
+        supervisor. A run that failed before it ever ran (say, the engine was down) is kept
+        for the record and replaced. Raises RunStateError when the invitation has a run."""
+        invitation = self._records.invitations.usable(invitation_id)
+        if invitation.run_id is not None and not self._never_ran(invitation.run_id):
+            raise RunStateError(f"invitation {invitation.id} already has run {invitation.run_id}")
+        challenge = self._catalogue.find(invitation.challenge_id)
+        with self._working(invitation.id, "starting your workspace"):
+            runner = self.runner()
+            run = runner.start(
+                challenge,
+                invitation.candidate_name,
+                variant=invitation.variant,
+                on_created=lambda run: self._attach(invitation, run),
+            )
+            log = runner.paths(run.id).root / "supervisor.log"
+            pid = self._supervise(self._records.settings, run.id, log)
+            runner.event(run.id, "supervisor.spawned", {"pid": pid, "log": str(log)})
+        return run
+
+    def _never_ran(self, run_id: str) -> bool:
+        run = self._records.store.get(run_id)
+        return run.status == Status.errored and run.deadline is None
+
+    def _attach(self, invitation: Invitation, run: Run) -> None:
+        self._records.invitations.attach_run(invitation.id, run.id, replacing=invitation.run_id)
+        log.info("invitation %s: run %s created", invitation.id, run.id)
+        self._access.record(
+            f"candidate:{invitation.candidate_email}",
+            "run.started",
+            run.id,
+            {"invitation": invitation.id},
+        )
+
+    def submit(self, invitation_id: str) -> Run:
+        """Submit and grade the invitation's run (blocking)."""
+        invitation = self._records.invitations.usable(invitation_id)
+        if invitation.run_id is None:
+            raise RunStateError("this invitation has no run to submit yet")
+        self._access.record(
+            f"candidate:{invitation.candidate_email}", "run.submitted", invitation.run_id
+        )
+        with self._working(invitation.id, "archiving your workspace"):
+            runner = self.runner()
+            run = self._records.store.get(invitation.run_id)
+            if run.status == Status.running:
+                runner.submit(run.id)
+            return runner.grade(run.id)
+
+    def _running_run(self, invitation_id: str) -> Run:
+        """The invitation's run, if it is running. Raises RunStateError."""
+        invitation = self._records.invitations.usable(invitation_id)
+        if invitation.run_id is None:
+            raise RunStateError("start the challenge first")
+        run = self._records.store.get(invitation.run_id)
+        if run.status != Status.running:
+            with self._lock:
+                self._labs.pop(run.id, None)
+            raise RunStateError(f"your run is {run.status.value}; its tools are closed")
+        return run
+
+    def tool_url(self, invitation_id: str, name: str) -> str:
+        """Where a browser on this machine reaches a tool of the candidate's running run:
+        ``lab`` (JupyterLab, with its token; restarted if it died) or a service or port the
+        challenge declares. The runner publishes each once per process on 127.0.0.1."""
+        run = self._running_run(invitation_id)
+        runner = self.runner()
+        return runner.lab(run.id).url if name == "lab" else runner.forward(run.id, name).url
+
+    def lab_upstream(self, invitation_id: str, *, failed: LabUpstream | None = None) -> LabUpstream:
+        """Where the web app's proxy reaches the JupyterLab of the candidate's running run
+        (blocking: call it off the event loop). Cached per run, so only the first request
+        asks the runner (a docker exec); ``failed``, the upstream a request could not reach,
+        drops that entry and asks the runner again, which restarts a dead lab. Concurrent
+        callers of one run wait for a single lookup. Raises RunStateError when the run is not
+        running."""
+        run = self._running_run(invitation_id)
+        with self._lock:
+            lookup = self._lab_lookups.setdefault(run.id, threading.Lock())
+        with lookup:
+            with self._lock:
+                cached = self._labs.get(run.id)
+                if cached is not None and cached == failed:
+                    del self._labs[run.id]
+                    cached = None
+            if cached is not None:
+                return cached
+            link = self.runner().lab(run.id)
+            found = LabUpstream(run.id, link.port, link.token)
+            with self._lock:
+                self._labs[run.id] = found
+            return found
