@@ -28,19 +28,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from prodproven.runner import plugins
-from prodproven.runner.config import REPO_ROOT, Settings
+from prodproven.runner.config import Settings
 from prodproven.runner.grading.evaluation import candidate_container
-from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.supervisor import RunSupervisor
 from prodproven.runner.runs.schedule import Planned
 from prodproven.runner.runs.services import start_services
 from prodproven.runner.runs.store import Store, utcnow
-from prodproven.runner.runs.supervisor import RunSupervisor
 from prodproven.runner.spec.challenge import load_challenge
 from prodproven.sandbox.docker_backend import DockerBackend, connect
 from prodproven.sandbox.environment import Limits
 from prodproven.sandbox.images import ImageBuilder
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout: the benchmarks use its challenges and test fixtures."""
 DELAY_MS = 50
 DELAY_SERVICE = f"""
 import http.server, json, time
@@ -191,7 +194,7 @@ def _cpu_seconds(client: Any, name: str) -> float:
     return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
 
 
-def prober(runner: Runner, repeat: int, workdir: Path) -> None:
+def prober(runner: Runner, client: Any, repeat: int, workdir: Path) -> None:
     root = workdir / "slo-lab"
     shutil.copytree(REPO_ROOT / "tests/integration/labs/slo-lab", root)
     shutil.copytree(REPO_ROOT / "challenges/deploy-model/image", root / "image")
@@ -204,7 +207,6 @@ def prober(runner: Runner, repeat: int, workdir: Path) -> None:
     try:
         pod, workspace = runner.workspace(run.id)
         boxes = {box.role: box.name for box in pod.containers()}
-        client = runner.backend.client  # type: ignore[attr-defined]
         before = {role: _cpu_seconds(client, boxes[role]) for role in ("prober", "service")}
         t = time.perf_counter()
         time.sleep(30)
@@ -252,6 +254,7 @@ def web_pages(repeat: int, workdir: Path) -> None:
     from datetime import timedelta
 
     from fastapi.testclient import TestClient
+
     from prodproven.runner.portal.core import Portal
     from prodproven.runner.runs.store import Status
     from prodproven.runner.web.app import create_app
@@ -282,7 +285,7 @@ def web_pages(repeat: int, workdir: Path) -> None:
 
     portal = Portal(settings, store, no_runner, supervise=lambda *_: 0)
     person = portal.accounts.add_assessor("bench@acme.test", "Bench", settings.firm, "x" * 12)
-    cookie, _ = portal.accounts.open_session("assessor", str(person.id), timedelta(hours=1))
+    cookie, _ = portal.records.accounts.open_session("assessor", str(person.id), timedelta(hours=1))
     _, secret = portal.accounts.create_token("bench@acme.test", "bench", ("read",))
     client = TestClient(create_app(portal), cookies={ASSESSOR_COOKIE: cookie})
     api = {"Authorization": f"Bearer {secret}"}
@@ -328,7 +331,8 @@ def main() -> None:
             parent=images.lab(),
         )
         backend = DockerBackend(client, runtime)
-        runner = Runner(settings, Store(settings.store_url), backend, images)
+        store = Store(settings.store_url)
+        runner = Runner(settings, store, backend, images, plugins.catalog(), plugins.graders())
         if "sandbox" in chosen:
             sandbox_start(client, backend, image, args.repeat)
         if "grading" in chosen:
@@ -340,7 +344,7 @@ def main() -> None:
         if "notebook" in chosen:
             notebook_grading(runner)
         if "prober" in chosen:
-            prober(runner, args.repeat * 2, Path(data))
+            prober(runner, client, args.repeat * 2, Path(data))
         if "web" in chosen:
             web_pages(args.repeat, Path(data))
 

@@ -3,14 +3,28 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 import yaml
+
 from prodproven.runner import plugins
-from prodproven.runner.config import REPO_ROOT
 from prodproven.runner.spec.challenge import Catalog
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout, for tests that read its files (docs, example plugins, fixtures); runtime code
+never looks for it: it finds its own files as package data."""
 BUILTIN = REPO_ROOT / "challenges"
+
+SpecChange = Callable[[dict[str, Any]], object]
+"""Edits a challenge.yaml, loaded as a dict, in place (what it returns is ignored)."""
+
+
+class MakeChallenge(Protocol):
+    """The ``make_challenge`` fixture: a fresh copy of deploy-model's folder, its
+    challenge.yaml edited by ``change`` or replaced by ``raw``."""
+
+    def __call__(self, change: SpecChange | None = None, *, raw: str | None = None) -> Path: ...
 
 
 @pytest.fixture
@@ -19,10 +33,10 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def make_challenge(tmp_path: Path) -> Callable[..., Path]:
+def make_challenge(tmp_path: Path) -> MakeChallenge:
     """A copy of deploy-model's folder whose challenge.yaml is edited by ``change``."""
 
-    def make(change: Callable[[dict], None] | None = None, *, raw: str | None = None) -> Path:
+    def make(change: SpecChange | None = None, *, raw: str | None = None) -> Path:
         root = tmp_path / "deploy-model"
         if root.exists():
             shutil.rmtree(root)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner.grading.result import RESULT_FIELDS
 
 FIELDS = set(RESULT_FIELDS)
@@ -18,8 +19,9 @@ GRADER_FIELDS = {"name", "kind", "score", "weight", "passed", "summary", "eviden
 
 def cli_json(
     *args: str, data_dir: Path, codes: tuple[int, ...] = (0,), timeout: float = 1200
-) -> Any:
-    """``prodproven ARGS`` in a subprocess; its parsed stdout (the exit code one of ``codes``)."""
+) -> dict[str, Any]:
+    """``prodproven ARGS`` in a subprocess; its stdout, a JSON object (the exit code one of
+    ``codes``)."""
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(data_dir)}
     proc = subprocess.run(
         [sys.executable, "-m", "prodproven.runner.cli", *args],
@@ -29,7 +31,9 @@ def cli_json(
         timeout=timeout,
     )
     assert proc.returncode in codes, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)
+    assert isinstance(doc, dict), proc.stdout[:3000]
+    return doc
 
 
 def run_json(challenge: str, *args: str, data_dir: Path) -> dict[str, Any]:
@@ -37,13 +41,16 @@ def run_json(challenge: str, *args: str, data_dir: Path) -> dict[str, Any]:
     return cli_json("run", challenge, "--json", *args, data_dir=data_dir)
 
 
-def validate_json(challenge: str, data_dir: Path, *args: str) -> dict[str, Any]:
-    """``prodproven challenge validate CHALLENGE --json ARGS``: the verdict, passed or not."""
+def validate_json(challenge: str, data_dir: Path, *args: str, tier: str = "ci") -> dict[str, Any]:
+    """``prodproven challenge validate CHALLENGE --json --tier TIER ARGS``: the verdict, passed
+    or not. CI runs the ``ci`` tier; tests/release runs the ``release`` tier."""
     return cli_json(
         "challenge",
         "validate",
         challenge,
         "--json",
+        "--tier",
+        tier,
         *args,
         data_dir=data_dir,
         codes=(0, 1),
@@ -75,5 +82,5 @@ def failures(verdict: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e")

@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from prodproven.runner.cli.context import Context
-from prodproven.runner.config import REPO_ROOT, Settings
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import BUILTIN
+from prodproven.runner.cli.context import Context
+from prodproven.runner.config import Settings
+from tests.conftest import BUILTIN, REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("web")
 
 
@@ -94,7 +94,7 @@ def base_url(data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -102,7 +102,7 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -112,7 +112,9 @@ def seconds(clock: str) -> int:
     return sum(value * 60**power for power, value in enumerate(reversed(parts)))
 
 
-def test_invite_take_submit_and_review_in_a_browser(base_url, browser, data_dir):
+def test_invite_take_submit_and_review_in_a_browser(
+    base_url: str, browser: Browser, data_dir: Path
+) -> None:
     assessor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     assessor.goto(f"{base_url}/runs")
     assessor.get_by_label("Email").fill("ada@acme.test")

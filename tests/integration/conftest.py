@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner.config import Settings
-from prodproven.runner.plugins import plugin_manager
-from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.plugins import catalog, graders, plugin_manager
 from prodproven.runner.runs.store import Store
 from prodproven.sandbox.docker_backend import DockerBackend, connect
 from prodproven.sandbox.images import ImageBuilder
-
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker
@@ -32,48 +32,53 @@ def docker_client() -> Any:
 
 
 @pytest.fixture(scope="session")
-def images(docker_client, tmp_path_factory) -> ImageBuilder:
+def images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> ImageBuilder:
     settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("images"))
     return ImageBuilder(docker_client, settings.images())
 
 
 @pytest.fixture(scope="session")
-def runtime_image(images) -> str:
+def runtime_image(images: ImageBuilder) -> str:
     return images.runtime()
 
 
 @pytest.fixture(scope="session")
-def challenge_image(images) -> str:
+def challenge_image(images: ImageBuilder) -> str:
     return images.recipe(
         "challenge-deploy-model", BUILTIN / "deploy-model" / "image", parent=images.lab()
     )
 
 
 @pytest.fixture
-def backend(docker_client, runtime_image) -> DockerBackend:
+def backend(docker_client: Any, runtime_image: str) -> DockerBackend:
     return DockerBackend(docker_client, runtime_image)
 
 
 @pytest.fixture
-def run_id(backend) -> Iterator[str]:
+def run_id(backend: DockerBackend) -> Iterator[str]:
     rid = "t" + secrets.token_hex(4)
     yield rid
     backend.remove_run(rid)
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
 @pytest.fixture
-def runner(docker_client, images, runtime_image, data_dir) -> Runner:
-    settings = Settings.from_env(data_dir=data_dir)
+def runner(images: ImageBuilder, runtime_image: str, data_dir: Path) -> Runner:
+    return runner_for(Settings.from_env(data_dir=data_dir), images, runtime_image)
+
+
+def runner_for(settings: Settings, images: ImageBuilder, runtime_image: str) -> Runner:
+    """A Runner over the store of ``settings``, with the installed sandbox backend."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     backend = plugin_manager().hook.sandbox_backend(settings=settings, pod_image=runtime_image)
-    return Runner(settings, Store(settings.store_url), backend, images)
+    return Runner(settings, Store(settings.store_url), backend, images, catalog(), graders())
 
 
-def host_addresses(docker_client: Any = None) -> list[str]:
+def host_addresses() -> list[str]:
     """This machine's own non-loopback IPv4 addresses (docker0's gateway among them).
 
     Fails rather than returning nothing: an empty list would make the isolation tests vacuous.

@@ -15,20 +15,23 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
 from prodproven.graders.slo import windows
 from prodproven.runner import plugins
 from prodproven.runner.config import Settings
-from prodproven.runner.runs.lifecycle import Runner
+from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.supervisor import RunSupervisor
 from prodproven.runner.runs.prober import to_sample
-from prodproven.runner.runs.schedule import Planned
-from prodproven.runner.runs.store import Run, Status, Store, utcnow
-from prodproven.runner.runs.supervisor import RunSupervisor
+from prodproven.runner.runs.schedule import Planned, incident_log
+from prodproven.runner.runs.store import ProbeSampleRow, Run, Status, utcnow
 from prodproven.runner.spec.challenge import Challenge, load_challenge
-
+from prodproven.sandbox.images import ImageBuilder
 from tests.conftest import BUILTIN
+from tests.integration.conftest import runner_for
 
 pytestmark = pytest.mark.docker
 
@@ -36,10 +39,10 @@ LAB = Path(__file__).parent / "labs" / "slo-lab"
 
 
 @pytest.fixture
-def make_lab(tmp_path) -> Callable[..., Challenge]:
+def make_lab(tmp_path: Path) -> Callable[..., Challenge]:
     """The lab, optionally with its spec edited by ``change``."""
 
-    def make(change: Callable[[dict], None] | None = None) -> Challenge:
+    def make(change: Callable[[dict[str, Any]], None] | None = None) -> Challenge:
         root = tmp_path / "slo-lab"
         shutil.copytree(LAB, root)
         shutil.copytree(BUILTIN / "deploy-model" / "image", root / "image")
@@ -53,21 +56,17 @@ def make_lab(tmp_path) -> Callable[..., Challenge]:
 
 
 @pytest.fixture
-def lab_settings(tmp_path) -> Settings:
+def lab_settings(tmp_path: Path) -> Settings:
     return Settings.from_env(data_dir=tmp_path / "data")
 
 
 @pytest.fixture
-def lab_runner(images, runtime_image, lab_settings) -> Runner:
-    lab_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    backend = plugins.plugin_manager().hook.sandbox_backend(
-        settings=lab_settings, pod_image=runtime_image
-    )
-    return Runner(lab_settings, Store(lab_settings.store_url), backend, images)
+def lab_runner(images: ImageBuilder, runtime_image: str, lab_settings: Settings) -> Runner:
+    return runner_for(lab_settings, images, runtime_image)
 
 
 @pytest.fixture
-def started(lab_runner) -> Iterator[Callable[[Challenge], Run]]:
+def started(lab_runner: Runner) -> Iterator[Callable[[Challenge], Run]]:
     runs: list[str] = []
 
     def start(challenge: Challenge) -> Run:
@@ -97,7 +96,9 @@ def wait_until(check: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.25)
 
 
-def test_prober_windows_follow_the_scripted_health(lab_runner, make_lab, started):
+def test_prober_windows_follow_the_scripted_health(
+    lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
+) -> None:
     lab = make_lab(lambda spec: spec.update(schedule=[]))
     run = started(lab)
     supervisor = RunSupervisor(lab_runner, run.id)
@@ -111,6 +112,7 @@ def test_prober_windows_follow_the_scripted_health(lab_runner, make_lab, started
         time.sleep(4)
         switches += [(set_mode(lab_runner, run.id, "ok"), "ok")]
         time.sleep(7)
+    assert lab.spec.probe is not None
     slo = lab.spec.probe.to_slo()
     samples = [to_sample(row) for row in lab_runner.store.samples(run.id)]
     found = windows(samples, slo)
@@ -130,7 +132,9 @@ def test_prober_windows_follow_the_scripted_health(lab_runner, make_lab, started
     assert problems_between(error_at, ok_at) == {"HTTP 500"}
 
 
-def test_the_prober_samples_at_its_interval(lab_runner, make_lab, started):
+def test_the_prober_samples_at_its_interval(
+    lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
+) -> None:
     lab = make_lab(lambda spec: spec.update(schedule=[]))
     run = started(lab)
     with RunSupervisor(lab_runner, run.id).background():
@@ -143,10 +147,10 @@ def test_the_prober_samples_at_its_interval(lab_runner, make_lab, started):
 
 
 def test_a_scheduled_fault_fires_on_time_and_is_logged_before_it_acts(
-    lab_runner, make_lab, started
-):
+    lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
+) -> None:
     run = started(make_lab())
-    planned = lab_runner.incident_log(run.id).planned()[0]
+    planned = incident_log(lab_runner.store, run.id).planned()[0]
     with RunSupervisor(lab_runner, run.id).background() as supervisor:
         assert supervisor.wait_outcome("incident", timeout=30) == "incident.injected"
         time.sleep(2)
@@ -163,8 +167,11 @@ def test_a_scheduled_fault_fires_on_time_and_is_logged_before_it_acts(
 
 
 def test_a_pending_incident_fires_late_after_the_supervisor_is_killed(
-    lab_runner, make_lab, started, lab_settings
-):
+    lab_runner: Runner,
+    make_lab: Callable[..., Challenge],
+    started: Callable[[Challenge], Run],
+    lab_settings: Settings,
+) -> None:
     run = started(make_lab())
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(lab_settings.data_dir)}
     command = [sys.executable, "-m", "prodproven.runner.cli", "supervise", run.id]
@@ -172,7 +179,7 @@ def test_a_pending_incident_fires_late_after_the_supervisor_is_killed(
     time.sleep(1.5)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    planned = lab_runner.incident_log(run.id).planned()[0]
+    planned = incident_log(lab_runner.store, run.id).planned()[0]
     wait_until(lambda: time.time() > planned.at.timestamp() + 3, timeout=30)
     assert kinds(lab_runner, run.id) == ["incident.planned"]
 
@@ -186,12 +193,14 @@ def test_a_pending_incident_fires_late_after_the_supervisor_is_killed(
     assert late.data["late_s"] >= 3
 
 
-def test_a_pending_incident_past_its_grace_is_recorded_as_missed(lab_runner, make_lab, started):
-    def short_grace(spec: dict) -> None:
+def test_a_pending_incident_past_its_grace_is_recorded_as_missed(
+    lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
+) -> None:
+    def short_grace(spec: dict[str, Any]) -> None:
         spec["schedule"][0]["grace_s"] = 1
 
     run = started(make_lab(short_grace))
-    planned = lab_runner.incident_log(run.id).planned()[0]
+    planned = incident_log(lab_runner.store, run.id).planned()[0]
     wait_until(lambda: time.time() > planned.at.timestamp() + 2, timeout=30)
     with RunSupervisor(lab_runner, run.id).background() as supervisor:
         assert supervisor.wait_outcome("incident", timeout=10) == "incident.missed"
@@ -199,7 +208,9 @@ def test_a_pending_incident_past_its_grace_is_recorded_as_missed(lab_runner, mak
     assert "past its grace of 1 s" in missed.data["reason"]
 
 
-def test_a_second_supervisor_on_the_same_run_is_refused(lab_runner, make_lab, started):
+def test_a_second_supervisor_on_the_same_run_is_refused(
+    lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
+) -> None:
     run = started(make_lab(lambda spec: spec.update(schedule=[])))
     with RunSupervisor(lab_runner, run.id).background():
         time.sleep(0.5)
@@ -207,7 +218,9 @@ def test_a_second_supervisor_on_the_same_run_is_refused(lab_runner, make_lab, st
             RunSupervisor(lab_runner, run.id).run()
 
 
-def test_the_supervisor_submits_and_grades_at_the_deadline(lab_runner, make_lab):
+def test_the_supervisor_submits_and_grades_at_the_deadline(
+    lab_runner: Runner, make_lab: Callable[..., Challenge]
+) -> None:
     lab = make_lab(lambda spec: spec.update(time_limit_minutes=0.25))
     run = lab_runner.start(lab, "ada")
     try:
@@ -219,7 +232,9 @@ def test_the_supervisor_submits_and_grades_at_the_deadline(lab_runner, make_lab)
         lab_runner.backend.remove_run(run.id)
 
 
-def test_submit_keeps_the_samples_the_prober_took_until_the_end(lab_runner, make_lab):
+def test_submit_keeps_the_samples_the_prober_took_until_the_end(
+    lab_runner: Runner, make_lab: Callable[..., Challenge]
+) -> None:
     lab = make_lab(lambda spec: spec.update(schedule=[]))
     run = lab_runner.start(lab, "ada")
     try:
@@ -234,10 +249,10 @@ def test_submit_keeps_the_samples_the_prober_took_until_the_end(lab_runner, make
 # The catalogue of incident-response: each fault, injected into the real challenge's service,
 # must show its documented symptom to the prober (and nothing before it was injected).
 INCIDENT = BUILTIN / "incident-response"
-SYMPTOMS: dict[str, Callable[[list], bool]] = {
+SYMPTOMS: dict[str, Callable[[list[ProbeSampleRow]], bool]] = {
     "bad-model-rollout": lambda rows: any(r.status == 200 and r.correct is False for r in rows),
     "latency-regression": lambda rows: any(
-        r.status == 200 and r.correct and r.latency_ms > 250 for r in rows
+        r.status == 200 and r.correct and (r.latency_ms or 0) > 250 for r in rows
     ),
     "memory-leak": lambda rows: any(r.status is None or r.status >= 500 for r in rows),
     "schema-change": lambda rows: any(r.status == 422 for r in rows),
@@ -251,7 +266,9 @@ def oom_kills(runner: Runner, run_id: str) -> int:
 
 
 @pytest.mark.parametrize("fault", sorted(SYMPTOMS))
-def test_each_incident_response_fault_shows_its_symptom(fault, lab_runner, started):
+def test_each_incident_response_fault_shows_its_symptom(
+    fault: str, lab_runner: Runner, started: Callable[[Challenge], Run]
+) -> None:
     challenge = load_challenge(INCIDENT, plugins.catalog())
     run = started(challenge)
     supervisor = RunSupervisor(lab_runner, run.id)
@@ -262,7 +279,7 @@ def test_each_incident_response_fault_shows_its_symptom(fault, lab_runner, start
     assert before and all(row.status == 200 and row.correct for row in before)
 
     supervisor.fire(Planned(event="test", fault=fault, at=utcnow(), grace_s=0), pod)
-    assert lab_runner.incident_log(run.id).outcome("test") == "incident.injected"
+    assert incident_log(lab_runner.store, run.id).outcome("test") == "incident.injected"
     injected = time.time()
 
     def symptom_seen() -> bool:
@@ -276,8 +293,8 @@ def test_each_incident_response_fault_shows_its_symptom(fault, lab_runner, start
 
 
 def test_start_launches_a_supervisor_that_fires_the_incident_and_stops_after_submit(
-    lab_runner, make_lab, lab_settings
-):
+    lab_runner: Runner, make_lab: Callable[..., Challenge], lab_settings: Settings
+) -> None:
     lab = make_lab()
     env = {**os.environ, "PRODPROVEN_DATA_DIR": str(lab_settings.data_dir)}
     cli = [sys.executable, "-m", "prodproven.runner.cli"]

@@ -18,28 +18,32 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
 from prodproven.runner import plugins
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import RunStateError, ServiceNotReady
 from prodproven.runner.grading.evaluation import candidate_container
-from prodproven.runner.portal.core import Actor, Portal
+from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.portal.access import Actor
+from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.lab import LAB_BASE_URL, LAB_PORT, LOG_FILE, ensure_lab
-from prodproven.runner.runs.lifecycle import Runner
-from prodproven.runner.runs.store import Run, Store
+from prodproven.runner.runs.store import Run
 from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.runner.web.app import create_app
+from prodproven.sandbox.docker_backend import DockerBackend
 from prodproven.sandbox.environment import KEEPALIVE, Limits, Pod, Sandbox
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
-
+from prodproven.sandbox.images import ImageBuilder
 from tests.conftest import BUILTIN
+from tests.integration.conftest import runner_for
 
 pytestmark = pytest.mark.docker
 
@@ -62,16 +66,15 @@ for pid in os.listdir("/proc"):
 
 
 @pytest.fixture(scope="module")
-def lab_runner(images, runtime_image, tmp_path_factory) -> Runner:
+def lab_runner(
+    images: ImageBuilder, runtime_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Runner:
     settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("lab-data"))
-    backend = plugins.plugin_manager().hook.sandbox_backend(
-        settings=settings, pod_image=runtime_image
-    )
-    return Runner(settings, Store(settings.store_url), backend, images)
+    return runner_for(settings, images, runtime_image)
 
 
 @pytest.fixture(scope="module")
-def slo_lab(tmp_path_factory) -> Challenge:
+def slo_lab(tmp_path_factory: pytest.TempPathFactory) -> Challenge:
     root = tmp_path_factory.mktemp("labs") / "slo-lab"
     shutil.copytree(LAB, root)
     shutil.copytree(BUILTIN / "deploy-model" / "image", root / "image")
@@ -79,7 +82,7 @@ def slo_lab(tmp_path_factory) -> Challenge:
 
 
 @pytest.fixture(scope="module")
-def running(lab_runner, slo_lab) -> Iterator[Run]:
+def running(lab_runner: Runner, slo_lab: Challenge) -> Iterator[Run]:
     """An interactive run of the lab; removed at the end whatever happened."""
     run = lab_runner.start(slo_lab, "ada", mode="interactive")
     yield run
@@ -113,7 +116,7 @@ def lab_processes(workspace: Sandbox) -> list[tuple[int, int, int]]:
     return [(int(p), int(u), int(r)) for p, u, r in (line.split() for line in out.splitlines())]
 
 
-async def websocket(url: str, port: int) -> Any:
+async def websocket(url: str, port: int) -> WebSocketClientConnection:
     request = HTTPRequest(url, headers={"Origin": f"http://127.0.0.1:{port}"}, connect_timeout=30)
     return await websocket_connect(request)
 
@@ -124,7 +127,7 @@ async def terminal_session(port: int, token: str, name: str, command: str) -> st
     return await typed(ws, command)
 
 
-async def typed(ws, command: str) -> str:
+async def typed(ws: WebSocketClientConnection, command: str) -> str:
     """Type ``command`` into a terminal's websocket; what it printed, up to a marker."""
     marker = uuid.uuid4().hex
     # The terminal echoes what is typed: the marker is printed whole but typed in two halves.
@@ -170,7 +173,9 @@ async def kernel_run(port: int, token: str, kernel_id: str, code: str) -> str:
     deadline = time.monotonic() + 60
     while True:
         assert time.monotonic() < deadline, f"no reply from the kernel; printed {out!r}"
-        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout=60))
+        raw = await asyncio.wait_for(ws.read_message(), timeout=60)
+        assert raw is not None, f"the kernel's websocket closed; it printed {out!r}"
+        message = json.loads(raw)
         if message.get("parent_header", {}).get("msg_id") != msg_id:
             continue
         kind = message["header"]["msg_type"]
@@ -184,13 +189,13 @@ async def kernel_run(port: int, token: str, kernel_id: str, code: str) -> str:
 
 
 # the interactive run ---------------------------------------------------------------------------
-def test_an_interactive_run_starts_its_lab(lab_runner, running):
+def test_an_interactive_run_starts_its_lab(lab_runner: Runner, running: Run) -> None:
     started = [e for e in lab_runner.store.events(running.id) if e.kind == "lab.started"]
     assert len(started) == 1 and started[0].data["ready_s"] < 60
     print(f"lab ready {started[0].data['ready_s']} s after the workspace started")
 
 
-def test_the_lab_answers_only_with_the_runs_token(lab_runner, running):
+def test_the_lab_answers_only_with_the_runs_token(lab_runner: Runner, running: Run) -> None:
     link = lab_runner.lab(running.id)
     assert link.url == f"http://127.0.0.1:{link.port}{B}/lab?token={link.token}"
     status, _, body = get(link.port, f"{B}/api/status?token={link.token}")
@@ -206,7 +211,7 @@ def test_the_lab_answers_only_with_the_runs_token(lab_runner, running):
     assert status == 200 and b"JupyterLab" in page
 
 
-def test_the_lab_fetches_no_news_and_no_updates(lab_runner, running):
+def test_the_lab_fetches_no_news_and_no_updates(lab_runner: Runner, running: Run) -> None:
     """The pod has no network: nothing should try, nor ask the candidate whether to."""
     link = lab_runner.lab(running.id)
     status, _, body = get(link.port, f"{B}/lab/api/news?token={link.token}")
@@ -222,7 +227,9 @@ def test_the_lab_fetches_no_news_and_no_updates(lab_runner, running):
     assert status == 200  # the read-only manager lists what is installed, asks no index
 
 
-def test_the_terminal_is_a_shell_of_the_candidate_in_the_workspace(lab_runner, running):
+def test_the_terminal_is_a_shell_of_the_candidate_in_the_workspace(
+    lab_runner: Runner, running: Run
+) -> None:
     link = lab_runner.lab(running.id)
     status, body = post(link.port, f"{B}/api/terminals?token={link.token}")
     assert status == 200, body
@@ -242,7 +249,9 @@ def test_the_terminal_is_a_shell_of_the_candidate_in_the_workspace(lab_runner, r
     assert owner.ok and owner.stdout.strip() == "1000"
 
 
-def test_jupyterlab_runs_once_as_the_candidate_and_a_second_open_reuses_it(lab_runner, running):
+def test_jupyterlab_runs_once_as_the_candidate_and_a_second_open_reuses_it(
+    lab_runner: Runner, running: Run
+) -> None:
     first = lab_runner.lab(running.id)
     second = lab_runner.lab(running.id)
     assert (second.port, second.token) == (first.port, first.token)
@@ -258,10 +267,17 @@ def test_jupyterlab_runs_once_as_the_candidate_and_a_second_open_reuses_it(lab_r
     assert first.token not in everything
 
 
-def test_another_process_finds_the_same_lab(lab_runner, running):
+def test_another_process_finds_the_same_lab(lab_runner: Runner, running: Run) -> None:
     """E.g. a restarted web server: same token without storing it, no second server."""
     first = lab_runner.lab(running.id)
-    other = Runner(lab_runner.settings, lab_runner.store, lab_runner.backend, lab_runner.images)
+    other = Runner(
+        lab_runner.settings,
+        lab_runner.store,
+        lab_runner.backend,
+        lab_runner.images,
+        lab_runner.catalog,
+        lab_runner.graders,
+    )
     link = other.lab(running.id)
     assert link.token == first.token
     assert get(link.port, f"{B}/api/status?token={link.token}")[0] == 200
@@ -271,16 +287,16 @@ def test_another_process_finds_the_same_lab(lab_runner, running):
 
 
 @pytest.fixture(scope="module")
-def web_candidate(lab_runner, running) -> Iterator[tuple[str, httpx.Client]]:
+def web_candidate(lab_runner: Runner, running: Run) -> Iterator[tuple[str, httpx.Client]]:
     """``prodproven serve`` in a thread (uvicorn on a free port) over the lab's store and
     runner, and a browser-like client of a candidate whose invitation holds the running run."""
     port = free_port()
     settings = lab_runner.settings.model_copy(update={"web_port": port})
     portal = Portal(settings, lab_runner.store, lambda _: lab_runner, supervise=lambda *_: 0)
-    invitation, link = portal.invite(
+    invitation, link = portal.invitations.invite(
         Actor("lead@acme.test", "acme"), "deploy-model", "Ada", "ada@x.test"
     )
-    portal.invitations.attach_run(invitation.id, running.id)
+    portal.records.invitations.attach_run(invitation.id, running.id)
     config = uvicorn.Config(create_app(portal), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -297,7 +313,9 @@ def web_candidate(lab_runner, running) -> Iterator[tuple[str, httpx.Client]]:
     thread.join(timeout=15)
 
 
-def test_the_web_app_serves_the_lab_to_its_candidate(web_candidate, lab_runner, running):
+def test_the_web_app_serves_the_lab_to_its_candidate(
+    web_candidate: tuple[str, httpx.Client], lab_runner: Runner, running: Run
+) -> None:
     """Through the proxy, without the token nor any XSRF cookie: the page, saving a notebook
     (PUT /api/contents), a terminal (POST /api/terminals) and its WebSocket."""
     base, client = web_candidate
@@ -321,7 +339,9 @@ def test_the_web_app_serves_the_lab_to_its_candidate(web_candidate, lab_runner, 
     assert stored.ok and json.loads(stored.stdout)["nbformat"] == 4
 
 
-def test_the_proxy_refuses_other_sites_and_other_people(web_candidate):
+def test_the_proxy_refuses_other_sites_and_other_people(
+    web_candidate: tuple[str, httpx.Client],
+) -> None:
     base, client = web_candidate
     assert (
         client.post(f"{B}/api/terminals", headers={"Origin": "https://evil.test"}).status_code
@@ -333,19 +353,22 @@ def test_the_proxy_refuses_other_sites_and_other_people(web_candidate):
         asyncio.run(proxied_terminal(base, client.cookies, "1", "true", origin="https://evil.test"))
 
 
-def test_the_proxy_costs_little(web_candidate, lab_runner, running):
+def test_the_proxy_costs_little(
+    web_candidate: tuple[str, httpx.Client], lab_runner: Runner, running: Run
+) -> None:
     """Median latency of /api/status, on the loopback port and through the app."""
     base, client = web_candidate
     link = lab_runner.lab(running.id)
     direct = httpx.Client(base_url=f"http://127.0.0.1:{link.port}", trust_env=False, timeout=30)
     auth = {"Authorization": f"token {link.token}"}
     timings: dict[str, list[float]] = {"direct": [], "proxied": []}
+    sends: dict[str, Callable[[], httpx.Response]] = {
+        "direct": lambda: direct.get(f"{B}/api/status", headers=auth),
+        "proxied": lambda: client.get(f"{B}/api/status"),
+    }
     with direct:
         for _ in range(40):
-            for name, send in (
-                ("direct", lambda: direct.get(f"{B}/api/status", headers=auth)),
-                ("proxied", lambda: client.get(f"{B}/api/status")),
-            ):
+            for name, send in sends.items():
                 began = time.perf_counter()
                 assert send().status_code == 200
                 timings[name].append(time.perf_counter() - began)
@@ -373,7 +396,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_submitted_run_has_no_lab_and_its_forward_is_closed(lab_runner, running):
+def test_a_submitted_run_has_no_lab_and_its_forward_is_closed(
+    lab_runner: Runner, running: Run
+) -> None:
     link = lab_runner.lab(running.id)
     lab_runner.submit(running.id)
     with pytest.raises(RunStateError, match="submitted"):
@@ -384,7 +409,9 @@ def test_a_submitted_run_has_no_lab_and_its_forward_is_closed(lab_runner, runnin
 
 # the lab in pods of its own -----------------------------------------------------------------
 @pytest.fixture
-def workspace_of(backend, run_id, images) -> Iterator[Any]:
+def workspace_of(
+    backend: DockerBackend, run_id: str, images: ImageBuilder
+) -> Iterator[Callable[..., tuple[Pod, Sandbox]]]:
     """Start a workspace container of a built-in challenge's image in a pod of its own."""
     pods: list[Pod] = []
 
@@ -421,7 +448,9 @@ def kernel_of(pod: Pod, token: str, code: str) -> tuple[dict[str, Any], str]:
     return specs, printed.strip()
 
 
-def test_notebooks_get_the_candidates_python_when_it_has_ipykernel(workspace_of):
+def test_notebooks_get_the_candidates_python_when_it_has_ipykernel(
+    workspace_of: Callable[..., tuple[Pod, Sandbox]],
+) -> None:
     pod, box = workspace_of("fix-drift")
     status = ensure_lab(box, "t0ken", run_id="kernel-test")
     assert status.started and status.kernel == "workspace"
@@ -432,7 +461,9 @@ def test_notebooks_get_the_candidates_python_when_it_has_ipykernel(workspace_of)
     assert printed == "/opt/venv/bin/python"  # with the challenge's packages
 
 
-def test_without_ipykernel_in_the_workspace_jupyterlabs_own_kernel_remains(workspace_of):
+def test_without_ipykernel_in_the_workspace_jupyterlabs_own_kernel_remains(
+    workspace_of: Callable[..., tuple[Pod, Sandbox]],
+) -> None:
     pod, box = workspace_of("deploy-model")
     status = ensure_lab(box, "t0ken", run_id="kernel-test")
     assert status.kernel == "lab"
@@ -441,7 +472,9 @@ def test_without_ipykernel_in_the_workspace_jupyterlabs_own_kernel_remains(works
     assert printed == "/opt/lab/bin/python"
 
 
-def test_a_server_with_another_token_is_replaced(workspace_of):
+def test_a_server_with_another_token_is_replaced(
+    workspace_of: Callable[..., tuple[Pod, Sandbox]],
+) -> None:
     pod, box = workspace_of("deploy-model")
     first = ensure_lab(box, "old-token", run_id="token-test")
     second = ensure_lab(box, "new-token", run_id="token-test")
@@ -452,7 +485,9 @@ def test_a_server_with_another_token_is_replaced(workspace_of):
     assert [pid for pid, _, _ in lab_processes(box)] == [second.pid]
 
 
-def test_a_server_with_an_older_base_url_is_replaced(workspace_of):
+def test_a_server_with_an_older_base_url_is_replaced(
+    workspace_of: Callable[..., tuple[Pod, Sandbox]],
+) -> None:
     pod, box = workspace_of("deploy-model")
     old = ensure_lab(box, "t0ken", run_id="base-test", base_url="/")
     port = pod.publish(LAB_PORT).host_port
@@ -464,7 +499,9 @@ def test_a_server_with_an_older_base_url_is_replaced(workspace_of):
     assert [pid for pid, _, _ in lab_processes(box)] == [new.pid]
 
 
-def test_a_lab_that_cannot_start_is_a_clear_error_with_its_log(workspace_of):
+def test_a_lab_that_cannot_start_is_a_clear_error_with_its_log(
+    workspace_of: Callable[..., tuple[Pod, Sandbox]],
+) -> None:
     # Something else holds the lab's port (a candidate's own server).
     _, box = workspace_of(
         "deploy-model", ["python3", "-m", "http.server", str(LAB_PORT), "--bind", "127.0.0.1"]
@@ -477,7 +514,7 @@ def test_a_lab_that_cannot_start_is_a_clear_error_with_its_log(workspace_of):
     assert "already in use" in message
 
 
-def test_a_scripted_run_starts_no_lab(runner):
+def test_a_scripted_run_starts_no_lab(runner: Runner) -> None:
     challenge = load_challenge(BUILTIN / "deploy-model", plugins.catalog())
     run = runner.start(challenge, "ada", mode="scripted")
     try:

@@ -6,28 +6,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
 from prodproven.runner import plugins
 from prodproven.runner.errors import RunStateError
 from prodproven.runner.grading.pipeline import ArchiveMismatch
+from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.runs.store import Status
-from prodproven.runner.spec.challenge import load_challenge
+from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.sandbox.environment import RUN_LABEL
-
 from tests.conftest import BUILTIN
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def challenge(tmp_path):
+def challenge() -> Challenge:
     return load_challenge(BUILTIN / "deploy-model", plugins.catalog())
 
 
 @pytest.fixture
-def quick_challenge(tmp_path, make_challenge):
+def quick_challenge(make_challenge: Callable[..., Path]) -> Challenge:
     """deploy-model with only the correctness grader and its requirement: a fast full
     grading."""
     root = make_challenge(
@@ -36,7 +39,7 @@ def quick_challenge(tmp_path, make_challenge):
     return load_challenge(root, plugins.catalog())
 
 
-def leftovers(docker_client, run_id: str) -> list[str]:
+def leftovers(docker_client: Any, run_id: str) -> list[str]:
     selector = {"label": f"{RUN_LABEL}={run_id}"}
     return [c.name for c in docker_client.containers.list(all=True, filters=selector)] + [
         v.name for v in docker_client.volumes.list(filters=selector)
@@ -47,7 +50,9 @@ def hidden_names() -> set[str]:
     return {p.name for p in (BUILTIN / "deploy-model" / "hidden").rglob("*") if p.is_file()}
 
 
-def test_hidden_material_is_absent_from_workspace_before_grading(runner, challenge):
+def test_hidden_material_is_absent_from_workspace_before_grading(
+    runner: Runner, challenge: Challenge
+) -> None:
     run = runner.start(challenge, "ada")
     try:
         _, workspace = runner.workspace(run.id)
@@ -61,7 +66,9 @@ def test_hidden_material_is_absent_from_workspace_before_grading(runner, challen
         runner.backend.remove_run(run.id)
 
 
-def test_hidden_material_is_absent_from_the_challenge_image(docker_client, challenge_image):
+def test_hidden_material_is_absent_from_the_challenge_image(
+    docker_client: Any, challenge_image: str
+) -> None:
     out = docker_client.containers.run(
         challenge_image,
         ["sh", "-c", "find / -xdev -name 'test_service.py' -o -name 'expected.json'"],
@@ -71,7 +78,9 @@ def test_hidden_material_is_absent_from_the_challenge_image(docker_client, chall
     assert out.strip() == b""
 
 
-def test_starter_files_and_generated_model_are_in_the_workspace(runner, challenge):
+def test_starter_files_and_generated_model_are_in_the_workspace(
+    runner: Runner, challenge: Challenge
+) -> None:
     run = runner.start(challenge, "ada")
     try:
         _, workspace = runner.workspace(run.id)
@@ -85,7 +94,9 @@ def test_starter_files_and_generated_model_are_in_the_workspace(runner, challeng
         runner.backend.remove_run(run.id)
 
 
-def test_submit_archives_with_checksum_and_leaves_nothing_running(runner, challenge, docker_client):
+def test_submit_archives_with_checksum_and_leaves_nothing_running(
+    runner: Runner, challenge: Challenge, docker_client: Any
+) -> None:
     run = runner.start(challenge, "ada")
     _, workspace = runner.workspace(run.id)
     workspace.exec(["sh", "-c", "echo notes > /workspace/NOTES.md"], timeout=10)
@@ -98,7 +109,9 @@ def test_submit_archives_with_checksum_and_leaves_nothing_running(runner, challe
     assert kinds.index("status.submitted") < kinds.index("archive.written")
 
 
-def test_a_run_survives_a_runner_crash_and_is_graded_again(runner, quick_challenge):
+def test_a_run_survives_a_runner_crash_and_is_graded_again(
+    runner: Runner, quick_challenge: Challenge
+) -> None:
     run = runner.start(quick_challenge, "ada")
     runner.overlay(run.id, BUILTIN / "deploy-model" / "solution")
     runner.submit(run.id)
@@ -109,7 +122,9 @@ def test_a_run_survives_a_runner_crash_and_is_graded_again(runner, quick_challen
     assert graded.result is not None and graded.result["attempt"] == 2
 
 
-def test_a_submit_interrupted_before_its_archive_can_be_run_again(runner, challenge):
+def test_a_submit_interrupted_before_its_archive_can_be_run_again(
+    runner: Runner, challenge: Challenge
+) -> None:
     run = runner.start(challenge, "ada")
     # The runner dies right after committing "submitted", before the archive is recorded.
     runner.store.transition(run.id, Status.submitted)
@@ -119,7 +134,9 @@ def test_a_submit_interrupted_before_its_archive_can_be_run_again(runner, challe
         runner.submit(run.id)
 
 
-def test_a_tampered_archive_is_refused_when_grading(runner, quick_challenge):
+def test_a_tampered_archive_is_refused_when_grading(
+    runner: Runner, quick_challenge: Challenge
+) -> None:
     run = runner.start(quick_challenge, "ada")
     submitted = runner.submit(run.id)
     Path(submitted.archive_path or "").write_bytes(b"not the archive")
@@ -129,7 +146,9 @@ def test_a_tampered_archive_is_refused_when_grading(runner, quick_challenge):
     assert after.status is Status.errored and "sha256" in (after.error or "")
 
 
-def test_a_crashing_submission_is_graded_zero_with_the_reason(runner, quick_challenge, tmp_path):
+def test_a_crashing_submission_is_graded_zero_with_the_reason(
+    runner: Runner, quick_challenge: Challenge, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "start.sh").write_text("#!/bin/sh\necho 'model server exploded' >&2\nexit 3\n")
@@ -139,7 +158,9 @@ def test_a_crashing_submission_is_graded_zero_with_the_reason(runner, quick_chal
     assert "model server exploded" in grader["summary"] and not grader["passed"]
 
 
-def test_the_autopilot_script_runs_as_the_candidate(runner, quick_challenge, tmp_path):
+def test_the_autopilot_script_runs_as_the_candidate(
+    runner: Runner, quick_challenge: Challenge, tmp_path: Path
+) -> None:
     submission = tmp_path / "auto"
     (submission / ".autopilot").mkdir(parents=True)
     (submission / ".autopilot" / "run.sh").write_text("id -u > /workspace/who\n")
@@ -156,7 +177,9 @@ def test_the_autopilot_script_runs_as_the_candidate(runner, quick_challenge, tmp
         runner.backend.remove_run(run.id)
 
 
-def test_gc_removes_leftovers_of_finished_runs_only(runner, challenge, docker_client):
+def test_gc_removes_leftovers_of_finished_runs_only(
+    runner: Runner, challenge: Challenge, docker_client: Any
+) -> None:
     running = runner.start(challenge, "ada")
     finished = runner.start(challenge, "bob")
     runner.store.transition(finished.id, Status.errored, error="runner died")

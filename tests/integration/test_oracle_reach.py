@@ -4,19 +4,23 @@ cheat records no visit, that is the sandbox's isolation at work, not a server ou
 
 from __future__ import annotations
 
-import pytest
-from prodproven.runner.gate import oracle
+from typing import Any
 
+import pytest
+
+from prodproven.runner.gate import oracle
 from tests.integration.conftest import host_addresses
 
 pytestmark = pytest.mark.docker
 
 
-def test_the_oracle_covers_every_address_of_this_machine(docker_client):
-    assert set(oracle.local_addresses()) == set(host_addresses(docker_client))
+def test_the_oracle_covers_every_address_of_this_machine() -> None:
+    assert set(oracle.local_addresses()) == set(host_addresses())
 
 
-def test_a_container_outside_the_sandbox_reaches_the_oracle(docker_client, runtime_image):
+def test_a_container_outside_the_sandbox_reaches_the_oracle(
+    docker_client: Any, runtime_image: str
+) -> None:
     with oracle.serving({"files": {"a.json": [1]}}) as served:
         address = served.address("network")
         url = f"http://{address.hosts[0]}:{address.port}/key?token={address.token}"

@@ -12,10 +12,11 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from prodproven.runner.grading.evaluation import candidate_container
-from prodproven.sandbox.environment import Limits, Pod, Sandbox
 
-from tests.integration.conftest import host_addresses
+from prodproven.runner.grading.evaluation import candidate_container
+from prodproven.sandbox.docker_backend import DockerBackend
+from prodproven.sandbox.environment import Limits, Pod, Sandbox
+from tests.integration.conftest import HostListener, host_addresses
 
 pytestmark = pytest.mark.docker
 
@@ -32,14 +33,14 @@ except OSError as exc:
 
 
 @pytest.fixture
-def pod(backend, run_id) -> Iterator[Pod]:
+def pod(backend: DockerBackend, run_id: str) -> Iterator[Pod]:
     pod = backend.create_pod(run_id, "workspace")
     yield pod
     pod.remove()
 
 
 @pytest.fixture
-def box(pod, challenge_image, run_id) -> Sandbox:
+def box(pod: Pod, challenge_image: str, run_id: str) -> Sandbox:
     container = pod.add(
         candidate_container(
             "workspace",
@@ -60,20 +61,20 @@ def sh(box: Sandbox, script: str) -> str:
     return result.stdout + result.stderr
 
 
-def test_candidate_runs_as_non_root(box):
+def test_candidate_runs_as_non_root(box: Sandbox) -> None:
     assert sh(box, "id -u").strip() == "1000"
 
 
-def test_all_capabilities_are_dropped(box):
+def test_all_capabilities_are_dropped(box: Sandbox) -> None:
     status = sh(box, "grep -E '^Cap(Eff|Prm|Bnd):' /proc/self/status")
     assert all(line.split()[1] == "0000000000000000" for line in status.splitlines())
 
 
-def test_no_new_privileges_is_set(box):
+def test_no_new_privileges_is_set(box: Sandbox) -> None:
     assert "NoNewPrivs:\t1" in sh(box, "cat /proc/self/status")
 
 
-def test_memory_cpu_and_pid_limits_are_in_force(box):
+def test_memory_cpu_and_pid_limits_are_in_force(box: Sandbox) -> None:
     assert sh(box, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes").strip() == str(
         LIMITS.memory_bytes
     )
@@ -84,31 +85,33 @@ def test_memory_cpu_and_pid_limits_are_in_force(box):
     assert sh(box, "cat /sys/fs/cgroup/pids/pids.max").strip() == str(LIMITS.pids)
 
 
-def test_root_filesystem_is_read_only(box):
+def test_root_filesystem_is_read_only(box: Sandbox) -> None:
     assert "Read-only file system" in sh(box, "touch /usr/evil")
 
 
-def test_no_docker_socket_is_reachable(box):
+def test_no_docker_socket_is_reachable(box: Sandbox) -> None:
     assert "No such file" in sh(box, "ls /var/run/docker.sock /run/docker.sock")
 
 
-def test_only_loopback_exists(box):
+def test_only_loopback_exists(box: Sandbox) -> None:
     assert sh(box, "ls /sys/class/net").split() == ["lo"]
 
 
-def test_a_non_loopback_address_cannot_be_opened(box, docker_client, host_listener):
-    for address in host_addresses(docker_client):
+def test_a_non_loopback_address_cannot_be_opened(box: Sandbox, host_listener: HostListener) -> None:
+    for address in host_addresses():
         out = sh(box, f"python3 -c '{CONNECT}' {address} {host_listener.port}")
         assert out.startswith("refused"), f"candidate reached the host at {address}: {out}"
 
 
-def test_the_host_listener_is_reachable_from_the_host_itself(docker_client, host_listener):
+def test_the_host_listener_is_reachable_from_the_host_itself(host_listener: HostListener) -> None:
     # Guards the test above: the listener really answers, so "refused" means isolation.
-    for address in host_addresses(docker_client):
+    for address in host_addresses():
         socket.create_connection((address, host_listener.port), timeout=3).close()
 
 
-def test_two_pods_do_not_share_loopback(box, backend, challenge_image):
+def test_two_pods_do_not_share_loopback(
+    box: Sandbox, backend: DockerBackend, challenge_image: str
+) -> None:
     other_id = box.name.split("-")[1] + "x"
     other = backend.create_pod(other_id, "workspace")
     try:
@@ -124,11 +127,11 @@ def test_two_pods_do_not_share_loopback(box, backend, challenge_image):
         backend.remove_run(other_id)
 
 
-def test_published_port_answers_on_loopback_only(box, pod, docker_client):
+def test_published_port_answers_on_loopback_only(box: Sandbox, pod: Pod) -> None:
     published = pod.publish(8000)
     assert published.host == "127.0.0.1"
     with urllib.request.urlopen(published.url + "/", timeout=10) as response:
         assert response.status == 200
-    for address in host_addresses(docker_client):
+    for address in host_addresses():
         with pytest.raises(OSError):
             socket.create_connection((address, published.host_port), timeout=2).close()

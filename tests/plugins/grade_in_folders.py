@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from prodproven.graders.base import GraderError
+from prodproven.graders.base import GraderError, ProbeOutput, ServedTester
+from prodproven.graders.slo import IncidentRecord
 from prodproven.runner import plugins
 
 
+def _needs_a_run(what: str) -> GraderError:
+    return GraderError(f"{what} needs a run's evaluation pod: grading in folders only reads files")
+
+
 class FolderEnvironment:
-    """The file-reading part of graders.base.EvaluationEnvironment, over local folders."""
+    """graders.base.EvaluationEnvironment over local folders: files are read from them, and
+    what needs a run's evaluation pod (services, probes, testers, incidents) is a GraderError."""
 
     def __init__(self, workspace: Path, hidden: Path, artifacts: Path) -> None:
         self._workspace = workspace
@@ -47,6 +55,39 @@ class FolderEnvironment:
 
     def log(self, message: str) -> None:
         print(message, file=sys.stderr)
+
+    @property
+    def service_port(self) -> int:
+        raise _needs_a_run("the candidate's service")
+
+    def service_url(self, name: str) -> str:
+        raise _needs_a_run(f"service {name!r}")
+
+    def incident(self) -> IncidentRecord:
+        raise _needs_a_run("the incident record")
+
+    def ensure_service(self) -> float:
+        raise _needs_a_run("the candidate's service")
+
+    def run_probe(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float, load: bool = False
+    ) -> ProbeOutput:
+        raise _needs_a_run("a probe")
+
+    def run_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float
+    ) -> ProbeOutput:
+        raise _needs_a_run("a tester")
+
+    def serve_tester(
+        self,
+        files: Mapping[str, bytes],
+        cmd: Sequence[str],
+        *,
+        ports: Sequence[int],
+        ready_timeout: float = 60.0,
+    ) -> AbstractContextManager[ServedTester]:
+        raise _needs_a_run("a tester")
 
 
 def main(kind: str, params: str, workspace: str, hidden: str, artifacts: str) -> None:

@@ -7,33 +7,30 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
+
 from prodproven.runner.errors import AccessDenied, AccountError
 from prodproven.runner.people.accounts import (
     Accounts,
     ApiTokenRow,
+    Assessor,
     AssessorRow,
     WebSession,
     WebSessionRow,
     csrf_matches,
 )
 from prodproven.runner.runs.store import Store, utcnow
-from sqlalchemy import select
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path}/s.db")
-
-
-@pytest.fixture
-def accounts(store) -> Accounts:
+def accounts(store: Store) -> Accounts:
     return Accounts(store)
 
 
 @pytest.fixture
-def ada(accounts):
+def ada(accounts: Accounts) -> Assessor:
     return accounts.add_assessor("ada@firm.example", "Ada", "firm-a", PASSWORD)
 
 
@@ -45,17 +42,21 @@ def assessor_row(store: Store, email: str) -> AssessorRow:
 
 
 # passwords ------------------------------------------------------------------------------------
-def test_a_password_is_stored_as_an_argon2_hash_not_in_clear(store, accounts, ada):
+def test_a_password_is_stored_as_an_argon2_hash_not_in_clear(
+    store: Store, accounts: Accounts, ada: Assessor
+) -> None:
     stored = assessor_row(store, "ada@firm.example").password_hash
     assert stored.startswith("$argon2")
     assert PASSWORD not in stored
 
 
-def test_the_right_password_authenticates_the_assessor(accounts, ada):
+def test_the_right_password_authenticates_the_assessor(accounts: Accounts, ada: Assessor) -> None:
     assert accounts.authenticate("ada@firm.example", PASSWORD) == ada
 
 
-def test_a_wrong_password_and_an_unknown_email_are_refused_alike(accounts, ada):
+def test_a_wrong_password_and_an_unknown_email_are_refused_alike(
+    accounts: Accounts, ada: Assessor
+) -> None:
     with pytest.raises(AccessDenied) as wrong_password:
         accounts.authenticate("ada@firm.example", "not the password at all")
     with pytest.raises(AccessDenied) as unknown_email:
@@ -64,47 +65,49 @@ def test_a_wrong_password_and_an_unknown_email_are_refused_alike(accounts, ada):
     assert "email or password" in str(wrong_password.value)
 
 
-def test_a_short_password_is_refused(accounts):
+def test_a_short_password_is_refused(accounts: Accounts) -> None:
     with pytest.raises(AccountError, match="at least 10 characters"):
         accounts.add_assessor("ada@firm.example", "Ada", "firm-a", "short")
 
 
-def test_a_malformed_email_is_refused(accounts):
+def test_a_malformed_email_is_refused(accounts: Accounts) -> None:
     with pytest.raises(AccountError, match="not an email address"):
         accounts.add_assessor("ada.firm.example", "Ada", "firm-a", PASSWORD)
 
 
-def test_an_assessor_without_a_firm_is_refused(accounts):
+def test_an_assessor_without_a_firm_is_refused(accounts: Accounts) -> None:
     with pytest.raises(AccountError, match="firm"):
         accounts.add_assessor("ada@firm.example", "Ada", "  ", PASSWORD)
 
 
-def test_a_taken_email_is_refused(accounts, ada):
+def test_a_taken_email_is_refused(accounts: Accounts, ada: Assessor) -> None:
     with pytest.raises(AccountError, match="already exists"):
         accounts.add_assessor("ada@firm.example", "Another Ada", "firm-b", PASSWORD)
 
 
-def test_emails_are_case_insensitive(accounts, ada):
+def test_emails_are_case_insensitive(accounts: Accounts, ada: Assessor) -> None:
     assert accounts.authenticate("  ADA@Firm.Example ", PASSWORD) == ada
     with pytest.raises(AccountError, match="already exists"):
         accounts.add_assessor("Ada@FIRM.example", "Ada again", "firm-a", PASSWORD)
 
 
-def test_set_password_replaces_the_old_one(accounts, ada):
+def test_set_password_replaces_the_old_one(accounts: Accounts, ada: Assessor) -> None:
     accounts.set_password("ada@firm.example", "a brand new password")
     assert accounts.authenticate("ada@firm.example", "a brand new password") == ada
     with pytest.raises(AccessDenied):
         accounts.authenticate("ada@firm.example", PASSWORD)
 
 
-def test_assessors_are_listed_by_firm(accounts, ada):
+def test_assessors_are_listed_by_firm(accounts: Accounts, ada: Assessor) -> None:
     bob = accounts.add_assessor("bob@other.example", "Bob", "firm-b", PASSWORD)
     assert accounts.assessors() == [ada, bob]
     assert accounts.assessors(firm="firm-b") == [bob]
 
 
 # API tokens -----------------------------------------------------------------------------------
-def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(store, accounts, ada):
+def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(
+    store: Store, accounts: Accounts, ada: Assessor
+) -> None:
     token, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
     with store.session() as s:
         row = s.get(ApiTokenRow, token.id)
@@ -115,7 +118,7 @@ def test_a_token_secret_is_returned_once_and_only_its_sha256_is_stored(store, ac
     assert all(secret not in repr(t) for t in accounts.tokens("ada@firm.example"))
 
 
-def test_a_token_authenticates_with_its_scopes_and_owner(accounts, ada):
+def test_a_token_authenticates_with_its_scopes_and_owner(accounts: Accounts, ada: Assessor) -> None:
     _, secret = accounts.create_token("ada@firm.example", "ci", ("review", "read"))
     token = accounts.token(secret)
     assert token.assessor == ada
@@ -123,7 +126,7 @@ def test_a_token_authenticates_with_its_scopes_and_owner(accounts, ada):
     assert not token.revoked
 
 
-def test_using_a_token_records_when_it_was_last_used(accounts, ada):
+def test_using_a_token_records_when_it_was_last_used(accounts: Accounts, ada: Assessor) -> None:
     created, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
     assert created.last_used_at is None
     before = utcnow()
@@ -135,7 +138,7 @@ def test_using_a_token_records_when_it_was_last_used(accounts, ada):
     assert listed.last_used_at == second.last_used_at
 
 
-def test_a_revoked_token_is_refused(accounts, ada):
+def test_a_revoked_token_is_refused(accounts: Accounts, ada: Assessor) -> None:
     token, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
     accounts.revoke_token(token.id)
     with pytest.raises(AccessDenied, match="revoked"):
@@ -143,36 +146,36 @@ def test_a_revoked_token_is_refused(accounts, ada):
     assert accounts.tokens("ada@firm.example")[0].revoked
 
 
-def test_an_unknown_token_is_refused(accounts, ada):
+def test_an_unknown_token_is_refused(accounts: Accounts, ada: Assessor) -> None:
     accounts.create_token("ada@firm.example", "ci", ("read",))
     with pytest.raises(AccessDenied):
         accounts.token("ppt_not-a-token")
 
 
-def test_an_unknown_scope_is_refused(accounts, ada):
+def test_an_unknown_scope_is_refused(accounts: Accounts, ada: Assessor) -> None:
     with pytest.raises(AccountError, match="admin"):
         accounts.create_token("ada@firm.example", "ci", ("read", "admin"))
 
 
-def test_a_token_without_scopes_is_refused(accounts, ada):
+def test_a_token_without_scopes_is_refused(accounts: Accounts, ada: Assessor) -> None:
     with pytest.raises(AccountError):
         accounts.create_token("ada@firm.example", "ci", ())
 
 
-def test_a_token_for_an_unknown_assessor_is_refused(accounts):
+def test_a_token_for_an_unknown_assessor_is_refused(accounts: Accounts) -> None:
     with pytest.raises(AccountError, match="no assessor"):
         accounts.create_token("nobody@firm.example", "ci", ("read",))
 
 
 # browser sessions -----------------------------------------------------------------------------
-def test_an_open_session_is_found_by_its_cookie(accounts):
+def test_an_open_session_is_found_by_its_cookie(accounts: Accounts) -> None:
     cookie, opened = accounts.open_session("assessor", "1", timedelta(hours=1))
     found = accounts.session(cookie, "assessor")
     assert found == opened
     assert (found.kind, found.subject) == ("assessor", "1")
 
 
-def test_a_session_cookie_is_stored_only_as_its_sha256(store, accounts):
+def test_a_session_cookie_is_stored_only_as_its_sha256(store: Store, accounts: Accounts) -> None:
     cookie, _ = accounts.open_session("assessor", "1", timedelta(hours=1))
     with store.session() as s:
         [row] = s.scalars(select(WebSessionRow))
@@ -180,24 +183,24 @@ def test_a_session_cookie_is_stored_only_as_its_sha256(store, accounts):
         assert cookie not in (row.subject, row.csrf)
 
 
-def test_a_candidate_cookie_is_not_an_assessor_session(accounts):
+def test_a_candidate_cookie_is_not_an_assessor_session(accounts: Accounts) -> None:
     cookie, _ = accounts.open_session("candidate", "inv123", timedelta(hours=1))
     with pytest.raises(AccessDenied):
         accounts.session(cookie, "assessor")
 
 
-def test_an_expired_session_is_refused(accounts):
+def test_an_expired_session_is_refused(accounts: Accounts) -> None:
     cookie, _ = accounts.open_session("assessor", "1", timedelta(0))
     with pytest.raises(AccessDenied, match="expired"):
         accounts.session(cookie, "assessor")
 
 
-def test_an_unknown_cookie_is_refused(accounts):
+def test_an_unknown_cookie_is_refused(accounts: Accounts) -> None:
     with pytest.raises(AccessDenied):
         accounts.session("never-issued", "assessor")
 
 
-def test_closing_a_session_signs_the_browser_out(accounts):
+def test_closing_a_session_signs_the_browser_out(accounts: Accounts) -> None:
     cookie, _ = accounts.open_session("assessor", "1", timedelta(hours=1))
     accounts.close_session(cookie)
     with pytest.raises(AccessDenied):
@@ -205,7 +208,7 @@ def test_closing_a_session_signs_the_browser_out(accounts):
     accounts.close_session(cookie)  # closing twice is harmless
 
 
-def test_each_session_has_its_own_csrf_secret(accounts):
+def test_each_session_has_its_own_csrf_secret(accounts: Accounts) -> None:
     _, first = accounts.open_session("assessor", "1", timedelta(hours=1))
     _, second = accounts.open_session("assessor", "1", timedelta(hours=1))
     assert first.csrf != second.csrf
@@ -217,7 +220,7 @@ def session_with_csrf(csrf: str) -> WebSession:
     return WebSession("assessor", "1", csrf, utcnow() + timedelta(hours=1))
 
 
-def test_csrf_matches_only_the_sessions_own_secret():
+def test_csrf_matches_only_the_sessions_own_secret() -> None:
     session = session_with_csrf("s3cret-value")
     assert csrf_matches(session, "s3cret-value")
     assert not csrf_matches(session, "s3cret-valuE")
@@ -225,7 +228,7 @@ def test_csrf_matches_only_the_sessions_own_secret():
     assert not csrf_matches(session, None)
 
 
-def test_opening_a_session_deletes_expired_ones(accounts):
+def test_opening_a_session_deletes_expired_ones(accounts: Accounts) -> None:
     from prodproven.runner.people.accounts import WebSessionRow
 
     accounts.open_session("assessor", "1", timedelta(seconds=-1))

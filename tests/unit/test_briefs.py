@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prodproven.runner import plugins
-from prodproven.runner.spec.challenge import Challenge, ChallengeSpec, GraderSpec, find_challenge
 
+from prodproven.runner import plugins
+from prodproven.runner.spec.challenge import Challenge, ChallengeSpec, find_challenge
+from prodproven.runner.spec.parts import GraderSpec
 from tests.conftest import BUILTIN
 
 CHALLENGES = sorted(p.name for p in BUILTIN.iterdir() if (p / "challenge.yaml").is_file())

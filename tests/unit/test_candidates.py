@@ -9,23 +9,18 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+
 from prodproven.runner import plugins
 from prodproven.runner.credentials.issuer_key import issuer_key
 from prodproven.runner.credentials.issuing import Evidence, Register, Subject, bundle_sha256
 from prodproven.runner.errors import CandidateNotFound, RunStateError
 from prodproven.runner.people.audit import Audit
-from prodproven.runner.people.candidates import FORGOTTEN_REASON, Candidates
+from prodproven.runner.people.candidates import FORGOTTEN_REASON, Candidates, Forgotten
 from prodproven.runner.people.invitations import Invitations
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 from prodproven.runner.spec.challenge import load_challenge
-
 from tests.conftest import BUILTIN
 from tests.unit.test_credentials import RESULT
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path}/s.db")
 
 
 @pytest.fixture
@@ -68,26 +63,30 @@ def run_of(store: Store, name: str, tmp_path: Path, until: Status = Status.grade
     )
 
 
-def test_a_profile_gathers_the_candidates_graded_evidence(candidates, store, tmp_path):
+def test_a_profile_gathers_the_candidates_graded_evidence(
+    candidates: Candidates, store: Store, tmp_path: Path
+) -> None:
     run_of(store, "Grace", tmp_path)
     run_of(store, "Alan", tmp_path)
     assert {e.competency for e in candidates.evidence("Grace")} == {"deployment", "optimization"}
     assert [r.candidate for r in candidates.runs("Grace")] == ["Grace"]
 
 
-def test_an_unknown_candidate_is_one_message(candidates):
+def test_an_unknown_candidate_is_one_message(candidates: Candidates) -> None:
     with pytest.raises(CandidateNotFound, match="no candidate 'Nobody'"):
         candidates.get("Nobody")
 
 
-def test_a_profile_keeps_the_email_and_external_id_it_was_given(candidates):
+def test_a_profile_keeps_the_email_and_external_id_it_was_given(candidates: Candidates) -> None:
     candidates.ensure("Grace", "grace@example.org")
     made = candidates.ensure("Grace", external_id="ats-17")
     assert (made.email, made.external_id) == ("grace@example.org", "ats-17")
 
 
 @pytest.fixture
-def forgotten(candidates, register, store, audit, tmp_path):
+def forgotten(
+    candidates: Candidates, register: Register, store: Store, audit: Audit, tmp_path: Path
+) -> tuple[Forgotten, Run]:
     """Grace, invited, with a graded run and a credential, then forgotten."""
     Invitations(store).create(
         firm="acme",
@@ -113,9 +112,12 @@ def forgotten(candidates, register, store, audit, tmp_path):
     return done, run
 
 
-def test_forgetting_replaces_the_name_everywhere_with_an_alias(forgotten, store, candidates):
+def test_forgetting_replaces_the_name_everywhere_with_an_alias(
+    forgotten: tuple[Forgotten, Run], store: Store, candidates: Candidates
+) -> None:
     done, run = forgotten
     kept = store.get(run.id)
+    assert kept.result is not None
     assert kept.candidate == done.alias and kept.result["candidate"] == done.alias
     profile = candidates.get(done.alias)
     assert (profile.email, profile.external_id) == (None, None)
@@ -124,18 +126,24 @@ def test_forgetting_replaces_the_name_everywhere_with_an_alias(forgotten, store,
         candidates.get("Grace")
 
 
-def test_forgetting_keeps_the_anonymous_scores(forgotten, store):
+def test_forgetting_keeps_the_anonymous_scores(
+    forgotten: tuple[Forgotten, Run], store: Store
+) -> None:
     _, run = forgotten
     assert store.get(run.id).score == 92.5
 
 
-def test_forgetting_erases_the_workspaces(forgotten, store, tmp_path):
+def test_forgetting_erases_the_workspaces(
+    forgotten: tuple[Forgotten, Run], store: Store, tmp_path: Path
+) -> None:
     _, run = forgotten
     assert not (tmp_path / "runs" / run.id).exists()
     assert store.get(run.id).archive_path is None
 
 
-def test_forgetting_erases_the_invitation_and_audit_personal_data(forgotten, store, audit):
+def test_forgetting_erases_the_invitation_and_audit_personal_data(
+    forgotten: tuple[Forgotten, Run], store: Store, audit: Audit
+) -> None:
     done, _ = forgotten
     invitation = Invitations(store).list()[0]
     assert (invitation.candidate_name, invitation.candidate_email) == (done.alias, "")
@@ -143,7 +151,9 @@ def test_forgetting_erases_the_invitation_and_audit_personal_data(forgotten, sto
     assert "grace@example.org" not in logged and "Grace" not in logged
 
 
-def test_forgetting_revokes_the_credentials(forgotten, register):
+def test_forgetting_revokes_the_credentials(
+    forgotten: tuple[Forgotten, Run], register: Register
+) -> None:
     _, run = forgotten
     issued = register.for_run(run.id)[0]
     assert issued.revoked_at is not None and issued.revoke_reason == FORGOTTEN_REASON
@@ -152,7 +162,9 @@ def test_forgetting_revokes_the_credentials(forgotten, register):
     )
 
 
-def test_forgetting_is_audited_without_the_name(forgotten, audit):
+def test_forgetting_is_audited_without_the_name(
+    forgotten: tuple[Forgotten, Run], audit: Audit
+) -> None:
     done, _ = forgotten
     entry = next(e for e in audit.entries() if e.action == "candidate.forgotten")
     assert (
@@ -160,7 +172,9 @@ def test_forgetting_is_audited_without_the_name(forgotten, audit):
     )
 
 
-def test_a_candidate_with_a_run_under_way_is_not_forgotten(candidates, register, store, tmp_path):
+def test_a_candidate_with_a_run_under_way_is_not_forgotten(
+    candidates: Candidates, register: Register, store: Store, tmp_path: Path
+) -> None:
     run_of(store, "Grace", tmp_path, until=Status.running)
     with pytest.raises(RunStateError, match="not finished"):
         candidates.forget("Grace", "cli:root", register)

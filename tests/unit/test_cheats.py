@@ -11,11 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+
 from prodproven.graders.probes import probe
 from prodproven.runner import plugins
 from prodproven.runner.gate import oracle
@@ -26,15 +27,17 @@ from prodproven.runner.gate.builtin_cheats import (
     InflatedMetrics,
     Network,
 )
-from prodproven.runner.gate.cheats import CheatContext, NotApplicable, Probe
+from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
 from prodproven.runner.gate.oracle import OracleAddress
 from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.runner.spec.prepare import Material
-
 from tests.conftest import BUILTIN
 
 ORACLE = OracleAddress(hosts=("10.1.2.3",), port=4567, token="t0ken")
 TRUTH = ["tenure_months", "monthly_charges"]
+
+StartServer = Callable[[dict[str, object]], str]
+"""The ``cheat_server`` fixture: starts the cheat server with a config, returns its URL."""
 
 
 @pytest.fixture
@@ -56,7 +59,9 @@ def context(name: str, hidden: Path, dest: Path) -> CheatContext:
     return CheatContext(challenge, material, ORACLE, dest)
 
 
-def test_hard_coded_replaces_the_service_with_a_constant_answer_server(hidden, tmp_path):
+def test_hard_coded_replaces_the_service_with_a_constant_answer_server(
+    hidden: Path, tmp_path: Path
+) -> None:
     ctx = context("deploy-model", hidden, tmp_path / "sub")
     probe = HardCoded().build(ctx)
     assert isinstance(probe, Probe)
@@ -68,8 +73,8 @@ def test_hard_coded_replaces_the_service_with_a_constant_answer_server(hidden, t
 
 
 def test_hard_coded_attacks_only_the_postmortem_when_the_service_runs_from_the_image(
-    hidden, tmp_path
-):
+    hidden: Path, tmp_path: Path
+) -> None:
     ctx = context("incident-response", hidden, tmp_path / "sub")
     probe = HardCoded().build(ctx)
     assert isinstance(probe, Probe) and probe.attacks == ("postmortem",)
@@ -78,7 +83,9 @@ def test_hard_coded_attacks_only_the_postmortem_when_the_service_runs_from_the_i
     assert "root_cause: bad_model_rollout" in script and "mitigated_at: $(date" in script
 
 
-def test_forged_outputs_keep_the_starter_code_and_save_the_truth_as_output(hidden, tmp_path):
+def test_forged_outputs_keep_the_starter_code_and_save_the_truth_as_output(
+    hidden: Path, tmp_path: Path
+) -> None:
     ctx = context("fix-drift", hidden, tmp_path / "sub")
     probe = ForgedOutputs().build(ctx)
     assert isinstance(probe, Probe) and probe.attacks == ("drift-notebook",)
@@ -90,7 +97,9 @@ def test_forged_outputs_keep_the_starter_code_and_save_the_truth_as_output(hidde
     assert json.loads(tagged[-1].outputs[0]["text"]) == TRUTH
 
 
-def test_hidden_paths_makes_the_tagged_cell_search_for_the_truth_file(hidden, tmp_path):
+def test_hidden_paths_makes_the_tagged_cell_search_for_the_truth_file(
+    hidden: Path, tmp_path: Path
+) -> None:
     ctx = context("fix-drift", hidden, tmp_path / "sub")
     probe = HiddenPaths().build(ctx)
     assert isinstance(probe, Probe) and probe.attacks == ("drift-notebook",)
@@ -99,7 +108,9 @@ def test_hidden_paths_makes_the_tagged_cell_search_for_the_truth_file(hidden, tm
     assert "os.walk" in tagged[-1].source and "'truth.json'" in tagged[-1].source
 
 
-def test_inflated_metrics_names_the_graded_model_alias_and_claimed_metric(hidden, tmp_path):
+def test_inflated_metrics_names_the_graded_model_alias_and_claimed_metric(
+    hidden: Path, tmp_path: Path
+) -> None:
     ctx = context("fix-drift", hidden, tmp_path / "sub")
     probe = InflatedMetrics().build(ctx)
     assert isinstance(probe, Probe) and probe.attacks == ("retrained-model",)
@@ -112,12 +123,16 @@ def test_inflated_metrics_names_the_graded_model_alias_and_claimed_metric(hidden
     ("cheat", "challenge"),
     [(InflatedMetrics(), "deploy-model"), (ForgedOutputs(), "deploy-model")],
 )
-def test_a_cheat_without_a_grader_to_attack_does_not_apply(cheat, challenge, hidden, tmp_path):
+def test_a_cheat_without_a_grader_to_attack_does_not_apply(
+    cheat: Cheat, challenge: str, hidden: Path, tmp_path: Path
+) -> None:
     built = cheat.build(context(challenge, hidden, tmp_path / "sub"))
     assert isinstance(built, NotApplicable) and built.reason
 
 
-def test_network_cheat_for_a_service_run_from_the_image_applies_to_nothing(hidden, tmp_path):
+def test_network_cheat_for_a_service_run_from_the_image_applies_to_nothing(
+    hidden: Path, tmp_path: Path
+) -> None:
     built = Network().build(context("incident-response", hidden, tmp_path / "sub"))
     assert isinstance(built, NotApplicable)
     assert "from the image" in built.reason and "no notebook grader" in built.reason
@@ -130,7 +145,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def cheat_server(tmp_path: Path) -> Iterator[object]:
+def cheat_server(tmp_path: Path) -> Iterator[StartServer]:
     """Start graders/probes/cheat_server.py on the loopback with a given config."""
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -177,7 +192,9 @@ def _config(mode: str, address: OracleAddress, **extra: object) -> dict[str, obj
     }
 
 
-def test_the_network_cheat_answers_right_when_it_can_reach_the_answer_server(cheat_server):
+def test_the_network_cheat_answers_right_when_it_can_reach_the_answer_server(
+    cheat_server: StartServer,
+) -> None:
     key = {"files": {"correctness/inputs.json": [[1, 2]], "correctness/expected.json": [7]}}
     with oracle.serving(key) as served:
         token = served.address("network").token
@@ -186,15 +203,33 @@ def test_the_network_cheat_answers_right_when_it_can_reach_the_answer_server(che
         assert [hit["path"] for hit in served.hits_of("network")] == ["/key"]
 
 
-def test_the_network_cheat_answers_503_when_nothing_is_reachable(cheat_server):
+def test_the_network_cheat_answers_503_when_nothing_is_reachable(cheat_server: StartServer) -> None:
     url = cheat_server(_config("network", OracleAddress(("127.0.0.1",), _free_port(), "x")))
     assert _predict(url, [[1, 2]])[0] == 503
 
 
 def test_the_hidden_paths_cheat_answers_right_when_the_hidden_files_are_on_disk(
-    cheat_server, hidden, tmp_path
-):
+    cheat_server: StartServer, hidden: Path, tmp_path: Path
+) -> None:
     disk = tmp_path / "disk"
     shutil.copytree(hidden, disk / "grading")
     url = cheat_server(_config("hidden", ORACLE, search_root=str(disk)))
     assert _predict(url, [[3, 4], [1, 2]]) == (200, {"predictions": [0, 1]})
+
+
+def test_the_network_cell_prints_the_truth_when_it_can_reach_the_answer_server(
+    hidden: Path, tmp_path: Path
+) -> None:
+    with oracle.serving({"files": {"drift/truth.json": TRUTH}}) as served:
+        token = served.address("network").token
+        challenge = load_challenge(BUILTIN / "fix-drift", plugins.catalog())
+        material = Material(workspace=(challenge.path("workspace"),), hidden=(hidden,), setup=())
+        address = OracleAddress(("127.0.0.1",), served.port, token)
+        ctx = CheatContext(challenge, material, address, tmp_path)
+        assert isinstance(Network().build(ctx), Probe)
+        nb = nbformat.read(ctx.dest / "drift_analysis.ipynb", 4)
+        cell = [c for c in nb.cells if "drifted-features" in c.metadata.get("tags", [])][-1]
+        ran = subprocess.run(
+            [sys.executable, "-I", "-c", cell.source], capture_output=True, text=True, timeout=30
+        )
+    assert json.loads(ran.stdout) == TRUTH

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILTIN
+from tests.conftest import BUILTIN, MakeChallenge
 
 
-def prodproven(*args: str, env_dir, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def prodproven(
+    *args: str, env_dir: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "prodproven.runner.cli", *args],
         input=stdin,
@@ -21,7 +24,7 @@ def prodproven(*args: str, env_dir, stdin: str | None = None) -> subprocess.Comp
     )
 
 
-def test_help_lists_every_command(tmp_path):
+def test_help_lists_every_command(tmp_path: Path) -> None:
     out = prodproven("--help", env_dir=tmp_path).stdout
     for command in (
         "challenge",
@@ -37,31 +40,33 @@ def test_help_lists_every_command(tmp_path):
         assert f"  {command} " in out
 
 
-def test_challenge_list_json_includes_deploy_model(tmp_path):
+def test_challenge_list_json_includes_deploy_model(tmp_path: Path) -> None:
     rows = json.loads(prodproven("challenge", "list", "--json", env_dir=tmp_path).stdout)
     assert any(row.get("id") == "deploy-model" for row in rows)
 
 
-def test_a_malformed_spec_is_one_message_without_traceback(tmp_path, make_challenge):
+def test_a_malformed_spec_is_one_message_without_traceback(
+    tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     root = make_challenge(lambda s: s.update(time_limit_minutes=-5))
     result = prodproven("run", str(root), env_dir=tmp_path)
     assert result.returncode == 2
     assert "time_limit_minutes" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_unknown_challenge_is_one_message(tmp_path):
+def test_an_unknown_challenge_is_one_message(tmp_path: Path) -> None:
     result = prodproven("run", "no-such-challenge", env_dir=tmp_path)
     assert result.returncode == 1
     assert "no challenge 'no-such-challenge'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_unknown_run_is_one_message(tmp_path):
+def test_an_unknown_run_is_one_message(tmp_path: Path) -> None:
     result = prodproven("show", "abc123", env_dir=tmp_path)
     assert result.returncode == 1 and "no run 'abc123'" in result.stderr
 
 
 @pytest.mark.parametrize("variable", ["DOCKER_HOST"])
-def test_a_dead_docker_daemon_is_one_message(tmp_path, variable):
+def test_a_dead_docker_daemon_is_one_message(tmp_path: Path, variable: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "prodproven.runner.cli", "run", "deploy-model"],
         capture_output=True,
@@ -77,14 +82,16 @@ def unwrapped(text: str) -> str:
     return "".join(text.split())
 
 
-def challenges_dir_holding(folder, make_challenge, name: str):
+def challenges_dir_holding(folder: Path, make_challenge: MakeChallenge, name: str) -> Path:
     """``folder`` holding a copy of deploy-model renamed to ``name``."""
     root = make_challenge(lambda s: s.update(id=name))
     folder.mkdir()
     return root.rename(folder / name).parent
 
 
-def test_challenges_dir_finds_challenges_by_id(tmp_path, make_challenge):
+def test_challenges_dir_finds_challenges_by_id(
+    tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "acme-churn")
     listed = prodproven(
         "--challenges-dir", str(extra), "challenge", "list", "--json", env_dir=tmp_path
@@ -93,7 +100,9 @@ def test_challenges_dir_finds_challenges_by_id(tmp_path, make_challenge):
     assert rows["acme-churn"]["path"] == str(extra / "acme-churn")
 
 
-def test_challenges_dir_may_be_given_more_than_once(tmp_path, make_challenge):
+def test_challenges_dir_may_be_given_more_than_once(
+    tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     first = challenges_dir_holding(tmp_path / "first", make_challenge, "acme-one")
     second = challenges_dir_holding(tmp_path / "second", make_challenge, "acme-two")
     listed = prodproven(
@@ -103,14 +112,16 @@ def test_challenges_dir_may_be_given_more_than_once(tmp_path, make_challenge):
     assert {"acme-one", "acme-two"} <= {row.get("id") for row in json.loads(listed.stdout)}
 
 
-def test_a_missing_challenges_dir_is_a_usage_error(tmp_path):
+def test_a_missing_challenges_dir_is_a_usage_error(tmp_path: Path) -> None:
     result = prodproven(
         "--challenges-dir", str(tmp_path / "nope"), "challenge", "list", env_dir=tmp_path
     )
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_an_id_in_two_challenge_folders_is_one_message_naming_both(tmp_path, make_challenge):
+def test_an_id_in_two_challenge_folders_is_one_message_naming_both(
+    tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "deploy-model")
     result = prodproven("--challenges-dir", str(extra), "run", "deploy-model", env_dir=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -118,7 +129,9 @@ def test_an_id_in_two_challenge_folders_is_one_message_naming_both(tmp_path, mak
     assert unwrapped(f"'deploy-model' is used by 2 folders: {both}") in unwrapped(result.stderr)
 
 
-def test_challenge_list_shows_a_clash_with_both_folders(tmp_path, make_challenge):
+def test_challenge_list_shows_a_clash_with_both_folders(
+    tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "deploy-model")
     listed = prodproven(
         "--challenges-dir", str(extra), "challenge", "list", "--json", env_dir=tmp_path
@@ -127,7 +140,9 @@ def test_challenge_list_shows_a_clash_with_both_folders(tmp_path, make_challenge
     assert clash["paths"][1] == str(extra / "deploy-model") and "unique" in clash["error"]
 
 
-def test_install_refuses_an_id_used_in_a_challenges_dir(tmp_path, make_challenge):
+def test_install_refuses_an_id_used_in_a_challenges_dir(
+    tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     extra = challenges_dir_holding(tmp_path / "extra", make_challenge, "acme-churn")
     pack = tmp_path / "acme.ppc.tar.gz"
     packed = prodproven(
@@ -139,3 +154,39 @@ def test_install_refuses_an_id_used_in_a_challenges_dir(tmp_path, make_challenge
     )
     assert refused.returncode == 1
     assert unwrapped(f"already used by {extra / 'acme-churn'}") in unwrapped(refused.stderr)
+
+
+@pytest.mark.parametrize("run_id", ["[/x]", "[bold]abc", ":key: [red]"])
+def test_text_that_looks_like_markup_is_printed_as_typed(tmp_path: Path, run_id: str) -> None:
+    result = prodproven("show", run_id, env_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: no run {run_id!r}")
+    assert "Traceback" not in result.stderr
+
+
+def broken_store(data: Path) -> Path:
+    """A data directory whose store cannot be opened: an internal error for any command."""
+    (data / "prodproven.db").mkdir(parents=True)
+    return data
+
+
+def test_an_internal_error_saves_its_traceback_in_the_data_dir_in_use(tmp_path: Path) -> None:
+    given = broken_store(tmp_path / "given")
+    result = prodproven("--data-dir", str(given), "status", env_dir=tmp_path / "env")
+    assert result.returncode == 70
+    assert f"details in {given / 'crash.log'}" in result.stderr.replace("\n", "")
+    assert "Traceback" in (given / "crash.log").read_text()
+    assert not (tmp_path / "env" / "crash.log").exists()
+
+
+def test_each_command_and_its_errors_go_to_the_log_file_of_the_data_dir(tmp_path: Path) -> None:
+    prodproven("status", env_dir=tmp_path)
+    prodproven("show", "abc123", env_dir=tmp_path)
+    broken = broken_store(tmp_path / "broken")
+    prodproven("--data-dir", str(broken), "status", env_dir=tmp_path)
+    lines = (tmp_path / "logs" / "prodproven.log").read_text().splitlines()
+    assert any(line.endswith("command: prodproven status") for line in lines)
+    assert any(line.endswith("command: prodproven show abc123") for line in lines)
+    assert any("ERROR" in line and "RunNotFound: no run 'abc123'" in line for line in lines)
+    crashed = (broken / "logs" / "prodproven.log").read_text()
+    assert "ERROR" in crashed and "internal error" in crashed and "Traceback" in crashed

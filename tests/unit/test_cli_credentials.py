@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+
 from prodproven.runner.config import Settings
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.store import Status, Store, utcnow
 from prodproven.runner.web.app import create_app
-
 from tests.conftest import BUILTIN
 from tests.unit.test_credentials import RESULT
 
@@ -104,7 +104,7 @@ def issued(tmp_path: Path, graded: str) -> Path:
     return out
 
 
-def test_an_issued_credential_verifies_with_exit_0(tmp_path, issued):
+def test_an_issued_credential_verifies_with_exit_0(tmp_path: Path, issued: Path) -> None:
     result = prodproven(tmp_path, "credential", "verify", str(issued), "--json")
     assert result.returncode == 0, result.stdout
     assert json.loads(result.stdout)["ok"] is True
@@ -158,7 +158,7 @@ def test_status_writes_the_signed_list_for_static_hosting(tmp_path: Path, issued
     assert listed["issuer"] == json.loads(issued.read_text())["issuer"]["id"]
 
 
-def test_a_tampered_credential_exits_1_naming_the_signature(tmp_path, issued):
+def test_a_tampered_credential_exits_1_naming_the_signature(tmp_path: Path, issued: Path) -> None:
     document = json.loads(issued.read_text())
     document["validUntil"] = "2099-12-31T00:00:00Z"
     issued.write_text(json.dumps(document))
@@ -167,7 +167,7 @@ def test_a_tampered_credential_exits_1_naming_the_signature(tmp_path, issued):
     assert "signature" in result.stdout and "FAILED" in result.stdout
 
 
-def test_a_revoked_credential_verifies_as_revoked(tmp_path, issued):
+def test_a_revoked_credential_verifies_as_revoked(tmp_path: Path, issued: Path) -> None:
     credential_id = json.loads(issued.read_text())["id"]
     revoke = prodproven(
         tmp_path, "credential", "revoke", credential_id, "--reason", "shared the workspace"
@@ -178,7 +178,7 @@ def test_a_revoked_credential_verifies_as_revoked(tmp_path, issued):
     assert not status["ok"] and "shared the workspace" in status["detail"]
 
 
-def test_a_file_that_is_not_json_is_one_message(tmp_path):
+def test_a_file_that_is_not_json_is_one_message(tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text("not json")
     result = prodproven(tmp_path, "credential", "verify", str(junk))

@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 
 from prodproven.runner.runs.store import Status, Store, utcnow
-
+from tests.unit.fakes import FIXTURES
 from tests.unit.test_cli import prodproven
-from tests.unit.websupport import FIXTURES
 
 PASSWORD = "correct horse battery"
 
@@ -40,19 +39,19 @@ def graded_run(data: Path) -> str:
     return run.id
 
 
-def test_an_assessor_is_added_with_a_password_from_stdin(tmp_path):
+def test_an_assessor_is_added_with_a_password_from_stdin(tmp_path: Path) -> None:
     assert add_assessor(tmp_path).returncode == 0
     listed = json.loads(prodproven("assessor", "list", "--json", env_dir=tmp_path).stdout)
     assert listed == [{"id": 1, "email": "ada@acme.test", "name": "ada@acme.test", "firm": "acme"}]
 
 
-def test_a_short_password_is_refused_with_one_message(tmp_path):
+def test_a_short_password_is_refused_with_one_message(tmp_path: Path) -> None:
     proc = add_assessor(tmp_path, password="short")
     assert proc.returncode == 1
     assert "at least 10 characters" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_a_token_is_printed_once_for_the_asked_scopes(tmp_path):
+def test_a_token_is_printed_once_for_the_asked_scopes(tmp_path: Path) -> None:
     add_assessor(tmp_path)
     proc = prodproven("assessor", "token", "ada@acme.test", "--scope", "read", env_dir=tmp_path)
     assert proc.returncode == 0
@@ -61,7 +60,7 @@ def test_a_token_is_printed_once_for_the_asked_scopes(tmp_path):
     assert secret not in (tmp_path / "prodproven.db").read_bytes().decode("latin-1")
 
 
-def test_invite_prints_a_single_use_link(tmp_path):
+def test_invite_prints_a_single_use_link(tmp_path: Path) -> None:
     proc = prodproven(
         "invite", "deploy-model", "--name", "Cleo", "--email", "cleo@x.test", "--json",
         env_dir=tmp_path,
@@ -72,12 +71,12 @@ def test_invite_prints_a_single_use_link(tmp_path):
     assert invitation["challenge"] == "deploy-model"
 
 
-def test_invite_to_an_unknown_challenge_names_it(tmp_path):
+def test_invite_to_an_unknown_challenge_names_it(tmp_path: Path) -> None:
     proc = prodproven("invite", "nope", "--name", "C", "--email", "c@x.test", env_dir=tmp_path)
     assert proc.returncode == 1 and "nope" in proc.stderr
 
 
-def test_report_writes_a_self_contained_html_file(tmp_path):
+def test_report_writes_a_self_contained_html_file(tmp_path: Path) -> None:
     run_id = graded_run(tmp_path)
     out = tmp_path / "report.html"
     proc = prodproven("report", run_id, "--out", str(out), env_dir=tmp_path)
@@ -87,6 +86,6 @@ def test_report_writes_a_self_contained_html_file(tmp_path):
     assert "<script" not in html and 'href="/static' not in html
 
 
-def test_report_of_an_unknown_run_is_one_message(tmp_path):
+def test_report_of_an_unknown_run_is_one_message(tmp_path: Path) -> None:
     proc = prodproven("report", "nope", "--out", str(tmp_path / "r.html"), env_dir=tmp_path)
     assert proc.returncode == 1 and "no run 'nope'" in proc.stderr

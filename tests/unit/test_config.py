@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prodproven.runner.config import REPO_ROOT, Settings
+
+from prodproven.runner.config import Settings, builtin_challenges
 from prodproven.runner.errors import ConfigError
+from prodproven.runner.spec.challenge import challenge_folders
 
 
-def test_defaults_put_the_store_under_the_data_dir(tmp_path):
+def test_defaults_put_the_store_under_the_data_dir(tmp_path: Path) -> None:
     settings = Settings.from_env({"PRODPROVEN_DATA_DIR": str(tmp_path)})
     assert settings.store_url == f"sqlite:///{tmp_path / 'prodproven.db'}"
     assert settings.base_image == "python:3.11-slim"
 
 
-def test_environment_variables_fill_settings(tmp_path):
+def test_environment_variables_fill_settings(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "PRODPROVEN_DATA_DIR": str(tmp_path),
@@ -30,12 +32,14 @@ def test_environment_variables_fill_settings(tmp_path):
     assert settings.challenge_dirs[-1] == settings.data_dir / "challenges"
 
 
-def test_folders_searched_first_come_after_the_builtin_and_before_the_configured_path(tmp_path):
+def test_folders_searched_first_come_after_the_builtin_and_before_the_configured_path(
+    tmp_path: Path,
+) -> None:
     settings = Settings.from_env(
         {"PRODPROVEN_DATA_DIR": str(tmp_path), "PRODPROVEN_CHALLENGES_PATH": "/a"}
     ).searching_first([Path("/cli1"), Path("/cli2")])
     assert settings.challenge_dirs == (
-        REPO_ROOT / "challenges",
+        builtin_challenges(),
         Path("/cli1"),
         Path("/cli2"),
         Path("/a"),
@@ -43,13 +47,30 @@ def test_folders_searched_first_come_after_the_builtin_and_before_the_configured
     )
 
 
-def test_overrides_win_and_none_is_ignored(tmp_path):
+def test_the_builtin_challenges_are_found_as_package_data() -> None:
+    folder = builtin_challenges()
+    assert (folder / "__init__.py").is_file()
+    assert sorted(challenge_folders([folder])) == ["deploy-model", "fix-drift", "incident-response"]
+
+
+def test_overrides_win_and_none_is_ignored(tmp_path: Path) -> None:
     settings = Settings.from_env({"PRODPROVEN_DATA_DIR": "/x"}, data_dir=tmp_path, base_image=None)
     assert settings.data_dir == tmp_path and settings.base_image == "python:3.11-slim"
 
 
-def test_a_bad_value_names_the_variable_and_the_value(tmp_path):
+def test_a_bad_value_names_the_variable_and_the_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"PRODPROVEN_MAX_ARCHIVE_MB='huge' is invalid"):
         Settings.from_env(
             {"PRODPROVEN_DATA_DIR": str(tmp_path), "PRODPROVEN_MAX_ARCHIVE_MB": "huge"}
         )
+
+
+def test_the_log_level_is_info_unless_set_in_any_case(tmp_path: Path) -> None:
+    assert Settings.from_env({}, data_dir=tmp_path).log_level == "INFO"
+    chosen = Settings.from_env({"PRODPROVEN_LOG_LEVEL": "debug"}, data_dir=tmp_path)
+    assert chosen.log_level == "DEBUG"
+
+
+def test_an_unknown_log_level_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PRODPROVEN_LOG_LEVEL='loud'"):
+        Settings.from_env({"PRODPROVEN_LOG_LEVEL": "loud"}, data_dir=tmp_path)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner import plugins
 from prodproven.runner.credentials import data_integrity, ob_schema
 from prodproven.runner.credentials.issuer_key import KEY_FILE, issuer_key
@@ -30,16 +32,16 @@ from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.reviews import Reviews
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 from prodproven.runner.spec.challenge import ChallengeSpec, load_challenge
-
 from tests.conftest import BUILTIN
+from tests.unit.resultsupport import grader_entry
 
 RESULT: dict[str, Any] = {
     "score": 92.5,
     "formula": "weighted mean",
     "competencies": {"deployment": 95.0, "optimization": 90.0},
     "graders": [
-        {"name": "correctness", "kind": "correctness", "score": 1.0, "summary": "100/100 right"},
-        {"name": "load", "kind": "load", "score": 0.9, "summary": "p95 84 ms"},
+        grader_entry("correctness", 1.0, summary="100/100 right"),
+        grader_entry("load", 0.9, summary="p95 84 ms"),
     ],
     "integrity": [],
     "passed": True,
@@ -47,6 +49,7 @@ RESULT: dict[str, Any] = {
         {
             "name": "SLO met at 25 req/s",
             "grader": "load",
+            "condition": "slo_met",
             "met": True,
             "borderline": False,
             "detail": "p95 84 ms <= SLO 100 ms",
@@ -54,6 +57,7 @@ RESULT: dict[str, Any] = {
         {
             "name": "answers are right",
             "grader": "correctness",
+            "condition": "passed",
             "met": True,
             "borderline": True,
             "detail": "100 of 100 right >= 95",
@@ -69,15 +73,11 @@ RESULT: dict[str, Any] = {
 FAILED_SLO = {
     "name": "SLO met at 25 req/s",
     "grader": "load",
+    "condition": "slo_met",
     "met": False,
     "borderline": False,
     "detail": "p95 164 ms > SLO 100 ms",
 }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path}/s.db")
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def failed(register: Register, document: Any, **kwargs: Any) -> dict[str, str]:
     return {c.name: c.detail for c in verdict.checks if not c.ok}
 
 
-def test_an_issued_credential_verifies(register, credential):
+def test_an_issued_credential_verifies(register: Register, credential: dict[str, Any]) -> None:
     verdict = register.verify(credential)
     assert verdict.ok, verdict.as_dict()
     assert [c.name for c in verdict.checks] == [
@@ -144,7 +144,9 @@ def test_an_issued_credential_verifies(register, credential):
     ]
 
 
-def test_the_credential_is_an_open_badge_with_the_runs_evidence(credential, spec):
+def test_the_credential_is_an_open_badge_with_the_runs_evidence(
+    credential: dict[str, Any], spec: ChallengeSpec
+) -> None:
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert credential["issuer"]["id"].startswith("did:key:z6Mk")
     assert [p["cryptosuite"] for p in credential["proof"]] == ["eddsa-rdfc-2022"]
@@ -157,7 +159,9 @@ def test_the_credential_is_an_open_badge_with_the_runs_evidence(credential, spec
     assert "Grace" not in json.dumps(credential) and "grace@" not in json.dumps(credential)
 
 
-def test_every_term_of_the_credential_is_defined_by_its_contexts(credential):
+def test_every_term_of_the_credential_is_defined_by_its_contexts(
+    credential: dict[str, Any],
+) -> None:
     assert undefined_terms(credential) == []
 
 
@@ -174,27 +178,36 @@ def test_every_term_of_the_credential_is_defined_by_its_contexts(credential):
     ],
     ids=["changed-score", "changed-date", "swapped-subject", "forged-signature"],
 )
-def test_tampering_fails_the_signature(register, credential, tamper, check):
+def test_tampering_fails_the_signature(
+    register: Register,
+    credential: dict[str, Any],
+    tamper: Callable[[dict[str, Any]], object],
+    check: str,
+) -> None:
     tampered = copy.deepcopy(credential)
     tamper(tampered)
     assert check in failed(register, tampered)
 
 
-def test_an_added_field_no_context_defines_is_named(register, credential):
+def test_an_added_field_no_context_defines_is_named(
+    register: Register, credential: dict[str, Any]
+) -> None:
     tampered = {**credential, "scoreBonus": 10}
     assert failed(register, tampered)["terms"] == "fields no context defines: scoreBonus"
 
 
 def test_a_credential_resigned_with_another_key_fails_the_issuer_check(
-    register, credential, tmp_path
-):
+    register: Register, credential: dict[str, Any], tmp_path: Path
+) -> None:
     other = issuer_key(tmp_path / "other")
     unsigned = {k: v for k, v in credential.items() if k != "proof"}
     resigned = data_integrity.sign(unsigned, other, utcnow())
     assert "signed by did:key:" in failed(register, resigned)["issuer"]
 
 
-def test_a_credential_of_another_issuer_is_not_this_installations(register, credential, tmp_path):
+def test_a_credential_of_another_issuer_is_not_this_installations(
+    register: Register, credential: dict[str, Any], tmp_path: Path
+) -> None:
     other = issuer_key(tmp_path / "other")
     unsigned = {k: v for k, v in credential.items() if k != "proof"}
     unsigned["issuer"] = {**unsigned["issuer"], "id": other.did}
@@ -202,28 +215,36 @@ def test_a_credential_of_another_issuer_is_not_this_installations(register, cred
     assert "is not this installation" in failed(register, resigned)["issuer"]
 
 
-def test_an_expired_credential_says_when_it_expired(register, credential):
+def test_an_expired_credential_says_when_it_expired(
+    register: Register, credential: dict[str, Any]
+) -> None:
     later = utcnow() + timedelta(days=400)
     assert failed(register, credential, now=later)["dates"].startswith("expired on ")
 
 
-def test_a_revoked_credential_says_when_and_why(register, credential):
+def test_a_revoked_credential_says_when_and_why(
+    register: Register, credential: dict[str, Any]
+) -> None:
     register.revoke(credential["id"], "cli:test", "the candidate shared their workspace")
     assert "revoked on" in failed(register, credential)["status"]
     assert "shared their workspace" in failed(register, credential)["status"]
 
 
-def test_a_revocation_needs_a_reason(register, credential):
+def test_a_revocation_needs_a_reason(register: Register, credential: dict[str, Any]) -> None:
     with pytest.raises(CredentialError, match="reason"):
         register.revoke(credential["id"], "cli:test", "no")
 
 
-def test_a_run_below_the_pass_score_earns_no_credential(register, store, spec):
+def test_a_run_below_the_pass_score_earns_no_credential(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
     with pytest.raises(CredentialError, match="below deploy-model's pass score of 70"):
         issue(register, graded_run(store, score=55.0), spec)
 
 
-def test_an_override_counts_and_is_part_of_the_evidence(register, store, spec):
+def test_an_override_counts_and_is_part_of_the_evidence(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
     run = graded_run(store, score=60.0)
     reviews = Reviews(store, Audit(store))
     reviews.override(run.id, "ada@acme.example", 80.0, "the load test hit a noisy neighbour")
@@ -233,25 +254,29 @@ def test_an_override_counts_and_is_part_of_the_evidence(register, store, spec):
     assert document["credentialSubject"]["result"][0]["value"] == "80.0"
 
 
-def test_an_ungraded_run_earns_no_credential(register, store, spec):
+def test_an_ungraded_run_earns_no_credential(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
     with pytest.raises(RunStateError):
         issue(register, new_run(store), spec)
 
 
-def test_the_signing_key_is_made_once_readable_by_its_owner_only(tmp_path):
+def test_the_signing_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
     first = issuer_key(tmp_path)
     assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
     assert issuer_key(tmp_path).did == first.did
 
 
-def test_a_signing_key_readable_by_others_is_refused(tmp_path):
+def test_a_signing_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     issuer_key(tmp_path)
     (tmp_path / KEY_FILE).chmod(0o644)
     with pytest.raises(CredentialError, match="chmod 600"):
         issuer_key(tmp_path)
 
 
-def test_each_competency_level_points_at_a_level_the_achievement_defines(credential):
+def test_each_competency_level_points_at_a_level_the_achievement_defines(
+    credential: dict[str, Any],
+) -> None:
     achievement = credential["credentialSubject"]["achievement"]
     defined = {
         level["id"]

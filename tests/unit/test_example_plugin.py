@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner import plugins
-from prodproven.runner.config import REPO_ROOT
 from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
 from prodproven.runner.grading.pipeline import GradingJob, run_graders
+from prodproven.runner.runs.store import Store
 from prodproven.runner.spec.challenge import load_challenge
-
+from prodproven.sandbox.docker_backend import DockerBackend
+from tests.conftest import REPO_ROOT, MakeChallenge
 from tests.unit.pluginsupport import plugins_found_afresh
 
 EXAMPLE = REPO_ROOT / "tests" / "plugins" / "prodproven-example-grader"
@@ -85,10 +87,11 @@ def grade_predictions(installed: Path, tmp_path: Path, predictions: str) -> dict
         *map(str, (workspace, hidden, artifacts)),
     )
     assert graded.returncode == 0, graded.stderr
-    return json.loads(graded.stdout)
+    result: dict[str, Any] = json.loads(graded.stdout)
+    return result
 
 
-def test_the_installed_package_provides_its_kind_from_its_entry_point(installed):
+def test_the_installed_package_provides_its_kind_from_its_entry_point(installed: Path) -> None:
     found = in_fresh_interpreter(
         installed,
         "-c",
@@ -98,12 +101,16 @@ def test_the_installed_package_provides_its_kind_from_its_entry_point(installed)
     assert found.stdout.split() == ["prodproven_example_grader", "LabelAccuracyGrader", "[]"]
 
 
-def test_the_installed_grader_gives_right_predictions_full_marks(installed, tmp_path):
+def test_the_installed_grader_gives_right_predictions_full_marks(
+    installed: Path, tmp_path: Path
+) -> None:
     result = grade_predictions(installed, tmp_path, "id,label\n4,bird\n3,cat\n2,dog\n1,cat\n")
     assert (result["score"], result["passed"]) == (1.0, True)
 
 
-def test_the_installed_grader_scores_wrong_predictions_by_accuracy(installed, tmp_path):
+def test_the_installed_grader_scores_wrong_predictions_by_accuracy(
+    installed: Path, tmp_path: Path
+) -> None:
     result = grade_predictions(installed, tmp_path, "id,label\n1,cat\n2,cat\n3,cat\n")
     assert (result["score"], result["passed"]) == (0.5, False)
     assert result["evidence"]["mismatches"] == [
@@ -112,7 +119,9 @@ def test_the_installed_grader_scores_wrong_predictions_by_accuracy(installed, tm
     ]
 
 
-def test_a_spec_naming_the_packaged_kind_is_listed_as_valid(installed, tmp_path, make_challenge):
+def test_a_spec_naming_the_packaged_kind_is_listed_as_valid(
+    installed: Path, tmp_path: Path, make_challenge: MakeChallenge
+) -> None:
     root = make_challenge(lambda s: s.update(id="label-lab", graders=[GRADER], requirements=[]))
     (tmp_path / "extra").mkdir()
     root.rename(tmp_path / "extra" / "label-lab")
@@ -131,8 +140,8 @@ def test_a_spec_naming_the_packaged_kind_is_listed_as_valid(installed, tmp_path,
 
 
 def test_the_packaged_grader_grades_a_submitted_archive_in_the_pipeline(
-    on_path, tmp_path, make_challenge
-):
+    on_path: Path, tmp_path: Path, make_challenge: MakeChallenge, store: Store
+) -> None:
     root = make_challenge(lambda s: s.update(graders=[GRADER], requirements=[]))
     challenge = load_challenge(root, plugins.catalog())
     archive = tmp_path / "workspace.tar"
@@ -141,8 +150,15 @@ def test_the_packaged_grader_grades_a_submitted_archive_in_the_pipeline(
         tar.add(tmp_path / "predictions.csv", arcname="./out/predictions.csv")
     (tmp_path / "hidden").mkdir()
     (tmp_path / "hidden" / "labels.csv").write_text(LABELS)
+    run = store.create_run(
+        challenge_id=challenge.id,
+        challenge_version=challenge.spec.version,
+        challenge_path=str(root),
+        candidate="ada",
+        mode="scripted",
+    )
     plan = EvaluationPlan(
-        run_id="r1",
+        run_id=run.id,
         attempt=1,
         challenge=challenge,
         challenge_image="unused",
@@ -152,19 +168,18 @@ def test_the_packaged_grader_grades_a_submitted_archive_in_the_pipeline(
         artifacts_dir=tmp_path / "artifacts",
         cpus=CpuPlan(),
     )
-    events: list[tuple[str, dict[str, Any]]] = []
+    no_engine = DockerBackend(client=None, pod_image="unused")  # the grader runs in-process
     job = GradingJob(
-        run=None,
+        run=run,
         challenge=challenge,
         plan=plan,
-        evaluation=Evaluation(
-            None, plan, lambda kind, data: events.append((kind, data)), lambda *a: None
-        ),
+        evaluation=Evaluation(no_engine, plan, store),
         graders=plugins.graders(),
         report=lambda line: None,
-        event=lambda kind, data: events.append((kind, data)),
+        event=lambda kind, data: store.add_event(run.id, kind, data),
     )
     run_graders(job)
     [outcome] = job.outcomes
     assert (outcome.result.score, outcome.result.passed) == (0.75, False)
+    events = [(event.kind, event.data) for event in store.events(run.id)]
     assert ("grader.log", {"grader": "predictions", "message": "3 of 4 labels right"}) in events

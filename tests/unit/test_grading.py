@@ -8,6 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import Field
+
 from prodproven.graders.base import Grader, GradeResult, Params
 from prodproven.runner.grading.pipeline import (
     GradingJob,
@@ -18,7 +20,6 @@ from prodproven.runner.grading.pipeline import (
 )
 from prodproven.runner.runs.store import Run, Status, utcnow
 from prodproven.runner.spec.challenge import Challenge, ChallengeSpec
-from pydantic import Field
 
 
 class FixedParams(Params):
@@ -77,6 +78,8 @@ def job_for(*graders: dict[str, Any], requirements: Sequence[dict[str, Any]] = (
     return GradingJob(
         run=RUN,
         challenge=Challenge(spec=spec, root=Path(".")),
+        # FixedGrader reaches no container: of the plan and the evaluation the pipeline reads
+        # only these attributes
         plan=SimpleNamespace(attempt=1),  # type: ignore[arg-type]
         evaluation=SimpleNamespace(current_grader=""),  # type: ignore[arg-type]
         graders={"fixed": FixedGrader},
@@ -97,10 +100,10 @@ def document(*graders: dict[str, Any], requirements: list[dict[str, Any]]) -> di
     for step in (run_graders, judge_requirements, score, build_document):
         step(job)
     assert job.document is not None
-    return job.document
+    return job.document.stored()
 
 
-def test_a_grader_whose_requirement_passed_is_run():
+def test_a_grader_whose_requirement_passed_is_run() -> None:
     results = grade(
         {"name": "right", "params": {"score": 1.0}},
         {"name": "fast", "params": {"score": 0.8}, "requires": ["right"]},
@@ -108,7 +111,7 @@ def test_a_grader_whose_requirement_passed_is_run():
     assert [r.score for r in results] == [1.0, 0.8]
 
 
-def test_a_grader_whose_requirement_failed_is_not_run_and_scores_zero():
+def test_a_grader_whose_requirement_failed_is_not_run_and_scores_zero() -> None:
     results = grade(
         {"name": "right", "params": {"score": 0.2}},
         {"name": "fast", "params": {"score": 0.8}, "requires": ["right"]},
@@ -119,7 +122,7 @@ def test_a_grader_whose_requirement_failed_is_not_run_and_scores_zero():
     assert results[1].evidence == {"requires_unmet": ["right"]}
 
 
-def test_a_run_meeting_every_requirement_passes_with_its_verdicts_listed():
+def test_a_run_meeting_every_requirement_passes_with_its_verdicts_listed() -> None:
     doc = document(
         {"name": "right", "params": {"score": 0.9}},
         requirements=[{"name": "Answers match", "grader": "right"}],
@@ -137,7 +140,7 @@ def test_a_run_meeting_every_requirement_passes_with_its_verdicts_listed():
     ]
 
 
-def test_a_missed_requirement_fails_the_run_and_caps_its_score_below_the_pass_score():
+def test_a_missed_requirement_fails_the_run_and_caps_its_score_below_the_pass_score() -> None:
     doc = document(
         {"name": "right", "params": {"score": 1.0}},
         {"name": "safe", "params": {"score": 0.4}},
@@ -148,7 +151,7 @@ def test_a_missed_requirement_fails_the_run_and_caps_its_score_below_the_pass_sc
     assert [r["met"] for r in doc["requirements"]] == [False]
 
 
-def test_every_graded_document_carries_its_uncertainty():
+def test_every_graded_document_carries_its_uncertainty() -> None:
     doc = document({"name": "right", "params": {"score": 1.0}}, requirements=[])
     assert doc["uncertainty"]["level"] == 0.9
     assert doc["uncertainty"]["interval"] == [100.0, 100.0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from prodproven.graders.base import GraderError
 from prodproven.graders.incident import (
     MAX_SERIES,
@@ -47,24 +48,26 @@ def record(pattern: str, *injected: Injection, missed: list[str] | None = None) 
 # the curve ---------------------------------------------------------------------------------
 
 
-def test_never_mitigated_scores_zero():
+def test_never_mitigated_scores_zero() -> None:
     assert mitigation_score(None, grace_s=30, half_life_s=600) == 0.0
 
 
 @pytest.mark.parametrize("ttm_s", [0.0, 12.0, 30.0])
-def test_mitigating_within_the_grace_period_earns_full_credit(ttm_s):
+def test_mitigating_within_the_grace_period_earns_full_credit(ttm_s: float) -> None:
     assert mitigation_score(ttm_s, grace_s=30, half_life_s=600) == 1.0
 
 
 @pytest.mark.parametrize("past_grace_s,score", [(600, 0.5), (1200, 0.25), (300, 2**-0.5)])
-def test_each_half_life_past_the_grace_period_halves_the_score(past_grace_s, score):
+def test_each_half_life_past_the_grace_period_halves_the_score(
+    past_grace_s: int, score: float
+) -> None:
     assert mitigation_score(30 + past_grace_s, grace_s=30, half_life_s=600) == pytest.approx(score)
 
 
 # scoring a run -----------------------------------------------------------------------------
 
 
-def test_a_run_without_injections_cannot_be_graded_and_says_why():
+def test_a_run_without_injections_cannot_be_graded_and_says_why() -> None:
     missed = ["incident (error): nobody supervised the run when it was due"]
     with pytest.raises(GraderError) as info:
         score_record(record("HHHH", missed=missed), PARAMS)
@@ -74,17 +77,17 @@ def test_a_run_without_injections_cannot_be_graded_and_says_why():
     )
 
 
-def test_a_run_with_nothing_scheduled_says_so():
+def test_a_run_with_nothing_scheduled_says_so() -> None:
     with pytest.raises(GraderError, match=r"\(nothing was scheduled\)$"):
         score_record(record("HHHH"), PARAMS)
 
 
-def test_a_run_without_samples_cannot_be_graded():
+def test_a_run_without_samples_cannot_be_graded() -> None:
     with pytest.raises(GraderError, match="the prober recorded no samples"):
         score_record(record("", injection(0)), PARAMS)
 
 
-def test_a_fault_mitigated_within_grace_and_healthy_at_the_end_scores_full_marks():
+def test_a_fault_mitigated_within_grace_and_healthy_at_the_end_scores_full_marks() -> None:
     result = score_record(record("HHxxxxHHHHHHHH", injection(2)), PARAMS)  # mitigated after 4 s
     assert (result.score, result.passed) == (1.0, True)
     assert result.summary == (
@@ -93,32 +96,32 @@ def test_a_fault_mitigated_within_grace_and_healthy_at_the_end_scores_full_marks
     )
 
 
-def test_a_slower_mitigation_scores_on_the_curve():
+def test_a_slower_mitigation_scores_on_the_curve() -> None:
     # broken from 0 to 65: mitigated 65 s after the injection, one half-life past grace
     result = score_record(record("x" * 65 + "H" * 10, injection(0)), PARAMS)
     assert result.score == pytest.approx(0.5)
     assert result.passed is True  # pass_score 0.5 is inclusive
 
 
-def test_a_fault_never_mitigated_scores_zero():
+def test_a_fault_never_mitigated_scores_zero() -> None:
     result = score_record(record("HHxxxxxxHHH", injection(2)), PARAMS)
     assert (result.score, result.passed) == (0.0, False)
     assert result.summary.startswith("error: not mitigated (SLO broke 0 s after injection;")
 
 
-def test_being_unhealthy_at_the_end_halves_the_score():
+def test_being_unhealthy_at_the_end_halves_the_score() -> None:
     # mitigated 2 s after the injection, broken again for the last five seconds
     result = score_record(record("HHxxHHHHHHHxxxxx", injection(2)), PARAMS)
     assert result.score == 0.5
     assert result.summary.endswith("unhealthy at the end)")
 
 
-def test_the_unhealthy_end_factor_is_a_parameter():
+def test_the_unhealthy_end_factor_is_a_parameter() -> None:
     params = IncidentParams(grace_s=5, half_life_s=60, unhealthy_end_factor=0.2)
     assert score_record(record("HHxxHHHHHHHxxxxx", injection(2)), params).score == 0.2
 
 
-def test_several_incidents_score_their_mean():
+def test_several_incidents_score_their_mean() -> None:
     # the first mitigated after 2 s (1.0); the second, injected at 10, after 65 s (0.5)
     first, second = injection(0, "error", "first"), injection(10, "slow", "second")
     result = score_record(record("xxHHHHHHHH" + "x" * 65 + "H" * 10, first, second), PARAMS)
@@ -128,7 +131,7 @@ def test_several_incidents_score_their_mean():
     assert "; slow: mitigated 65 s after injection (" in result.summary
 
 
-def test_the_pass_score_is_a_parameter():
+def test_the_pass_score_is_a_parameter() -> None:
     params = IncidentParams(grace_s=5, half_life_s=60, pass_score=0.9)
     result = score_record(record("x" * 65 + "H" * 10, injection(0)), params)
     assert (round(result.score, 3), result.passed) == (0.5, False)
@@ -137,7 +140,7 @@ def test_the_pass_score_is_a_parameter():
 # evidence ----------------------------------------------------------------------------------
 
 
-def test_the_evidence_describes_each_incident_relative_to_its_injection():
+def test_the_evidence_describes_each_incident_relative_to_its_injection() -> None:
     result = score_record(record("HHHxxxxHHHHHHHH", injection(3)), PARAMS)
     (incident,) = result.evidence["incidents"]
     assert {k: v for k, v in incident.items() if k != "timeline"} == {
@@ -155,7 +158,7 @@ def test_the_evidence_describes_each_incident_relative_to_its_injection():
     }
 
 
-def test_the_timeline_lists_every_window_relative_to_the_injection():
+def test_the_timeline_lists_every_window_relative_to_the_injection() -> None:
     result = score_record(record("HHHxxxx...HHHHHH", injection(3)), PARAMS)
     assert result.evidence["incidents"][0]["timeline"] == [
         {"start_s": -3.0, "end_s": 0.0, "healthy": True, "samples": 3, "problem": None},
@@ -164,7 +167,7 @@ def test_the_timeline_lists_every_window_relative_to_the_injection():
     ]
 
 
-def test_the_evidence_records_the_slo_the_sample_count_and_what_was_missed():
+def test_the_evidence_records_the_slo_the_sample_count_and_what_was_missed() -> None:
     missed = ["other (slow): no live service"]
     result = score_record(record("HHxxHHHHHHH", injection(2), missed=missed), PARAMS)
     assert result.evidence["slo"] == {
@@ -177,7 +180,7 @@ def test_the_evidence_records_the_slo_the_sample_count_and_what_was_missed():
     assert result.evidence["missed"] == missed
 
 
-def test_a_short_series_keeps_every_sample():
+def test_a_short_series_keeps_every_sample() -> None:
     result = score_record(record("HHsx-HHHHHH", injection(2)), PARAMS)
     assert result.evidence["series"][:5] == [
         [0.0, 50.0, 200, True],
@@ -189,7 +192,7 @@ def test_a_short_series_keeps_every_sample():
     assert len(result.evidence["series"]) == 11
 
 
-def test_a_long_healthy_series_is_thinned_to_the_maximum():
+def test_a_long_healthy_series_is_thinned_to_the_maximum() -> None:
     result = score_record(record("H" * 3000, injection(100)), PARAMS)
     series = result.evidence["series"]
     assert len(series) <= MAX_SERIES
@@ -197,7 +200,7 @@ def test_a_long_healthy_series_is_thinned_to_the_maximum():
     assert series[0][0] == 0.0 and series[-1][0] == 2997.0
 
 
-def test_thinning_keeps_every_unhealthy_sample():
+def test_thinning_keeps_every_unhealthy_sample() -> None:
     pattern = "H" * 1000 + "x" * 7 + "H" * 1000 + "s" + "H" * 992  # 3000 samples
     result = score_record(record(pattern, injection(990)), PARAMS)
     unhealthy = [point[0] for point in result.evidence["series"] if not point[3]]
@@ -218,7 +221,7 @@ class IncidentEnv:
         raise AssertionError(f"the incident grader should only read the record, not {name}")
 
 
-def test_the_grader_scores_the_runs_incident_record():
+def test_the_grader_scores_the_runs_incident_record() -> None:
     found = record("HHxxxxHHHHHHHH", injection(2))
-    result = IncidentGrader().grade(IncidentEnv(found), PARAMS)  # type: ignore[arg-type]
+    result = IncidentGrader().grade(IncidentEnv(found), PARAMS)
     assert result == score_record(found, PARAMS)

@@ -5,26 +5,29 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+
 from prodproven.runner.errors import AccessDenied, InvitationError
 from prodproven.runner.people import invitations as invitations_module
-from prodproven.runner.people.invitations import InvitationRow, Invitations
+from prodproven.runner.people.invitations import Invitation, InvitationRow, Invitations
 from prodproven.runner.runs.store import Store, utcnow
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
+def store(tmp_path: Path) -> Store:
     return Store(f"sqlite:///{tmp_path}/s.db")
 
 
 @pytest.fixture
-def invitations(store) -> Invitations:
+def invitations(store: Store) -> Invitations:
     return Invitations(store)
 
 
-def invite(invitations: Invitations, **changes):
-    fields = {
+def invite(invitations: Invitations, **changes: Any) -> tuple[Invitation, str]:
+    fields: dict[str, Any] = {
         "firm": "firm-a",
         "challenge_id": "deploy-model",
         "candidate_name": "Grace Hopper",
@@ -46,14 +49,14 @@ def a_run(store: Store) -> str:
     ).id
 
 
-def later(monkeypatch, delta: timedelta) -> None:
+def later(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
     """Move the invitations' clock ``delta`` into the future."""
     now = utcnow()
     monkeypatch.setattr(invitations_module, "utcnow", lambda: now + delta)
 
 
 # create ---------------------------------------------------------------------------------------
-def test_an_invitation_records_who_invited_whom_to_what(invitations):
+def test_an_invitation_records_who_invited_whom_to_what(invitations: Invitations) -> None:
     invitation, _ = invite(invitations, candidate_email=" Grace@Example.ORG ", variant=3)
     assert invitation.firm == "firm-a"
     assert invitation.challenge_id == "deploy-model"
@@ -65,23 +68,25 @@ def test_an_invitation_records_who_invited_whom_to_what(invitations):
     assert invitations.get(invitation.id) == invitation
 
 
-def test_an_invitation_without_a_candidate_name_is_refused(invitations):
+def test_an_invitation_without_a_candidate_name_is_refused(invitations: Invitations) -> None:
     with pytest.raises(InvitationError, match="name"):
         invite(invitations, candidate_name="   ")
 
 
-def test_an_invitation_with_a_malformed_email_is_refused(invitations):
+def test_an_invitation_with_a_malformed_email_is_refused(invitations: Invitations) -> None:
     with pytest.raises(InvitationError, match="not an email address"):
         invite(invitations, candidate_email="grace.example.org")
 
 
 @pytest.mark.parametrize("lifetime", [timedelta(minutes=4), timedelta(days=91), timedelta(0)])
-def test_an_invitation_lifetime_outside_5_minutes_to_90_days_is_refused(invitations, lifetime):
+def test_an_invitation_lifetime_outside_5_minutes_to_90_days_is_refused(
+    invitations: Invitations, lifetime: timedelta
+) -> None:
     with pytest.raises(InvitationError, match="valid between"):
         invite(invitations, lifetime=lifetime)
 
 
-def test_the_link_token_is_not_stored_in_clear(store, invitations):
+def test_the_link_token_is_not_stored_in_clear(store: Store, invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     with store.session() as s:
         row = s.get(InvitationRow, invitation.id)
@@ -91,7 +96,7 @@ def test_the_link_token_is_not_stored_in_clear(store, invitations):
     assert all(token not in value for value in stored)
 
 
-def test_a_random_variant_is_assigned_when_none_is_given(invitations):
+def test_a_random_variant_is_assigned_when_none_is_given(invitations: Invitations) -> None:
     variants = {invite(invitations)[0].variant for _ in range(5)}
     assert None not in variants
     assert all(isinstance(v, int) and 0 <= v < 10_000 for v in variants)
@@ -99,34 +104,36 @@ def test_a_random_variant_is_assigned_when_none_is_given(invitations):
 
 
 # redeem ---------------------------------------------------------------------------------------
-def test_a_link_is_redeemed_once(invitations):
+def test_a_link_is_redeemed_once(invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     redeemed = invitations.redeem(token)
     assert redeemed.id == invitation.id
     assert redeemed.redeemed_at is not None
 
 
-def test_a_second_redeem_of_the_same_link_is_refused(invitations):
+def test_a_second_redeem_of_the_same_link_is_refused(invitations: Invitations) -> None:
     _, token = invite(invitations)
     invitations.redeem(token)
     with pytest.raises(AccessDenied, match="already used"):
         invitations.redeem(token)
 
 
-def test_an_unknown_link_is_refused(invitations):
+def test_an_unknown_link_is_refused(invitations: Invitations) -> None:
     invite(invitations)
     with pytest.raises(AccessDenied, match="not valid"):
         invitations.redeem("not-a-token")
 
 
-def test_an_expired_link_is_refused(monkeypatch, invitations):
+def test_an_expired_link_is_refused(
+    monkeypatch: pytest.MonkeyPatch, invitations: Invitations
+) -> None:
     _, token = invite(invitations, lifetime=timedelta(hours=1))
     later(monkeypatch, timedelta(hours=1, seconds=1))
     with pytest.raises(AccessDenied, match="expired"):
         invitations.redeem(token)
 
 
-def test_an_expired_invitation_is_no_longer_usable(store, invitations):
+def test_an_expired_invitation_is_no_longer_usable(store: Store, invitations: Invitations) -> None:
     invitation, _ = invite(invitations)
     with store.session() as s:
         row = s.get(InvitationRow, invitation.id)
@@ -136,14 +143,16 @@ def test_an_expired_invitation_is_no_longer_usable(store, invitations):
         invitations.usable(invitation.id)
 
 
-def test_a_revoked_link_is_refused(invitations):
+def test_a_revoked_link_is_refused(invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     invitations.revoke(invitation.id)
     with pytest.raises(AccessDenied, match="revoked"):
         invitations.redeem(token)
 
 
-def test_a_revoked_invitation_is_no_longer_usable_even_with_a_run(store, invitations):
+def test_a_revoked_invitation_is_no_longer_usable_even_with_a_run(
+    store: Store, invitations: Invitations
+) -> None:
     invitation, _ = invite(invitations)
     invitations.attach_run(invitation.id, a_run(store))
     invitations.revoke(invitation.id)
@@ -151,7 +160,9 @@ def test_a_revoked_invitation_is_no_longer_usable_even_with_a_run(store, invitat
         invitations.usable(invitation.id)
 
 
-def test_an_invitation_with_a_run_stays_usable_after_it_expires(monkeypatch, store, invitations):
+def test_an_invitation_with_a_run_stays_usable_after_it_expires(
+    monkeypatch: pytest.MonkeyPatch, store: Store, invitations: Invitations
+) -> None:
     invitation, _ = invite(invitations, lifetime=timedelta(hours=1))
     run_id = a_run(store)
     invitations.attach_run(invitation.id, run_id)
@@ -159,7 +170,7 @@ def test_an_invitation_with_a_run_stays_usable_after_it_expires(monkeypatch, sto
     assert invitations.usable(invitation.id).run_id == run_id
 
 
-def test_find_has_no_side_effect(invitations):
+def test_find_has_no_side_effect(invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     found = invitations.find(token)
     assert found == invitation
@@ -170,31 +181,33 @@ def test_find_has_no_side_effect(invitations):
 
 
 # state ----------------------------------------------------------------------------------------
-def test_a_new_invitation_is_pending(invitations):
+def test_a_new_invitation_is_pending(invitations: Invitations) -> None:
     assert invite(invitations)[0].state == "pending"
 
 
-def test_a_redeemed_invitation_is_opened(invitations):
+def test_a_redeemed_invitation_is_opened(invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     invitations.redeem(token)
     assert invitations.get(invitation.id).state == "opened"
 
 
-def test_an_invitation_with_a_run_is_started(store, invitations):
+def test_an_invitation_with_a_run_is_started(store: Store, invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     invitations.redeem(token)
     invitations.attach_run(invitation.id, a_run(store))
     assert invitations.get(invitation.id).state == "started"
 
 
-def test_a_revoked_invitation_is_revoked(store, invitations):
+def test_a_revoked_invitation_is_revoked(store: Store, invitations: Invitations) -> None:
     invitation, _ = invite(invitations)
     invitations.attach_run(invitation.id, a_run(store))
     invitations.revoke(invitation.id)
     assert invitations.get(invitation.id).state == "revoked"
 
 
-def test_an_unused_invitation_past_its_expiry_is_expired(monkeypatch, invitations):
+def test_an_unused_invitation_past_its_expiry_is_expired(
+    monkeypatch: pytest.MonkeyPatch, invitations: Invitations
+) -> None:
     invitation, token = invite(invitations, lifetime=timedelta(hours=1))
     invitations.redeem(token)
     later(monkeypatch, timedelta(hours=2))
@@ -202,7 +215,9 @@ def test_an_unused_invitation_past_its_expiry_is_expired(monkeypatch, invitation
 
 
 # runs -----------------------------------------------------------------------------------------
-def test_attach_run_records_the_run_and_is_idempotent(store, invitations):
+def test_attach_run_records_the_run_and_is_idempotent(
+    store: Store, invitations: Invitations
+) -> None:
     invitation, _ = invite(invitations)
     run_id = a_run(store)
     invitations.attach_run(invitation.id, run_id)
@@ -211,7 +226,7 @@ def test_attach_run_records_the_run_and_is_idempotent(store, invitations):
     assert invitations.for_run(run_id) == invitations.get(invitation.id)
 
 
-def test_attach_run_refuses_a_second_different_run(store, invitations):
+def test_attach_run_refuses_a_second_different_run(store: Store, invitations: Invitations) -> None:
     invitation, _ = invite(invitations)
     first = a_run(store)
     invitations.attach_run(invitation.id, first)
@@ -220,7 +235,9 @@ def test_attach_run_refuses_a_second_different_run(store, invitations):
     assert invitations.get(invitation.id).run_id == first
 
 
-def test_firm_of_runs_maps_each_invited_run_to_its_firm(store, invitations):
+def test_firm_of_runs_maps_each_invited_run_to_its_firm(
+    store: Store, invitations: Invitations
+) -> None:
     a, _ = invite(invitations, firm="firm-a")
     b, _ = invite(invitations, firm="firm-b")
     invite(invitations, firm="firm-c")  # no run yet
@@ -230,7 +247,7 @@ def test_firm_of_runs_maps_each_invited_run_to_its_firm(store, invitations):
     assert invitations.firm_of_runs() == {run_a: "firm-a", run_b: "firm-b"}
 
 
-def test_list_is_newest_first_and_filtered_by_firm(invitations):
+def test_list_is_newest_first_and_filtered_by_firm(invitations: Invitations) -> None:
     first, _ = invite(invitations, firm="firm-a")
     other, _ = invite(invitations, firm="firm-b")
     last, _ = invite(invitations, firm="firm-a")
@@ -238,7 +255,7 @@ def test_list_is_newest_first_and_filtered_by_firm(invitations):
     assert [i.id for i in invitations.list(firm="firm-a")] == [last.id, first.id]
 
 
-def test_an_unknown_invitation_is_an_invitation_error(invitations):
+def test_an_unknown_invitation_is_an_invitation_error(invitations: Invitations) -> None:
     with pytest.raises(InvitationError):
         invitations.get("nope")
     with pytest.raises(InvitationError):

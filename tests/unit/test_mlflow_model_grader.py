@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.graders import mlflow_model
 from prodproven.graders.base import GradeResult, ProbeOutput
 from prodproven.graders.mlflow_model import MlflowModelGrader, MlflowModelParams
@@ -75,10 +76,13 @@ def grade(
     spec: MlflowModelParams = PARAMS,
 ) -> GradeResult:
     monkeypatch.setattr(mlflow_model, "_Registry", registry(claimed, params))
+    # FakeEnv has only the parts of the grading environment this grader reads
     return MlflowModelGrader().grade(FakeEnv(tmp_path, candidate), spec)  # type: ignore[arg-type]
 
 
-def test_an_honest_better_model_scores_full_marks(monkeypatch, tmp_path):
+def test_an_honest_better_model_scores_full_marks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     result = grade(monkeypatch, tmp_path, GOOD, claimed=0.98)
     assert (result.score, result.passed, result.findings) == (1.0, True, [])
     assert result.evidence["baseline_auc"] == pytest.approx(6 / 9, abs=1e-4)
@@ -153,13 +157,17 @@ def test_the_allowance_lets_an_honest_estimate_from_600_rows_through() -> None:
     assert threshold < 0.87 - 0.79
 
 
-def test_the_old_champion_left_in_place_scores_zero_without_a_finding(monkeypatch, tmp_path):
+def test_the_old_champion_left_in_place_scores_zero_without_a_finding(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     result = grade(monkeypatch, tmp_path, BASELINE, claimed=0.99)
     assert (result.score, result.findings) == (0.0, [])
     assert "still serves the old champion" in result.summary
 
 
-def test_missing_tracking_hygiene_costs_a_fifth_at_most(monkeypatch, tmp_path):
+def test_missing_tracking_hygiene_costs_a_fifth_at_most(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     result = grade(monkeypatch, tmp_path, GOOD, claimed=None, params=False)
     assert result.score == pytest.approx(0.8 + 0.2 / 3, abs=1e-3)
     assert result.evidence["hygiene"] == {
@@ -169,8 +177,11 @@ def test_missing_tracking_hygiene_costs_a_fifth_at_most(monkeypatch, tmp_path):
     }
 
 
-def test_an_unregistered_alias_scores_zero_with_the_reason(monkeypatch, tmp_path):
+def test_an_unregistered_alias_scores_zero_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(mlflow_model, "_Registry", registry(None))
     monkeypatch.setattr(mlflow_model._Registry, "alias", lambda self, m, a: None)
+    # FakeEnv has only the parts of the grading environment this grader reads
     result = MlflowModelGrader().grade(FakeEnv(tmp_path, GOOD), PARAMS)  # type: ignore[arg-type]
     assert result.score == 0.0 and "no model version is registered" in result.summary

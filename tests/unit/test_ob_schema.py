@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner.credentials import ob_schema
 from prodproven.runner.errors import CredentialError
 

@@ -8,14 +8,15 @@ import io
 import json
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+
 from prodproven.runner import plugins
 from prodproven.runner.spec.challenge import load_challenge
-from prodproven.runner.spec.packs import PackError, install, pack, read_manifest
-
+from prodproven.runner.spec.packs import Installed, PackError, install, pack, read_manifest
 from tests.conftest import BUILTIN
 from tests.unit.test_cli import prodproven
 
@@ -39,10 +40,15 @@ def packed(tmp_path: Path, version: str = "1.0.0") -> Path:
     return pack(challenge, tmp_path / f"acme-model-{version}.ppc.tar.gz").path
 
 
-def rewrite(pack_file: Path, change) -> None:
+def rewrite(pack_file: Path, change: Callable[[str, bytes], list[tuple[str, bytes]]]) -> None:
     """Rewrite a pack's members through ``change(name, data) -> list[(name, data)]``."""
     with tarfile.open(pack_file, "r:gz") as tar:
-        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
+        members = []
+        for member in tar.getmembers():
+            if member.isfile():
+                content = tar.extractfile(member)
+                assert content is not None
+                members.append((member.name, content.read()))
     with tarfile.open(pack_file, "w:gz") as tar:
         for name, data in members:
             for new_name, new_data in change(name, data):
@@ -51,18 +57,18 @@ def rewrite(pack_file: Path, change) -> None:
                 tar.addfile(info, io.BytesIO(new_data))
 
 
-def install_into(tmp_path: Path, pack_file: Path, **kw):
-    return install(pack_file, tmp_path / "installed", {}, plugins.catalog(), **kw)
+def install_into(tmp_path: Path, pack_file: Path, *, force: bool = False) -> Installed:
+    return install(pack_file, tmp_path / "installed", {}, plugins.catalog(), force=force)
 
 
-def test_a_pack_carries_id_version_and_every_files_checksum(tmp_path):
+def test_a_pack_carries_id_version_and_every_files_checksum(tmp_path: Path) -> None:
     manifest = read_manifest(packed(tmp_path))
     assert (manifest["id"], manifest["version"]) == ("acme-model", "1.0.0")
     assert len(manifest["files"]["challenge.yaml"]["sha256"]) == 64
     assert not any("__pycache__" in name for name in manifest["files"])
 
 
-def test_an_installed_pack_is_the_same_challenge(tmp_path):
+def test_an_installed_pack_is_the_same_challenge(tmp_path: Path) -> None:
     done = install_into(tmp_path, packed(tmp_path))
     source = tmp_path / "src" / "1.0.0" / "acme-model"
     assert done.path == tmp_path / "installed" / "acme-model" and done.replaced is None
@@ -74,7 +80,7 @@ def test_an_installed_pack_is_the_same_challenge(tmp_path):
     assert load_challenge(done.path, plugins.catalog()).spec.version == "1.0.0"
 
 
-def test_a_file_altered_after_packing_is_refused(tmp_path):
+def test_a_file_altered_after_packing_is_refused(tmp_path: Path) -> None:
     pack_file = packed(tmp_path)
     rewrite(pack_file, lambda n, d: [(n, d + b"\n# sneaky" if n.endswith("brief.md") else d)])
     with pytest.raises(PackError, match="brief.md in the pack does not match its manifest"):
@@ -82,7 +88,7 @@ def test_a_file_altered_after_packing_is_refused(tmp_path):
     assert not (tmp_path / "installed" / "acme-model").exists()
 
 
-def test_a_path_outside_the_challenge_folder_is_refused(tmp_path):
+def test_a_path_outside_the_challenge_folder_is_refused(tmp_path: Path) -> None:
     pack_file = packed(tmp_path)
     rewrite(
         pack_file,
@@ -93,21 +99,21 @@ def test_a_path_outside_the_challenge_folder_is_refused(tmp_path):
     assert not (tmp_path / "evil").exists()
 
 
-def test_a_file_missing_from_the_pack_is_refused(tmp_path):
+def test_a_file_missing_from_the_pack_is_refused(tmp_path: Path) -> None:
     pack_file = packed(tmp_path)
     rewrite(pack_file, lambda n, d: [] if n.endswith("brief.md") else [(n, d)])
     with pytest.raises(PackError, match="lacks files its manifest lists: brief.md"):
         install_into(tmp_path, pack_file)
 
 
-def test_something_that_is_not_a_pack_is_refused(tmp_path):
+def test_something_that_is_not_a_pack_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a tar")
     with pytest.raises(PackError, match="not a readable challenge pack"):
         install_into(tmp_path, junk)
 
 
-def test_an_id_used_by_another_challenge_is_refused(tmp_path):
+def test_an_id_used_by_another_challenge_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PackError, match="already used by /elsewhere/acme-model"):
         install(
             packed(tmp_path),
@@ -117,7 +123,7 @@ def test_an_id_used_by_another_challenge_is_refused(tmp_path):
         )
 
 
-def test_an_older_version_over_a_newer_one_needs_force(tmp_path):
+def test_an_older_version_over_a_newer_one_needs_force(tmp_path: Path) -> None:
     install_into(tmp_path, packed(tmp_path, "1.2.0"))
     older = packed(tmp_path, "1.1.9")
     with pytest.raises(
@@ -128,18 +134,18 @@ def test_an_older_version_over_a_newer_one_needs_force(tmp_path):
     assert (done.version, done.replaced) == ("1.1.9", "1.2.0")
 
 
-def test_a_newer_version_replaces_the_installed_one(tmp_path):
+def test_a_newer_version_replaces_the_installed_one(tmp_path: Path) -> None:
     install_into(tmp_path, packed(tmp_path, "1.0.0"))
     done = install_into(tmp_path, packed(tmp_path, "1.10.0"))
     assert (done.version, done.replaced) == ("1.10.0", "1.0.0")
     assert sorted(p.name for p in (tmp_path / "installed").iterdir()) == ["acme-model"]
 
 
-def test_a_pack_whose_spec_does_not_load_leaves_the_installed_version(tmp_path):
+def test_a_pack_whose_spec_does_not_load_leaves_the_installed_version(tmp_path: Path) -> None:
     install_into(tmp_path, packed(tmp_path, "1.0.0"))
     broken = packed(tmp_path, "2.0.0")
 
-    def break_spec(name: str, data: bytes):
+    def break_spec(name: str, data: bytes) -> list[tuple[str, bytes]]:
         if name == "manifest.json":
             manifest = json.loads(data)
             manifest["files"]["challenge.yaml"]["sha256"] = hashlib.sha256(BROKEN).hexdigest()
@@ -153,7 +159,7 @@ def test_a_pack_whose_spec_does_not_load_leaves_the_installed_version(tmp_path):
     assert installed.spec.version == "1.0.0"
 
 
-def test_pack_and_install_from_the_command_line(tmp_path):
+def test_pack_and_install_from_the_command_line(tmp_path: Path) -> None:
     source = authored(tmp_path)
     out = tmp_path / "acme.ppc.tar.gz"
     packed_doc = json.loads(
@@ -169,7 +175,7 @@ def test_pack_and_install_from_the_command_line(tmp_path):
     assert {"acme-model", "deploy-model"} <= {row.get("id") for row in listed}
 
 
-def test_installing_a_builtin_id_from_the_command_line_is_one_message(tmp_path):
+def test_installing_a_builtin_id_from_the_command_line_is_one_message(tmp_path: Path) -> None:
     out = tmp_path / "dm.ppc.tar.gz"
     assert (
         prodproven(

@@ -9,21 +9,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import Field
+
 from prodproven.graders.base import Grader, GraderError, GradeResult, Params
 from prodproven.runner import plugins
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
 from prodproven.runner.grading.pipeline import GradingJob, run_graders
+from prodproven.runner.grading.result import RunResult
+from prodproven.runner.hookspecs import Figure
+from prodproven.runner.present.plots import Bars, bar_chart, figure, run_plots
 from prodproven.runner.spec.challenge import load_challenge
-from pydantic import Field
-
 from tests.unit.pluginsupport import plugins_found_afresh
+from tests.unit.resultsupport import grader_entry, result_doc
 
 HERE = "tests.unit.test_plugins"
 
@@ -58,7 +62,7 @@ class AbstractGrader(Grader[EchoParams]):
 
 class ParamlessGrader(EchoGrader):
     kind = "paramless"
-    Params = dict
+    Params = dict  # type: ignore[assignment]  # the broken plugin the loader must catch
 
 
 class PytestLookalike(EchoGrader):
@@ -104,7 +108,7 @@ class EchoCheat(Cheat):
         return NotApplicable("nothing to attack")
 
 
-def test_a_packaged_cheat_is_validated_after_the_builtin_ones(site):
+def test_a_packaged_cheat_is_validated_after_the_builtin_ones(site: Path) -> None:
     declare(site, {"echo-cheat": f"{HERE}:EchoCheat"}, group=plugins.CHEATS_GROUP)
     names = [cheat.name for cheat in plugins.cheats()]
     assert names[:5] == [
@@ -117,7 +121,7 @@ def test_a_packaged_cheat_is_validated_after_the_builtin_ones(site):
     assert names[5:] == ["echo-cheat"]
 
 
-def test_a_cheat_plugin_that_fails_to_import_is_left_out_and_reported(site):
+def test_a_cheat_plugin_that_fails_to_import_is_left_out_and_reported(site: Path) -> None:
     declare(site, {"sneaky": "acme_nope:Sneaky"}, group=plugins.CHEATS_GROUP)
     assert "sneaky" not in [cheat.name for cheat in plugins.cheats()]
     assert plugins.plugin_problems() == [
@@ -126,7 +130,35 @@ def test_a_cheat_plugin_that_fails_to_import_is_left_out_and_reported(site):
     ]
 
 
-def test_a_cheat_plugin_named_unlike_its_cheat_is_left_out_and_reported(site):
+def echo_plot(name: str, evidence: dict[str, Any]) -> list[Figure]:
+    svg = bar_chart(f"{name}: echoed", ["score"], [Bars("echoed", [evidence["score"]])], y_label="")
+    return [figure(name, "echoed", f"{name}: echoed", svg, "the score it was given")]
+
+
+def test_a_packaged_plot_draws_the_figures_of_its_grader_kind(site: Path) -> None:
+    declare(site, {"echo": f"{HERE}:echo_plot"}, group=plugins.PLOTS_GROUP)
+    echo = grader_entry("speed", kind="echo", evidence={"score": 0.5})
+    load = grader_entry("load", evidence={})  # no series: the built-in plot draws nothing
+    result = RunResult.model_validate(result_doc(load, echo))
+    (drawn,) = run_plots(result, plugins.plots())
+    assert (drawn.id, drawn.grader, drawn.caption) == (
+        "speed-echoed",
+        "speed",
+        "the score it was given",
+    )
+    assert "<title>speed: echoed</title>" in drawn.svg
+
+
+def test_a_plot_plugin_that_fails_to_import_is_left_out_and_reported(site: Path) -> None:
+    declare(site, {"echo": "acme_nope:draw"}, group=plugins.PLOTS_GROUP)
+    assert "echo" not in [plot.kind for plot in plugins.plots()]
+    assert plugins.plugin_problems() == [
+        "plot plugin 'echo' (acme-graders 1.2.0, acme_nope:draw) failed to load: "
+        "ModuleNotFoundError: No module named 'acme_nope'"
+    ]
+
+
+def test_a_cheat_plugin_named_unlike_its_cheat_is_left_out_and_reported(site: Path) -> None:
     declare(site, {"other": f"{HERE}:EchoCheat"}, group=plugins.CHEATS_GROUP)
     assert plugins.plugin_problems() == [
         f"cheat plugin 'other' (acme-graders 1.2.0, {HERE}:EchoCheat) is not a "
@@ -134,13 +166,13 @@ def test_a_cheat_plugin_named_unlike_its_cheat_is_left_out_and_reported(site):
     ]
 
 
-def test_a_packaged_grader_is_available_under_its_kind(site):
+def test_a_packaged_grader_is_available_under_its_kind(site: Path) -> None:
     declare(site, {"echo": f"{HERE}:EchoGrader"})
     assert plugins.graders()["echo"] is EchoGrader
     assert plugins.catalog().grader_params["echo"] is EchoParams
 
 
-def test_a_plugin_that_fails_to_import_grades_as_an_error_naming_it(site):
+def test_a_plugin_that_fails_to_import_grades_as_an_error_naming_it(site: Path) -> None:
     declare(site, {"wordcount": "acme_nope:WordCountGrader"})
     with pytest.raises(GraderError) as info:
         plugins.graders()["wordcount"]().grade(SimpleNamespace(), EchoParams())
@@ -157,7 +189,9 @@ def test_a_plugin_that_fails_to_import_grades_as_an_error_naming_it(site):
         ("def grade(:\n", "SyntaxError: "),
     ],
 )
-def test_a_plugin_module_that_raises_on_import_stands_in_with_the_error(site, source, error):
+def test_a_plugin_module_that_raises_on_import_stands_in_with_the_error(
+    site: Path, source: str, error: str
+) -> None:
     (site / "acme_broken.py").write_text(source)
     declare(site, {"broken": "acme_broken:Grader"})
     stand_in = plugins.graders()["broken"]
@@ -165,13 +199,15 @@ def test_a_plugin_module_that_raises_on_import_stands_in_with_the_error(site, so
     assert f"failed to load: {error}" in stand_in.problem
 
 
-def test_a_broken_plugins_stand_in_accepts_any_params(site):
+def test_a_broken_plugins_stand_in_accepts_any_params(site: Path) -> None:
     declare(site, {"wordcount": "acme_nope:WordCountGrader"})
     params = plugins.catalog().grader_params["wordcount"].model_validate({"min_words": 300})
     assert params.model_dump() == {"min_words": 300}
 
 
-def test_a_spec_naming_a_broken_plugin_still_loads(site, make_challenge):
+def test_a_spec_naming_a_broken_plugin_still_loads(
+    site: Path, make_challenge: Callable[..., Path]
+) -> None:
     declare(site, {"wordcount": "acme_nope:WordCountGrader"})
     root = make_challenge(lambda s: s["graders"][0].update(kind="wordcount", params={"n": 3}))
     assert load_challenge(root, plugins.catalog()).spec.graders[0].kind == "wordcount"
@@ -191,21 +227,23 @@ def test_a_spec_naming_a_broken_plugin_still_loads(site, make_challenge):
         ("paramless", f"{HERE}:ParamlessGrader", "has no Params model"),
     ],
 )
-def test_an_entry_point_that_is_not_a_grader_of_its_kind_is_reported(site, kind, value, problem):
+def test_an_entry_point_that_is_not_a_grader_of_its_kind_is_reported(
+    site: Path, kind: str, value: str, problem: str
+) -> None:
     declare(site, {kind: value})
     [reported] = plugins.plugin_problems()
     assert reported.startswith(f"grader plugin {kind!r} (acme-graders 1.2.0, {value}) {problem}")
     assert issubclass(plugins.graders()[kind], plugins.BrokenPluginGrader)
 
 
-def test_plugin_problems_list_only_the_broken_plugins(site):
+def test_plugin_problems_list_only_the_broken_plugins(site: Path) -> None:
     declare(site, {"echo": f"{HERE}:EchoGrader", "wordcount": "acme_nope:WordCountGrader"})
     assert [problem.split(" (")[0] for problem in plugins.plugin_problems()] == [
         "grader plugin 'wordcount'"
     ]
 
 
-def test_a_plugin_kind_clashing_with_a_builtin_names_both(site):
+def test_a_plugin_kind_clashing_with_a_builtin_names_both(site: Path) -> None:
     declare(site, {"pytest": f"{HERE}:PytestLookalike"})
     with pytest.raises(ProdprovenError) as info:
         plugins.graders()
@@ -215,7 +253,7 @@ def test_a_plugin_kind_clashing_with_a_builtin_names_both(site):
     assert f"grader plugin 'pytest' (acme-graders 1.2.0, {HERE}:PytestLookalike)" in message
 
 
-def test_two_packages_declaring_one_kind_name_both(site):
+def test_two_packages_declaring_one_kind_name_both(site: Path) -> None:
     declare(site, {"echo": f"{HERE}:EchoGrader"})
     declare(site, {"echo": "acme_nope:Echo"}, dist="rival-graders", version="0.3.0")
     with pytest.raises(ProdprovenError) as info:
@@ -223,15 +261,18 @@ def test_two_packages_declaring_one_kind_name_both(site):
     assert "acme-graders 1.2.0" in str(info.value) and "rival-graders 0.3.0" in str(info.value)
 
 
-def test_a_plugin_grader_that_raises_while_grading_records_a_failed_result(site, make_challenge):
+def test_a_plugin_grader_that_raises_while_grading_records_a_failed_result(
+    site: Path, make_challenge: Callable[..., Path]
+) -> None:
     declare(site, {"crashing": f"{HERE}:CrashingGrader"})
     root = make_challenge(lambda s: s.update(graders=[_grader_spec("crashing")], requirements=[]))
     events: list[tuple[str, dict[str, Any]]] = []
+    # run_graders reads only the evaluation's current grader: no run, plan or sandbox needed
     job = GradingJob(
-        run=None,
+        run=None,  # type: ignore[arg-type]
         challenge=load_challenge(root, plugins.catalog()),
-        plan=None,
-        evaluation=SimpleNamespace(current_grader=""),
+        plan=None,  # type: ignore[arg-type]
+        evaluation=SimpleNamespace(current_grader=""),  # type: ignore[arg-type]
         graders=plugins.graders(),
         report=lambda line: None,
         event=lambda kind, data: events.append((kind, data)),
@@ -243,7 +284,7 @@ def test_a_plugin_grader_that_raises_while_grading_records_a_failed_result(site,
     assert "grader.crashed" in [kind for kind, _ in events]
 
 
-def test_challenge_list_warns_about_a_broken_plugin_on_stderr(site, tmp_path):
+def test_challenge_list_warns_about_a_broken_plugin_on_stderr(site: Path, tmp_path: Path) -> None:
     declare(site, {"wordcount": "acme_nope:WordCountGrader"})
     listed = subprocess.run(
         [sys.executable, "-m", "prodproven.runner.cli", "challenge", "list"],

@@ -5,6 +5,7 @@ newest override's, else the graded one."""
 from __future__ import annotations
 
 import pytest
+
 from prodproven.runner.errors import ReviewError, RunNotFound, RunStateError
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.reviews import Reviews
@@ -15,17 +16,12 @@ RESULT = {"score": 72.0, "graders": [{"name": "latency", "score": 60.0}]}
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path}/s.db")
-
-
-@pytest.fixture
-def audit(store) -> Audit:
+def audit(store: Store) -> Audit:
     return Audit(store)
 
 
 @pytest.fixture
-def reviews(store, audit) -> Reviews:
+def reviews(store: Store, audit: Audit) -> Reviews:
     return Reviews(store, audit)
 
 
@@ -51,12 +47,12 @@ def new_run(store: Store, until: Status = Status.graded, score: float = 72.0) ->
 
 
 @pytest.fixture
-def graded(store) -> Run:
+def graded(store: Store) -> Run:
     return new_run(store)
 
 
 # notes ----------------------------------------------------------------------------------------
-def test_a_note_is_recorded_with_its_author_and_time(reviews, graded):
+def test_a_note_is_recorded_with_its_author_and_time(reviews: Reviews, graded: Run) -> None:
     before = utcnow()
     note = reviews.note(graded.id, "ada@firm.example", "  clean code, good tests  ")
     assert (note.kind, note.author, note.text) == (
@@ -69,63 +65,71 @@ def test_a_note_is_recorded_with_its_author_and_time(reviews, graded):
     assert reviews.for_run(graded.id) == [note]
 
 
-def test_a_note_is_written_to_the_audit_log(reviews, audit, graded):
+def test_a_note_is_written_to_the_audit_log(reviews: Reviews, audit: Audit, graded: Run) -> None:
     note = reviews.note(graded.id, "ada@firm.example", "clean code")
     [entry] = audit.entries(subject=graded.id)
     assert (entry.actor, entry.action) == ("ada@firm.example", "review.note")
     assert entry.data == {"review": note.id}
 
 
-def test_an_empty_note_is_refused(reviews, graded):
+def test_an_empty_note_is_refused(reviews: Reviews, graded: Run) -> None:
     with pytest.raises(ReviewError):
         reviews.note(graded.id, "ada@firm.example", "   ")
 
 
-def test_a_note_on_an_unknown_run_is_refused(reviews):
+def test_a_note_on_an_unknown_run_is_refused(reviews: Reviews) -> None:
     with pytest.raises(RunNotFound):
         reviews.note("nope", "ada@firm.example", "clean code")
 
 
-def test_a_note_may_be_left_on_a_run_that_is_not_graded(store, reviews):
+def test_a_note_may_be_left_on_a_run_that_is_not_graded(store: Store, reviews: Reviews) -> None:
     run = new_run(store, until=Status.running)
     assert reviews.note(run.id, "ada@firm.example", "still working").run_id == run.id
 
 
 # overrides ------------------------------------------------------------------------------------
-def test_an_override_without_a_reason_is_refused(reviews, graded):
+def test_an_override_without_a_reason_is_refused(reviews: Reviews, graded: Run) -> None:
     with pytest.raises(ReviewError, match="reason"):
         reviews.override(graded.id, "ada@firm.example", 90.0, "")
 
 
-def test_an_override_with_a_reason_shorter_than_10_characters_is_refused(reviews, graded):
+def test_an_override_with_a_reason_shorter_than_10_characters_is_refused(
+    reviews: Reviews, graded: Run
+) -> None:
     with pytest.raises(ReviewError, match="at least 10"):
         reviews.override(graded.id, "ada@firm.example", 90.0, "   too short      ")
     assert reviews.for_run(graded.id) == []
 
 
-def test_a_reason_of_exactly_10_characters_is_enough(reviews, graded):
+def test_a_reason_of_exactly_10_characters_is_enough(reviews: Reviews, graded: Run) -> None:
     assert reviews.override(graded.id, "ada@firm.example", 90.0, "0123456789").score == 90.0
 
 
 @pytest.mark.parametrize("score", [-0.1, 100.1, float("nan")])
-def test_an_overriding_score_outside_0_to_100_is_refused(reviews, graded, score):
+def test_an_overriding_score_outside_0_to_100_is_refused(
+    reviews: Reviews, graded: Run, score: float
+) -> None:
     with pytest.raises(ReviewError, match="0..100"):
         reviews.override(graded.id, "ada@firm.example", score, REASON)
 
 
 @pytest.mark.parametrize("score", [0.0, 100.0])
-def test_the_bounds_0_and_100_are_valid_overriding_scores(reviews, graded, score):
+def test_the_bounds_0_and_100_are_valid_overriding_scores(
+    reviews: Reviews, graded: Run, score: float
+) -> None:
     assert reviews.override(graded.id, "ada@firm.example", score, REASON).score == score
 
 
 @pytest.mark.parametrize("until", [Status.running, Status.submitted, Status.grading])
-def test_only_graded_runs_are_overridden(store, reviews, until):
+def test_only_graded_runs_are_overridden(store: Store, reviews: Reviews, until: Status) -> None:
     run = new_run(store, until=until)
     with pytest.raises(RunStateError, match="only graded runs"):
         reviews.override(run.id, "ada@firm.example", 90.0, REASON)
 
 
-def test_an_override_is_recorded_with_its_reason_and_the_score_it_replaced(reviews, graded):
+def test_an_override_is_recorded_with_its_reason_and_the_score_it_replaced(
+    reviews: Reviews, graded: Run
+) -> None:
     review = reviews.override(graded.id, "ada@firm.example", 88.04, REASON)
     assert review.kind == "override"
     assert review.author == "ada@firm.example"
@@ -134,19 +138,25 @@ def test_an_override_is_recorded_with_its_reason_and_the_score_it_replaced(revie
     assert review.previous_score == 72.0
 
 
-def test_an_override_is_written_to_the_audit_log(reviews, audit, graded):
+def test_an_override_is_written_to_the_audit_log(
+    reviews: Reviews, audit: Audit, graded: Run
+) -> None:
     review = reviews.override(graded.id, "ada@firm.example", 88.0, REASON)
     [entry] = audit.entries(subject=graded.id)
     assert (entry.actor, entry.action) == ("ada@firm.example", "review.override")
     assert entry.data == {"review": review.id, "score": 88.0, "previous": 72.0, "reason": REASON}
 
 
-def test_the_effective_score_is_the_graded_one_without_an_override(reviews, graded):
+def test_the_effective_score_is_the_graded_one_without_an_override(
+    reviews: Reviews, graded: Run
+) -> None:
     effective = reviews.effective(graded)
     assert (effective.score, effective.graded, effective.override) == (72.0, 72.0, None)
 
 
-def test_the_effective_score_is_the_newest_override(store, reviews, graded):
+def test_the_effective_score_is_the_newest_override(
+    store: Store, reviews: Reviews, graded: Run
+) -> None:
     reviews.override(graded.id, "ada@firm.example", 80.0, REASON)
     newest = reviews.override(graded.id, "bob@firm.example", 65.0, "second look at the logs")
     effective = reviews.effective(store.get(graded.id))
@@ -155,7 +165,9 @@ def test_the_effective_score_is_the_newest_override(store, reviews, graded):
     assert effective.override == newest
 
 
-def test_an_override_leaves_the_graded_result_of_the_run_untouched(store, reviews, graded):
+def test_an_override_leaves_the_graded_result_of_the_run_untouched(
+    store: Store, reviews: Reviews, graded: Run
+) -> None:
     reviews.override(graded.id, "ada@firm.example", 95.0, REASON)
     run = store.get(graded.id)
     assert run.score == 72.0
@@ -163,21 +175,23 @@ def test_an_override_leaves_the_graded_result_of_the_run_untouched(store, review
     assert run.status is Status.graded
 
 
-def test_each_override_records_the_score_it_replaced(reviews, graded):
+def test_each_override_records_the_score_it_replaced(reviews: Reviews, graded: Run) -> None:
     first = reviews.override(graded.id, "ada@firm.example", 80.0, REASON)
     second = reviews.override(graded.id, "bob@firm.example", 65.0, "second look at the logs")
     assert first.previous_score == 72.0
     assert second.previous_score == 80.0
 
 
-def test_reviews_are_appended_oldest_first(reviews, graded):
+def test_reviews_are_appended_oldest_first(reviews: Reviews, graded: Run) -> None:
     note = reviews.note(graded.id, "ada@firm.example", "clean code")
     override = reviews.override(graded.id, "ada@firm.example", 80.0, REASON)
     later = reviews.note(graded.id, "bob@firm.example", "agreed")
     assert reviews.for_run(graded.id) == [note, override, later]
 
 
-def test_overrides_returns_the_newest_override_of_each_run(store, reviews, graded):
+def test_overrides_returns_the_newest_override_of_each_run(
+    store: Store, reviews: Reviews, graded: Run
+) -> None:
     other = new_run(store, score=40.0)
     untouched = new_run(store)
     reviews.override(graded.id, "ada@firm.example", 80.0, REASON)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from prodproven.graders.notebook import NotebookParams
 from prodproven.runner import plugins
 from prodproven.runner.gate.static_checks import hidden_references, static_problems
@@ -17,7 +19,7 @@ LIMIT = 512 * 2**20
 
 
 @pytest.fixture
-def deploy(make_challenge, tmp_path: Path) -> tuple[Challenge, Material]:
+def deploy(make_challenge: Callable[..., Path], tmp_path: Path) -> tuple[Challenge, Material]:
     """deploy-model's folder and hidden material with every file its graders name."""
     root = make_challenge()
     hidden = tmp_path / "generated" / "hidden"
@@ -37,11 +39,11 @@ def problems(deploy: tuple[Challenge, Material], limit: int = LIMIT) -> dict[str
     return static_problems(challenge, material, plugins.catalog(), limit)
 
 
-def test_a_well_formed_challenge_has_no_problems(deploy):
+def test_a_well_formed_challenge_has_no_problems(deploy: tuple[Challenge, Material]) -> None:
     assert problems(deploy) == {"files": [], "leaks": [], "sizes": []}
 
 
-def test_a_hidden_file_named_by_a_grader_must_exist(deploy):
+def test_a_hidden_file_named_by_a_grader_must_exist(deploy: tuple[Challenge, Material]) -> None:
     _, material = deploy
     (material.hidden[0] / "load" / "batch256.json").unlink()
     assert problems(deploy)["files"] == [
@@ -50,7 +52,7 @@ def test_a_hidden_file_named_by_a_grader_must_exist(deploy):
     ]
 
 
-def test_the_reference_solution_must_exist(deploy):
+def test_the_reference_solution_must_exist(deploy: tuple[Challenge, Material]) -> None:
     challenge, _ = deploy
     shutil.rmtree(challenge.path("solution"))
     assert problems(deploy)["files"] == [
@@ -58,7 +60,7 @@ def test_the_reference_solution_must_exist(deploy):
     ]
 
 
-def test_the_service_script_must_be_in_the_starter(deploy):
+def test_the_service_script_must_be_in_the_starter(deploy: tuple[Challenge, Material]) -> None:
     challenge, _ = deploy
     challenge.path("workspace/start.sh").unlink()
     assert problems(deploy)["files"] == [
@@ -66,7 +68,9 @@ def test_the_service_script_must_be_in_the_starter(deploy):
     ]
 
 
-def test_an_image_recipe_referring_to_hidden_material_is_a_leak(deploy):
+def test_an_image_recipe_referring_to_hidden_material_is_a_leak(
+    deploy: tuple[Challenge, Material],
+) -> None:
     challenge, _ = deploy
     dockerfile = challenge.path("image/Dockerfile")
     lines = dockerfile.read_text().splitlines()
@@ -76,7 +80,9 @@ def test_an_image_recipe_referring_to_hidden_material_is_a_leak(deploy):
     ]
 
 
-def test_a_starter_file_referring_to_the_solution_is_a_leak(deploy):
+def test_a_starter_file_referring_to_the_solution_is_a_leak(
+    deploy: tuple[Challenge, Material],
+) -> None:
     challenge, _ = deploy
     challenge.path("workspace/notes.md").write_text("see ../solution/app.py\n")
     assert problems(deploy)["leaks"] == [
@@ -84,7 +90,9 @@ def test_a_starter_file_referring_to_the_solution_is_a_leak(deploy):
     ]
 
 
-def test_a_copy_of_a_hidden_file_in_the_starter_is_a_leak(deploy):
+def test_a_copy_of_a_hidden_file_in_the_starter_is_a_leak(
+    deploy: tuple[Challenge, Material],
+) -> None:
     challenge, material = deploy
     shutil.copy(material.hidden[0] / "correctness" / "expected.json", challenge.path("workspace"))
     leaks = problems(deploy)["leaks"]
@@ -94,13 +102,13 @@ def test_a_copy_of_a_hidden_file_in_the_starter_is_a_leak(deploy):
     ]
 
 
-def test_a_starter_over_the_submit_limit_is_too_big(deploy):
+def test_a_starter_over_the_submit_limit_is_too_big(deploy: tuple[Challenge, Material]) -> None:
     assert problems(deploy, limit=1024)["sizes"][0].startswith(
         "the starter workspace is 0.0 MiB, over the submit limit of 0.0 MiB"
     )
 
 
-def test_hidden_references_walk_nested_parameter_models():
+def test_hidden_references_walk_nested_parameter_models() -> None:
     params = NotebookParams.model_validate(
         {"path": "a.ipynb", "expectations": [{"tag": "t", "truth": "drift/truth.json"}]}
     )

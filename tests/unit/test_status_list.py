@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner.credentials import data_integrity, status_list
 from prodproven.runner.credentials.issuer_key import IssuerKey, issuer_key
 from prodproven.runner.credentials.linked_data import undefined_terms

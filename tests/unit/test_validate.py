@@ -10,13 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prodproven.runner import plugins
+from prodproven.runner.gate import validate
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
-from prodproven.runner.gate.validate import judge_cheat, validate_challenge
+from prodproven.runner.gate.validate import Tier, Validation, judge_cheat, validate_challenge
 from prodproven.runner.grading.uncertainty import load_regrading
 from prodproven.runner.runs.store import Run, Status, utcnow
 from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.runner.spec.prepare import Material
+from tests.conftest import BUILTIN, MakeChallenge
+from tests.unit.fakes import as_runner
+from tests.unit.resultsupport import grader_entry
 
 
 def document(
@@ -24,13 +29,15 @@ def document(
     total: float,
     findings: tuple[str, ...] = (),
     passed: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "score": total,
         "passed": total >= 70 if passed is None else passed,
         "requirements": [],
-        "graders": [{"name": name, "score": score} for name, score in scores.items()],
-        "integrity": [{"grader": name, "message": "forged"} for name in findings],
+        "graders": [grader_entry(name, score) for name, score in scores.items()],
+        "integrity": [
+            {"grader": name, "kind": "forged_output", "message": "forged"} for name in findings
+        ],
     }
 
 
@@ -63,7 +70,7 @@ STARTER = {"correctness": 0.0, "robustness": 0.0, "load": 0.0, "batch-load": 0.0
 
 
 @dataclass
-class FakeRunner:
+class TableRunner:
     """Scores submissions from a table; re-grading returns the next of ``regrades``."""
 
     material_: Material
@@ -118,7 +125,7 @@ class IdleCheat(Cheat):
 
 
 @pytest.fixture
-def deploy(make_challenge, tmp_path) -> Challenge:
+def deploy(make_challenge: MakeChallenge, tmp_path: Path) -> Challenge:
     """deploy-model without its calibration ladder (tests below add their own)."""
     return load_challenge(
         make_challenge(lambda spec: spec.pop("calibration", None)), plugins.catalog()
@@ -126,7 +133,7 @@ def deploy(make_challenge, tmp_path) -> Challenge:
 
 
 @pytest.fixture
-def runner(deploy, tmp_path) -> FakeRunner:
+def runner(deploy: Challenge, tmp_path: Path) -> TableRunner:
     hidden = tmp_path / "hidden"
     for rel in (
         "correctness/inputs.json",
@@ -139,11 +146,11 @@ def runner(deploy, tmp_path) -> FakeRunner:
         (hidden / rel).write_text(json.dumps([rel]))
     material = Material(workspace=(deploy.path("workspace"),), hidden=(hidden,), setup=())
     steady = document(REFERENCE, 98.0)
-    return FakeRunner(material, regrades=[steady, steady], data_dir=tmp_path / "data")
+    return TableRunner(material, regrades=[steady, steady], data_dir=tmp_path / "data")
 
 
-def test_a_sound_challenge_passes_every_step(runner, deploy):
-    verdict = validate_challenge(runner, deploy, [ConstantCheat(), IdleCheat()])
+def test_a_sound_challenge_passes_every_step(runner: TableRunner, deploy: Challenge) -> None:
+    verdict = validate_challenge(as_runner(runner), deploy, [ConstantCheat(), IdleCheat()])
     assert verdict["ok"], json.dumps(verdict, indent=1)
     sections = [(c["section"], c["label"]) for c in verdict["checks"]]
     assert sections == [
@@ -161,7 +168,9 @@ def test_a_sound_challenge_passes_every_step(runner, deploy):
     assert idle["skipped"] and idle["detail"] == "no grader it attacks"
 
 
-def test_with_jobs_the_scripted_runs_go_at_once_and_keep_their_order(runner, deploy):
+def test_with_jobs_the_scripted_runs_go_at_once_and_keep_their_order(
+    runner: TableRunner, deploy: Challenge, monkeypatch: pytest.MonkeyPatch
+) -> None:
     together = threading.Barrier(3, timeout=10)
     scripted = runner.run_scripted
 
@@ -169,34 +178,41 @@ def test_with_jobs_the_scripted_runs_go_at_once_and_keep_their_order(runner, dep
         together.wait()  # breaks (and the gate fails) unless all three runs are under way
         return scripted(*args, **kwargs)
 
-    runner.run_scripted = run_scripted  # type: ignore[method-assign]
-    verdict = validate_challenge(runner, deploy, [ConstantCheat()], jobs=3)
+    monkeypatch.setattr(runner, "run_scripted", run_scripted)
+    verdict = validate_challenge(as_runner(runner), deploy, [ConstantCheat()], jobs=3)
     assert verdict["ok"], json.dumps(verdict, indent=1)
     labels = [c["label"] for c in verdict["checks"] if c["section"] != "static"]
     assert labels == ["reference", "starter", "constant", "noise"]
 
 
-def test_a_static_problem_stops_the_gate_before_anything_runs(runner, deploy):
+def test_a_static_problem_stops_the_gate_before_anything_runs(
+    runner: TableRunner, deploy: Challenge
+) -> None:
     deploy.path("workspace/start.sh").unlink()
-    verdict = validate_challenge(runner, deploy, [ConstantCheat()])
+    verdict = validate_challenge(as_runner(runner), deploy, [ConstantCheat()])
     assert not verdict["ok"]
     assert {c["section"] for c in verdict["checks"]} == {"static"}
     assert runner.runs == []
 
 
-def test_a_reference_below_its_band_fails(runner, deploy):
-    runner.run_scripted = lambda *a, **k: make_run("ref", document(REFERENCE, 80.0))  # type: ignore[method-assign]
-    verdict = validate_challenge(runner, deploy, [])
+def test_a_reference_below_its_band_fails(
+    runner: TableRunner, deploy: Challenge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    low = document(REFERENCE, 80.0)
+    monkeypatch.setattr(runner, "run_scripted", lambda *a, **k: make_run("ref", low))
+    verdict = validate_challenge(as_runner(runner), deploy, [])
     reference = next(c for c in verdict["checks"] if c["section"] == "reference")
     assert not reference["ok"] and reference["detail"] == "scored 80.0, band >= 90; passed"
 
 
-def test_noise_fails_a_grader_whose_spread_exceeds_the_tolerance(runner, deploy):
+def test_noise_fails_a_grader_whose_spread_exceeds_the_tolerance(
+    runner: TableRunner, deploy: Challenge
+) -> None:
     runner.regrades = [
         document({**REFERENCE, "load": 0.70}, 90.0),
         document({**REFERENCE, "load": 0.99}, 99.0),
     ]
-    verdict = validate_challenge(runner, deploy, [])
+    verdict = validate_challenge(as_runner(runner), deploy, [])
     noise = verdict["checks"][-1]
     assert not noise["ok"]
     assert noise["spread"]["load"] == 29.0 and noise["spread"]["total"] == 9.0
@@ -204,25 +220,29 @@ def test_noise_fails_a_grader_whose_spread_exceeds_the_tolerance(runner, deploy)
     assert noise["scores"]["load"] == [95.0, 70.0, 99.0]
 
 
-def test_noise_grades_the_reference_as_often_as_asked(runner, deploy):
+def test_noise_grades_the_reference_as_often_as_asked(
+    runner: TableRunner, deploy: Challenge
+) -> None:
     runner.regrades = [document(REFERENCE, 98.0)] * 4
-    verdict = validate_challenge(runner, deploy, [], repeats=5)
+    verdict = validate_challenge(as_runner(runner), deploy, [], repeats=5)
     assert verdict["checks"][-1]["repeats"] == 5 and runner.regrades == []
 
 
-def test_noise_records_each_graders_regrading_spread_for_later_gradings(runner, deploy):
+def test_noise_records_each_graders_regrading_spread_for_later_gradings(
+    runner: TableRunner, deploy: Challenge
+) -> None:
     runner.regrades = [
         document({**REFERENCE, "load": 0.85}, 95.0),
         document({**REFERENCE, "load": 0.90}, 96.0),
     ]
-    validate_challenge(runner, deploy, [])
+    validate_challenge(as_runner(runner), deploy, [])
     recorded = load_regrading(runner.data_dir, "deploy-model", deploy.spec.version)
     assert recorded is not None and recorded.gradings == 3
     assert recorded.sd["load"] == pytest.approx(0.05, abs=1e-4)  # sd of 0.95, 0.85, 0.90
     assert recorded.sd["correctness"] == 0.0
 
 
-def laddered(make_challenge, order: list[str]) -> Challenge:
+def laddered(make_challenge: MakeChallenge, order: list[str]) -> Challenge:
     """deploy-model with a two-rung calibration ladder and the given order."""
 
     def change(spec: dict[str, Any]) -> None:
@@ -241,14 +261,14 @@ def laddered(make_challenge, order: list[str]) -> Challenge:
 
 
 def test_calibration_submissions_land_in_their_bands_with_the_expected_verdict(
-    runner, make_challenge
-):
+    runner: TableRunner, make_challenge: MakeChallenge
+) -> None:
     challenge = laddered(make_challenge, ["reference", "fine", "slow", "starter"])
     runner.ladder = {
         "slow": document(REFERENCE, 55.0, passed=False),
         "fine": document(REFERENCE, 90.0, passed=True),
     }
-    verdict = validate_challenge(runner, challenge, [])
+    verdict = validate_challenge(as_runner(runner), challenge, [])
     assert verdict["ok"], json.dumps(verdict, indent=1)
     ladder = {c["label"]: c for c in verdict["checks"] if c["section"] in ("calibration", "order")}
     assert ladder["slow"]["detail"] == "scored 55.0, band <= 60; not passed"
@@ -256,34 +276,38 @@ def test_calibration_submissions_land_in_their_bands_with_the_expected_verdict(
 
 
 def test_a_calibration_submission_with_the_wrong_verdict_fails_even_in_its_band(
-    runner, make_challenge
-):
+    runner: TableRunner, make_challenge: MakeChallenge
+) -> None:
     challenge = laddered(make_challenge, [])
     runner.ladder = {
         "slow": document(REFERENCE, 58.0, passed=True),
         "fine": document(REFERENCE, 90.0, passed=True),
     }
-    verdict = validate_challenge(runner, challenge, [])
+    verdict = validate_challenge(as_runner(runner), challenge, [])
     slow = next(c for c in verdict["checks"] if c["label"] == "slow")
     assert not verdict["ok"] and not slow["ok"]
     assert slow["detail"] == "scored 58.0, band <= 60; passed, expected not passed"
 
 
-def test_a_ladder_out_of_order_fails_the_order_check(runner, make_challenge):
+def test_a_ladder_out_of_order_fails_the_order_check(
+    runner: TableRunner, make_challenge: MakeChallenge
+) -> None:
     challenge = laddered(make_challenge, ["reference", "slow", "fine"])
     runner.ladder = {
         "slow": document(REFERENCE, 55.0, passed=False),
         "fine": document(REFERENCE, 90.0, passed=True),
     }
-    verdict = validate_challenge(runner, challenge, [])
+    verdict = validate_challenge(as_runner(runner), challenge, [])
     order = next(c for c in verdict["checks"] if c["section"] == "order")
     assert not order["ok"] and order["detail"] == "fine (90.0) scored above slow (55.0)"
 
 
-def test_a_reference_that_misses_a_requirement_fails_even_in_its_band(runner, deploy):
+def test_a_reference_that_misses_a_requirement_fails_even_in_its_band(
+    runner: TableRunner, deploy: Challenge, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = document(REFERENCE, 95.0, passed=False)
-    runner.run_scripted = lambda *a, **k: make_run("ref", doc)  # type: ignore[method-assign]
-    verdict = validate_challenge(runner, deploy, [])
+    monkeypatch.setattr(runner, "run_scripted", lambda *a, **k: make_run("ref", doc))
+    verdict = validate_challenge(as_runner(runner), deploy, [])
     reference = next(c for c in verdict["checks"] if c["section"] == "reference")
     assert not reference["ok"]
     assert reference["detail"] == "scored 95.0, band >= 90; not passed, expected passed"
@@ -292,32 +316,54 @@ def test_a_reference_that_misses_a_requirement_fails_even_in_its_band(runner, de
 PROBE = Probe(("correctness", "load"), "a constant server")
 
 
-def test_a_cheat_scoring_zero_on_every_attacked_grader_passes():
+def test_a_cheat_scoring_zero_on_every_attacked_grader_passes() -> None:
     run = make_run("c", document({"correctness": 0.0, "load": 0.0, "robustness": 0.4}, 10.0))
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
     assert check.ok and check.detail == "correctness: 0, load: 0"
 
 
-def test_a_cheat_scoring_on_an_attacked_grader_fails():
+def test_a_cheat_scoring_on_an_attacked_grader_fails() -> None:
     run = make_run("c", document({"correctness": 0.0, "load": 0.83}, 40.0))
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
     assert not check.ok and check.detail == "load scored 0.83 without a finding"
 
 
-def test_a_cheat_caught_by_an_integrity_finding_passes():
+def test_a_cheat_caught_by_an_integrity_finding_passes() -> None:
     run = make_run("c", document({"correctness": 0.0, "load": 0.5}, 20.0, findings=("load",)))
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
     assert check.ok and check.detail == "correctness: 0, load: finding"
 
 
-def test_a_cheat_that_reached_the_answer_server_fails_whatever_it_scored():
+def test_a_cheat_that_reached_the_answer_server_fails_whatever_it_scored() -> None:
     run = make_run("c", document({"correctness": 0.0, "load": 0.0}, 0.0))
-    hits = [{"from": "172.17.0.5", "path": "/key", "visitor": "constant"}]
+    hits: list[dict[str, str | None]] = [
+        {"from": "172.17.0.5", "path": "/key", "visitor": "constant"}
+    ]
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=hits)
     assert not check.ok and check.detail == "reached the answer server 1 times from 172.17.0.5"
 
 
-def test_a_cheat_whose_run_did_not_grade_fails():
+def test_a_cheat_whose_run_did_not_grade_fails() -> None:
     run = make_run("c", document({}, 0.0), status=Status.errored)
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
     assert not check.ok and check.detail.endswith("the run ended errored: boom")
+
+
+def test_the_ci_tier_leaves_out_the_noise_gradings_and_records_no_regrading(
+    runner: TableRunner, deploy: Challenge
+) -> None:
+    verdict = validate_challenge(as_runner(runner), deploy, [], tier=Tier.ci)
+    noise = verdict["checks"][-1]
+    assert verdict["ok"] and noise["section"] == "noise" and noise["skipped"]
+    assert len(runner.regrades) == 2  # nothing was graded again
+    assert load_regrading(runner.data_dir, deploy.id, deploy.spec.version) is None
+
+
+def test_the_ci_tier_runs_the_reference_against_the_drawn_fault_only(runner: TableRunner) -> None:
+    incidents = load_challenge(BUILTIN / "incident-response", plugins.catalog())
+    labels: dict[Tier, list[str]] = {}
+    for tier in Tier:
+        gate = Validation(as_runner(runner), incidents, [], 3, tier=tier)
+        labels[tier] = [planned.label for planned in validate._references(gate)]
+    assert labels[Tier.release] == [f"reference ({f.name})" for f in incidents.spec.faults]
+    assert labels[Tier.ci] == ["reference (bad-model-rollout)"]

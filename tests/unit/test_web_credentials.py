@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from prodproven.runner.credentials.status_list import fetch_json
-
 from tests.unit.test_credentials import FAILED_SLO, RESULT
 from tests.unit.test_web_pages import graded as graded_run
 from tests.unit.test_web_pages import invitation_link, start
-from tests.unit.websupport import Web, csrf_of, make_web
+from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
 
 PASSED = {key: RESULT[key] for key in ("passed", "requirements", "uncertainty")}
 
@@ -23,8 +22,10 @@ PASSED = {key: RESULT[key] for key in ("passed", "requirements", "uncertainty")}
 def judged(web: Web, run_id: str, **verdict: Any) -> str:
     """Give the run's graded result the pass verdict and requirements (``PASSED`` unless
     ``verdict`` says otherwise; a None value removes the key)."""
-    result = {**(web.portal.store.get(run_id).result or {}), **PASSED, **verdict}
-    web.portal.store.update(run_id, result={k: v for k, v in result.items() if v is not None})
+    result = {**(web.portal.records.store.get(run_id).result or {}), **PASSED, **verdict}
+    web.portal.records.store.update(
+        run_id, result={k: v for k, v in result.items() if v is not None}
+    )
     return run_id
 
 
@@ -51,7 +52,9 @@ def issue(web: Web, run_id: str) -> tuple[str, str]:
     return location, web.client().get(location).text
 
 
-def test_an_assessor_issues_a_credential_and_its_public_page_says_it_is_valid(tmp_path):
+def test_an_assessor_issues_a_credential_and_its_public_page_says_it_is_valid(
+    tmp_path: Path,
+) -> None:
     web = make_web(tmp_path)
     location, public = issue(web, graded(web))
     assert location.startswith("/credentials/urn:uuid:")
@@ -59,7 +62,7 @@ def test_an_assessor_issues_a_credential_and_its_public_page_says_it_is_valid(tm
     assert "Deploy a model behind an SLO" in public and "did:key:z6Mk" in public
 
 
-def test_the_public_page_carries_no_private_evidence(tmp_path):
+def test_the_public_page_carries_no_private_evidence(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     run_id = graded(web)
     _, public = issue(web, run_id)
@@ -67,21 +70,23 @@ def test_the_public_page_carries_no_private_evidence(tmp_path):
     assert f"/runs/{run_id}/files" not in public and "workspace.tar" not in public
 
 
-def test_a_revoked_credentials_public_page_says_why(tmp_path):
+def test_a_revoked_credentials_public_page_says_why(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     location, _ = issue(web, graded(web))
     credential_id = location.removeprefix("/credentials/")
-    web.portal.credentials.revoke(credential_id, "ada@acme.test", "plagiarised from a friend")
+    web.portal.records.credentials.revoke(
+        credential_id, "ada@acme.test", "plagiarised from a friend"
+    )
     public = web.client().get(location).text
     assert "Not valid now" in public and "plagiarised from a friend" in public
 
 
-def test_an_unknown_credential_is_404(tmp_path):
+def test_an_unknown_credential_is_404(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     assert web.client().get("/credentials/urn:uuid:nope").status_code == 404
 
 
-def test_issuing_below_the_pass_score_shows_why_on_the_run_page(tmp_path):
+def test_issuing_below_the_pass_score_shows_why_on_the_run_page(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     run_id = graded(web)
     browser = web.assessor()
@@ -95,23 +100,23 @@ def test_issuing_below_the_pass_score_shows_why_on_the_run_page(tmp_path):
     assert answer.status_code == 400 and "pass score of 70" in answer.text
 
 
-def test_issuing_needs_the_forms_csrf_secret(tmp_path):
+def test_issuing_needs_the_forms_csrf_secret(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     run_id = graded(web)
     answer = web.assessor().post(f"/runs/{run_id}/credentials", data={"csrf": "forged"})
     assert answer.status_code == 403
 
 
-def test_the_candidate_downloads_their_credential(tmp_path):
+def test_the_candidate_downloads_their_credential(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     link = invitation_link(web, "Eve")
     candidate = web.candidate(link)
     start(web, candidate)
     page = candidate.get("/candidate/submit")
     candidate.post("/candidate/submit", data={"csrf": csrf_of(page.text)})
-    invitation = web.portal.invitations.list()[0]
-    candidate.app.state.jobs.wait(invitation.id, timeout=10)
-    run_id = web.portal.invitations.get(invitation.id).run_id
+    invitation = web.portal.records.invitations.list()[0]
+    jobs_of(candidate).wait(invitation.id, timeout=10)
+    run_id = web.portal.records.invitations.get(invitation.id).run_id
     assert run_id is not None
     issue(web, judged(web, run_id))
     assert 'data-testid="credential-download"' in candidate.get("/candidate").text
@@ -120,7 +125,7 @@ def test_the_candidate_downloads_their_credential(tmp_path):
     assert json.loads(download.text)["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
 
 
-def test_the_candidate_page_shows_runs_current_levels_and_the_history_chart(tmp_path):
+def test_the_candidate_page_shows_runs_current_levels_and_the_history_chart(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     run_id = graded(web, "Dana")
     page = web.assessor().get("/candidates/Dana")
@@ -130,7 +135,7 @@ def test_the_candidate_page_shows_runs_current_levels_and_the_history_chart(tmp_
     assert "<svg" in page.text and "Competencies over time" in page.text
 
 
-def test_another_firms_assessor_does_not_learn_the_candidate_exists(tmp_path):
+def test_another_firms_assessor_does_not_learn_the_candidate_exists(tmp_path: Path) -> None:
     web = make_web(tmp_path)
     graded(web, "Dana")
     assert web.assessor("eve@other.test", firm="other").get("/candidates/Dana").status_code == 404
@@ -172,15 +177,15 @@ def test_a_revoked_credential_fails_verification_through_the_served_status_list(
 ) -> None:
     web = make_web(tmp_path)
     location, _ = issue(web, graded(web))
-    issued = web.portal.credentials.get(location.removeprefix("/credentials/"))
+    issued = web.portal.records.credentials.get(location.removeprefix("/credentials/"))
     through_the_app = partial(fetch_json, client=web.client())
 
     def revocation() -> Any:
-        verdict = web.portal.credentials.verify(issued.document, fetch=through_the_app)
+        verdict = web.portal.records.credentials.verify(issued.document, fetch=through_the_app)
         return next(c for c in verdict.checks if c.name == "revocation")
 
     assert revocation().ok and not revocation().warning
-    web.portal.credentials.revoke(issued.id, "ada@acme.test", "plagiarised from a friend")
+    web.portal.records.credentials.revoke(issued.id, "ada@acme.test", "plagiarised from a friend")
     assert not revocation().ok
     assert revocation().detail.startswith("revoked: bit 0 of the issuer's status list")
 

@@ -4,29 +4,31 @@ real store; the runner is a fake that starts and grades instantly)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from prodproven.runner.portal.core import Actor
+from fastapi.testclient import TestClient
 
-from tests.unit.websupport import Web, csrf_of, make_web
+from prodproven.runner.portal.access import Actor
+from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
 
 
 @pytest.fixture
-def web(tmp_path) -> Web:
+def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
 
 
 def invitation_link(web: Web, name: str = "Cleo") -> str:
-    _, link = web.portal.invite(
+    _, link = web.portal.invitations.invite(
         Actor("lead@acme.test", "acme"), "deploy-model", name, f"{name.lower()}@x.test"
     )
     return link
 
 
-def start(web: Web, candidate) -> None:
+def start(web: Web, candidate: TestClient) -> None:
     page = candidate.get("/candidate")
     candidate.post("/candidate/start", data={"csrf": csrf_of(page.text)})
-    candidate.app.state.jobs.wait(web.portal.invitations.list()[0].id, timeout=10)
+    jobs_of(candidate).wait(web.portal.records.invitations.list()[0].id, timeout=10)
 
 
 def graded(web: Web, name: str = "Dana") -> str:
@@ -34,14 +36,14 @@ def graded(web: Web, name: str = "Dana") -> str:
     start(web, candidate)
     page = candidate.get("/candidate/submit")
     candidate.post("/candidate/submit", data={"csrf": csrf_of(page.text)})
-    invitation = next(i for i in web.portal.invitations.list() if i.candidate_name == name)
-    candidate.app.state.jobs.wait(invitation.id, timeout=10)
+    invitation = next(i for i in web.portal.records.invitations.list() if i.candidate_name == name)
+    jobs_of(candidate).wait(invitation.id, timeout=10)
     assert invitation.run_id is not None
     return invitation.run_id
 
 
 # candidates ------------------------------------------------------------------------------------
-def test_the_candidate_page_shows_the_brief_before_the_start(web):
+def test_the_candidate_page_shows_the_brief_before_the_start(web: Web) -> None:
     candidate = web.candidate(invitation_link(web))
     page = candidate.get("/candidate")
     assert "Deploy a model behind an SLO" in page.text
@@ -49,7 +51,7 @@ def test_the_candidate_page_shows_the_brief_before_the_start(web):
     assert "Start the challenge" in page.text
 
 
-def test_starting_shows_the_clock_counting_down_from_the_server_deadline(web):
+def test_starting_shows_the_clock_counting_down_from_the_server_deadline(web: Web) -> None:
     candidate = web.candidate(invitation_link(web))
     start(web, candidate)
     status = candidate.get("/candidate/status").json()
@@ -60,15 +62,15 @@ def test_starting_shows_the_clock_counting_down_from_the_server_deadline(web):
     assert 'data-testid="clock"' in page and "/static/clock.js" in page
 
 
-def test_a_refresh_shows_the_same_run(web):
+def test_a_refresh_shows_the_same_run(web: Web) -> None:
     candidate = web.candidate(invitation_link(web))
     start(web, candidate)
     first = candidate.get("/candidate/status").json()["deadline"]
     assert candidate.get("/candidate/status").json()["deadline"] == first
-    assert len(web.portal.store.list_runs()) == 1
+    assert len(web.portal.records.store.list_runs()) == 1
 
 
-def test_jupyterlab_is_linked_through_the_app_and_services_on_loopback(web):
+def test_jupyterlab_is_linked_through_the_app_and_services_on_loopback(web: Web) -> None:
     candidate = web.candidate(invitation_link(web))
     start(web, candidate)
     page = candidate.get("/candidate").text
@@ -78,14 +80,14 @@ def test_jupyterlab_is_linked_through_the_app_and_services_on_loopback(web):
     assert service.headers["location"] == "http://127.0.0.1:2/service"
 
 
-def test_submitting_asks_for_confirmation_then_shows_the_status(web):
+def test_submitting_asks_for_confirmation_then_shows_the_status(web: Web) -> None:
     candidate = web.candidate(invitation_link(web))
     start(web, candidate)
     confirm = candidate.get("/candidate/submit")
     assert "Yes, submit now" in confirm.text
-    assert web.portal.store.list_runs()[0].status.value == "running"
+    assert web.portal.records.store.list_runs()[0].status.value == "running"
     candidate.post("/candidate/submit", data={"csrf": csrf_of(confirm.text)})
-    candidate.app.state.jobs.wait(web.portal.invitations.list()[0].id, timeout=10)
+    jobs_of(candidate).wait(web.portal.records.invitations.list()[0].id, timeout=10)
     status = candidate.get("/candidate/status").json()
     assert status["status"] == "graded"
     assert "received" in status["message"]
@@ -93,7 +95,7 @@ def test_submitting_asks_for_confirmation_then_shows_the_status(web):
 
 
 # assessors -------------------------------------------------------------------------------------
-def test_the_runs_list_filters_and_sorts(web):
+def test_the_runs_list_filters_and_sorts(web: Web) -> None:
     first, second = graded(web, "Dana"), graded(web, "Bea")
     browser = web.assessor()
     listing = browser.get("/runs?sort=candidate&order=asc").text
@@ -103,7 +105,7 @@ def test_the_runs_list_filters_and_sorts(web):
     assert second not in browser.get("/runs?min_score=101").text
 
 
-def test_the_run_page_shows_score_graders_plots_notebook_files_and_events(web):
+def test_the_run_page_shows_score_graders_plots_notebook_files_and_events(web: Web) -> None:
     run_id = graded(web)
     page = web.assessor().get(f"/runs/{run_id}").text
     assert 'data-testid="score">100.0<' in page
@@ -114,7 +116,7 @@ def test_the_run_page_shows_score_graders_plots_notebook_files_and_events(web):
     assert "status.graded" in page
 
 
-def test_an_override_changes_the_shown_score_and_keeps_the_graded_one(web):
+def test_an_override_changes_the_shown_score_and_keeps_the_graded_one(web: Web) -> None:
     run_id = graded(web)
     browser = web.assessor()
     page = browser.get(f"/runs/{run_id}")
@@ -129,12 +131,12 @@ def test_an_override_changes_the_shown_score_and_keeps_the_graded_one(web):
     shown = browser.get(f"/runs/{run_id}").text
     assert 'data-testid="score">72.5<' in shown
     assert "overridden from 100.0 by ada@acme.test" in shown
-    assert web.portal.store.get(run_id).score == 100.0
-    entry = web.portal.audit.entries(subject=run_id)[0]
+    assert web.portal.records.store.get(run_id).score == 100.0
+    entry = web.portal.records.audit.entries(subject=run_id)[0]
     assert entry.action == "review.override" and entry.actor == "ada@acme.test"
 
 
-def test_a_note_is_shown_with_its_author(web):
+def test_a_note_is_shown_with_its_author(web: Web) -> None:
     run_id = graded(web)
     browser = web.assessor()
     page = browser.get(f"/runs/{run_id}")
@@ -145,9 +147,11 @@ def test_a_note_is_shown_with_its_author(web):
     assert "Clean service code." in shown and "ada@acme.test" in shown
 
 
-def test_the_report_is_self_contained_and_includes_reviews(web):
+def test_the_report_is_self_contained_and_includes_reviews(web: Web) -> None:
     run_id = graded(web)
-    web.portal.override(Actor("ada@acme.test", "acme"), run_id, 80, "Partial credit for p95.")
+    web.portal.reviews.override(
+        Actor("ada@acme.test", "acme"), run_id, 80, "Partial credit for p95."
+    )
     report = web.assessor().get(f"/runs/{run_id}/report.html")
     assert report.headers["content-disposition"].startswith("attachment")
     html = report.text
@@ -156,14 +160,14 @@ def test_the_report_is_self_contained_and_includes_reviews(web):
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
-def test_compare_puts_candidates_of_a_challenge_side_by_side(web):
+def test_compare_puts_candidates_of_a_challenge_side_by_side(web: Web) -> None:
     first, second = graded(web, "Dana"), graded(web, "Bea")
     page = web.assessor().get("/compare?challenge=deploy-model").text
     assert first in page and second in page
     assert '<th class="num">correctness</th>' in page
 
 
-def test_an_assessor_invites_and_sees_the_link_once(web):
+def test_an_assessor_invites_and_sees_the_link_once(web: Web) -> None:
     browser = web.assessor()
     page = browser.get("/invitations")
     created = browser.post(
@@ -183,14 +187,14 @@ def test_an_assessor_invites_and_sees_the_link_once(web):
 
 
 # API -------------------------------------------------------------------------------------------
-def test_the_openapi_document_describes_the_api_with_bearer_auth(web):
+def test_the_openapi_document_describes_the_api_with_bearer_auth(web: Web) -> None:
     document = web.client().get("/openapi.json").json()
     assert {"/api/runs", "/api/runs/{run_id}", "/api/invitations"} <= set(document["paths"])
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert not any(path.startswith("/runs") for path in document["paths"])
 
 
-def test_the_api_invites_lists_reviews_and_reads_results(web):
+def test_the_api_invites_lists_reviews_and_reads_results(web: Web) -> None:
     client = web.client()
     headers = {"Authorization": f"Bearer {web.token()}"}
     created = client.post(
@@ -216,3 +220,13 @@ def test_the_api_invites_lists_reviews_and_reads_results(web):
     assert [r["kind"] for r in detail["reviews"]] == ["note", "override"]
     kinds = [e["kind"] for e in client.get(f"/api/runs/{run_id}/events", headers=headers).json()]
     assert "status.graded" in kinds
+
+
+def test_the_web_jobs_of_a_candidate_go_to_the_log_file_with_their_run(web: Web) -> None:
+    run_id = graded(web)
+    invitation = web.portal.records.invitations.list()[0].id
+    text = (web.settings.data_dir / "logs" / "prodproven.log").read_text()
+    assert f"invitation {invitation}: run {run_id} created" in text
+    assert f"start job for {invitation} done: run {run_id} is running" in text
+    assert f"grade job for {invitation} started on run {run_id}" in text
+    assert f"grade job for {invitation} done: run {run_id} is graded" in text

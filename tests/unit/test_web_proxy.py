@@ -9,22 +9,27 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
-from prodproven.runner.portal.core import Actor, Portal
-from prodproven.runner.runs.lab import LAB_BASE_URL, LabLink
-from prodproven.runner.runs.store import Status
-from prodproven.runner.web import proxy
-from prodproven.runner.web.app import SECURITY_HEADERS
+from fastapi.testclient import TestClient
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.unit.websupport import FakeRunner, Web, make_web
+from prodproven.runner.portal.access import Actor
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.runs.lab import LAB_BASE_URL, LabLink
+from prodproven.runner.runs.store import Status
+from prodproven.runner.web import proxy
+from prodproven.runner.web.app import SECURITY_HEADERS
+from tests.unit.fakes import FakeRunner, as_runner
+from tests.unit.websupport import Web, make_web
 
 ORIGIN = "http://127.0.0.1:8080"  # the test client's base URL: the app's own origin
 WS = f"ws://127.0.0.1:8080{LAB_BASE_URL}"  # absolute, so the browser's cookies go along
@@ -69,7 +74,7 @@ class Upstream:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
-    def authorised(self, headers: Any) -> bool:
+    def authorised(self, headers: Headers) -> bool:
         token = headers.get("authorization", "").removeprefix("token ")
         self.tokens.append(token)
         return token.startswith("t-")
@@ -139,8 +144,8 @@ class LabRunner(FakeRunner):
     default: Upstream | None = None
     upstreams: dict[str, Upstream] = field(default_factory=dict)
 
-    def lab(self, run_id: str) -> LabLink:  # type: ignore[override]
-        self.lab_calls.append(run_id)
+    def lab(self, run_id: str) -> LabLink:
+        self.calls.append(("lab", run_id))
         upstream = self.upstreams.get(run_id, self.default)
         assert upstream is not None
         url = f"http://127.0.0.1:{upstream.port}{LAB_BASE_URL}lab?token=t-{run_id}"
@@ -155,20 +160,25 @@ def upstream() -> Iterator[Upstream]:
 
 
 @pytest.fixture
-def web(tmp_path, upstream) -> Web:
+def web(tmp_path: Path, upstream: Upstream) -> Web:
     base = make_web(tmp_path)
-    runner = LabRunner(base.portal.store, tmp_path / "runs", default=upstream)
-    portal = Portal(base.settings, base.portal.store, lambda _: runner, supervise=lambda *_: 1)  # type: ignore[arg-type,return-value]
+    runner = LabRunner(base.portal.records.store, tmp_path / "runs", default=upstream)
+    portal = Portal(
+        base.settings,
+        base.portal.records.store,
+        lambda _: as_runner(runner),
+        supervise=lambda *_: 1,
+    )
     return Web(portal, runner, base.settings)
 
 
-def running_candidate(web: Web, name: str = "Cleo") -> tuple[Any, str]:
+def running_candidate(web: Web, name: str = "Cleo") -> tuple[TestClient, str]:
     """A browser of a candidate whose run is running, and the run's id."""
-    invitation, link = web.portal.invite(
+    invitation, link = web.portal.invitations.invite(
         Actor("lead@acme.test", "acme"), "deploy-model", name, f"{name.lower()}@x.test"
     )
     browser = web.candidate(link)
-    run = web.portal.start_invited(invitation.id)
+    run = web.portal.invited.start(invitation.id)
     return browser, run.id
 
 
@@ -178,7 +188,7 @@ def runner_of(web: Web) -> LabRunner:
 
 
 # HTTP ------------------------------------------------------------------------------------------
-def test_a_request_reaches_the_candidates_lab_with_its_token(web):
+def test_a_request_reaches_the_candidates_lab_with_its_token(web: Web, upstream: Upstream) -> None:
     browser, run_id = running_candidate(web)
     response = browser.put(
         f"{LAB_BASE_URL}api/contents/a%20b/nb.ipynb?type=notebook&x=1",
@@ -193,10 +203,10 @@ def test_a_request_reaches_the_candidates_lab_with_its_token(web):
     assert got["body"] == '{"content": 1}'
     assert got["headers"]["authorization"] == f"token t-{run_id}"
     assert got["headers"]["x-xsrftoken"] == "whatever"
-    assert got["headers"]["host"] == f"127.0.0.1:{web.runner.default.port}"
+    assert got["headers"]["host"] == f"127.0.0.1:{upstream.port}"
 
 
-def test_the_apps_cookies_are_not_forwarded_nor_set_by_the_lab(web):
+def test_the_apps_cookies_are_not_forwarded_nor_set_by_the_lab(web: Web) -> None:
     browser, _ = running_candidate(web)
     browser.cookies.set("_xsrf", "from-browser")
     response = browser.get(f"{LAB_BASE_URL}api/status")
@@ -207,7 +217,7 @@ def test_the_apps_cookies_are_not_forwarded_nor_set_by_the_lab(web):
     assert not any(c.startswith("pp_") for c in set_cookies)
 
 
-def test_jupyterlabs_own_headers_replace_the_apps_security_headers(web):
+def test_jupyterlabs_own_headers_replace_the_apps_security_headers(web: Web) -> None:
     browser, _ = running_candidate(web)
     proxied = browser.get(f"{LAB_BASE_URL}lab")
     assert proxied.headers["content-security-policy"] == "frame-ancestors 'self'"
@@ -218,7 +228,7 @@ def test_jupyterlabs_own_headers_replace_the_apps_security_headers(web):
         assert page.headers[name] == value
 
 
-def test_bodies_stream_and_redirects_stay_on_the_apps_origin(web):
+def test_bodies_stream_and_redirects_stay_on_the_apps_origin(web: Web) -> None:
     with running_candidate(web)[0] as browser:  # with its lifespan: the shared client
         streamed = browser.get(f"{LAB_BASE_URL}stream")
         assert streamed.text == "".join(f"chunk {i}\n" for i in range(5))
@@ -229,15 +239,15 @@ def test_bodies_stream_and_redirects_stay_on_the_apps_origin(web):
         assert len(posted.json()["body"]) == len(big)
 
 
-def test_without_a_candidate_session_there_is_no_lab(web):
+def test_without_a_candidate_session_there_is_no_lab(web: Web, upstream: Upstream) -> None:
     running_candidate(web)
     for method in ("GET", "POST", "PUT", "DELETE"):
         assert web.client().request(method, f"{LAB_BASE_URL}api/contents").status_code == 401
     assert web.assessor().get(f"{LAB_BASE_URL}lab").status_code == 401
-    assert web.runner.default.tokens == []  # nothing reached the lab
+    assert upstream.tokens == []  # nothing reached the lab
 
 
-def test_each_candidate_reaches_only_their_own_lab(web, tmp_path):
+def test_each_candidate_reaches_only_their_own_lab(web: Web, tmp_path: Path) -> None:
     second = Upstream("second")
     try:
         first_browser, first_run = running_candidate(web, "Finn")
@@ -257,7 +267,7 @@ def test_each_candidate_reaches_only_their_own_lab(web, tmp_path):
         second.stop()
 
 
-def test_a_request_from_another_site_is_refused(web):
+def test_a_request_from_another_site_is_refused(web: Web, upstream: Upstream) -> None:
     browser, _ = running_candidate(web)
     path = f"{LAB_BASE_URL}api/terminals"
     assert browser.post(path, headers={"Origin": "https://evil.test"}).status_code == 403
@@ -265,14 +275,14 @@ def test_a_request_from_another_site_is_refused(web):
     assert browser.post(path, headers={"Origin": ORIGIN}).status_code == 200
     followed_link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
     assert browser.get(f"{LAB_BASE_URL}lab", headers=followed_link).status_code == 200
-    assert web.runner.default.tokens and len(web.runner.default.tokens) == 2
+    assert upstream.tokens and len(upstream.tokens) == 2
 
 
-def test_a_run_that_is_not_running_has_no_lab(web, monkeypatch):
+def test_a_run_that_is_not_running_has_no_lab(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(proxy, "RECHECK_S", 0.3)
     browser, run_id = running_candidate(web)
     assert browser.get(f"{LAB_BASE_URL}lab").status_code == 200
-    web.portal.store.transition(run_id, Status.submitted)
+    web.portal.records.store.transition(run_id, Status.submitted)
     time.sleep(0.4)  # the session and run are checked again after RECHECK_S
     response = browser.get(f"{LAB_BASE_URL}lab")
     assert response.status_code == 409 and "submitted" in response.text
@@ -283,24 +293,29 @@ def test_a_run_that_is_not_running_has_no_lab(web, monkeypatch):
         pass
 
 
-def test_the_session_and_run_are_not_read_on_every_request(web, monkeypatch):
+def test_the_session_and_run_are_not_read_on_every_request(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
     browser, _ = running_candidate(web)
     reads: list[str] = []
-    session = web.portal.accounts.session
-    monkeypatch.setattr(
-        web.portal.accounts, "session", lambda *a: reads.append("session") or session(*a)
-    )
+    session = web.portal.records.accounts.session
+
+    def counted(*args: Any) -> object:
+        reads.append("session")
+        return session(*args)
+
+    monkeypatch.setattr(web.portal.records.accounts, "session", counted)
     with browser:  # one app instance for all the requests
         for _ in range(20):
             assert browser.get(f"{LAB_BASE_URL}api/status").status_code == 200
     assert len(reads) <= 2
 
 
-def test_the_lab_is_looked_up_once_and_again_when_it_died(web, upstream):
+def test_the_lab_is_looked_up_once_and_again_when_it_died(web: Web, upstream: Upstream) -> None:
     browser, run_id = running_candidate(web)
     for _ in range(3):
         assert browser.get(f"{LAB_BASE_URL}api/status").json()["upstream"] == "first"
-    assert runner_of(web).lab_calls == [run_id]  # cached
+    assert runner_of(web).called("lab") == [run_id]  # cached
     upstream.stop()
     replacement = Upstream("restarted")
     try:
@@ -308,17 +323,17 @@ def test_the_lab_is_looked_up_once_and_again_when_it_died(web, upstream):
         response = browser.put(f"{LAB_BASE_URL}api/contents/x.txt", content=b"saved")
         assert response.status_code == 200 and response.json()["upstream"] == "restarted"
         assert response.json()["body"] == "saved"  # sent again after the re-lookup
-        assert runner_of(web).lab_calls == [run_id, run_id]
+        assert runner_of(web).called("lab") == [run_id, run_id]
         replacement.stop()
         gone = browser.get(f"{LAB_BASE_URL}api/status")
         assert gone.status_code == 502  # asked once more, then gave up
-        assert runner_of(web).lab_calls == [run_id, run_id, run_id]
+        assert runner_of(web).called("lab") == [run_id, run_id, run_id]
     finally:
         replacement.stop()
 
 
 # WebSocket -------------------------------------------------------------------------------------
-def test_a_websocket_relays_both_ways_with_its_subprotocol(web):
+def test_a_websocket_relays_both_ways_with_its_subprotocol(web: Web, upstream: Upstream) -> None:
     browser, run_id = running_candidate(web)
     with browser.websocket_connect(
         f"{WS}ws/kernels/k1/channels?session_id=s",
@@ -335,10 +350,12 @@ def test_a_websocket_relays_both_ways_with_its_subprotocol(web):
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
         assert closed.value.code == 4321
-    assert web.runner.default.tokens[-1] == f"t-{run_id}"
+    assert upstream.tokens[-1] == f"t-{run_id}"
 
 
-def test_the_browser_closing_a_websocket_closes_the_labs_with_its_code(web, upstream):
+def test_the_browser_closing_a_websocket_closes_the_labs_with_its_code(
+    web: Web, upstream: Upstream
+) -> None:
     browser, _ = running_candidate(web)
     with browser.websocket_connect(f"{WS}ws/terminals/1", headers={"Origin": ORIGIN}) as ws:
         assert ws.receive_text() == "hello from first"
@@ -350,7 +367,9 @@ def test_the_browser_closing_a_websocket_closes_the_labs_with_its_code(web, upst
     assert upstream.closed == [4000]
 
 
-def test_a_websocket_from_another_origin_or_without_a_session_is_refused(web):
+def test_a_websocket_from_another_origin_or_without_a_session_is_refused(
+    web: Web, upstream: Upstream
+) -> None:
     """Refused before the handshake completes: the browser sees HTTP 403."""
     browser, _ = running_candidate(web)
     path = f"{WS}ws/terminals/websocket/1"
@@ -367,10 +386,10 @@ def test_a_websocket_from_another_origin_or_without_a_session_is_refused(web):
         ):
             pass
         assert refused.value.code == 1008
-    assert web.runner.default.tokens == []
+    assert upstream.tokens == []
 
 
-def test_a_websocket_finds_a_restarted_lab(web, upstream):
+def test_a_websocket_finds_a_restarted_lab(web: Web, upstream: Upstream) -> None:
     browser, run_id = running_candidate(web)
     assert browser.get(f"{LAB_BASE_URL}api/status").status_code == 200
     upstream.stop()
@@ -379,12 +398,12 @@ def test_a_websocket_finds_a_restarted_lab(web, upstream):
         runner_of(web).default = replacement
         with browser.websocket_connect(f"{WS}ws/x", headers={"Origin": ORIGIN}) as ws:
             assert ws.receive_text() == "hello from restarted"
-        assert runner_of(web).lab_calls == [run_id, run_id]
+        assert runner_of(web).called("lab") == [run_id, run_id]
     finally:
         replacement.stop()
 
 
-def test_the_candidate_page_links_jupyterlab_on_the_apps_origin(web):
+def test_the_candidate_page_links_jupyterlab_on_the_apps_origin(web: Web) -> None:
     browser, _ = running_candidate(web)
     page = browser.get("/candidate").text
     assert 'href="/candidate/lab/lab"' in page and "JupyterLab" in page

@@ -4,53 +4,56 @@ CSRF secret, the API needs a valid token with the right scope and sees only its 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from prodproven.runner.people.invitations import InvitationRow
+from fastapi.testclient import TestClient
 
-from tests.unit.websupport import Web, csrf_of, make_web
+from prodproven.runner.people.invitations import InvitationRow
+from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
 
 
 @pytest.fixture
-def web(tmp_path) -> Web:
+def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
 
 
 def invite(web: Web, firm: str = "acme", name: str = "Cleo") -> str:
-    from prodproven.runner.portal.core import Actor
+    from prodproven.runner.portal.access import Actor
 
-    _, link = web.portal.invite(
+    _, link = web.portal.invitations.invite(
         Actor(f"lead@{firm}.test", firm), "deploy-model", name, f"{name.lower()}@x.test"
     )
     return link
 
 
-def started_run(web: Web, link: str):
+def started_run(web: Web, link: str) -> tuple[TestClient, str]:
     """A candidate browser whose run is running, and the run id."""
     candidate = web.candidate(link)
     page = candidate.get("/candidate")
     candidate.post("/candidate/start", data={"csrf": csrf_of(page.text)})
-    state = web.portal.invitations.list()[0]
-    candidate.app.state.jobs.wait(state.id, timeout=10)
-    invitation = next(i for i in web.portal.invitations.list() if i.run_id and link)
+    state = web.portal.records.invitations.list()[0]
+    jobs_of(candidate).wait(state.id, timeout=10)
+    invitation = next(i for i in web.portal.records.invitations.list() if i.run_id and link)
+    assert invitation.run_id is not None
     return candidate, invitation.run_id
 
 
 def graded_run(web: Web) -> str:
-    from prodproven.runner.portal.core import Actor
+    from prodproven.runner.portal.access import Actor
 
-    _, link = web.portal.invite(
+    _, link = web.portal.invitations.invite(
         Actor("lead@acme.test", "acme"), "deploy-model", "Dana", "dana@x.test"
     )
     token = link.rsplit("/", 1)[1]
-    invitation = web.portal.invitations.redeem(token)
-    run = web.portal.start_invited(invitation.id)
-    web.portal.submit_invited(invitation.id)
+    invitation = web.portal.records.invitations.redeem(token)
+    run = web.portal.invited.start(invitation.id)
+    web.portal.invited.submit(invitation.id)
     return run.id
 
 
 # candidates ------------------------------------------------------------------------------------
-def test_an_invitation_link_works_once(web):
+def test_an_invitation_link_works_once(web: Web) -> None:
     link = invite(web)
     web.candidate(link)
     second_browser = web.client()
@@ -59,22 +62,22 @@ def test_an_invitation_link_works_once(web):
     assert "already used" in response.text
 
 
-def test_the_same_browser_can_reopen_its_link(web):
+def test_the_same_browser_can_reopen_its_link(web: Web) -> None:
     link = invite(web)
     browser = web.candidate(link)
     again = browser.get(link.removeprefix(web.settings.base_url), follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"] == "/candidate"
 
 
-def test_a_wrong_invitation_token_is_refused(web):
+def test_a_wrong_invitation_token_is_refused(web: Web) -> None:
     response = web.client().get("/i/not-a-real-token", follow_redirects=False)
     assert response.status_code == 401
     assert "not valid" in response.text
 
 
-def test_an_expired_invitation_is_refused(web):
+def test_an_expired_invitation_is_refused(web: Web) -> None:
     link = invite(web)
-    with web.portal.store.session() as s:
+    with web.portal.records.store.session() as s:
         row = s.query(InvitationRow).one()
         row.expires_at = row.created_at - timedelta(minutes=1)
     response = web.client().get(link.removeprefix(web.settings.base_url), follow_redirects=False)
@@ -82,14 +85,14 @@ def test_an_expired_invitation_is_refused(web):
     assert "expired" in response.text
 
 
-def test_a_revoked_invitation_is_refused(web):
+def test_a_revoked_invitation_is_refused(web: Web) -> None:
     link = invite(web)
-    web.portal.invitations.revoke(web.portal.invitations.list()[0].id)
+    web.portal.records.invitations.revoke(web.portal.records.invitations.list()[0].id)
     response = web.client().get(link.removeprefix(web.settings.base_url), follow_redirects=False)
     assert response.status_code == 401
 
 
-def test_a_candidate_cannot_open_assessor_pages(web):
+def test_a_candidate_cannot_open_assessor_pages(web: Web) -> None:
     other = graded_run(web)
     candidate = web.candidate(invite(web, name="Eve"))
     for path in (
@@ -106,12 +109,12 @@ def test_a_candidate_cannot_open_assessor_pages(web):
         )
 
 
-def test_a_candidate_cookie_is_not_an_api_credential(web):
+def test_a_candidate_cookie_is_not_an_api_credential(web: Web) -> None:
     candidate = web.candidate(invite(web))
     assert candidate.get("/api/runs").status_code == 401
 
 
-def test_a_candidate_sees_only_their_own_run(web):
+def test_a_candidate_sees_only_their_own_run(web: Web) -> None:
     first, first_run = started_run(web, invite(web, name="Finn"))
     second = web.candidate(invite(web, name="Gus"))
     page = second.get("/candidate")
@@ -121,28 +124,28 @@ def test_a_candidate_sees_only_their_own_run(web):
     assert first.get("/candidate/status").json()["status"] == "running"
 
 
-def test_candidate_pages_need_the_invitation_cookie(web):
+def test_candidate_pages_need_the_invitation_cookie(web: Web) -> None:
     for path in ("/candidate", "/candidate/status", "/candidate/tools/lab"):
         assert web.client().get(path, follow_redirects=False).status_code == 401
 
 
-def test_the_candidate_page_never_shows_hidden_material(web):
+def test_the_candidate_page_never_shows_hidden_material(web: Web) -> None:
     candidate = web.candidate(invite(web))
     page = candidate.get("/candidate").text
     assert "hidden/" not in page and "expected.json" not in page
 
 
 # CSRF ------------------------------------------------------------------------------------------
-def test_an_assessor_form_without_its_csrf_secret_is_refused(web):
+def test_an_assessor_form_without_its_csrf_secret_is_refused(web: Web) -> None:
     browser = web.assessor()
     response = browser.post(
         "/invitations", data={"challenge": "deploy-model", "name": "X", "email": "x@x.test"}
     )
     assert response.status_code == 403
-    assert web.portal.invitations.list() == []
+    assert web.portal.records.invitations.list() == []
 
 
-def test_an_assessor_form_with_another_sessions_csrf_secret_is_refused(web):
+def test_an_assessor_form_with_another_sessions_csrf_secret_is_refused(web: Web) -> None:
     mine = web.assessor()
     theirs = web.assessor("bo@acme.test")
     stolen = csrf_of(theirs.get("/invitations").text)
@@ -153,7 +156,7 @@ def test_an_assessor_form_with_another_sessions_csrf_secret_is_refused(web):
     assert response.status_code == 403
 
 
-def test_the_sign_in_form_needs_its_csrf_cookie(web):
+def test_the_sign_in_form_needs_its_csrf_cookie(web: Web) -> None:
     web.portal.accounts.add_assessor("ada@acme.test", "Ada", "acme", "correct horse battery")
     response = web.client().post(
         "/login",
@@ -163,14 +166,14 @@ def test_the_sign_in_form_needs_its_csrf_cookie(web):
     assert response.status_code == 403
 
 
-def test_a_candidate_form_without_its_csrf_secret_is_refused(web):
+def test_a_candidate_form_without_its_csrf_secret_is_refused(web: Web) -> None:
     candidate = web.candidate(invite(web))
     assert candidate.post("/candidate/start", data={}).status_code == 403
-    assert web.portal.invitations.list()[0].run_id is None
+    assert web.portal.records.invitations.list()[0].run_id is None
 
 
 # sign-in ---------------------------------------------------------------------------------------
-def test_a_wrong_password_is_refused_and_audited(web):
+def test_a_wrong_password_is_refused_and_audited(web: Web) -> None:
     web.portal.accounts.add_assessor("ada@acme.test", "Ada", "acme", "correct horse battery")
     browser = web.client()
     page = browser.get("/login")
@@ -179,10 +182,10 @@ def test_a_wrong_password_is_refused_and_audited(web):
     )
     assert response.status_code == 401
     assert browser.get("/runs", follow_redirects=False).status_code == 303
-    assert web.portal.audit.entries()[0].action == "login.failed"
+    assert web.portal.records.audit.entries()[0].action == "login.failed"
 
 
-def test_sign_in_never_redirects_to_another_site(web):
+def test_sign_in_never_redirects_to_another_site(web: Web) -> None:
     web.portal.accounts.add_assessor("ada@acme.test", "Ada", "acme", "correct horse battery")
     browser = web.client()
     page = browser.get("/login?next=//evil.test/x")
@@ -199,7 +202,7 @@ def test_sign_in_never_redirects_to_another_site(web):
     assert response.headers["location"] == "/runs"
 
 
-def test_signing_out_ends_the_session(web):
+def test_signing_out_ends_the_session(web: Web) -> None:
     browser = web.assessor()
     page = browser.get("/runs")
     browser.post("/logout", data={"csrf": csrf_of(page.text)})
@@ -207,27 +210,27 @@ def test_signing_out_ends_the_session(web):
 
 
 # API -------------------------------------------------------------------------------------------
-def test_the_api_without_credentials_is_401(web):
+def test_the_api_without_credentials_is_401(web: Web) -> None:
     for path in ("/api/runs", "/api/invitations", "/api/challenges", "/api/me"):
         response = web.client().get(path)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_the_api_with_a_wrong_token_is_401(web):
+def test_the_api_with_a_wrong_token_is_401(web: Web) -> None:
     response = web.client().get("/api/runs", headers={"Authorization": "Bearer ppt_wrong"})
     assert response.status_code == 401
 
 
-def test_the_api_with_a_revoked_token_is_401(web):
+def test_the_api_with_a_revoked_token_is_401(web: Web) -> None:
     secret = web.token()
-    token = web.portal.accounts.tokens("ada@acme.test")[0]
+    token = web.portal.records.accounts.tokens("ada@acme.test")[0]
     web.portal.accounts.revoke_token(token.id)
     response = web.client().get("/api/runs", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401
 
 
-def test_a_read_only_token_cannot_invite_or_review(web):
+def test_a_read_only_token_cannot_invite_or_review(web: Web) -> None:
     run_id = graded_run(web)
     headers = {"Authorization": f"Bearer {web.token('ada@acme.test', 'read')}"}
     client = web.client()
@@ -242,7 +245,7 @@ def test_a_read_only_token_cannot_invite_or_review(web):
     assert noted.status_code == 403
 
 
-def test_a_token_sees_only_its_firms_runs(web):
+def test_a_token_sees_only_its_firms_runs(web: Web) -> None:
     run_id = graded_run(web)
     outsider = {"Authorization": f"Bearer {web.token('zed@other.test', firm='other')}"}
     client = web.client()
@@ -252,14 +255,14 @@ def test_a_token_sees_only_its_firms_runs(web):
     assert [r["id"] for r in client.get("/api/runs", headers=insider).json()] == [run_id]
 
 
-def test_an_assessor_of_another_firm_cannot_open_a_run(web):
+def test_an_assessor_of_another_firm_cannot_open_a_run(web: Web) -> None:
     run_id = graded_run(web)
     browser = web.assessor("zed@other.test", firm="other")
     assert browser.get(f"/runs/{run_id}").status_code == 404
     assert browser.get(f"/runs/{run_id}/workspace.tar").status_code == 404
 
 
-def test_an_override_without_a_reason_is_refused_by_the_api(web):
+def test_an_override_without_a_reason_is_refused_by_the_api(web: Web) -> None:
     run_id = graded_run(web)
     headers = {"Authorization": f"Bearer {web.token()}"}
     client = web.client()
@@ -269,10 +272,10 @@ def test_an_override_without_a_reason_is_refused_by_the_api(web):
         f"/api/runs/{run_id}/overrides", headers=headers, json={"score": 50, "reason": "meh"}
     )
     assert short.status_code == 400
-    assert web.portal.reviews.for_run(run_id) == []
+    assert web.portal.records.reviews.for_run(run_id) == []
 
 
-def test_an_override_without_a_reason_is_refused_by_the_page(web):
+def test_an_override_without_a_reason_is_refused_by_the_page(web: Web) -> None:
     run_id = graded_run(web)
     browser = web.assessor()
     page = browser.get(f"/runs/{run_id}")
@@ -281,17 +284,17 @@ def test_an_override_without_a_reason_is_refused_by_the_page(web):
     )
     assert response.status_code == 400
     assert "needs a reason" in response.text
-    assert web.portal.reviews.for_run(run_id) == []
+    assert web.portal.records.reviews.for_run(run_id) == []
 
 
 # hardening -------------------------------------------------------------------------------------
-def test_pages_forbid_framing_and_foreign_scripts(web):
+def test_pages_forbid_framing_and_foreign_scripts(web: Web) -> None:
     response = web.client().get("/login")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
 
 
-def test_candidate_files_are_downloaded_not_rendered(web):
+def test_candidate_files_are_downloaded_not_rendered(web: Web) -> None:
     run_id = graded_run(web)
     browser = web.assessor()
     raw = browser.get(f"/runs/{run_id}/files/page.html?raw=1")
@@ -302,7 +305,7 @@ def test_candidate_files_are_downloaded_not_rendered(web):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.text
 
 
-def test_markdown_in_a_notebook_cannot_inject_html(web):
+def test_markdown_in_a_notebook_cannot_inject_html(web: Web) -> None:
     run_id = graded_run(web)
     page = web.assessor().get(f"/runs/{run_id}").text
     assert "<script>x()</script>" not in page

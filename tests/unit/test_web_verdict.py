@@ -12,25 +12,32 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from prodproven.runner.present import verdict
 
+from prodproven.runner.grading.result import RunResult
+from prodproven.runner.hookspecs import Figure, Plot, hookimpl
+from prodproven.runner.present import verdict
+from tests.unit.fakes import FIXTURES
+from tests.unit.pluginsupport import plugin_registered
+from tests.unit.resultsupport import STATE
 from tests.unit.test_web_pages import graded
-from tests.unit.websupport import FIXTURES, Web, make_web
+from tests.unit.websupport import Web, make_web
 
 MISSED_DETAIL = "p95 164 ms &gt; SLO 100 ms; errors 0.0% &lt;= 1.0%; 25.0 of 25 req/s"
 GRADER_TABLE = '<table class="graders">'
 
 
 @pytest.fixture
-def web(tmp_path) -> Web:
+def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
 
 
 def missed() -> dict[str, Any]:
-    return json.loads((FIXTURES / "deploy-model-slo-missed.json").read_text())
+    document: dict[str, Any] = json.loads((FIXTURES / "deploy-model-slo-missed.json").read_text())
+    return document
 
 
 def passed() -> dict[str, Any]:
@@ -41,13 +48,17 @@ def passed() -> dict[str, Any]:
     return doc
 
 
+def result(doc: dict[str, Any]) -> RunResult:
+    return RunResult.model_validate(doc)
+
+
 def graded_as(web: Web, doc: dict[str, Any], name: str = "Dana") -> str:
     run_id = graded(web, name)
-    web.portal.store.update(run_id, result={**doc, "run_id": run_id}, score=doc["score"])
+    web.portal.records.store.update(run_id, result={**doc, "run_id": run_id}, score=doc["score"])
     return run_id
 
 
-def test_the_run_page_leads_with_the_verdict_and_the_missed_requirement(web):
+def test_the_run_page_leads_with_the_verdict_and_the_missed_requirement(web: Web) -> None:
     run_id = graded_as(web, missed())
     page = web.assessor().get(f"/runs/{run_id}").text
     table = page.index(GRADER_TABLE)
@@ -60,13 +71,13 @@ def test_the_run_page_leads_with_the_verdict_and_the_missed_requirement(web):
     assert page.count('<li class="missed">') == 1 and page.count('<li class="met">') == 3
 
 
-def test_the_report_leads_with_the_verdict_too(web):
+def test_the_report_leads_with_the_verdict_too(web: Web) -> None:
     run_id = graded_as(web, missed())
     html = web.assessor().get(f"/runs/{run_id}/report.html").text
     assert html.index("NOT PASSED") < html.index(MISSED_DETAIL) < html.index(GRADER_TABLE)
 
 
-def test_a_passed_run_says_so_and_a_borderline_requirement_is_marked(web):
+def test_a_passed_run_says_so_and_a_borderline_requirement_is_marked(web: Web) -> None:
     doc = passed()
     doc["requirements"][2]["borderline"] = True
     page = web.assessor().get(f"/runs/{graded_as(web, doc)}").text
@@ -76,7 +87,7 @@ def test_a_passed_run_says_so_and_a_borderline_requirement_is_marked(web):
     assert "Graded score <strong>92.0</strong>" in page  # no interval recorded: none shown
 
 
-def test_a_result_from_before_requirements_is_verdict_unknown(web):
+def test_a_result_from_before_requirements_is_verdict_unknown(web: Web) -> None:
     run_id = graded(web)  # the fake runner grades with the old deploy-model.json
     browser = web.assessor()
     page = browser.get(f"/runs/{run_id}").text
@@ -85,7 +96,7 @@ def test_a_result_from_before_requirements_is_verdict_unknown(web):
     assert "verdict unknown — grade again" in browser.get("/runs").text
 
 
-def test_the_runs_list_and_compare_show_each_runs_verdict(web):
+def test_the_runs_list_and_compare_show_each_runs_verdict(web: Web) -> None:
     failed, good, old = (
         graded_as(web, missed(), "Dana"),
         graded_as(web, passed(), "Bea"),
@@ -104,7 +115,7 @@ def test_the_runs_list_and_compare_show_each_runs_verdict(web):
             assert row.index(badge) < row.index("</tr>")
 
 
-def test_requirement_details_are_escaped(web):
+def test_requirement_details_are_escaped(web: Web) -> None:
     doc = missed()
     doc["requirements"][2]["detail"] = "<script>alert(1)</script> p95 164 ms"
     page = web.assessor().get(f"/runs/{graded_as(web, doc)}").text
@@ -112,32 +123,56 @@ def test_requirement_details_are_escaped(web):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; p95 164 ms" in page
 
 
-def test_an_override_keeps_the_graded_verdict_and_says_so(web):
-    from prodproven.runner.portal.core import Actor
+def test_an_override_keeps_the_graded_verdict_and_says_so(web: Web) -> None:
+    from prodproven.runner.portal.access import Actor
 
     run_id = graded_as(web, missed())
-    web.portal.override(Actor("ada@acme.test", "acme"), run_id, 75, "Cold cache on the load test.")
+    web.portal.reviews.override(
+        Actor("ada@acme.test", "acme"), run_id, 75, "Cold cache on the load test."
+    )
     page = web.assessor().get(f"/runs/{run_id}").text
     assert "NOT PASSED" in page
     assert "overridden to 75.0 in review; requirements stay as graded" in page
 
 
 # the verdict itself ------------------------------------------------------------------------------
-def test_the_verdict_of_each_kind_of_document():
+def test_the_verdict_of_each_kind_of_document() -> None:
     assert verdict.of(None).state == verdict.UNGRADED
-    assert verdict.of({"status": "running", "score": None}).label == "not graded"
-    old = verdict.of(json.loads((FIXTURES / "deploy-model.json").read_text()))
+    running = RunResult.model_validate({**STATE, "status": "running", "score": None})
+    assert verdict.of(running).label == "not graded"
+    old = verdict.of(result(json.loads((FIXTURES / "deploy-model.json").read_text())))
     assert old.state == verdict.UNKNOWN and old.label == "verdict unknown — grade again"
-    failed = verdict.of(missed())
+    failed = verdict.of(result(missed()))
     assert failed.label == "NOT PASSED" and failed.reason == "1 requirement missed"
     assert [r.name for r in failed.missed] == ["SLO met at 25 req/s"]
     assert failed.score_text == "40.9 (90% interval 39.4–42.4)"
-    assert verdict.of(passed()).reason == "every requirement met"
+    assert verdict.of(result(passed())).reason == "every requirement met"
 
 
-def test_a_run_below_the_pass_line_with_every_requirement_met():
+def test_a_run_below_the_pass_line_with_every_requirement_met() -> None:
     doc = copy.deepcopy(passed())
     doc.update(passed=False, score=61.0)
-    found = verdict.of(doc)
+    found = verdict.of(result(doc))
     assert found.state == verdict.NOT_PASSED
     assert found.reason == "score below the pass line 70"
+
+
+class BrokenLoadPlot:
+    """A plugin whose plot of load graders has a bug."""
+
+    @staticmethod
+    def draw(name: str, evidence: dict[str, Any]) -> list[Figure]:
+        raise KeyError("p99_ms")
+
+    @hookimpl
+    def register_plots(self) -> list[Plot]:
+        return [Plot("load", self.draw)]
+
+
+def test_a_plot_that_fails_shows_its_grader_and_error_on_the_run_page(web: Web) -> None:
+    run_id = graded_as(web, missed())
+    with plugin_registered(BrokenLoadPlot()):
+        page = web.assessor().get(f"/runs/{run_id}").text
+    error = "the plot of grader batch-load failed: KeyError: &#39;p99_ms&#39;"
+    assert f'<p class="error" role="alert" data-testid="plot-error">{error}</p>' in page
+    assert 'data-plot="batch-load-latency"' in page  # the built-in plots are still drawn

@@ -1,117 +1,23 @@
-"""A web app over a real store with a fake runner (no containers): runs start, submit and
+"""A web app over a real store with the fake runner (no containers): runs start, submit and
 grade instantly, graded with a real result document of deploy-model."""
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import tarfile
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from prodproven.runner.config import Settings
 from prodproven.runner.portal.core import Portal
-from prodproven.runner.runs.lifecycle import RunPaths
-from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.store import Store
 from prodproven.runner.web.app import create_app
+from prodproven.runner.web.jobs import Jobs
+from tests.unit.fakes import FakeRunner, as_runner
 
-FIXTURES = Path(__file__).parent / "fixtures" / "results"
 PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Link:
-    url: str
-
-
-@dataclass
-class FakeRunner:
-    """Stands in for runs.lifecycle.Runner: the store transitions are the real ones."""
-
-    store: Store
-    root: Path
-    lab_calls: list[str] = field(default_factory=list)
-
-    def paths(self, run_id: str) -> RunPaths:
-        return RunPaths(self.root / run_id)
-
-    def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
-        self.store.add_event(run_id, kind, data)
-
-    def start(self, challenge: Any, candidate: str, **options: Any) -> Run:
-        run = self.store.create_run(
-            challenge_id=challenge.id,
-            challenge_version=challenge.spec.version,
-            challenge_path=str(challenge.root),
-            candidate=candidate,
-            mode="interactive",
-            variant=options.get("variant"),
-        )
-        options.get("on_created", lambda _: None)(run)
-        self.store.transition(run.id, Status.provisioning)
-        deadline = utcnow() + timedelta(minutes=challenge.spec.time_limit_minutes)
-        return self.store.transition(run.id, Status.running, deadline=deadline)
-
-    def submit(self, run_id: str) -> Run:
-        archive = self.paths(run_id).archive
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        write_workspace(archive)
-        self.store.transition(run_id, Status.submitted, submitted_at=utcnow())
-        self.store.update(run_id, archive_path=str(archive), archive_sha256="0" * 64)
-        return self.store.get(run_id)
-
-    def grade(self, run_id: str) -> Run:
-        document = json.loads((FIXTURES / "deploy-model.json").read_text())
-        document["run_id"] = run_id
-        self.store.transition(run_id, Status.grading, grading_attempts=1)
-        return self.store.transition(
-            run_id, Status.graded, score=document["score"], result=document, graded_at=utcnow()
-        )
-
-    def lab(self, run_id: str) -> Link:
-        self.lab_calls.append(run_id)
-        return Link(f"http://127.0.0.1:1/lab?token=t-{run_id}")
-
-    def forward(self, run_id: str, name: str) -> Link:
-        return Link(f"http://127.0.0.1:2/{name}")
-
-
-def write_workspace(path: Path) -> None:
-    notebook = {
-        "cells": [
-            {
-                "cell_type": "markdown",
-                "id": "a",
-                "metadata": {},
-                "source": "# Drift <script>x()</script>",
-            },
-            {
-                "cell_type": "code",
-                "id": "b",
-                "execution_count": 1,
-                "metadata": {},
-                "source": "print(1 + 1)",
-                "outputs": [{"output_type": "stream", "name": "stdout", "text": "2\n"}],
-            },
-        ],
-        "metadata": {},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    files = {
-        "./app.py": b"print('hello')\n",
-        "./analysis.ipynb": json.dumps(notebook).encode(),
-        "./page.html": b"<script>alert(1)</script>",
-    }
-    with tarfile.open(path, "w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
 
 
 @dataclass
@@ -164,9 +70,17 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def jobs_of(browser: TestClient) -> Jobs:
+    """The background jobs (starting, grading) of the app behind ``browser``."""
+    app = browser.app
+    assert isinstance(app, FastAPI)
+    jobs: Jobs = app.state.jobs
+    return jobs
+
+
 def make_web(tmp_path: Path) -> Web:
     settings = Settings.from_env({}, data_dir=tmp_path)
     store = Store(settings.store_url)
     fake = FakeRunner(store, tmp_path / "runs")
-    portal = Portal(settings, store, lambda _progress: fake, supervise=lambda *_: 4242)  # type: ignore[arg-type,return-value]
+    portal = Portal(settings, store, lambda _progress: as_runner(fake), supervise=lambda *_: 4242)
     return Web(portal, fake, settings)

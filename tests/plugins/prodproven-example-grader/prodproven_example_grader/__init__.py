@@ -15,6 +15,8 @@ import csv
 import io
 import json
 
+from pydantic import Field
+
 from prodproven.graders.base import (
     HIDDEN_FILE,
     EvaluationEnvironment,
@@ -23,7 +25,6 @@ from prodproven.graders.base import (
     GradeResult,
     Params,
 )
-from pydantic import Field
 
 SHOWN_MISMATCHES = 20
 

@@ -1,0 +1,1 @@
+"""The benchmarks behind the figures quoted in issue notes (run ``benchmarks/run.py``)."""
