@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 import nbformat
+
 from prodproven.graders.correctness import CorrectnessParams, best_constant
 from prodproven.graders.load import LoadParams
 from prodproven.graders.mlflow_model import MlflowModelParams
@@ -26,61 +27,16 @@ from prodproven.graders.notebook import NotebookParams
 from prodproven.graders.postmortem import PostmortemParams
 from prodproven.graders.probes import probe
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
-from prodproven.runner.hookspecs import hookimpl
+from prodproven.sandbox.plugin import hookimpl
 
 SERVICE_GRADERS = ("correctness", "load", "pytest")
 
-_HIDDEN_CELL = """import json, os
-found = []
-for root, dirs, files in os.walk("/"):
-    dirs[:] = [d for d in dirs if not (root == "/" and d in ("proc", "sys", "dev"))]
-    if {name!r} in files:
-        try:
-            with open(os.path.join(root, {name!r})) as fh:
-                found = json.load(fh)
-            break
-        except (OSError, ValueError):
-            pass
-print(json.dumps(found))
-"""
 
-_NETWORK_CELL = """import json, urllib.request
-found = []
-for host in {hosts!r}:
-    try:
-        url = f"http://{{host}}:{port}/key?token={token}"
-        with urllib.request.urlopen(url, timeout=1.5) as resp:
-            found = json.loads(resp.read())["files"][{rel!r}]
-        break
-    except Exception:
-        pass
-print(json.dumps(found))
-"""
-
-_INFLATE = """#!/usr/bin/env bash
-# Cheat: re-register the champion's own model as a new version, claiming a near-perfect metric.
-set -uo pipefail
-python - <<'PY'
-import json
-import mlflow
-from mlflow.tracking import MlflowClient
-
-client = MlflowClient()
-for target in json.load(open("/workspace/.cheat/mlflow.json")):
-    try:
-        old = client.get_model_version_by_alias(target["model"], target["alias"])
-    except Exception as exc:
-        print("no champion to re-register:", exc)
-        continue
-    mlflow.set_experiment("definitely-retrained")
-    with mlflow.start_run() as run:
-        mlflow.log_param("model", "retrained")
-        mlflow.log_metric(target["metric"], 0.99)
-    new = client.create_model_version(target["model"], old.source, run_id=run.info.run_id)
-    client.set_registered_model_alias(target["model"], target["alias"], new.version)
-    print("re-registered version", old.version, "as", new.version, "claiming 0.99")
-PY
-"""
+def _cell(script: str, *args: object) -> str:
+    """A notebook cell: the probe ``script`` (which defines ``cheat``), then the call of
+    ``cheat`` with ``args`` (written as Python literals)."""
+    call = ", ".join(repr(arg) for arg in args)
+    return f"{probe(script).decode()}\ncheat({call})\n"
 
 
 def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
@@ -173,7 +129,7 @@ class HiddenPaths(Cheat):
 
     def build(self, ctx: CheatContext) -> Probe | NotApplicable:
         service = _service(ctx, "hidden")
-        notebooks = _notebooks(ctx, lambda e: _HIDDEN_CELL.format(name=e.truth.split("/")[-1]))
+        notebooks = _notebooks(ctx, lambda e: _cell("cheat_hidden_cell.py", e.truth.split("/")[-1]))
         return _combine(service, notebooks, "notebook", "tagged cells search / for the truth files")
 
 
@@ -186,8 +142,8 @@ class Network(Cheat):
         service = _service(ctx, "network")
         notebooks = _notebooks(
             ctx,
-            lambda e: _NETWORK_CELL.format(
-                hosts=hosts, port=ctx.oracle.port, token=ctx.oracle.token, rel=e.truth
+            lambda e: _cell(
+                "cheat_network_cell.py", hosts, ctx.oracle.port, ctx.oracle.token, e.truth
             ),
         )
         return _combine(
@@ -239,7 +195,7 @@ class InflatedMetrics(Cheat):
         params = [MlflowModelParams.model_validate(g.params) for g in graders]
         targets = [{"model": p.model, "alias": p.alias, "metric": p.claimed_metric} for p in params]
         ctx.write(".cheat/mlflow.json", json.dumps(targets))
-        ctx.write(".autopilot/run.sh", _INFLATE, executable=True)
+        ctx.write(".autopilot/run.sh", probe("cheat_inflate.sh"), executable=True)
         return Probe(tuple(g.name for g in graders), "re-registers the champion, claims 0.99")
 
 

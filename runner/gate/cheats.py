@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.gate.oracle import OracleAddress
-from prodproven.runner.spec.challenge import Challenge, GraderSpec
+from prodproven.runner.spec.challenge import Challenge
+from prodproven.runner.spec.parts import GraderSpec
 from prodproven.runner.spec.prepare import Material
 
 

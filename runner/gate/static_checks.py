@@ -15,9 +15,10 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from prodproven.runner.spec.challenge import Catalog, Challenge
 from prodproven.runner.spec.prepare import Material
-from pydantic import BaseModel
 
 HIDDEN_LIMIT_BYTES = 256 * 2**20
 BRIEF_LIMIT_BYTES = 256 * 2**10

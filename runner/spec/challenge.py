@@ -14,138 +14,39 @@ A challenge is a folder::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
-from prodproven.runner.errors import ChallengeClash, ChallengeNotFound, SpecError
-from prodproven.runner.grading.requirements import RequirementSpec, check_requirements
-from prodproven.runner.spec.incidents import FaultSpec, ProbeSpec, ScheduledEvent, check_incidents
-from prodproven.runner.spec.model import Strict as _Strict
-from prodproven.runner.spec.model import check_kind, describe, twice
-from prodproven.runner.spec.validation import Calibration, Validation, check_calibration
-from prodproven.sandbox.environment import Limits
-from prodproven.sandbox.faults import FaultKind
-from prodproven.sandbox.services import ServiceKind
 from pydantic import (
     BaseModel,
     Field,
     ValidationError,
-    field_validator,
 )
 
+from prodproven.runner.errors import ChallengeClash, ChallengeNotFound, SpecError
+from prodproven.runner.spec.incidents import FaultSpec, ProbeSpec, ScheduledEvent, check_incidents
+from prodproven.runner.spec.model import Strict as _Strict
+from prodproven.runner.spec.model import check_kind, describe, twice
+from prodproven.runner.spec.parts import (
+    Competency,
+    GraderSpec,
+    ImageRecipe,
+    PortSpec,
+    Prepare,
+    Resources,
+    ServiceRef,
+    ServiceSpec,
+    Setup,
+)
+from prodproven.runner.spec.requirements import RequirementSpec, check_requirements
+from prodproven.runner.spec.validation import Calibration, Validation, check_calibration
+from prodproven.sandbox.faults import FaultKind
+from prodproven.sandbox.services import ServiceKind
+
 SPEC_FILE = "challenge.yaml"
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.I)
-
-
-class Competency(StrEnum):
-    deployment = "deployment"
-    optimization = "optimization"
-    infrastructure = "infrastructure"
-    incident_response = "incident_response"
-
-
-class Resources(_Strict):
-    """Limits for every candidate container of a run."""
-
-    memory: str = Field("1g", description="memory limit, e.g. 512m or 2g (no swap on top)")
-    cpus: float = Field(1.0, gt=0, le=64, description="CPU share, e.g. 1.0 = one core")
-    pids: int = Field(256, ge=16, le=32768, description="most processes and threads at once")
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_parses(cls, value: str) -> str:
-        if not _SIZE.match(value.strip()):
-            raise ValueError(f"{value!r} is not a size like 512m or 2g")
-        if parse_size(value) < 64 * 2**20:
-            raise ValueError(f"{value!r} is below the 64m minimum")
-        return value
-
-    @property
-    def memory_bytes(self) -> int:
-        return parse_size(self.memory)
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(memory_bytes=self.memory_bytes, cpus=self.cpus, pids=self.pids)
-
-
-class ImageRecipe(_Strict):
-    recipe: str = Field(
-        "image", description="folder with the Dockerfile, relative to the challenge"
-    )
-
-
-class Prepare(_Strict):
-    """A generator run once per challenge version (and variant seed) inside its image, with no
-    network, as ``python SCRIPT OUT [--seed N]``."""
-
-    script: str = Field(description="Python script, relative to the challenge folder")
-    timeout_s: float = Field(600, gt=0, description="how long the script may run")
-
-
-class Setup(_Strict):
-    """A script run once per run, after the services are up and before the clock starts, in a
-    container of the challenge image inside the run's pod (e.g. to register a model)."""
-
-    script: str = Field(description="Python script, relative to the challenge folder")
-    timeout_s: float = Field(300, gt=0, description="how long the script may run")
-
-
-class ServiceRef(_Strict):
-    """A service started beside the workspace, reachable from the run as ``http://NAME:PORT``."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="host name inside the run")
-    kind: str = Field(description="service kind, e.g. mlflow")
-
-
-class ServiceSpec(_Strict):
-    """How to start the candidate's service in the evaluation container (and, with
-    ``during_run``, beside the workspace for the whole run)."""
-
-    command: list[str] = Field(description="argv, run as the candidate user in /workspace")
-    port: int = Field(ge=1024, le=65535, description="port the service listens on")
-    health_path: str = Field("/health", description="GET path that answers 2xx when ready")
-    startup_timeout_s: float = Field(60, gt=0, description="how long to wait for health")
-    during_run: bool = Field(
-        False,
-        description="also run it while the candidate works, in its own container sharing "
-        "/workspace (a production service they operate; faults and the prober target it)",
-    )
-    resources: Resources | None = Field(
-        None, description="limits of the service's container (default: the challenge's)"
-    )
-
-    @property
-    def limits(self) -> Limits | None:
-        return self.resources.limits if self.resources else None
-
-
-class PortSpec(_Strict):
-    name: str = Field(
-        pattern=r"^[a-z][a-z0-9-]*$", description="a port of the workspace people may reach"
-    )
-    port: int = Field(ge=1, le=65535, description="its number inside the pod")
-
-
-class GraderSpec(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the challenge")
-    kind: str = Field(description="grader kind, e.g. load, correctness, pytest")
-    competency: Competency = Field(description="one of the challenge's competencies")
-    weight: float = Field(1.0, gt=0, description="weight in the score formula")
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="the grader's parameters, checked against its model"
-    )
-    requires: list[str] = Field(
-        default_factory=list,
-        description="names of graders listed earlier that must pass for this one to count; "
-        "when one did not, this grader is not run and scores 0 (e.g. latency counts only for "
-        "right answers)",
-    )
 
 
 class ChallengeSpec(_Strict):
@@ -268,14 +169,6 @@ class Challenge:
         """The service that runs while the candidate works, if the challenge has one."""
         service = self.spec.service
         return service if service is not None and service.during_run else None
-
-
-def parse_size(text: str) -> int:
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a size")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit])
 
 
 def load_challenge(root: Path, catalog: Catalog) -> Challenge:

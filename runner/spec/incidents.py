@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field, model_validator
+
 from prodproven.graders.slo import Slo
 from prodproven.runner.spec.model import Strict as _Strict
 from prodproven.runner.spec.model import check_kind, twice
 from prodproven.sandbox.faults import FaultKind
-from pydantic import Field, model_validator
 
 if TYPE_CHECKING:
-    from prodproven.runner.spec.challenge import ServiceSpec
+    from prodproven.runner.spec.parts import ServiceSpec
 
 
 class SloSpec(_Strict):

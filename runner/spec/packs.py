@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
+
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.spec.challenge import SPEC_FILE, Catalog, Challenge, load_challenge
 

@@ -4,7 +4,8 @@ services, ports and graders (``ChallengeSpec`` in runner/spec/challenge.py puts 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -12,6 +13,14 @@ from prodproven.runner.spec.model import Strict as _Strict
 from prodproven.sandbox.environment import Limits
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.I)
+
+
+def parse_size(text: str) -> int:
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a size")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit])
 
 
 class Competency(StrEnum):

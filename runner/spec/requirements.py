@@ -16,7 +16,7 @@ from pydantic import Field
 from prodproven.runner.spec.model import Strict
 
 if TYPE_CHECKING:
-    from prodproven.runner.spec.challenge import GraderSpec
+    from prodproven.runner.spec.parts import GraderSpec
 
 
 class RequirementSpec(Strict):
@@ -33,7 +33,6 @@ class RequirementSpec(Strict):
         description="a condition the grader's kind offers (docs/graders.md lists them); "
         "`passed` is the grader's own pass condition",
     )
-
 
 
 def check_requirements(

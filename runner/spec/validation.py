@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from prodproven.runner.spec.model import Strict as _Strict
 from pydantic import Field, model_validator
+
+from prodproven.runner.spec.model import Strict as _Strict
 
 
 class Band(_Strict):
