@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from prodproven.runner.cli.context import Context
 from prodproven.runner.config import Settings
-from tests.conftest import BUILTIN, REPO_ROOT
+from tests.conftest import BUILTIN, REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -52,12 +52,6 @@ def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,17 @@
-"""JupyterLab in the workspace, against the real engine: it starts with an interactive run,
-answers only with the run's token under its base URL, its terminal is a shell of the candidate
-in /workspace, a second open reuses the server and the forward, the web app's proxy serves it
-to the candidate (saving a notebook, a terminal over its WebSocket), and notebooks get the
-candidate's Python.
+"""JupyterLab in the workspace of a run, against the real engine: it starts with an interactive
+run (never with a scripted one), answers only with the run's token under its base URL, its
+terminal is a shell of the candidate in /workspace, a second open reuses the server and the
+forward, the web app's proxy serves it to the candidate (saving a notebook, a terminal over its
+WebSocket), and a submitted run has no lab.
 
-The run is one of the SLO lab (tests/integration/labs/slo-lab, deploy-model's image); the
-kernel tests use pods of their own with deploy-model's and fix-drift's images.
+The run is one of the SLO lab (tests/integration/labs/slo-lab, deploy-model's image). The lab
+server in pods of its own (the notebooks' kernel, replacing a server, failing to start) is in
+test_lab_server.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import shutil
 import socket
@@ -19,8 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -30,39 +28,19 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from prodproven.runner import plugins
 from prodproven.runner.config import Settings
-from prodproven.runner.errors import RunStateError, ServiceNotReady
-from prodproven.runner.grading.evaluation import candidate_container
+from prodproven.runner.errors import RunStateError
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
-from prodproven.runner.runs.lab import LAB_BASE_URL, LAB_PORT, LOG_FILE, ensure_lab
 from prodproven.runner.runs.store import Run
 from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.runner.web.app import create_app
-from prodproven.sandbox.docker_backend import DockerBackend
-from prodproven.sandbox.environment import KEEPALIVE, Limits, Pod, Sandbox
 from prodproven.sandbox.images import ImageBuilder
-from tests.conftest import BUILTIN
+from tests.conftest import BUILTIN, SLO_LAB, free_port
 from tests.integration.conftest import runner_for
+from tests.integration.labsupport import B, get, lab_processes, post, websocket
 
 pytestmark = pytest.mark.docker
-
-B = LAB_BASE_URL.rstrip("/")  # every path of the lab starts with it
-LAB = Path(__file__).parent / "labs" / "slo-lab"
-LIMITS = Limits(memory_bytes=2**30, cpus=1.0, pids=256)
-LAB_PIDS = r"""
-import os
-for pid in os.listdir("/proc"):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            args = fh.read().split(b"\0")
-        if len(args) > 2 and args[2] == b"/opt/lab/bin/jupyter-lab":
-            with open(f"/proc/{pid}/status") as st:
-                fields = dict(line.split(":", 1) for line in st)
-            print(pid, fields["Uid"].split()[0], fields["VmRSS"].split()[0])
-    except (OSError, ValueError):
-        pass
-"""
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +54,7 @@ def lab_runner(
 @pytest.fixture(scope="module")
 def slo_lab(tmp_path_factory: pytest.TempPathFactory) -> Challenge:
     root = tmp_path_factory.mktemp("labs") / "slo-lab"
-    shutil.copytree(LAB, root)
+    shutil.copytree(SLO_LAB, root)
     shutil.copytree(BUILTIN / "deploy-model" / "image", root / "image")
     return load_challenge(root, plugins.catalog())
 
@@ -87,38 +65,6 @@ def running(lab_runner: Runner, slo_lab: Challenge) -> Iterator[Run]:
     run = lab_runner.start(slo_lab, "ada", mode="interactive")
     yield run
     lab_runner.backend.remove_run(run.id)
-
-
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
-    """One request, redirects not followed: status, Location header, body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.getheader("Location") or "", response.read()
-    finally:
-        conn.close()
-
-
-def post(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", path, body=b"{}", headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def lab_processes(workspace: Sandbox) -> list[tuple[int, int, int]]:
-    """(pid, uid, RSS in kB) of every JupyterLab server in the container."""
-    out = workspace.exec(["python3", "-c", LAB_PIDS], timeout=20).stdout
-    return [(int(p), int(u), int(r)) for p, u, r in (line.split() for line in out.splitlines())]
-
-
-async def websocket(url: str, port: int) -> WebSocketClientConnection:
-    request = HTTPRequest(url, headers={"Origin": f"http://127.0.0.1:{port}"}, connect_timeout=30)
-    return await websocket_connect(request)
 
 
 async def terminal_session(port: int, token: str, name: str, command: str) -> str:
@@ -143,49 +89,6 @@ async def typed(ws: WebSocketClientConnection, command: str) -> str:
             seen += payload[0]
     ws.close()
     return seen
-
-
-async def kernel_run(port: int, token: str, kernel_id: str, code: str) -> str:
-    """Execute ``code`` in a kernel over its websocket; return its stdout."""
-    ws = await websocket(
-        f"ws://127.0.0.1:{port}{B}/api/kernels/{kernel_id}/channels?token={token}", port
-    )
-    msg_id = uuid.uuid4().hex
-    ws.write_message(
-        json.dumps(
-            {
-                "header": {
-                    "msg_id": msg_id,
-                    "msg_type": "execute_request",
-                    "username": "test",
-                    "session": uuid.uuid4().hex,
-                    "date": "",
-                    "version": "5.3",
-                },
-                "parent_header": {},
-                "metadata": {},
-                "content": {"code": code, "silent": False, "store_history": False},
-                "channel": "shell",
-            }
-        )
-    )
-    out = ""
-    deadline = time.monotonic() + 60
-    while True:
-        assert time.monotonic() < deadline, f"no reply from the kernel; printed {out!r}"
-        raw = await asyncio.wait_for(ws.read_message(), timeout=60)
-        assert raw is not None, f"the kernel's websocket closed; it printed {out!r}"
-        message = json.loads(raw)
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        kind = message["header"]["msg_type"]
-        if kind == "stream":
-            out += message["content"]["text"]
-        elif kind == "error":
-            raise AssertionError(f"the kernel raised: {message['content']['evalue']}")
-        elif kind == "execute_reply":
-            ws.close()
-            return out
 
 
 # the interactive run ---------------------------------------------------------------------------
@@ -390,12 +293,6 @@ async def proxied_terminal(
     return await typed(ws, command)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_submitted_run_has_no_lab_and_its_forward_is_closed(
     lab_runner: Runner, running: Run
 ) -> None:
@@ -405,113 +302,6 @@ def test_a_submitted_run_has_no_lab_and_its_forward_is_closed(
         lab_runner.lab(running.id)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", link.port), timeout=3).close()
-
-
-# the lab in pods of its own -----------------------------------------------------------------
-@pytest.fixture
-def workspace_of(
-    backend: DockerBackend, run_id: str, images: ImageBuilder
-) -> Iterator[Callable[..., tuple[Pod, Sandbox]]]:
-    """Start a workspace container of a built-in challenge's image in a pod of its own."""
-    pods: list[Pod] = []
-
-    def make(challenge_id: str, command: list[str] = KEEPALIVE) -> tuple[Pod, Sandbox]:
-        image = images.recipe(
-            f"challenge-{challenge_id}",
-            BUILTIN / challenge_id / "image",
-            parent=images.lab(),
-        )
-        pod = backend.create_pod(run_id, "workspace")
-        pods.append(pod)
-        box = pod.add(
-            candidate_container("workspace", image, run_id, "workspace", LIMITS, command=command)
-        )
-        box.start()
-        return pod, box
-
-    yield make
-    for pod in pods:
-        pod.remove()
-
-
-def kernel_of(pod: Pod, token: str, code: str) -> tuple[dict[str, Any], str]:
-    """The lab's kernelspecs, and what ``code`` printed in a new default kernel (after
-    ``import sys``)."""
-    port = pod.publish(LAB_PORT).host_port
-    status, _, body = get(port, f"{B}/api/kernelspecs?token={token}")
-    assert status == 200
-    specs = json.loads(body)
-    status, body = post(port, f"{B}/api/kernels?token={token}")
-    assert status == 201, body
-    kernel_id = json.loads(body)["id"]
-    printed = asyncio.run(kernel_run(port, token, kernel_id, f"import sys; {code}"))
-    return specs, printed.strip()
-
-
-def test_notebooks_get_the_candidates_python_when_it_has_ipykernel(
-    workspace_of: Callable[..., tuple[Pod, Sandbox]],
-) -> None:
-    pod, box = workspace_of("fix-drift")
-    status = ensure_lab(box, "t0ken", run_id="kernel-test")
-    assert status.started and status.kernel == "workspace"
-    specs, printed = kernel_of(pod, "t0ken", "import pandas, sklearn; print(sys.executable)")
-    assert list(specs["kernelspecs"]) == ["python3"]  # notebooks saying python3 open in it
-    spec = specs["kernelspecs"]["python3"]["spec"]
-    assert spec["display_name"] == "Python (workspace)"
-    assert printed == "/opt/venv/bin/python"  # with the challenge's packages
-
-
-def test_without_ipykernel_in_the_workspace_jupyterlabs_own_kernel_remains(
-    workspace_of: Callable[..., tuple[Pod, Sandbox]],
-) -> None:
-    pod, box = workspace_of("deploy-model")
-    status = ensure_lab(box, "t0ken", run_id="kernel-test")
-    assert status.kernel == "lab"
-    specs, printed = kernel_of(pod, "t0ken", "print(sys.executable)")
-    assert specs["kernelspecs"]["python3"]["spec"]["display_name"] == "Python 3 (ipykernel)"
-    assert printed == "/opt/lab/bin/python"
-
-
-def test_a_server_with_another_token_is_replaced(
-    workspace_of: Callable[..., tuple[Pod, Sandbox]],
-) -> None:
-    pod, box = workspace_of("deploy-model")
-    first = ensure_lab(box, "old-token", run_id="token-test")
-    second = ensure_lab(box, "new-token", run_id="token-test")
-    assert second.started and second.pid != first.pid
-    port = pod.publish(LAB_PORT).host_port
-    assert get(port, f"{B}/api/status?token=new-token")[0] == 200
-    assert get(port, f"{B}/api/status?token=old-token")[0] == 403
-    assert [pid for pid, _, _ in lab_processes(box)] == [second.pid]
-
-
-def test_a_server_with_an_older_base_url_is_replaced(
-    workspace_of: Callable[..., tuple[Pod, Sandbox]],
-) -> None:
-    pod, box = workspace_of("deploy-model")
-    old = ensure_lab(box, "t0ken", run_id="base-test", base_url="/")
-    port = pod.publish(LAB_PORT).host_port
-    assert get(port, "/api/status?token=t0ken")[0] == 200
-    new = ensure_lab(box, "t0ken", run_id="base-test")
-    assert new.started and new.pid != old.pid
-    assert get(port, f"{B}/api/status?token=t0ken")[0] == 200
-    assert get(port, "/api/status?token=t0ken")[0] == 404
-    assert [pid for pid, _, _ in lab_processes(box)] == [new.pid]
-
-
-def test_a_lab_that_cannot_start_is_a_clear_error_with_its_log(
-    workspace_of: Callable[..., tuple[Pod, Sandbox]],
-) -> None:
-    # Something else holds the lab's port (a candidate's own server).
-    _, box = workspace_of(
-        "deploy-model", ["python3", "-m", "http.server", str(LAB_PORT), "--bind", "127.0.0.1"]
-    )
-    time.sleep(1)
-    with pytest.raises(ServiceNotReady) as caught:
-        ensure_lab(box, "t0ken", run_id="r-blocked", timeout=20)
-    message = str(caught.value)
-    assert "run r-blocked" in message and LOG_FILE in message
-    assert "already in use" in message
 
 
 def test_a_scripted_run_starts_no_lab(runner: Runner) -> None:

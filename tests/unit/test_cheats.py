@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Pr
 from prodproven.runner.gate.oracle import OracleAddress
 from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.runner.spec.prepare import Material
-from tests.conftest import BUILTIN
+from tests.conftest import BUILTIN, free_port
 
 ORACLE = OracleAddress(hosts=("10.1.2.3",), port=4567, token="t0ken")
 TRUTH = ["tenure_months", "monthly_charges"]
@@ -138,19 +137,13 @@ def test_network_cheat_for_a_service_run_from_the_image_applies_to_nothing(
     assert "from the image" in built.reason and "no notebook grader" in built.reason
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def cheat_server(tmp_path: Path) -> Iterator[StartServer]:
     """Start graders/probes/cheat_server.py on the loopback with a given config."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(config: dict[str, object]) -> str:
-        port = _free_port()
+        port = free_port()
         path = tmp_path / f"config-{port}.json"
         path.write_text(json.dumps({"bind": "127.0.0.1", "port": port, **config}))
         script = tmp_path / "server.py"
@@ -204,7 +197,7 @@ def test_the_network_cheat_answers_right_when_it_can_reach_the_answer_server(
 
 
 def test_the_network_cheat_answers_503_when_nothing_is_reachable(cheat_server: StartServer) -> None:
-    url = cheat_server(_config("network", OracleAddress(("127.0.0.1",), _free_port(), "x")))
+    url = cheat_server(_config("network", OracleAddress(("127.0.0.1",), free_port(), "x")))
     assert _predict(url, [[1, 2]])[0] == 503
 
 

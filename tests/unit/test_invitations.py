@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +13,6 @@ from prodproven.runner.errors import AccessDenied, InvitationError
 from prodproven.runner.people import invitations as invitations_module
 from prodproven.runner.people.invitations import Invitation, InvitationRow, Invitations
 from prodproven.runner.runs.store import Store, utcnow
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path}/s.db")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ answers only with the run's token and echoes what it got, over HTTP and WebSocke
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from prodproven.runner.runs.lab import LAB_BASE_URL, LabLink
 from prodproven.runner.runs.store import Status
 from prodproven.runner.web import proxy
 from prodproven.runner.web.app import SECURITY_HEADERS
+from tests.conftest import free_port
 from tests.unit.fakes import FakeRunner, as_runner
 from tests.unit.websupport import Web, make_web
 
@@ -36,12 +36,6 @@ WS = f"ws://127.0.0.1:8080{LAB_BASE_URL}"  # absolute, so the browser's cookies 
 
 
 # the stand-in for JupyterLab -------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Upstream:
     """A Starlette app under uvicorn on a free loopback port, in a thread."""
 

@@ -1,0 +1,114 @@
+"""The parts of a challenge spec (runner/spec/parts.py and their checks when the spec loads):
+resources and sizes, competencies, graders and their params, services and the setup script;
+each bad part gives a SpecError naming the field and what was expected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from prodproven.runner.spec.challenge import Catalog
+from prodproven.runner.spec.parts import parse_size
+from tests.conftest import MakeChallenge
+from tests.unit.specsupport import problems_of
+
+
+def test_bad_memory_size_is_explained(make_challenge: MakeChallenge, catalog: Catalog) -> None:
+    root = make_challenge(lambda s: s["resources"].update(memory="lots"))
+    assert "resources.memory" in problems_of(root, catalog)
+
+
+def test_unknown_competency_is_refused(make_challenge: MakeChallenge, catalog: Catalog) -> None:
+    root = make_challenge(lambda s: s.update(competencies=["deployment", "charisma"]))
+    assert "competencies.1" in problems_of(root, catalog)
+
+
+def test_unknown_grader_kind_lists_known_kinds(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda s: s["graders"][0].update(kind="vibes"))
+    message = problems_of(root, catalog)
+    assert "graders.0.kind: unknown grader kind 'vibes'" in message and "'load'" in message
+
+
+def test_grader_params_are_validated_against_the_grader(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda s: s["graders"][2]["params"].update(rate=-1, colour="red"))
+    message = problems_of(root, catalog)
+    assert "graders.2.params.rate" in message
+    assert "graders.2.params.colour: unknown field" in message
+
+
+def test_a_grader_may_require_only_graders_listed_before_it(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda s: s["graders"][0].update(requires=["load"]))
+    assert "graders.0.requires.0: 'load' is not a grader listed before this one" in problems_of(
+        root, catalog
+    )
+
+
+def test_missing_grader_param_is_named(make_challenge: MakeChallenge, catalog: Catalog) -> None:
+    root = make_challenge(lambda s: s["graders"][2]["params"].pop("slo"))
+    assert "graders.2.params.slo: required field is missing" in problems_of(root, catalog)
+
+
+def test_duplicate_grader_names_are_refused(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda s: s["graders"][1].update(name="correctness"))
+    assert "'correctness' is used twice" in problems_of(root, catalog)
+
+
+def test_grader_competency_must_be_declared(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda s: s["graders"][0].update(competency="infrastructure"))
+    assert "graders.0.competency" in problems_of(root, catalog)
+
+
+def test_unknown_service_kind_lists_known_kinds(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda spec: spec.update(services=[{"name": "db", "kind": "oracle"}]))
+    assert "services.0.kind: unknown service kind 'oracle' (known: ['mlflow'" in problems_of(
+        root, catalog
+    )
+
+
+def test_service_port_collision_is_refused(make_challenge: MakeChallenge, catalog: Catalog) -> None:
+    def change(spec: dict[str, Any]) -> None:
+        spec["service"]["port"] = 5000
+        spec["services"] = [{"name": "mlflow", "kind": "mlflow"}]
+
+    root = make_challenge(change)
+    assert "services.0: a mlflow service listens on 5000, already used by service.port" in (
+        problems_of(root, catalog)
+    )
+
+
+def test_duplicate_service_names_are_refused(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    twice = [{"name": "mlflow", "kind": "mlflow"}, {"name": "mlflow", "kind": "mlflow"}]
+    root = make_challenge(lambda spec: spec.update(services=twice))
+    assert "services.1.name: 'mlflow' is used twice" in problems_of(root, catalog)
+
+
+def test_setup_needs_a_service_and_its_script(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda spec: spec.update(setup={"script": "setup/seed.py"}))
+    message = problems_of(root, catalog)
+    assert "setup: a setup script needs at least one service" in message
+    assert "setup/seed.py: the file" in message
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("512m", 512 * 2**20), ("2g", 2 * 2**30), ("1.5G", int(1.5 * 2**30)), ("64MiB", 64 * 2**20)],
+)
+def test_sizes_parse(text: str, expected: int) -> None:
+    assert parse_size(text) == expected

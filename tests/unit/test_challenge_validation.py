@@ -1,0 +1,38 @@
+"""The gate's section of a challenge spec (runner/spec/validation.py): the noise check and the
+slow responder."""
+
+from __future__ import annotations
+
+import pytest
+
+from prodproven.runner.spec.challenge import Catalog, load_challenge
+from prodproven.runner.spec.validation import SlowCheck
+from tests.conftest import MakeChallenge, MakeLab
+from tests.unit.specsupport import problems_of
+
+
+def test_the_noise_check_needs_at_least_two_gradings(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    root = make_challenge(lambda s: s["validation"].update(noise={"repeats": 1}))
+    assert "validation.noise.repeats" in problems_of(root, catalog)
+
+
+def test_the_slow_validation_check_is_optional_with_defaults(
+    make_lab: MakeLab, catalog: Catalog
+) -> None:
+    without = make_lab(lambda spec: spec["validation"].pop("slow"))
+    assert load_challenge(without, catalog).spec.validation.slow is None
+    root = make_lab(lambda spec: spec["validation"].update(slow={}))
+    assert load_challenge(root, catalog).spec.validation.slow == SlowCheck(delay_s=240, margin=10)
+
+
+@pytest.mark.parametrize(
+    "slow,location",
+    [({"margin": 150}, "validation.slow.margin"), ({"delay_s": 0}, "validation.slow.delay_s")],
+)
+def test_the_slow_validation_check_is_checked(
+    make_lab: MakeLab, catalog: Catalog, slow: dict[str, int], location: str
+) -> None:
+    root = make_lab(lambda spec: spec["validation"].update(slow=slow))
+    assert location in problems_of(root, catalog)

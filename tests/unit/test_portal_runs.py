@@ -1,0 +1,135 @@
+"""Runs as assessors and the operator see them (runner/portal/runs.py): filtered and sorted
+lists, the comparison per challenge, one run in detail, and its review."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.portal.runs import RunFilter
+from tests.unit.portalsupport import ADA, REASON, ids, run_for
+
+
+# filters and sorting --------------------------------------------------------------------------
+def test_runs_are_filtered_by_challenge(portal: Portal) -> None:
+    deploy = run_for(portal, "firm-a", challenge="deploy-model")
+    run_for(portal, "firm-a", challenge="fix-drift")
+    assert ids(portal.runs.find(ADA, RunFilter(challenge="deploy-model"))) == [deploy.id]
+
+
+def test_runs_are_filtered_by_a_case_insensitive_candidate_substring(portal: Portal) -> None:
+    grace = run_for(portal, "firm-a", "Grace Hopper")
+    run_for(portal, "firm-a", "Linus")
+    assert ids(portal.runs.find(ADA, RunFilter(candidate="hOPP"))) == [grace.id]
+
+
+def test_runs_are_filtered_by_status(portal: Portal) -> None:
+    graded = run_for(portal, "firm-a", score=50.0)
+    run_for(portal, "firm-a")
+    assert ids(portal.runs.find(ADA, RunFilter(status="graded"))) == [graded.id]
+    assert len(portal.runs.find(ADA, RunFilter(status="running"))) == 1
+
+
+def test_min_score_filters_on_the_overridden_score(portal: Portal) -> None:
+    raised = run_for(portal, "firm-a", "Grace", score=40.0)
+    lowered = run_for(portal, "firm-a", "Linus", score=90.0)
+    run_for(portal, "firm-a", "Ken")  # not graded: no score, never above a minimum
+    portal.reviews.override(ADA, raised.id, 85.0, REASON)
+    portal.reviews.override(ADA, lowered.id, 30.0, REASON)
+    [summary] = portal.runs.find(ADA, RunFilter(min_score=80.0))
+    assert summary.run.id == raised.id
+    assert (summary.score.score, summary.score.graded) == (85.0, 40.0)
+
+
+def test_sorting_by_score_descending_puts_unscored_runs_last(portal: Portal) -> None:
+    low = run_for(portal, "firm-a", "A", score=40.0)
+    unscored = run_for(portal, "firm-a", "B")
+    high = run_for(portal, "firm-a", "C", score=90.0)
+    mid = run_for(portal, "firm-a", "D", score=20.0)
+    portal.reviews.override(ADA, mid.id, 60.0, REASON)  # the effective score decides the order
+    found = portal.runs.find(ADA, RunFilter(sort="score"))
+    assert ids(found) == [high.id, mid.id, low.id, unscored.id]
+
+
+def test_sorting_by_score_ascending_puts_lowest_first(portal: Portal) -> None:
+    low = run_for(portal, "firm-a", "A", score=40.0)
+    high = run_for(portal, "firm-a", "C", score=90.0)
+    found = portal.runs.find(ADA, RunFilter(sort="score", descending=False))
+    assert ids(found) == [low.id, high.id]
+
+
+def test_sorting_by_candidate_ignores_case(portal: Portal) -> None:
+    bob = run_for(portal, "firm-a", "bob")
+    alice = run_for(portal, "firm-a", "Alice")
+    carl = run_for(portal, "firm-a", "Carl")
+    found = portal.runs.find(ADA, RunFilter(sort="candidate", descending=False))
+    assert ids(found) == [alice.id, bob.id, carl.id]
+
+
+def test_runs_are_sorted_newest_first_by_default(portal: Portal) -> None:
+    first = run_for(portal, "firm-a")
+    second = run_for(portal, "firm-a")
+    third = run_for(portal, "firm-a")
+    assert ids(portal.runs.find(ADA)) == [third.id, second.id, first.id]
+    oldest_first = portal.runs.find(ADA, RunFilter(sort="created", descending=False))
+    assert ids(oldest_first) == [first.id, second.id, third.id]
+
+
+def test_an_unknown_sort_is_refused(portal: Portal) -> None:
+    with pytest.raises(ProdprovenError, match="cannot sort"):
+        portal.runs.find(ADA, RunFilter(sort="salary"))
+
+
+# compare --------------------------------------------------------------------------------------
+def test_compare_lists_each_runs_grader_scores_best_first(portal: Portal) -> None:
+    first = run_for(
+        portal, "firm-a", "A", score=60.0, graders={"correctness": 80.0, "latency": 40.0}
+    )
+    second = run_for(
+        portal, "firm-a", "B", score=90.0, graders={"correctness": 100.0, "robustness": 0.0}
+    )
+    run_for(portal, "firm-a", "C", challenge="fix-drift", score=99.0, graders={"drift": 99.0})
+    run_for(portal, "firm-b", "D", score=10.0, graders={"correctness": 10.0})
+    comparison = portal.runs.compare(ADA, "deploy-model")
+    assert comparison.challenge == "deploy-model"
+    assert set(comparison.graders) == {"correctness", "latency", "robustness"}
+    assert [(summary.run.id, scores) for summary, scores in comparison.rows] == [
+        (second.id, {"correctness": 100.0, "robustness": 0.0}),
+        (first.id, {"correctness": 80.0, "latency": 40.0}),
+    ]
+
+
+# detail ---------------------------------------------------------------------------------------
+def test_detail_gathers_the_runs_reviews_invitation_audit_and_files(
+    portal: Portal, tmp_path: Path
+) -> None:
+    run = run_for(portal, "firm-a", score=70.0)
+    archive = tmp_path / "workspace.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("./serve.py")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"x=1"))
+    portal.records.store.update(run.id, archive_path=str(archive))
+    note = portal.reviews.note(ADA, run.id, "clean code")
+    override = portal.reviews.override(ADA, run.id, 75.0, REASON)
+    detail = portal.runs.detail(ADA, run.id)
+    assert detail.firm == "firm-a"
+    assert detail.document.run_id == run.id
+    assert (detail.score.score, detail.score.graded) == (75.0, 70.0)
+    assert detail.reviews == [note, override]
+    assert detail.invitation is not None and detail.invitation.run_id == run.id
+    assert [e.action for e in detail.audit] == ["review.override", "review.note"]
+    assert [f.path for f in detail.files] == ["serve.py"]
+    assert [e.kind for e in detail.events][0] == "run.created"
+
+
+# reviews --------------------------------------------------------------------------------------
+def test_a_note_and_an_override_are_recorded_under_the_actors_label(portal: Portal) -> None:
+    run = run_for(portal, "firm-a", score=70.0)
+    assert portal.reviews.note(ADA, run.id, "clean code").author == ADA.label
+    assert portal.reviews.override(ADA, run.id, 75.0, REASON).author == ADA.label
