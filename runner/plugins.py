@@ -39,6 +39,9 @@ GRADERS_GROUP = "prodproven.graders"
 CHEATS_GROUP = "prodproven.cheats"
 PLOTS_GROUP = "prodproven.plots"
 
+Built = TypeVar("Built")
+"""What an entry point of one group offers (a cheat, a plot)."""
+
 
 class AnyParams(Params):
     """Parameters of a stand-in for a broken plugin: any keys, so specs naming it still load."""
@@ -141,22 +144,14 @@ class EntryPointCheats:
 
 
 def load_entry_point_cheats(entry_points: Iterable[metadata.EntryPoint]) -> EntryPointCheats:
-    cheats: list[Cheat] = []
-    problems: list[str] = []
-    for entry_point in entry_points:
-        origin = _describe(entry_point, "cheat")
-        try:
-            cheat = entry_point.load()()
-        except Exception as exc:  # a broken cheat is reported, never a crash of validate
-            problems.append(f"{origin} failed to load: {type(exc).__name__}: {exc}")
-            continue
-        if not isinstance(cheat, Cheat) or cheat.name != entry_point.name:
-            problems.append(
-                f"{origin} is not a prodproven.runner.gate.cheats.Cheat named {entry_point.name!r}"
-            )
-            continue
-        cheats.append(cheat)
-    return EntryPointCheats(tuple(cheats), tuple(problems))
+    def build(name: str, origin: str, loaded: Any) -> Cheat | str:
+        cheat = loaded()
+        if not isinstance(cheat, Cheat) or cheat.name != name:
+            return f"{origin} is not a prodproven.runner.gate.cheats.Cheat named {name!r}"
+        return cheat
+
+    cheats, problems = _load_each(entry_points, "cheat", build)
+    return EntryPointCheats(cheats, problems)
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,20 +168,37 @@ class EntryPointPlots:
 
 
 def load_entry_point_plots(entry_points: Iterable[metadata.EntryPoint]) -> EntryPointPlots:
-    plots: list[Plot] = []
+    def build(name: str, origin: str, loaded: Any) -> Plot | str:
+        if not callable(loaded):
+            return f"{origin} is not a function drawing figures (it is {loaded!r})"
+        return Plot(name, loaded)
+
+    plots, problems = _load_each(entry_points, "plot", build)
+    return EntryPointPlots(plots, problems)
+
+
+def _load_each(
+    entry_points: Iterable[metadata.EntryPoint],
+    what: str,
+    build: Callable[[str, str, Any], Built | str],
+) -> tuple[tuple[Built, ...], tuple[str, ...]]:
+    """What each entry point offers, built by ``build(name, origin, loaded)``; one that fails to
+    load or build, or that ``build`` refuses (a problem string), is left out with its problem.
+    A broken plugin is reported, never a crash of the command or page that wanted it."""
+    found: list[Built] = []
     problems: list[str] = []
     for entry_point in entry_points:
-        origin = _describe(entry_point, "plot")
+        origin = _describe(entry_point, what)
         try:
-            draw = entry_point.load()
-        except Exception as exc:  # a broken plot is reported, never a crash of the page
+            built = build(entry_point.name, origin, entry_point.load())
+        except Exception as exc:
             problems.append(f"{origin} failed to load: {type(exc).__name__}: {exc}")
             continue
-        if not callable(draw):
-            problems.append(f"{origin} is not a function drawing figures (it is {draw!r})")
-            continue
-        plots.append(Plot(entry_point.name, draw))
-    return EntryPointPlots(tuple(plots), tuple(problems))
+        if isinstance(built, str):
+            problems.append(built)
+        else:
+            found.append(built)
+    return tuple(found), tuple(problems)
 
 
 @cache
