@@ -17,6 +17,7 @@
     ├── AlreadySupervised            another process already supervises the run
     ├── ArchiveMismatch              the archive on disk is not the one recorded at submit
     ├── AccountError                 an assessor or token cannot be created or changed as asked
+    ├── UntrustedInput               outside input refused (too large or deep, path out of folder)
     ├── AccessDenied                 missing, wrong, expired or used credentials (web: 401/403)
     │   ├── ScopeDenied              valid credentials without the scope the operation needs
     │   ├── SignInRequired           an assessor page without a live session (web: to sign-in)
@@ -49,6 +50,7 @@ layer and this module re-exports the ones the runner catches)::
     ExecTimeout                      sandbox.errors
     CommandTimeout                   sandbox.errors
     ServiceNotReady                  sandbox.errors
+    UntrustedInput                   sandbox.untrusted
     FaultError                       sandbox.faults
     GraderError                      graders.base
     _Unusable                        graders.mlflow_model
@@ -84,6 +86,7 @@ from prodproven.sandbox.errors import (
     SandboxError,
     ServiceNotReady,
 )
+from prodproven.sandbox.untrusted import UntrustedInput
 
 __all__ = [
     "AccessDenied",
@@ -112,6 +115,7 @@ __all__ = [
     "SignInRequired",
     "SpecError",
     "StatusListUnreachable",
+    "UntrustedInput",
 ]
 
 

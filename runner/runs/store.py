@@ -23,11 +23,14 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
@@ -200,6 +203,20 @@ class Store:
         creates its own, so nothing depends on what happened to be imported)."""
         tables = [Base.metadata.tables[row.__tablename__] for row in rows]
         Base.metadata.create_all(self.engine, tables=tables)
+        for table in tables:
+            self._add_missing_columns(table)
+
+    def _add_missing_columns(self, table: Table) -> None:
+        """A column added to a row class after a store was made is added to its table
+        (schemas only grow, by nullable columns, so an older store opens as it is)."""
+        present = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
+        with self.engine.begin() as connection:
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    connection.execute(
+                        text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                    )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from prodproven.runner.errors import RunNotFound, RunStateError
 from prodproven.runner.runs.store import Run, Status, Store
@@ -108,3 +109,16 @@ def test_a_listing_without_results_keeps_only_each_runs_verdict(store: Store) ->
     assert listed[old] == {"score": 97.0, "passed": None, "pass_score": None, "requirements": None}
     full = {run.id: run.result for run in store.list_runs()}[old]
     assert full is not None and full["graders"]
+
+
+def test_a_store_made_before_a_column_was_added_opens_with_the_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url)
+    with sqlalchemy.create_engine(url).begin() as connection:
+        connection.execute(sqlalchemy.text("ALTER TABLE runs DROP COLUMN error"))
+    store = Store(url)
+    run = store.create_run(
+        challenge_id="c", challenge_version="1.0.0", challenge_path="/c", candidate="a", mode="m"
+    )
+    store.transition(run.id, Status.errored, error="why")
+    assert store.get(run.id).error == "why"
