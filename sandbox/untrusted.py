@@ -41,15 +41,20 @@ def confine(base: Path, relative: str | os.PathLike[str], *, what: str) -> Path:
     """``relative`` resolved inside ``base``: absolute paths, ``..`` and symlinks leading out
     of ``base`` are refused. Returns the resolved path (which may not exist yet)."""
     text = os.fspath(relative)
+    shown = repr(text) if len(text) <= 120 else repr(text[:120]) + "..."
     if not text or "\x00" in text:
-        raise UntrustedInput(f"{what}: {text!r} is not a path")
+        raise UntrustedInput(f"{what}: {shown} is not a path")
     pure = PurePosixPath(text.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts:
-        raise UntrustedInput(f"{what}: {text!r} must be a path inside {base}, without '..'")
-    root = base.resolve()
-    resolved = (root / pure).resolve()
+        raise UntrustedInput(f"{what}: {shown} must be a path inside {base}, without '..'")
+    try:
+        root = base.resolve()
+        resolved = (root / pure).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        reason = getattr(exc, "strerror", None) or "a symlink loop"
+        raise UntrustedInput(f"{what}: {shown} cannot be resolved ({reason})") from exc
     if resolved != root and not resolved.is_relative_to(root):
-        raise UntrustedInput(f"{what}: {text!r} leads out of {base} (through a symlink)")
+        raise UntrustedInput(f"{what}: {shown} leads out of {base} (through a symlink)")
     return resolved
 
 
@@ -117,16 +122,23 @@ def load_yaml(
     size = len(text.encode())
     if size > max_bytes:
         raise UntrustedInput(f"{what}: {size} bytes, over the limit of {max_bytes}")
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)  # reads the text: a control character is refused here
+    except yaml.YAMLError as exc:
+        raise UntrustedInput(f"{what}: not valid YAML: {_short(str(exc))}") from exc
     loader.max_aliases, loader.max_depth = max_aliases, max_depth
     try:
-        return loader.get_single_data()
-    except yaml.YAMLError as exc:
+        value = loader.get_single_data()
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: 2020-13-45, 5000 digits
         raise UntrustedInput(f"{what}: not valid YAML: {_short(str(exc))}") from exc
     except RecursionError as exc:
         raise UntrustedInput(f"{what}: nested too deeply") from exc
     finally:
         loader.dispose()
+    if _expanded(value, {}, max_bytes) > max_bytes:
+        # Few aliases can still nest into billions of values (each one doubling the last).
+        raise UntrustedInput(f"{what}: its aliases expand to more than {max_bytes} values")
+    return value
 
 
 def load_json(
@@ -171,6 +183,24 @@ def _depth(value: Any) -> int:
             deepest = max(deepest, level)
             stack.extend((v, level + 1) for v in item)
     return deepest
+
+
+def _expanded(value: Any, counted: dict[int, int], budget: int) -> int:
+    """How many values ``value`` holds with every alias written out (shared lists and mappings
+    counted once each, so a bomb is measured without being walked; stops past ``budget``, and
+    a value that holds itself counts as past it)."""
+    if not isinstance(value, dict | list):
+        return 1
+    known = counted.get(id(value))
+    if known is None:
+        counted[id(value)] = budget + 1  # a value holding itself (`&a [*a]`) never ends
+        known = 1
+        for item in value.values() if isinstance(value, dict) else value:
+            known += _expanded(item, counted, budget)
+            if known > budget:
+                break
+        counted[id(value)] = known
+    return known
 
 
 def _short(message: str, limit: int = 300) -> str:

@@ -13,11 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from prodproven.runner import plugins
-from prodproven.runner.cli.context import Context, out, plain, progress
-from prodproven.runner.errors import ChallengeClash, SpecError
+from prodproven.runner.cli.context import Context, OutFile, out, plain, progress
 from prodproven.runner.gate.validate import Tier, validate_challenge
 from prodproven.runner.spec import packs
-from prodproven.runner.spec.challenge import Challenge, challenge_folders, list_challenges
+from prodproven.runner.spec.challenge import (
+    Challenge,
+    Unloadable,
+    challenge_folders,
+    list_challenges,
+)
 from prodproven.runner.spec.scaffold import TEMPLATES, new_challenge
 
 
@@ -43,7 +47,7 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
     table = Table("id", "title", "version", "time", "competencies")
     for row in rows:
         if "error" in row:
-            table.add_row(Text("invalid", "red"), *plain(row["error"], "", "", ""))
+            table.add_row(Text(f"{row['id']} (invalid)", "red"), *plain(row["error"], "", "", ""))
         else:
             table.add_row(
                 *plain(
@@ -57,15 +61,10 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
     out.print(table)
 
 
-def _challenge_row(found: Challenge | SpecError | ChallengeClash) -> dict[str, Any]:
-    if isinstance(found, ChallengeClash):
-        return {
-            "id": found.challenge_id,
-            "error": str(found),
-            "paths": [str(folder) for folder in found.folders],
-        }
-    if isinstance(found, SpecError):
-        return {"error": str(found), "path": found.path}
+def _challenge_row(found: Challenge | Unloadable) -> dict[str, Any]:
+    if isinstance(found, Unloadable):
+        paths = [str(folder) for folder in found.folders]
+        return {"id": found.id, "error": found.problem, "path": paths[0], "paths": paths}
     return {
         "id": found.id,
         "title": found.spec.title,
@@ -107,7 +106,7 @@ def challenge_new(ctx: Context, name: str, template: str, into: Path) -> None:
 @click.option(
     "--out",
     "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile(),
     help="Where to write it [default: ./ID-VERSION.ppc.tar.gz].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the pack's details as JSON.")

@@ -18,7 +18,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from prodproven.runner.spec.challenge import Catalog, Challenge
+from prodproven.runner.spec.model import shown
 from prodproven.runner.spec.prepare import Material
+from prodproven.sandbox.untrusted import UntrustedInput, confine
 
 HIDDEN_LIMIT_BYTES = 256 * 2**20
 BRIEF_LIMIT_BYTES = 256 * 2**10
@@ -64,15 +66,28 @@ def _missing_files(challenge: Challenge, material: Material, catalog: Catalog) -
     if spec.probe is not None:
         references.append(("probe.canaries", spec.probe.canaries))
     for where, rel in references:
-        if not any((root / rel).exists() for root in material.hidden):
-            yield f"{where}: the hidden file {rel!r} is not in the (generated) hidden material"
+        try:
+            found = any(confine(root, rel, what=where).exists() for root in material.hidden)
+        except UntrustedInput as exc:
+            yield f"{exc} (a hidden file is a path inside hidden/)"
+            continue
+        if not found:
+            yield f"{where}: the hidden file {shown(rel)} is not in the (generated) hidden material"
     if not challenge.path("solution").is_dir():
         yield "solution/: missing; the reference check needs a reference solution"
     if spec.service is not None:
         for arg in spec.service.command:
             rel = arg.removeprefix("/workspace/")
-            if rel != arg and not any((root / rel).is_file() for root in material.workspace):
+            if rel != arg and not any(_is_file(root, rel) for root in material.workspace):
                 yield f"service.command: {arg} is not in the starter workspace"
+
+
+def _is_file(root: Path, rel: str) -> bool:
+    """Whether ``rel`` is a file inside ``root`` (a path leading out is not)."""
+    try:
+        return confine(root, rel, what=rel).is_file()
+    except UntrustedInput:
+        return False
 
 
 def _files(roots: Iterable[Path]) -> Iterator[Path]:

@@ -14,6 +14,8 @@ A challenge is a folder::
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +28,19 @@ from pydantic import (
     ValidationError,
 )
 
-from prodproven.runner.errors import ChallengeClash, ChallengeNotFound, SpecError
+from prodproven.runner.errors import ChallengeClash, ChallengeNotFound, ProdprovenError, SpecError
 from prodproven.runner.spec.incidents import FaultSpec, ProbeSpec, ScheduledEvent, check_incidents
+from prodproven.runner.spec.model import (
+    CHALLENGE_ID,
+    VERSION,
+    capped,
+    check_kind,
+    describe,
+    is_challenge_id,
+    shown,
+    twice,
+)
 from prodproven.runner.spec.model import Strict as _Strict
-from prodproven.runner.spec.model import check_kind, describe, twice
 from prodproven.runner.spec.parts import (
     Competency,
     GraderSpec,
@@ -45,20 +56,20 @@ from prodproven.runner.spec.requirements import RequirementSpec, check_requireme
 from prodproven.runner.spec.validation import Calibration, Validation, check_calibration
 from prodproven.sandbox.faults import FaultKind
 from prodproven.sandbox.services import ServiceKind
+from prodproven.sandbox.untrusted import UntrustedInput, confine, load_yaml, read_text
 
 SPEC_FILE = "challenge.yaml"
+BRIEF_MAX_BYTES = 2**20
 
 
 class ChallengeSpec(_Strict):
     """The typed content of challenge.yaml."""
 
-    id: str = Field(
-        pattern=r"^[a-z][a-z0-9-]{1,62}$", description="lower-case id, equal to the folder name"
+    id: str = Field(pattern=CHALLENGE_ID, description="lower-case id, equal to the folder name")
+    title: str = Field(
+        min_length=3, max_length=200, description="shown to candidates and assessors"
     )
-    title: str = Field(min_length=3, description="shown to candidates and assessors")
-    version: str = Field(
-        pattern=r"^\d+\.\d+\.\d+$", description="X.Y.Z; bump it when grading changes"
-    )
+    version: str = Field(pattern=VERSION, description="X.Y.Z; bump it when grading changes")
     summary: str = Field("", description="one paragraph for listings")
     time_limit_minutes: Annotated[
         float,
@@ -146,11 +157,15 @@ class Challenge:
         return self.spec.id
 
     def path(self, rel: str) -> Path:
+        """``rel`` inside the challenge's folder; UntrustedInput when it would lead out."""
+        confine(self.root, rel, what=f"challenge {self.id}: {rel}")
         return self.root / rel
 
     @property
     def brief(self) -> str:
-        return (self.root / "brief.md").read_text()
+        return read_text(
+            self.path("brief.md"), what=f"challenge {self.id}: brief", max_bytes=BRIEF_MAX_BYTES
+        )
 
     def services(self, catalog: Catalog) -> list[tuple[str, ServiceKind]]:
         """The declared services as (name, kind) pairs, in declaration order."""
@@ -178,20 +193,20 @@ def load_challenge(root: Path, catalog: Catalog) -> Challenge:
     """
     spec_path = root / SPEC_FILE
     where = str(spec_path)
+    if not os.path.lexists(spec_path):
+        raise ChallengeNotFound(f"{root} has no {SPEC_FILE}")
     try:
-        raw = yaml.safe_load(spec_path.read_text())
-    except FileNotFoundError:
-        raise ChallengeNotFound(f"{root} has no {SPEC_FILE}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(where, [f"not valid YAML{at}: {getattr(exc, 'problem', exc)}"]) from None
+        raw = load_yaml(
+            read_text(confine(root, SPEC_FILE, what=SPEC_FILE), what=SPEC_FILE), what=SPEC_FILE
+        )
+    except UntrustedInput as exc:
+        raise SpecError(where, [_unreadable(exc)]) from None
     if not isinstance(raw, dict):
         raise SpecError(where, [f"the top level must be a mapping, not {type(raw).__name__}"])
     try:
         spec = ChallengeSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(where, [describe(err) for err in exc.errors()]) from None
+        raise SpecError(where, capped([describe(err) for err in exc.errors()])) from None
     problems = list(_check_graders(spec, catalog.grader_params))
     problems += list(check_requirements(spec.requirements, spec.graders, catalog.grader_conditions))
     problems += list(check_calibration(spec.calibration, root, {f.name for f in spec.faults}))
@@ -203,8 +218,18 @@ def load_challenge(root: Path, catalog: Catalog) -> Challenge:
     if spec.id != root.name:
         problems.append(f"id: {spec.id!r} must equal the folder name {root.name!r}")
     if problems:
-        raise SpecError(where, problems)
+        raise SpecError(where, capped(problems))
     return Challenge(spec=spec, root=root)
+
+
+def _unreadable(exc: UntrustedInput) -> str:
+    """Why the spec could not be read, without quoting its text (a challenge.yaml may be a
+    link to a file that is not the author's to show)."""
+    cause = exc.__cause__
+    if isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
+        mark, problem = cause.problem_mark, str(cause.problem or "")[:200]
+        return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(exc)
 
 
 def _check_graders(
@@ -247,66 +272,131 @@ def _check_services(spec: ChallengeSpec, kinds: Mapping[str, ServiceKind]) -> It
 
 
 def _check_files(spec: ChallengeSpec, root: Path) -> Iterable[str]:
-    required = {"brief.md": "file", "workspace": "folder"}
-    required[f"{spec.image.recipe}/Dockerfile"] = "file"
-    # Without a prepare script to generate it, the hidden material must be in the folder.
+    """Every path the spec names stays inside the folder (no absolute path, no '..', no
+    symbolic link leading out), and the files and folders a challenge needs are there."""
+    named = {"image.recipe": spec.image.recipe}
     if spec.prepare:
-        required[spec.prepare.script] = "file"
-    else:
-        required["hidden"] = "folder"
+        named["prepare.script"] = spec.prepare.script
     if spec.setup:
-        required[spec.setup.script] = "file"
+        named["setup.script"] = spec.setup.script
+    confined = True
+    for field_name, rel in named.items():
+        try:
+            confine(root, rel, what=field_name)
+        except UntrustedInput as exc:
+            confined = False
+            yield str(exc)
+    required = {"brief.md": "file", "workspace": "folder"}
+    if confined:
+        required[f"{spec.image.recipe}/Dockerfile"] = "file"
+        required.update({rel: "file" for name, rel in named.items() if name != "image.recipe"})
+    # Without a prepare script to generate it, the hidden material must be in the folder.
+    if not spec.prepare:
+        required["hidden"] = "folder"
     for rel, what in required.items():
-        path = root / rel
+        yield from _missing(root, rel, what)
+
+
+def _missing(root: Path, rel: str, what: str) -> Iterable[str]:
+    try:
+        path = confine(root, rel, what=rel)
         ok = path.is_file() if what == "file" else path.is_dir()
-        if not ok:
-            yield f"{rel}: the {what} {path} is missing"
+    except UntrustedInput as exc:
+        yield str(exc)
+        return
+    except OSError as exc:
+        yield f"{rel}: cannot read the {what} {root / rel} ({exc.strerror})"
+        return
+    if not ok:
+        yield f"{rel}: the {what} {root / rel} is missing"
 
 
 def find_challenge(ref: str, search: Iterable[Path], catalog: Catalog) -> Challenge:
-    """Resolve an id (found in the ``search`` folders) or a folder path to a loaded challenge.
+    """Resolve an id (found in the ``search`` folders) or a folder path to a loaded challenge
+    (for the command line, whose user may name any folder).
 
     Raises ChallengeNotFound, or ChallengeClash when more than one search folder has the id.
     """
-    as_path = Path(ref)
-    if (as_path / SPEC_FILE).is_file():
-        return load_challenge(as_path.resolve(), catalog)
+    if os.path.isfile(Path(ref) / SPEC_FILE):
+        return load_challenge(Path(ref).resolve(), catalog)
+    return _by_id(ref, search, catalog, "; or give a folder path")
+
+
+def find_by_id(challenge_id: str, search: Iterable[Path], catalog: Catalog) -> Challenge:
+    """The challenge with id ``challenge_id`` in the ``search`` folders: an id, never a path
+    (for the web and the API). Anything that is not an id is ChallengeNotFound, whose message
+    neither quotes it nor says whether such a path exists."""
+    if not is_challenge_id(challenge_id):
+        raise ChallengeNotFound(
+            "no such challenge: an id is lower-case letters, digits and dashes (e.g. deploy-model)"
+        )
+    return _by_id(challenge_id, search, catalog, "")
+
+
+def _by_id(ref: str, search: Iterable[Path], catalog: Catalog, hint: str) -> Challenge:
     found = challenge_folders(search)
     folders = found.get(ref)
     if folders is None:
         known = ", ".join(sorted(found)) or "none"
-        raise ChallengeNotFound(f"no challenge {ref!r} (known: {known}; or give a folder path)")
+        raise ChallengeNotFound(f"no challenge {shown(ref)} (known: {known}{hint})")
     if len(folders) > 1:
         raise ChallengeClash(ref, folders)
     return load_challenge(folders[0], catalog)
 
 
-def list_challenges(
-    search: Iterable[Path], catalog: Catalog
-) -> list[Challenge | SpecError | ChallengeClash]:
-    """Every challenge found, or the error that stops it from loading; an id found in more
-    than one folder is listed once, as a ChallengeClash."""
-    found: list[Challenge | SpecError | ChallengeClash] = []
+@dataclass(frozen=True)
+class Unloadable:
+    """A challenge folder of the search path that does not load, and why (its spec is
+    malformed or unreadable, or its id is used by more than one folder)."""
+
+    id: str
+    """The folder's name (the id it would have)."""
+    folders: tuple[Path, ...]
+    problem: str
+
+
+def list_challenges(search: Iterable[Path], catalog: Catalog) -> list[Challenge | Unloadable]:
+    """Every challenge found, or why it does not load: one bad folder never stops the others
+    from being listed. An id found in more than one folder is listed once, as a clash."""
+    found: list[Challenge | Unloadable] = []
     for challenge_id, folders in challenge_folders(search).items():
-        if len(folders) > 1:
-            found.append(ChallengeClash(challenge_id, folders))
-            continue
         try:
+            if len(folders) > 1:
+                raise ChallengeClash(challenge_id, folders)
             found.append(load_challenge(folders[0], catalog))
-        except SpecError as exc:
-            found.append(exc)
+        except (ProdprovenError, OSError) as exc:
+            found.append(Unloadable(challenge_id, tuple(folders), str(exc)))
     return found
 
 
 def challenge_folders(search: Iterable[Path]) -> dict[str, list[Path]]:
     """The challenge folders inside the ``search`` folders by id (the folder's name), in search
     order; an id with more than one folder is a clash. A search folder named twice (e.g. the
-    built-in one again on the command line) is searched once."""
+    built-in one again on the command line) is searched once; one that cannot be read holds
+    nothing. A folder whose challenge.yaml cannot even be looked at is found (its loading says
+    why it does not load)."""
     by_id: dict[str, list[Path]] = {}
-    for folder in dict.fromkeys(folder.resolve() for folder in search):
-        if not folder.is_dir():
+    for folder in dict.fromkeys(_resolved(folder) for folder in search):
+        try:
+            children = sorted(folder.iterdir()) if folder and folder.is_dir() else []
+        except OSError:
             continue
-        for child in sorted(folder.iterdir()):
-            if (child / SPEC_FILE).is_file():
+        for child in children:
+            if _has_spec(child):
                 by_id.setdefault(child.name, []).append(child)
     return by_id
+
+
+def _resolved(folder: Path) -> Path | None:
+    try:
+        return folder.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        return None
+
+
+def _has_spec(child: Path) -> bool:
+    try:
+        os.lstat(child / SPEC_FILE)
+    except OSError as exc:
+        return exc.errno not in (errno.ENOENT, errno.ENOTDIR)
+    return True

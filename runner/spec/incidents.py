@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from prodproven.graders.slo import Slo
+from prodproven.runner.spec.model import DAY_S, check_kind, twice
 from prodproven.runner.spec.model import Strict as _Strict
-from prodproven.runner.spec.model import check_kind, twice
 from prodproven.sandbox.faults import FaultKind
 
 if TYPE_CHECKING:
@@ -20,10 +20,15 @@ if TYPE_CHECKING:
 class SloSpec(_Strict):
     """What the prober counts as healthy, and how long health must hold to count as mitigated."""
 
-    latency_ms: float = Field(gt=0, description="slowest answer that is still healthy")
-    stability_s: float = Field(60, gt=0, description="healthy this long in a row = recovered")
+    latency_ms: float = Field(gt=0, le=60_000, description="slowest answer that is still healthy")
+    stability_s: float = Field(
+        60, gt=0, le=DAY_S, description="healthy this long in a row = recovered"
+    )
     max_gap_s: float = Field(
-        5, gt=0, description="a longer silence of the prober ends a window (nobody saw it)"
+        5,
+        gt=0,
+        le=DAY_S,
+        description="a longer silence of the prober ends a window (nobody saw it)",
     )
     target: float = Field(0.99, gt=0, lt=1, description="availability objective (error budget)")
 
@@ -66,8 +71,8 @@ class FaultSpec(_Strict):
 
 
 class TimeRange(_Strict):
-    min: float = Field(ge=0, description="earliest, in seconds")
-    max: float = Field(ge=0, description="latest, in seconds")
+    min: float = Field(ge=0, le=DAY_S, description="earliest, in seconds")
+    max: float = Field(ge=0, le=DAY_S, description="latest, in seconds")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
@@ -84,10 +89,13 @@ class ScheduledEvent(_Strict):
     inject: list[str] = Field(min_length=1, description="names of faults to draw one from")
     at_s: TimeRange = Field(description="when it fires: drawn per run in this range")
     scripted_at_s: float = Field(
-        20, ge=0, description="when it fires in scripted runs (`prodproven run`)"
+        20, ge=0, le=DAY_S, description="when it fires in scripted runs (`prodproven run`)"
     )
     grace_s: float = Field(
-        120, ge=0, description="after a runner restart it still fires this late; later: missed"
+        120,
+        ge=0,
+        le=DAY_S,
+        description="after a runner restart it still fires this late; later: missed",
     )
 
 

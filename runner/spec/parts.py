@@ -9,10 +9,17 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from prodproven.runner.spec.model import DAY_S
 from prodproven.runner.spec.model import Strict as _Strict
 from prodproven.sandbox.environment import Limits
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.I)
+MIN_WEIGHT, MAX_WEIGHT = 0.01, 1000.0
+"""A grader's weight: at least a hundredth and at most a thousand, so that the weights sum to a
+finite number and none normalises to 0."""
+MAX_SIZE = 2**40
+"""The largest size a spec may give (1 TiB)."""
+
+_SIZE = re.compile(r"^([0-9]{1,15}(?:\.[0-9]{1,15})?)\s*([kmg]?)i?b?$", re.I)
 
 
 def parse_size(text: str) -> int:
@@ -42,8 +49,8 @@ class Resources(_Strict):
     def _memory_parses(cls, value: str) -> str:
         if not _SIZE.match(value.strip()):
             raise ValueError(f"{value!r} is not a size like 512m or 2g")
-        if parse_size(value) < 64 * 2**20:
-            raise ValueError(f"{value!r} is below the 64m minimum")
+        if not 64 * 2**20 <= parse_size(value) <= MAX_SIZE:
+            raise ValueError(f"{value!r} is not from the 64m minimum to 1024g")
         return value
 
     @property
@@ -66,7 +73,7 @@ class Prepare(_Strict):
     network, as ``python SCRIPT OUT [--seed N]``."""
 
     script: str = Field(description="Python script, relative to the challenge folder")
-    timeout_s: float = Field(600, gt=0, description="how long the script may run")
+    timeout_s: float = Field(600, gt=0, le=DAY_S, description="how long the script may run")
 
 
 class Setup(_Strict):
@@ -74,7 +81,7 @@ class Setup(_Strict):
     container of the challenge image inside the run's pod (e.g. to register a model)."""
 
     script: str = Field(description="Python script, relative to the challenge folder")
-    timeout_s: float = Field(300, gt=0, description="how long the script may run")
+    timeout_s: float = Field(300, gt=0, le=DAY_S, description="how long the script may run")
 
 
 class ServiceRef(_Strict):
@@ -91,7 +98,7 @@ class ServiceSpec(_Strict):
     command: list[str] = Field(description="argv, run as the candidate user in /workspace")
     port: int = Field(ge=1024, le=65535, description="port the service listens on")
     health_path: str = Field("/health", description="GET path that answers 2xx when ready")
-    startup_timeout_s: float = Field(60, gt=0, description="how long to wait for health")
+    startup_timeout_s: float = Field(60, gt=0, le=DAY_S, description="how long to wait for health")
     during_run: bool = Field(
         False,
         description="also run it while the candidate works, in its own container sharing "
@@ -117,7 +124,12 @@ class GraderSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="unique within the challenge")
     kind: str = Field(description="grader kind, e.g. load, correctness, pytest")
     competency: Competency = Field(description="one of the challenge's competencies")
-    weight: float = Field(1.0, gt=0, description="weight in the score formula")
+    weight: float = Field(
+        1.0,
+        ge=MIN_WEIGHT,
+        le=MAX_WEIGHT,
+        description=f"weight in the score formula, {MIN_WEIGHT:g} to {MAX_WEIGHT:g}",
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="the grader's parameters, checked against its model"
     )

@@ -14,10 +14,14 @@ from pathlib import Path
 
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.spec.challenge import Challenge
+from prodproven.runner.spec.model import shown
 from prodproven.sandbox import tarball
 from prodproven.sandbox.environment import CANDIDATE_UID, Backend, ContainerSpec, Limits
+from prodproven.sandbox.untrusted import UntrustedInput
 
 PREPARE_LIMITS = Limits(memory_bytes=2 * 2**30, cpus=2.0, pids=512)
+MAX_VARIANT = 2**31 - 1
+"""Variants (the seeds of generated material and incident draws) are 0 to MAX_VARIANT."""
 
 
 PARTS = ("workspace", "hidden", "setup")
@@ -46,7 +50,10 @@ def material(
     challenge: Challenge, image: str, backend: Backend, cache: Path, variant: int | None = None
 ) -> Material:
     """The challenge's material for ``variant`` (None: the script's default seed), generating
-    what ``prepare`` makes when it is not cached yet."""
+    what ``prepare`` makes when it is not cached yet. UntrustedInput for a variant out of
+    range."""
+    if variant is not None:
+        check_variant(variant)
     setup_dir = challenge.path(challenge.spec.setup.script).parent if challenge.spec.setup else None
     static = {
         "workspace": challenge.path("workspace"),
@@ -67,6 +74,15 @@ def material(
         for part in PARTS
     }
     return Material(**parts)
+
+
+def check_variant(variant: int) -> int:
+    """``variant`` when it is a whole number from 0 to MAX_VARIANT; UntrustedInput otherwise."""
+    if isinstance(variant, bool) or not isinstance(variant, int) or not 0 <= variant <= MAX_VARIANT:
+        raise UntrustedInput(
+            f"variant: {shown(variant)} must be a whole number from 0 to {MAX_VARIANT}"
+        )
+    return variant
 
 
 def _key(challenge: Challenge, image: str, variant: int | None) -> str:

@@ -11,16 +11,16 @@ from pathlib import Path
 from prodproven.runner.config import builtin_challenges
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.spec.challenge import SPEC_FILE, Catalog, Challenge, load_challenge
+from prodproven.runner.spec.model import is_challenge_id
 
 TEMPLATES = ("deploy-model", "fix-drift", "incident-response")
-NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
 def new_challenge(name: str, template: str, into: Path, catalog: Catalog) -> Challenge:
     """Create ``into/name`` from the built-in challenge ``template``. Raises ProdprovenError
     for a bad name, an unknown template or an existing folder."""
-    if not NAME.match(name):
+    if not is_challenge_id(name):
         raise ProdprovenError(
             f"challenge name {name!r} must be lowercase letters, digits and dashes, "
             "starting with a letter (it becomes the id and the folder name)"

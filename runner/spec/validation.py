@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from prodproven.runner.spec.model import DAY_S
 from prodproven.runner.spec.model import Strict as _Strict
 
 
@@ -28,7 +29,7 @@ class SlowCheck(_Strict):
     """The reference responder again, started ``delay_s`` late; it must score at least
     ``margin`` points below the prompt one (challenges whose score depends on speed)."""
 
-    delay_s: float = Field(240, gt=0, description="how late the slow responder starts")
+    delay_s: float = Field(240, gt=0, le=DAY_S, description="how late the slow responder starts")
     margin: float = Field(10, ge=0, le=100, description="points it must score below the prompt one")
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from prodproven.runner.errors import ChallengeClash, ChallengeNotFound, SpecError
+from prodproven.runner.errors import ChallengeClash, ChallengeNotFound
 from prodproven.runner.spec.challenge import (
     Catalog,
     Challenge,
+    Unloadable,
+    find_by_id,
     find_challenge,
     list_challenges,
     load_challenge,
@@ -99,8 +101,8 @@ def test_list_reports_broken_challenges_instead_of_failing(
     make_challenge: MakeChallenge, catalog: Catalog
 ) -> None:
     root = make_challenge(lambda s: s.pop("graders"))
-    found = list_challenges([root.parent], catalog)
-    assert len(found) == 1 and isinstance(found[0], SpecError)
+    [found] = list_challenges([root.parent], catalog)
+    assert isinstance(found, Unloadable) and "graders: required field is missing" in found.problem
 
 
 # discovery: ids are unique across the search folders -----------------------------------------
@@ -134,8 +136,8 @@ def test_list_shows_a_clash_once_in_place_of_the_challenge(
 ) -> None:
     extra = copy_of_deploy_model(tmp_path / "extra")
     found = list_challenges([BUILTIN, extra], catalog)
-    clashes = [c for c in found if isinstance(c, ChallengeClash)]
-    assert [c.challenge_id for c in clashes] == ["deploy-model"]
+    clashes = [c for c in found if isinstance(c, Unloadable)]
+    assert [c.id for c in clashes] == ["deploy-model"] and "used by 2 folders" in clashes[0].problem
     assert clashes[0].folders == (BUILTIN / "deploy-model", extra / "deploy-model")
     assert not any(isinstance(c, Challenge) and c.id == "deploy-model" for c in found)
 
@@ -152,3 +154,92 @@ def test_search_folders_are_listed_in_order(
     (later / "deploy-model").rename(later / "aaa-first-by-name")
     ids = [c.id for c in list_challenges([BUILTIN, later], catalog) if isinstance(c, Challenge)]
     assert ids[-1] == "aaa-first-by-name" and "deploy-model" in ids[:-1]
+
+
+# hostile folders: one bad challenge never hides the others, nothing outside is quoted ---------
+
+ALIAS_BOMB = "a0: &a0 [x, x]\n" + "".join(
+    f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for i in range(1, 32)
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_with_a_short_message(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    for raw in (ALIAS_BOMB, ALIAS_BOMB + "title: *a31\n"):
+        message = problems_of(make_challenge(raw=raw), catalog)
+        assert len(message) < 1024
+
+
+def test_a_huge_value_in_a_spec_is_not_echoed_whole(
+    make_challenge: MakeChallenge, catalog: Catalog
+) -> None:
+    message = problems_of(make_challenge(lambda s: s.update(competencies="x" * 500_000)), catalog)
+    assert "competencies" in message and len(message) < 1024
+
+
+def test_a_challenge_yaml_linked_to_a_file_outside_is_refused_without_quoting_it(
+    make_challenge: MakeChallenge, catalog: Catalog, tmp_path: Path
+) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret-hash:19000:0:99999:7:::\n")
+    root = make_challenge()
+    (root / "challenge.yaml").unlink()
+    (root / "challenge.yaml").symlink_to(secret)
+    message = problems_of(root, catalog)
+    assert "leads out of" in message and "secret-hash" not in message
+
+
+def break_in_place(root: Path, how: str) -> None:
+    spec = root / "challenge.yaml"
+    if how == "yaml":
+        spec.write_text("id: [unclosed\n")
+    elif how == "alias bomb":
+        spec.write_text(ALIAS_BOMB)
+    elif how == "not utf-8":
+        spec.write_bytes(b"id: \xff\xfe\n")
+    elif how == "symlink loop":
+        spec.unlink()
+        spec.symlink_to(spec)
+    elif how == "a folder":
+        spec.unlink()
+        spec.mkdir()
+    elif how == "huge int":
+        spec.write_text("time_limit_minutes: " + "9" * 5000 + "\n")
+    elif how == "bad date":
+        spec.write_text("title: 2020-13-45\n")
+    elif how == "holds itself":
+        spec.write_text("title: &a [*a]\n")
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "yaml",
+        "alias bomb",
+        "not utf-8",
+        "symlink loop",
+        "a folder",
+        "huge int",
+        "bad date",
+        "holds itself",
+    ],
+)
+def test_one_bad_challenge_yaml_does_not_stop_the_others_from_being_listed(
+    make_challenge: MakeChallenge, catalog: Catalog, how: str
+) -> None:
+    copy = make_challenge()
+    root = copy.rename(copy.parent / "acme-broken")
+    break_in_place(root, how)
+    found = list_challenges([BUILTIN, root.parent], catalog)
+    assert {c.id for c in found if isinstance(c, Challenge)} >= {"fix-drift", "incident-response"}
+    [broken] = [c for c in found if isinstance(c, Unloadable) and c.folders == (root,)]
+    assert broken.problem and len(broken.problem) < 1024
+
+
+def test_find_by_id_takes_an_id_never_a_path(tmp_path: Path, catalog: Catalog) -> None:
+    for ref in (str(BUILTIN / "deploy-model"), "./deploy-model", "../etc", str(tmp_path)):
+        with pytest.raises(ChallengeNotFound) as info:
+            find_by_id(ref, [BUILTIN], catalog)
+        assert ref not in str(info.value)
+    assert find_by_id("deploy-model", [BUILTIN], catalog).root == BUILTIN / "deploy-model"

@@ -4,6 +4,9 @@ each bad part gives a SpecError naming the field and what was expected."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +115,63 @@ def test_setup_needs_a_service_and_its_script(
 )
 def test_sizes_parse(text: str, expected: int) -> None:
     assert parse_size(text) == expected
+
+
+# paths are confined to the challenge folder, numbers are finite and in range ------------------
+
+
+@pytest.mark.parametrize(
+    "field,change",
+    [
+        ("image.recipe", lambda s, bad: s["image"].update(recipe=bad)),
+        ("prepare.script", lambda s, bad: s["prepare"].update(script=bad)),
+        ("setup.script", lambda s, bad: s.update(setup={"script": bad})),
+    ],
+)
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../../etc/passwd", "prepare/../../outside.py"])
+def test_a_spec_path_leading_out_of_the_challenge_folder_is_refused_naming_field_and_value(
+    make_challenge: MakeChallenge,
+    catalog: Catalog,
+    field: str,
+    change: Callable[[dict[str, Any], str], object],
+    bad: str,
+) -> None:
+    root = make_challenge(lambda s: change(s, bad))
+    assert f"{field}: {bad!r} must be a path inside" in problems_of(root, catalog)
+
+
+def test_a_spec_path_through_a_symlink_leading_out_is_refused(
+    make_challenge: MakeChallenge, catalog: Catalog, tmp_path: Path
+) -> None:
+    root = make_challenge()
+    outside = tmp_path / "outside.py"
+    outside.write_text("print('not the challenge')\n")
+    (root / "prepare" / "generate.py").unlink()
+    (root / "prepare" / "generate.py").symlink_to(outside)
+    message = problems_of(root, catalog)
+    assert "prepare.script: 'prepare/generate.py' leads out of" in message
+
+
+@pytest.mark.parametrize("weight", [math.inf, 1e308, 5e-324, math.nan, 0.001, 1001])
+def test_a_grader_weight_that_is_infinite_huge_or_tiny_is_refused(
+    make_challenge: MakeChallenge, catalog: Catalog, weight: float
+) -> None:
+    root = make_challenge(lambda s: s["graders"][0].update(weight=weight))
+    assert "graders.0.weight" in problems_of(root, catalog)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s["prepare"].update(timeout_s=math.inf),
+        lambda s: s["service"].update(startup_timeout_s=1e308),
+        lambda s: s.update(pass_score=math.nan),
+        lambda s: s["graders"][2]["params"].update(rate=math.inf),
+        lambda s: s["graders"][2]["params"]["slo"].update(p95_ms=1e300),
+        lambda s: s["resources"].update(memory="9" * 400 + "g"),
+    ],
+)
+def test_every_number_of_a_spec_must_be_finite_and_in_range(
+    make_challenge: MakeChallenge, catalog: Catalog, change: Callable[[dict[str, Any]], object]
+) -> None:
+    problems_of(make_challenge(change), catalog)

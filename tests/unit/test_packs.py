@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import tarfile
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,12 +16,14 @@ import pytest
 import yaml
 
 from prodproven.runner import plugins
+from prodproven.runner.spec import packs
 from prodproven.runner.spec.challenge import load_challenge
 from prodproven.runner.spec.packs import Installed, PackError, install, pack, read_manifest
 from tests.conftest import BUILTIN
 from tests.unit.test_cli import prodproven
 
 BROKEN = b"graders: 3\n"
+CATALOG = plugins.catalog()
 
 
 def authored(tmp_path: Path, version: str = "1.0.0", name: str = "acme-model") -> Path:
@@ -63,9 +66,9 @@ def install_into(tmp_path: Path, pack_file: Path, *, force: bool = False) -> Ins
 
 def test_a_pack_carries_id_version_and_every_files_checksum(tmp_path: Path) -> None:
     manifest = read_manifest(packed(tmp_path))
-    assert (manifest["id"], manifest["version"]) == ("acme-model", "1.0.0")
-    assert len(manifest["files"]["challenge.yaml"]["sha256"]) == 64
-    assert not any("__pycache__" in name for name in manifest["files"])
+    assert (manifest.id, manifest.version) == ("acme-model", "1.0.0")
+    assert len(manifest.files["challenge.yaml"].sha256) == 64
+    assert not any("__pycache__" in name for name in manifest.files)
 
 
 def test_an_installed_pack_is_the_same_challenge(tmp_path: Path) -> None:
@@ -148,7 +151,9 @@ def test_a_pack_whose_spec_does_not_load_leaves_the_installed_version(tmp_path: 
     def break_spec(name: str, data: bytes) -> list[tuple[str, bytes]]:
         if name == "manifest.json":
             manifest = json.loads(data)
-            manifest["files"]["challenge.yaml"]["sha256"] = hashlib.sha256(BROKEN).hexdigest()
+            manifest["files"]["challenge.yaml"].update(
+                sha256=hashlib.sha256(BROKEN).hexdigest(), size=len(BROKEN)
+            )
             return [(name, json.dumps(manifest).encode())]
         return [(name, BROKEN if name == "challenge/challenge.yaml" else data)]
 
@@ -157,6 +162,7 @@ def test_a_pack_whose_spec_does_not_load_leaves_the_installed_version(tmp_path: 
         install_into(tmp_path, broken)
     installed = load_challenge(tmp_path / "installed" / "acme-model", plugins.catalog())
     assert installed.spec.version == "1.0.0"
+    assert [p.name for p in (tmp_path / "installed").iterdir()] == ["acme-model"]
 
 
 def test_pack_and_install_from_the_command_line(tmp_path: Path) -> None:
@@ -186,3 +192,144 @@ def test_installing_a_builtin_id_from_the_command_line_is_one_message(tmp_path: 
     refused = prodproven("challenge", "install", str(out), env_dir=tmp_path)
     assert refused.returncode == 1
     assert "already used by" in refused.stderr and "Traceback" not in refused.stderr
+
+
+# hostile packs -------------------------------------------------------------------------------
+
+
+def with_manifest(pack_file: Path, **changes: object) -> Path:
+    """``pack_file`` with its manifest's keys changed (its files untouched)."""
+
+    def change(name: str, data: bytes) -> list[tuple[str, bytes]]:
+        if name == "manifest.json":
+            return [(name, json.dumps({**json.loads(data), **changes}).encode())]
+        return [(name, data)]
+
+    rewrite(pack_file, change)
+    return pack_file
+
+
+@pytest.mark.parametrize(
+    "hostile", ["./../../victim", "../victim", "/tmp/victim", "./deploy-model", "Acme", "a\n"]
+)
+def test_a_pack_id_with_dot_dot_or_any_path_is_refused_before_anything_is_written(
+    tmp_path: Path, hostile: str
+) -> None:
+    pack_file = with_manifest(packed(tmp_path), id=hostile)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    with pytest.raises(PackError, match="manifest.json is malformed: id: String should match"):
+        install(pack_file, tmp_path / "data" / "installed", {"deploy-model": BUILTIN}, CATALOG)
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_packs_version_is_its_specs_and_a_manifest_claiming_another_is_refused(
+    tmp_path: Path,
+) -> None:
+    install_into(tmp_path, packed(tmp_path, "2.0.0"))
+    downgrade = with_manifest(packed(tmp_path, "1.0.0"), version="99.0.0")
+    with pytest.raises(PackError, match="manifest says version 99.0.0 but its challenge.yaml says"):
+        install_into(tmp_path, downgrade)
+    assert load_challenge(tmp_path / "installed" / "acme-model", CATALOG).spec.version == "2.0.0"
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"not json",
+        b"[]",
+        b'{"format": 1}',
+        b'{"format": 1, "id": "acme-model", "version": "1.0.0", "files": 3}',
+        b'{"format": 1, "id": "acme-model", "version": "1.0.0", "files": {"a": {"size": -1}}}',
+        b'{"format": "1"}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_a_malformed_pack_manifest_is_one_short_pack_error(tmp_path: Path, manifest: bytes) -> None:
+    pack_file = packed(tmp_path)
+    rewrite(pack_file, lambda n, d: [(n, manifest if n == "manifest.json" else d)])
+    with pytest.raises(PackError) as info:
+        install_into(tmp_path, pack_file)
+    assert len(str(info.value)) < 1024
+    assert not (tmp_path / "installed").exists()
+
+
+class Zeros:
+    """A file of ``size`` zero bytes, read without holding it."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        self.left -= size
+        return bytes(size)
+
+
+def bomb(tmp_path: Path, declared: int) -> Path:
+    """A pack whose one file is 64 MiB of zeros (about 64 KiB gzip'd), listed in its manifest
+    with the size ``declared``."""
+    size = 64 * 2**20
+    digest = hashlib.sha256(bytes(size)).hexdigest()
+    manifest = {
+        "format": 1,
+        "id": "acme-model",
+        "version": "1.0.0",
+        "files": {"bomb.bin": {"sha256": digest, "size": declared}},
+    }
+    pack_file = tmp_path / "bomb.ppc.tar.gz"
+    with tarfile.open(pack_file, "w:gz", compresslevel=1) as tar:
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("challenge/bomb.bin")
+        info.size = size
+        tar.addfile(info, Zeros(size))
+    return pack_file
+
+
+@pytest.mark.parametrize("declared", [1000, 64 * 2**20])
+def test_a_gzip_bomb_pack_is_refused_while_reading_within_little_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: int
+) -> None:
+    monkeypatch.setattr(packs, "MAX_UNPACKED_BYTES", 2**20)
+    pack_file = bomb(tmp_path, declared)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PackError, match="does not match its manifest|more than 1048576"):
+            install_into(tmp_path, pack_file)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20
+    assert list((tmp_path / "installed").iterdir()) == []
+
+
+def test_a_pack_with_a_huge_tar_header_is_refused(tmp_path: Path) -> None:
+    pack_file = packed(tmp_path)
+    with tarfile.open(pack_file, "r:gz") as tar:
+        members = [(m, (tar.extractfile(m) or io.BytesIO()).read()) for m in tar.getmembers()]
+    with tarfile.open(pack_file, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for member, data in members:
+            member.pax_headers = {"comment": "x" * 2**20}
+            tar.addfile(member, io.BytesIO(data))
+    with pytest.raises(PackError, match="tar header of"):
+        install_into(tmp_path, pack_file)
+
+
+def test_an_interrupted_pack_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    challenge = load_challenge(authored(tmp_path), CATALOG)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", interrupted)
+    out = tmp_path / "packs" / "acme.ppc.tar.gz"
+    with pytest.raises(KeyboardInterrupt):
+        pack(challenge, out)
+    assert list(out.parent.iterdir()) == []

@@ -113,3 +113,21 @@ def test_hidden_references_walk_nested_parameter_models() -> None:
         {"path": "a.ipynb", "expectations": [{"tag": "t", "truth": "drift/truth.json"}]}
     )
     assert list(hidden_references(params, "p")) == [("p.expectations.0.truth", "drift/truth.json")]
+
+
+@pytest.mark.parametrize("outside", ["../../etc/passwd", "/etc/passwd"])
+def test_a_hidden_file_leading_out_of_the_hidden_material_is_refused(
+    make_challenge: Callable[..., Path], tmp_path: Path, outside: str
+) -> None:
+    def change(spec: dict[str, object]) -> None:
+        graders = spec["graders"]
+        assert isinstance(graders, list)
+        graders[0]["params"]["inputs"] = outside
+
+    root = make_challenge(change)
+    hidden = tmp_path / "generated" / "hidden"
+    hidden.mkdir(parents=True)
+    challenge = load_challenge(root, plugins.catalog())
+    material = Material(workspace=(root / "workspace",), hidden=(hidden,), setup=())
+    files = static_problems(challenge, material, plugins.catalog(), LIMIT)["files"]
+    assert any(f"graders.0.params.inputs: {outside!r} must be a path inside" in p for p in files)

@@ -1,12 +1,14 @@
-"""Generate deploy-model's data and model, deterministically from a fixed seed.
+"""Generate deploy-model's data and model, deterministically from a seed (the run's variant).
 
-Runs inside the challenge image (no network) as `python generate.py OUT`; writes
+Runs inside the challenge image (no network) as `python generate.py OUT [--seed N]`; writes
 OUT/workspace/model/model.joblib (the model the candidate serves) and OUT/hidden/ (inputs and
-reference outputs for the graders). Nothing here is ever shown to the candidate.
+reference outputs for the graders). Nothing here is ever shown to the candidate. The seed draws
+the training data (so the model), the correctness inputs and the load payloads; their sizes and
+distributions, and so the challenge's difficulty, are the same for every seed.
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import joblib
@@ -16,7 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-SEED = 20261121
+DEFAULT_SEED = 20261121
 NUMERIC = 8
 PLANS, REGIONS = 3, 5
 
@@ -48,8 +50,8 @@ def label(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (logit > 0).astype(int)
 
 
-def main(out: Path) -> None:
-    rng = np.random.default_rng(SEED)
+def main(out: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
     x_train = sample(20000, rng)
     y_train = label(x_train, rng)
     model = Pipeline([
@@ -68,7 +70,7 @@ def main(out: Path) -> None:
     hidden = out / "hidden"
     (hidden / "correctness").mkdir(parents=True, exist_ok=True)
     (hidden / "load").mkdir(parents=True, exist_ok=True)
-    probe_rng = np.random.default_rng(SEED + 1)
+    probe_rng = np.random.default_rng(seed + 1)
     inputs = sample(400, probe_rng)
     edge = np.array([
         [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -79,12 +81,15 @@ def main(out: Path) -> None:
     inputs = np.vstack([inputs, edge])
     write(hidden / "correctness" / "inputs.json", inputs.tolist())
     write(hidden / "correctness" / "expected.json", model.predict(inputs).astype(int).tolist())
-    load_rng = np.random.default_rng(SEED + 2)
+    load_rng = np.random.default_rng(seed + 2)
     write(hidden / "load" / "single.json",
           [{"instances": [row]} for row in sample(500, load_rng).tolist()])
     write(hidden / "load" / "batch256.json",
           [{"instances": sample(256, load_rng).tolist()} for _ in range(8)])
-    print(f"train accuracy {model.score(x_train, y_train):.3f}, churn rate {y_train.mean():.3f}")
+    print(
+        f"seed {seed}: train accuracy {model.score(x_train, y_train):.3f}, "
+        f"churn rate {y_train.mean():.3f}"
+    )
 
 
 def write(path: Path, value: object) -> None:
@@ -92,4 +97,8 @@ def write(path: Path, value: object) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args()
+    main(args.out, args.seed)
