@@ -4,12 +4,13 @@ the web app). Every setting is documented in docs/operations.md."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from prodproven.runner.errors import ConfigError
 from prodproven.sandbox.images import ImageSettings, default_debian_mirror
@@ -22,6 +23,25 @@ def builtin_challenges() -> Path:
     return Path(str(resources.files("prodproven.challenges")))
 
 
+def usable_data_dir(path: Path, key: str) -> Path:
+    """``path``, made when missing, once it is a folder prodproven can write in; else a
+    ConfigError naming ``key`` (the option or variable it came from) and the path."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(key, str(path), "a folder, but it is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            key,
+            str(path),
+            "a folder prodproven can write in (its store, logs and runs live there), but "
+            f"{exc.strerror or exc}: choose another or give this user write access",
+        ) from None
+    return path
+
+
 class Settings(BaseModel):
     """How this installation of prodproven runs."""
 
@@ -31,6 +51,9 @@ class Settings(BaseModel):
     """Runs, archives, artifacts and the SQLite store live here."""
     database_url: str | None = None
     """SQLAlchemy URL of the store; default: SQLite file ``<data_dir>/prodproven.db``."""
+    store_busy_seconds: float = Field(default=30.0, ge=0.1, le=3600, allow_inf_nan=False)
+    """How long a command waits for another process holding the SQLite store before it gives
+    up with "the store is busy"."""
     base_image: str = "python:3.11-slim"
     """Image every container starts from; when it cannot be had, an offline Debian bootstrap."""
     debian_mirror: str = ""
@@ -44,7 +67,7 @@ class Settings(BaseModel):
     """Largest workspace archive accepted at submit, in MiB."""
     web_host: str = "127.0.0.1"
     """Address ``prodproven serve`` listens on."""
-    web_port: int = 8080
+    web_port: int = Field(default=8080, ge=1, le=65535)
     """Port ``prodproven serve`` listens on."""
     public_url: str = ""
     """Base URL people reach the web app at, for invitation links; default: from host and port."""
@@ -54,6 +77,8 @@ class Settings(BaseModel):
     """How long an assessor stays signed in to the web app."""
     invitation_days: int = 7
     """Default lifetime of an invitation link."""
+    token_days: int = Field(default=90, ge=1, le=3650)
+    """Default lifetime of a new API token, in days."""
     validity_months: int = 12
     """How long a credential is valid after it is issued."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -16,6 +16,9 @@ FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 MAX_BYTES = 10 * 2**20
 BACKUPS = 5
 _HANDLER = "prodproven-file"
+logging.getLogger(ROOT_LOGGER).addHandler(logging.NullHandler())
+"""Until :func:`configure` runs (or when it cannot), records go nowhere rather than to
+stderr, where the CLI already prints each error once."""
 
 
 def log_file(settings: Settings) -> Path:

@@ -1,5 +1,5 @@
 """``python -m prodproven.runner.cli``: the ``prodproven`` command, for subprocesses and tests."""
 
-from prodproven.runner.cli.main import main
+from prodproven.runner.cli import entry
 
-main()
+entry()

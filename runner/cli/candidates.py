@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from prodproven.runner.cli.context import Context, out, plain
+from prodproven.runner.cli.context import Context, OutFile, out, plain, write_out
 from prodproven.runner.cli.people import operator
 from prodproven.runner.people.track_record import INTERVAL_NOTE
 from prodproven.runner.portal.people import CandidateRecord
@@ -54,7 +54,7 @@ def list_candidates(ctx: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the profile and record as JSON.")
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile(),
     help="Also write the competencies' history as an SVG chart here.",
 )
 @click.pass_obj
@@ -63,7 +63,7 @@ def show(ctx: Context, name: str, as_json: bool, plot: Path | None) -> None:
     weighs more; evidence older than PRODPROVEN_VALIDITY_MONTHS no longer counts)."""
     found = ctx.portal().candidates.record(operator(), name)
     if plot is not None and found.runs:
-        plot.write_text(found.chart())
+        write_out(plot, found.chart())
     if as_json:
         click.echo(json.dumps(document(found), indent=2, default=str))
         return

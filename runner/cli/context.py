@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -64,13 +66,42 @@ class Context:
 
     def store(self) -> Store:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return Store(self.settings.store_url)
+        return Store(self.settings.store_url, busy_seconds=self.settings.store_busy_seconds)
 
     def portal(self) -> Portal:
         return Portal(self.settings, self.store(), self.runner)
 
     def challenge(self, ref: str) -> Challenge:
         return find_challenge(ref, self.settings.challenge_dirs, plugins.catalog())
+
+
+ROW_NUMBER = click.IntRange(1, 2**63 - 1)
+"""An argument naming a numbered row of the store (SQLite integers are 64-bit)."""
+
+
+class OutFile(click.Path):
+    """A file a command writes: not a folder, and in a folder that exists (a mistyped folder
+    is refused, never created on a guess)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        folder = path.parent
+        if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "does not exist"
+            self.fail(f"folder {click.format_filename(folder)} {problem}", param, ctx)
+        return path
+
+
+def write_out(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to the file of an ``--out`` option; a file that cannot be
+    written is one message naming it."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(click.format_filename(path), hint=exc.strerror or str(exc)) from None
 
 
 @contextmanager

@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from prodproven.runner.cli.context import Context, out
+from prodproven.runner.cli.context import Context, OutFile, out, write_out
 from prodproven.runner.cli.people import operator
 from prodproven.runner.credentials.status_list import fetch_json, list_url
 from prodproven.runner.errors import CredentialError
+from prodproven.sandbox.untrusted import UntrustedInput, load_json, read_text
 
 
 @click.group()
@@ -27,7 +29,7 @@ def credential() -> None:
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile(),
     help="Write the credential here (default: print it).",
 )
 @click.pass_obj
@@ -40,7 +42,7 @@ def issue(ctx: Context, run_id: str, out_file: Path | None) -> None:
     if out_file is None:
         click.echo(text)
         return
-    out_file.write_text(text + "\n")
+    write_out(out_file, text + "\n")
     out.print(
         Text(f"issued {issued.id} for run {run_id}, valid until {issued.valid_until:%Y-%m-%d}")
     )
@@ -58,10 +60,7 @@ def verify(ctx: Context, file: Path, as_json: bool) -> None:
     dates, this installation's register and the issuer's status list (fetched from the URL in
     the credential; when it cannot be reached, a warning says revocation was not checked).
     Exits 1 when any check fails, saying what failed."""
-    try:
-        document = json.loads(file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CredentialError(f"{file} is not a JSON credential: {exc}") from None
+    document = _credential(file)
     verdict = ctx.portal().credentials.verify(document, fetch_json)
     if as_json:
         click.echo(json.dumps(verdict.as_dict(), indent=2))
@@ -100,7 +99,7 @@ def revoke(ctx: Context, credential_id: str, reason: str) -> None:
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile(),
     help="Write the status list here (default: print it).",
 )
 @click.pass_obj
@@ -111,7 +110,15 @@ def status(ctx: Context, out_file: Path | None) -> None:
     if out_file is None:
         click.echo(text)
         return
-    out_file.write_text(text + "\n")
+    write_out(out_file, text + "\n")
     out.print(
         Text(f"written to {out_file}; credentials expect it at {list_url(ctx.settings.base_url)}")
     )
+
+
+def _credential(file: Path) -> Any:
+    """The JSON document in ``file``, read within the size and depth limits of outside input."""
+    try:
+        return load_json(read_text(file, what="its file"), what="its content")
+    except UntrustedInput as exc:
+        raise CredentialError(f"{file} is not a JSON credential: {exc}") from None

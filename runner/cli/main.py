@@ -4,6 +4,7 @@ is logged (:mod:`prodproven.runner.logs`)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import shlex
 import sys
@@ -20,7 +21,7 @@ from prodproven.runner.cli.candidates import candidate
 from prodproven.runner.cli.context import Context, err
 from prodproven.runner.cli.credentials import credential
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
-from prodproven.runner.config import Settings
+from prodproven.runner.config import Settings, usable_data_dir
 from prodproven.runner.errors import ProdprovenError, SpecError
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,17 @@ def cli(click_ctx: click.Context, data_dir: Path | None, challenges_dirs: tuple[
       prodproven show RUN
     """
     settings = Settings.from_env(data_dir=data_dir).searching_first(challenges_dirs)
+    given = click_ctx.get_parameter_source("data_dir") == click.core.ParameterSource.COMMANDLINE
+    usable_data_dir(settings.data_dir, "--data-dir" if given else "PRODPROVEN_DATA_DIR")
     click_ctx.obj = Context(settings=settings)
     logs.configure(settings)
     args = click_ctx.meta.get(ARGS, [click_ctx.invoked_subcommand or ""])
-    log.info("command: prodproven %s", shlex.join(args))
+    log.info("command: prodproven %s", shlex.join(_without_emails(args)))
+
+
+def _without_emails(args: Sequence[str]) -> list[str]:
+    """The command line for the log, an email address (personal data) shown as ``<email>``."""
+    return ["<email>" if "@" in arg else arg for arg in args]
 
 
 cli.add_command(challenges.challenge)
@@ -71,8 +79,12 @@ for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: one readable message per error, never a bare traceback."""
+    """Run the command line ``argv`` (``prodproven.runner.cli.entry`` loads this module and
+    calls it): one readable message per error, never a bare traceback."""
     click_ctx: click.Context | None = None
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # a name or file the terminal cannot show
+            stream.reconfigure(errors="backslashreplace")
     try:
         args = list(sys.argv[1:] if argv is None else argv)
         click_ctx = cli.make_context("prodproven", list(args))
@@ -97,11 +109,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         log.exception("internal error")
         crash = _crash_log(click_ctx.obj if click_ctx is not None else None)
-        crash.write_text(traceback.format_exc())
+        try:
+            crash.write_text(traceback.format_exc(), encoding="utf-8")
+            details = f"details in {crash}; "
+        except OSError:
+            details = ""
         err.print(
             Text.assemble(
                 ("internal error:", "red"),
-                f" {exc.__class__.__name__}: {exc} (details in {crash}; please report it)",
+                f" {exc.__class__.__name__}: {exc} ({details}please report it)",
             )
         )
         sys.exit(70)

@@ -32,6 +32,7 @@ from prodproven.runner.credentials.issuer_key import IssuerKey
 from prodproven.runner.credentials.linked_data import VC_V2, undefined_terms
 from prodproven.runner.errors import CredentialError, StatusListUnreachable
 from prodproven.runner.runs.store import Base, Store
+from prodproven.sandbox.untrusted import UntrustedInput, load_json
 
 STATUS_PATH = "/credentials/status/revocation"
 PURPOSE = "revocation"
@@ -199,9 +200,9 @@ def fetch_json(url: str, timeout: float = FETCH_TIMEOUT, client: Getter | None =
     if len(response.content) > MAX_RESPONSE:
         raise CredentialError(f"{url} answered more than {MAX_RESPONSE} bytes")
     try:
-        return response.json()
-    except ValueError:
-        raise CredentialError(f"{url} did not answer JSON") from None
+        return load_json(response.content, what=url, max_bytes=MAX_RESPONSE)
+    except UntrustedInput as exc:
+        raise CredentialError(f"{url} did not answer JSON: {exc}") from None
 
 
 def _types(value: Any) -> list[Any]:
