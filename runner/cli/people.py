@@ -5,17 +5,20 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from prodproven.runner.cli.context import Context, out, plain
+from prodproven.runner.cli.context import ROW_NUMBER, Context, OutFile, out, plain, write_out
 from prodproven.runner.errors import AccountError
-from prodproven.runner.people.accounts import SCOPES
+from prodproven.runner.lifecycle import recovery
+from prodproven.runner.people.accounts import MAX_TOKEN_DAYS, SCOPES, ApiToken
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.present.htmlreport import render_report
+from prodproven.runner.runs.store import utcnow
 
 
 def operator() -> Actor:
@@ -34,11 +37,16 @@ def _password(stdin: bool) -> str:
 
 @click.command()
 @click.option("--host", help="Address to listen on [env PRODPROVEN_WEB_HOST; 127.0.0.1].")
-@click.option("--port", type=int, help="Port to listen on [env PRODPROVEN_WEB_PORT; 8080].")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on [env PRODPROVEN_WEB_PORT; 8080].",
+)
 @click.pass_obj
 def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the web app: candidates take challenges through their invitation links,
-    assessors sign in to review runs, scripts use the JSON API under /api/."""
+    assessors sign in to review runs, scripts use the JSON API under /api/. At startup, runs
+    that a stopped process left mid-way are taken up in the background (as `recover` does)."""
     import uvicorn
 
     from prodproven.runner.web.app import create_app
@@ -52,8 +60,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     out.print(Text.assemble("prodproven web app on ", (url, "bold")))
     if not the_portal.accounts.assessors():
         out.print("no assessor yet: add one with `prodproven assessor add EMAIL --firm FIRM`")
+    app = create_app(the_portal)
+    recovery.in_background(the_portal.invited.runner)  # logged once the app set logging up
     uvicorn.run(
-        create_app(the_portal),
+        app,
         host=settings.web_host,
         port=settings.web_port,
         log_level="info",
@@ -133,9 +143,42 @@ def assessor_add(
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.pass_obj
 def assessor_passwd(ctx: Context, email: str, password_stdin: bool) -> None:
-    """Set the password of an assessor."""
-    ctx.portal().accounts.set_password(email, _password(password_stdin))
-    out.print(Text(f"password of {email} changed"))
+    """Set the password of an assessor; signs them out of every browser."""
+    ended = ctx.portal().accounts.set_password(operator(), email, _password(password_stdin))
+    out.print(Text(f"password of {email} changed; {ended} web session(s) ended"))
+
+
+@assessor.command("remove")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@click.pass_obj
+def assessor_remove(ctx: Context, email: str, as_json: bool) -> None:
+    """Remove the assessor EMAIL: their API tokens and web sessions end at once. Their
+    invitations, reviews and audit entries stay, under their email. Audited."""
+    removed = ctx.portal().accounts.remove(operator(), email)
+    if as_json:
+        click.echo(json.dumps({**vars(removed), "assessor": vars(removed.assessor)}))
+        return
+    out.print(
+        Text(
+            f"assessor {removed.assessor.email} of {removed.assessor.firm} removed; "
+            f"{removed.tokens} API token(s) and {removed.sessions} web session(s) ended"
+        )
+    )
+
+
+@assessor.command("unlock")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print whether it was locked as JSON.")
+@click.pass_obj
+def assessor_unlock(ctx: Context, email: str, as_json: bool) -> None:
+    """Lift the sign-in lockout of EMAIL (after too many wrong passwords) and forget its
+    failed attempts. Audited."""
+    was_locked = ctx.portal().accounts.unlock(operator(), email)
+    if as_json:
+        click.echo(json.dumps({"email": email, "was_locked": was_locked}))
+        return
+    out.print(Text(f"{email} unlocked" if was_locked else f"{email} was not locked"))
 
 
 @assessor.command("list")
@@ -163,21 +206,64 @@ def assessor_list(ctx: Context, as_json: bool) -> None:
     type=click.Choice(SCOPES),
     help="What it may do (repeat); default: all of read, invite, review.",
 )
+@click.option(
+    "--days",
+    type=click.IntRange(1, MAX_TOKEN_DAYS),
+    help="How long it stays valid [settings: PRODPROVEN_TOKEN_DAYS, 90].",
+)
 @click.pass_obj
-def assessor_token(ctx: Context, email: str, name: str, scopes: tuple[str, ...]) -> None:
+def assessor_token(
+    ctx: Context, email: str, name: str, scopes: tuple[str, ...], days: int | None
+) -> None:
     """Make an API token for the assessor EMAIL; prints it once (only its hash is kept)."""
-    token, secret = ctx.portal().accounts.create_token(email, name, scopes or SCOPES)
-    out.print(Text(f"token {token.id} ({', '.join(token.scopes)}) for {email}; shown only now:"))
+    token, secret = ctx.portal().accounts.create_token(email, name, scopes or SCOPES, days)
+    out.print(
+        Text(
+            f"token {token.id} ({', '.join(token.scopes)}) for {email}, expires "
+            f"{token.expires_at:%Y-%m-%d %H:%M} UTC; shown only now:"
+        )
+    )
     click.echo(secret)
 
 
+@assessor.command("tokens")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def assessor_tokens(ctx: Context, email: str, as_json: bool) -> None:
+    """List the API tokens of the assessor EMAIL: number, name, scopes, when made, expires
+    and was last used, and whether live, expired or revoked (never the secret)."""
+    now = utcnow()
+    rows = [_token_facts(t, now) for t in ctx.portal().accounts.tokens(email)]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = Table("id", "name", "scopes", "created", "expires", "last used", "state")
+    for row in rows:
+        table.add_row(*plain(*(str(v) if v is not None else "never" for v in row.values())))
+    out.print(table)
+
+
+def _token_facts(token: ApiToken, now: datetime) -> dict[str, str | int | None]:
+    used = token.last_used_at
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scopes": " ".join(token.scopes),
+        "created_at": token.created_at.isoformat(timespec="seconds"),
+        "expires_at": token.expires_at.isoformat(timespec="seconds"),
+        "last_used_at": used.isoformat(timespec="seconds") if used else None,
+        "state": token.state(now),
+    }
+
+
 @assessor.command("revoke-token")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ROW_NUMBER)
 @click.pass_obj
 def assessor_revoke_token(ctx: Context, token_id: int) -> None:
-    """Revoke an API token by its number."""
-    ctx.portal().accounts.revoke_token(token_id)
-    out.print(Text(f"token {token_id} revoked"))
+    """Revoke an API token by its number (see `prodproven assessor tokens EMAIL`). Audited."""
+    token = ctx.portal().accounts.revoke_token(operator(), token_id)
+    out.print(Text(f"token {token_id} of {token.assessor.email} revoked"))
 
 
 @click.command()
@@ -185,7 +271,7 @@ def assessor_revoke_token(ctx: Context, token_id: int) -> None:
 @click.option(
     "--out",
     "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile(),
     required=True,
     help="Where to write the HTML file.",
 )
@@ -194,7 +280,7 @@ def report(ctx: Context, run_id: str, out_path: Path) -> None:
     """Write the run's detail (scores, evidence, plots, reviews, events) as one
     self-contained HTML file, for a hiring packet."""
     html = render_report(ctx.portal().runs.detail(operator(), run_id))
-    out_path.write_text(html)
+    write_out(out_path, html)
     out.print(Text(f"report of run {run_id} written to {out_path} ({len(html) // 1024} KiB)"))
 
 

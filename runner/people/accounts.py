@@ -2,8 +2,11 @@
 
 Secrets are never stored: passwords as argon2 hashes, API tokens and session cookies as
 SHA-256 digests (they are 256-bit random strings, so a fast hash is enough). A token is shown
-once, when it is made. Every failure to authenticate raises AccessDenied with a message that
-does not say which half (email or password) was wrong.
+once, when it is made, and expires (``TOKEN_DAYS`` after it is made unless asked otherwise;
+tokens of older stores, made without an expiry, expire ``TOKEN_DAYS`` after they were made).
+Every failure to authenticate raises AccessDenied with a message that does not say which half
+(email or password) was wrong. Changing a password or removing an assessor ends their browser
+sessions.
 """
 
 from __future__ import annotations
@@ -14,25 +17,36 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, Integer, String, Text, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Delete, ForeignKey, Integer, String, Text, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from prodproven.runner.errors import AccessDenied, AccountError
 from prodproven.runner.runs.store import Base, Store, utcnow
+from prodproven.sandbox.untrusted import finite
 
 SCOPES = ("read", "invite", "review")
 """What an API token may do: ``read`` runs and results, ``invite`` candidates, ``review``
 (notes and overrides). Assessors signed in through the browser have every scope."""
 
 TOKEN_PREFIX = "ppt_"
+TOKEN_DAYS = 90
+"""Lifetime of a token made without one, and of the tokens of older stores (no expiry)."""
+MAX_TOKEN_DAYS = 3650
 MIN_PASSWORD = 10
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("a password nobody has, to keep unknown emails as slow as known")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against for unknown emails, to keep them as slow as known ones. Made on first
+    use, not at import: every command imports this module, and a hash takes a while."""
+    return _hasher.hash("a password nobody has, to keep unknown emails as slow as known")
 
 
 class AssessorRow(Base):
@@ -55,6 +69,7 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
 
 
 class WebSessionRow(Base):
@@ -84,6 +99,22 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    expires_at: datetime
+
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``live``."""
+        if self.revoked:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "live"
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What removing an assessor ended."""
+
+    assessor: Assessor
+    tokens: int
+    sessions: int
 
 
 @dataclass(frozen=True)
@@ -135,13 +166,24 @@ class Accounts:
             s.flush()
             return _assessor(row)
 
-    def set_password(self, email: str, password: str) -> None:
+    def set_password(self, email: str, password: str) -> int:
+        """Set the password and end the assessor's browser sessions; returns how many ended.
+        Raises AccountError."""
         _check_password(password)
         with self.store.session() as s:
-            row = s.scalar(select(AssessorRow).where(AssessorRow.email == email.strip().lower()))
-            if row is None:
-                raise AccountError(f"no assessor with email {email!r}")
+            row = _owner(s, email)
             row.password_hash = _hasher.hash(password)
+            return _end_sessions(s, row)
+
+    def remove_assessor(self, email: str) -> Removed:
+        """Delete the assessor with their API tokens and browser sessions. What they did
+        (invitations, reviews, the audit log) stays, under their email. Raises AccountError."""
+        with self.store.session() as s:
+            row = _owner(s, email)
+            tokens = _deleted(s, delete(ApiTokenRow).where(ApiTokenRow.assessor_id == row.id))
+            sessions = _end_sessions(s, row)
+            s.delete(row)
+            return Removed(_assessor(row), tokens, sessions)
 
     def assessors(self, firm: str | None = None) -> list[Assessor]:
         with self.store.session() as s:
@@ -161,7 +203,7 @@ class Accounts:
         """The assessor with this email and password. Raises AccessDenied."""
         with self.store.session() as s:
             row = s.scalar(select(AssessorRow).where(AssessorRow.email == email.strip().lower()))
-            stored = row.password_hash if row is not None else _DUMMY_HASH
+            stored = row.password_hash if row is not None else _dummy_hash()
             try:
                 _hasher.verify(stored, password)
             except (VerificationError, InvalidHashError):
@@ -173,41 +215,51 @@ class Accounts:
             return _assessor(row)
 
     # API tokens ------------------------------------------------------------------------------
-    def create_token(self, email: str, name: str, scopes: tuple[str, ...]) -> tuple[ApiToken, str]:
-        """A new token for the assessor; returns it with its secret (shown only now)."""
+    def create_token(
+        self, email: str, name: str, scopes: tuple[str, ...], days: float = TOKEN_DAYS
+    ) -> tuple[ApiToken, str]:
+        """A new token for the assessor, valid for ``days``; returns it with its secret (shown
+        only now). Raises AccountError, UntrustedInput (``days`` not in 1..MAX_TOKEN_DAYS)."""
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise AccountError(f"token scopes {unknown or '[]'} invalid; choose from {SCOPES}")
+        finite(days, what="token lifetime in days", low=1, high=MAX_TOKEN_DAYS)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = utcnow()
         with self.store.session() as s:
-            owner = s.scalar(select(AssessorRow).where(AssessorRow.email == email.strip().lower()))
-            if owner is None:
-                raise AccountError(f"no assessor with email {email!r}")
+            owner = _owner(s, email)
             row = ApiTokenRow(
                 assessor_id=owner.id,
                 name=name,
                 digest=digest(secret),
                 scopes=" ".join(s_ for s_ in SCOPES if s_ in scopes),
-                created_at=utcnow(),
+                created_at=now,
+                expires_at=now + timedelta(days=days),
             )
             s.add(row)
             s.flush()
             return _token(row, owner), secret
 
     def tokens(self, email: str) -> list[ApiToken]:
+        """The assessor's tokens, oldest first (revoked and expired ones included)."""
         with self.store.session() as s:
-            owner = s.scalar(select(AssessorRow).where(AssessorRow.email == email.strip().lower()))
-            if owner is None:
-                raise AccountError(f"no assessor with email {email!r}")
-            rows = s.scalars(select(ApiTokenRow).where(ApiTokenRow.assessor_id == owner.id))
+            owner = _owner(s, email)
+            rows = s.scalars(
+                select(ApiTokenRow)
+                .where(ApiTokenRow.assessor_id == owner.id)
+                .order_by(ApiTokenRow.id)
+            )
             return [_token(r, owner) for r in rows]
 
-    def revoke_token(self, token_id: int) -> None:
+    def revoke_token(self, token_id: int) -> ApiToken:
+        """Revoke the token (revoking twice is harmless); returns it. Raises AccountError."""
         with self.store.session() as s:
             row = s.get(ApiTokenRow, token_id)
-            if row is None:
+            owner = s.get(AssessorRow, row.assessor_id) if row is not None else None
+            if row is None or owner is None:
                 raise AccountError(f"no API token {token_id}")
             row.revoked_at = row.revoked_at or utcnow()
+            return _token(row, owner)
 
     def token(self, secret: str) -> ApiToken:
         """The live token with this secret. Raises AccessDenied."""
@@ -218,7 +270,13 @@ class Accounts:
             owner = s.get(AssessorRow, row.assessor_id)
             if owner is None:
                 raise AccessDenied("invalid or revoked API token")
-            row.last_used_at = utcnow()
+            found, now = _token(row, owner), utcnow()
+            if found.state(now) == "expired":
+                raise AccessDenied(
+                    f"this API token expired on {found.expires_at:%Y-%m-%d}; make a new one "
+                    "with `prodproven assessor token EMAIL`"
+                )
+            row.last_used_at = now
             return _token(row, owner)
 
     # browser sessions ------------------------------------------------------------------------
@@ -266,6 +324,29 @@ def _check_password(password: str) -> None:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
 
 
+def _owner(s: Session, email: str) -> AssessorRow:
+    """The assessor with this email. Raises AccountError."""
+    row = s.scalar(select(AssessorRow).where(AssessorRow.email == email.strip().lower()))
+    if row is None:
+        raise AccountError(f"no assessor with email {email!r}")
+    return row
+
+
+def _end_sessions(s: Session, row: AssessorRow) -> int:
+    """Delete the assessor's browser sessions; returns how many there were."""
+    return _deleted(
+        s,
+        delete(WebSessionRow).where(
+            WebSessionRow.kind == "assessor", WebSessionRow.subject == str(row.id)
+        ),
+    )
+
+
+def _deleted(s: Session, statement: Delete) -> int:
+    """Run ``statement`` in the session's transaction; returns how many rows it deleted."""
+    return int(s.connection().execute(statement).rowcount)
+
+
 def _token(row: ApiTokenRow, owner: AssessorRow) -> ApiToken:
     return ApiToken(
         id=row.id,
@@ -275,4 +356,5 @@ def _token(row: ApiTokenRow, owner: AssessorRow) -> ApiToken:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked=row.revoked_at is not None,
+        expires_at=row.expires_at or row.created_at + timedelta(days=TOKEN_DAYS),
     )

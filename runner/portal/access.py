@@ -21,6 +21,7 @@ from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.candidates import Candidates
 from prodproven.runner.people.invitations import Invitations
 from prodproven.runner.people.reviews import Reviews
+from prodproven.runner.people.throttle import Throttle
 from prodproven.runner.runs.store import Run, Store
 
 
@@ -53,6 +54,7 @@ class Records:
     settings: Settings
     store: Store
     accounts: Accounts
+    throttle: Throttle
     invitations: Invitations
     audit: Audit
     reviews: Reviews
@@ -66,6 +68,7 @@ class Records:
             settings=settings,
             store=store,
             accounts=Accounts(store),
+            throttle=Throttle(store),
             invitations=Invitations(store),
             audit=audit,
             reviews=Reviews(store, audit),

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from prodproven.runner.errors import AccessDenied, CandidateNotFound
 from prodproven.runner.people import track_record
-from prodproven.runner.people.accounts import ApiToken, Assessor, WebSession
+from prodproven.runner.people.accounts import ApiToken, Assessor, Removed, WebSession
 from prodproven.runner.people.candidates import Candidate, Forgotten
 from prodproven.runner.portal.access import Access, Actor, Records
 from prodproven.runner.present.plots import track_record_plot
@@ -22,15 +22,22 @@ class AccountDesk:
         self._records = records
         self._access = access
 
-    def sign_in(self, email: str, password: str) -> tuple[Assessor, str]:
-        """The assessor and the cookie of their new browser session, both audited. Raises
-        AccessDenied (recorded as a failed sign-in)."""
-        accounts = self._records.accounts
+    def sign_in(self, email: str, password: str, address: str) -> tuple[Assessor, str]:
+        """The assessor and the cookie of their new browser session, both audited; ``address``
+        is the client's. Raises SignInThrottled before the password is even checked when the
+        account or the address failed too often (:mod:`prodproven.runner.people.throttle`),
+        AccessDenied (recorded as a failed sign-in, and a lockout when it locks the account)."""
+        accounts, throttle = self._records.accounts, self._records.throttle
+        who = email.strip().lower()[:254] or "?"
+        throttle.admit(email, address)
         try:
             person = accounts.authenticate(email, password)
         except AccessDenied:
-            self._access.record(email[:254] or "?", "login.failed", "web")
+            self._access.record(who, "login.failed", "web", {"address": address})
+            if throttle.failed(email):
+                self._access.record(who, "login.locked", "web", {"address": address})
             raise
+        throttle.succeeded(email, address)
         hours = self._records.settings.session_hours
         cookie, _ = accounts.open_session("assessor", str(person.id), timedelta(hours=hours))
         self._access.record(person.email, "login", "web")
@@ -57,18 +64,59 @@ class AccountDesk:
     def add_assessor(self, email: str, name: str, firm: str, password: str) -> Assessor:
         return self._records.accounts.add_assessor(email, name, firm, password)
 
-    def set_password(self, email: str, password: str) -> None:
-        self._records.accounts.set_password(email, password)
+    def set_password(self, actor: Actor, email: str, password: str) -> int:
+        """Set the password; the assessor's browser sessions end. Returns how many ended."""
+        self._access.operator_only(actor, "set a password")
+        ended = self._records.accounts.set_password(email, password)
+        self._access.record(actor.label, "assessor.password", "accounts", {"email": email})
+        return ended
+
+    def remove(self, actor: Actor, email: str) -> Removed:
+        """Delete the assessor, their API tokens and sessions; audited."""
+        self._access.operator_only(actor, "remove an assessor")
+        removed = self._records.accounts.remove_assessor(email)
+        self._access.record(
+            actor.label,
+            "assessor.removed",
+            "accounts",
+            {"email": removed.assessor.email, "firm": removed.assessor.firm},
+        )
+        return removed
+
+    def unlock(self, actor: Actor, email: str) -> bool:
+        """Lift the sign-in lockout of ``email`` and forget its failures; audited. True when it
+        was locked."""
+        self._access.operator_only(actor, "unlock an assessor")
+        was_locked = self._records.throttle.unlock(email)
+        data = {"email": email, "was_locked": was_locked}
+        self._access.record(actor.label, "assessor.unlocked", "accounts", data)
+        return was_locked
 
     def assessors(self) -> list[Assessor]:
         return self._records.accounts.assessors()
 
-    def create_token(self, email: str, name: str, scopes: tuple[str, ...]) -> tuple[ApiToken, str]:
-        """A new API token and its secret (shown only now)."""
-        return self._records.accounts.create_token(email, name, scopes)
+    def create_token(
+        self, email: str, name: str, scopes: tuple[str, ...], days: float | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new API token valid for ``days`` (default: the ``token_days`` setting) and its
+        secret (shown only now)."""
+        lifetime = self._records.settings.token_days if days is None else days
+        return self._records.accounts.create_token(email, name, scopes, lifetime)
 
-    def revoke_token(self, token_id: int) -> None:
-        self._records.accounts.revoke_token(token_id)
+    def tokens(self, email: str) -> list[ApiToken]:
+        """The assessor's API tokens (never their secrets)."""
+        return self._records.accounts.tokens(email)
+
+    def revoke_token(self, actor: Actor, token_id: int) -> ApiToken:
+        """Revoke an API token; audited."""
+        token = self._records.accounts.revoke_token(token_id)
+        self._access.record(
+            actor.label,
+            "token.revoked",
+            "accounts",
+            {"token": token.id, "email": token.assessor.email},
+        )
+        return token
 
 
 @dataclass(frozen=True)

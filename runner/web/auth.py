@@ -6,6 +6,10 @@
   whose subject is the invitation; it reaches only that invitation's run.
 - Scripts: ``Authorization: Bearer <API token>`` on /api/ only. The API never reads cookies,
   so a page elsewhere cannot make a signed-in browser call it.
+
+Failed sign-ins are throttled per account and per client address (the peer of the
+connection: behind a reverse proxy, the proxy's), see
+:mod:`prodproven.runner.people.throttle`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.datastructures import FormData
 
-from prodproven.runner.errors import AccessDenied, CsrfFailed, SignInRequired
+from prodproven.runner.errors import AccessDenied, CsrfFailed, SignInRequired, SignInThrottled
 from prodproven.runner.people.accounts import WebSession, csrf_matches
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
@@ -90,3 +94,17 @@ async def checked_login_form(request: Request) -> FormData:
     if not cookie or not isinstance(sent, str) or not secrets.compare_digest(cookie, sent):
         raise CsrfFailed()
     return form
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from, as sign-in throttling counts it."""
+    return request.client.host if request.client else "unknown"
+
+
+def sign_in_refusal(exc: AccessDenied) -> tuple[int, dict[str, str]]:
+    """The status and headers of a refused sign-in: 429, with ``Retry-After`` when there is a
+    time to wait, for too many attempts; 401 otherwise."""
+    if not isinstance(exc, SignInThrottled):
+        return 401, {}
+    wait = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    return 429, wait

@@ -4,12 +4,14 @@ are stored only as SHA-256 digests, and every failed sign-in says the same thing
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from prodproven.runner.errors import AccessDenied, AccountError
+from prodproven.runner.errors import AccessDenied, AccountError, UntrustedInput
 from prodproven.runner.people.accounts import (
     Accounts,
     ApiTokenRow,
@@ -235,3 +237,106 @@ def test_opening_a_session_deletes_expired_ones(accounts: Accounts) -> None:
     accounts.open_session("assessor", "2", timedelta(hours=1))
     with accounts.store.session() as s:
         assert [row.subject for row in s.query(WebSessionRow)] == ["2"]
+
+
+# ending sessions and removing assessors -------------------------------------------------------
+def test_a_password_change_ends_all_of_that_assessors_web_sessions(
+    accounts: Accounts, ada: Assessor
+) -> None:
+    mine = [accounts.open_session("assessor", str(ada.id), timedelta(hours=1))[0] for _ in "ab"]
+    theirs, _ = accounts.open_session("assessor", str(ada.id + 1), timedelta(hours=1))
+    assert accounts.set_password("ada@firm.example", "a brand new password") == 2
+    for cookie in mine:
+        with pytest.raises(AccessDenied):
+            accounts.session(cookie, "assessor")
+    assert accounts.session(theirs, "assessor").subject == str(ada.id + 1)
+
+
+def test_removing_an_assessor_ends_their_tokens_and_sessions(
+    accounts: Accounts, ada: Assessor
+) -> None:
+    _, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
+    cookie, _ = accounts.open_session("assessor", str(ada.id), timedelta(hours=1))
+    removed = accounts.remove_assessor("ADA@firm.example")
+    assert (removed.assessor, removed.tokens, removed.sessions) == (ada, 1, 1)
+    assert accounts.assessors() == []
+    with pytest.raises(AccessDenied):
+        accounts.token(secret)
+    with pytest.raises(AccessDenied):
+        accounts.session(cookie, "assessor")
+    with pytest.raises(AccountError, match="no assessor"):
+        accounts.remove_assessor("ada@firm.example")
+
+
+# token expiry ---------------------------------------------------------------------------------
+def test_a_token_expires_90_days_after_it_is_made_by_default(
+    accounts: Accounts, ada: Assessor
+) -> None:
+    token, _ = accounts.create_token("ada@firm.example", "ci", ("read",))
+    assert token.expires_at - token.created_at == timedelta(days=90)
+    assert token.state(utcnow()) == "live"
+
+
+def test_an_expired_token_is_refused_saying_it_expired(
+    store: Store, accounts: Accounts, ada: Assessor
+) -> None:
+    token, secret = accounts.create_token("ada@firm.example", "ci", ("read",), days=1)
+    with store.session() as s:
+        row = s.get(ApiTokenRow, token.id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    with pytest.raises(AccessDenied, match="expired"):
+        accounts.token(secret)
+    [listed] = accounts.tokens("ada@firm.example")
+    assert listed.state(utcnow()) == "expired" and listed.last_used_at is None
+
+
+def test_a_token_of_an_older_store_expires_90_days_after_it_was_made(
+    store: Store, accounts: Accounts, ada: Assessor
+) -> None:
+    token, secret = accounts.create_token("ada@firm.example", "ci", ("read",))
+    with store.session() as s:
+        row = s.get(ApiTokenRow, token.id)
+        assert row is not None
+        row.expires_at = None
+        row.created_at = utcnow() - timedelta(days=91)
+    with pytest.raises(AccessDenied, match="expired"):
+        accounts.token(secret)
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651, float("nan"), float("inf")])
+def test_a_token_lifetime_outside_1_to_3650_days_is_refused(
+    accounts: Accounts, ada: Assessor, days: float
+) -> None:
+    with pytest.raises(UntrustedInput, match="token lifetime"):
+        accounts.create_token("ada@firm.example", "ci", ("read",), days=days)
+    assert accounts.tokens("ada@firm.example") == []
+
+
+def test_tokens_are_listed_oldest_first_with_their_state(accounts: Accounts, ada: Assessor) -> None:
+    first, _ = accounts.create_token("ada@firm.example", "one", ("read",), days=7)
+    second, _ = accounts.create_token("ada@firm.example", "two", ("read",))
+    assert accounts.revoke_token(second.id).revoked
+    listed = accounts.tokens("ada@firm.example")
+    assert [(t.name, t.state(utcnow())) for t in listed] == [("one", "live"), ("two", "revoked")]
+    assert listed[0].expires_at == first.expires_at
+
+
+# no hashing before it is needed ---------------------------------------------------------------
+HASHES_DURING_IMPORT = """
+import argon2
+calls = []
+original = argon2.PasswordHasher.hash
+argon2.PasswordHasher.hash = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+from click.testing import CliRunner
+from prodproven.runner.cli.main import cli
+assert CliRunner().invoke(cli, ["--help"]).exit_code == 0
+print(len(calls))
+"""
+
+
+def test_importing_the_cli_and_asking_for_help_computes_no_password_hash() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HASHES_DURING_IMPORT], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "0"

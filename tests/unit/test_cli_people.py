@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from prodproven.runner.errors import AccessDenied
+from prodproven.runner.people.accounts import Accounts
+from prodproven.runner.people.audit import Audit
+from prodproven.runner.people.throttle import SignInCounterRow, Throttle
 from prodproven.runner.runs.store import Status, Store, utcnow
 from tests.unit.fakes import FIXTURES
 from tests.unit.test_cli import prodproven
@@ -89,3 +96,69 @@ def test_report_writes_a_self_contained_html_file(tmp_path: Path) -> None:
 def test_report_of_an_unknown_run_is_one_message(tmp_path: Path) -> None:
     proc = prodproven("report", "nope", "--out", str(tmp_path / "r.html"), env_dir=tmp_path)
     assert proc.returncode == 1 and "no run 'nope'" in proc.stderr
+
+
+def store_of(data: Path) -> Store:
+    return Store(f"sqlite:///{data / 'prodproven.db'}")
+
+
+def test_passwd_ends_the_assessors_web_sessions_and_says_so(tmp_path: Path) -> None:
+    add_assessor(tmp_path)
+    accounts = Accounts(store_of(tmp_path))
+    cookie, _ = accounts.open_session("assessor", "1", timedelta(hours=1))
+    proc = prodproven(
+        "assessor", "passwd", "ada@acme.test", "--password-stdin",
+        env_dir=tmp_path, stdin="a brand new password\n",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "1 web session(s) ended" in proc.stdout
+    with pytest.raises(AccessDenied):
+        accounts.session(cookie, "assessor")
+
+
+def test_assessor_remove_ends_their_tokens_and_is_audited(tmp_path: Path) -> None:
+    add_assessor(tmp_path)
+    prodproven("assessor", "token", "ada@acme.test", env_dir=tmp_path)
+    proc = prodproven("assessor", "remove", "ada@acme.test", "--json", env_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    removed = json.loads(proc.stdout)
+    assert (removed["assessor"]["email"], removed["tokens"]) == ("ada@acme.test", 1)
+    assert json.loads(prodproven("assessor", "list", "--json", env_dir=tmp_path).stdout) == []
+    [entry] = [e for e in Audit(store_of(tmp_path)).entries() if e.action == "assessor.removed"]
+    assert entry.data == {"email": "ada@acme.test", "firm": "acme"}
+
+
+def test_assessor_unlock_lifts_a_lockout_and_is_audited(tmp_path: Path) -> None:
+    add_assessor(tmp_path)
+    store = store_of(tmp_path)
+    with store.session() as s:
+        s.add(
+            SignInCounterRow(
+                key="account:ada@acme.test", failures=10, last_at=utcnow(), locked_at=utcnow()
+            )
+        )
+    proc = prodproven("assessor", "unlock", "ada@acme.test", "--json", env_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"email": "ada@acme.test", "was_locked": True}
+    Throttle(store).admit("ada@acme.test", "192.0.2.1")
+    assert Audit(store).entries()[0].action == "assessor.unlocked"
+
+
+def test_assessor_tokens_lists_expiry_and_state_but_never_the_secret(tmp_path: Path) -> None:
+    add_assessor(tmp_path)
+    made = prodproven("assessor", "token", "ada@acme.test", "--days", "30", env_dir=tmp_path)
+    secret = made.stdout.strip().splitlines()[-1]
+    assert prodproven("assessor", "revoke-token", "1", env_dir=tmp_path).returncode == 0
+    proc = prodproven("assessor", "tokens", "ada@acme.test", "--json", env_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert secret.startswith("ppt_") and secret not in proc.stdout
+    [token] = json.loads(proc.stdout)
+    made_at, expires = (datetime.fromisoformat(token[k]) for k in ("created_at", "expires_at"))
+    assert (token["id"], token["state"], expires - made_at) == (1, "revoked", timedelta(days=30))
+    assert Audit(store_of(tmp_path)).entries()[0].action == "token.revoked"
+
+
+def test_a_token_lifetime_of_zero_days_is_refused_with_one_message(tmp_path: Path) -> None:
+    add_assessor(tmp_path)
+    proc = prodproven("assessor", "token", "ada@acme.test", "--days", "0", env_dir=tmp_path)
+    assert proc.returncode == 2 and "--days" in proc.stderr and "Traceback" not in proc.stderr

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from prodproven.runner.people.accounts import ApiTokenRow
 from prodproven.runner.people.invitations import InvitationRow
-from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
+from prodproven.runner.people.throttle import LOCK_AFTER, MAX_DELAY_S
+from prodproven.runner.portal.access import Actor
+from prodproven.runner.runs.store import utcnow
+from tests.unit.test_throttle import Clock
+from tests.unit.websupport import PASSWORD, Web, csrf_of, jobs_of, make_web
+
+OPERATOR = Actor("cli:x", None)
 
 
 @pytest.fixture
@@ -209,6 +216,59 @@ def test_signing_out_ends_the_session(web: Web) -> None:
     assert browser.get("/runs", follow_redirects=False).status_code == 303
 
 
+def login_form(browser: TestClient, password: str) -> dict[str, str]:
+    """A filled-in sign-in form for ada@acme.test, with its CSRF secret."""
+    page = browser.get("/login")
+    return {"email": "ada@acme.test", "password": password, "csrf": csrf_of(page.text)}
+
+
+def test_forty_wrong_passwords_then_the_right_one_is_refused_with_429_and_retry_after(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web.portal.accounts.add_assessor("ada@acme.test", "Ada", "acme", PASSWORD)
+    Clock(monkeypatch)  # the forty come faster than a second apart, however slow this machine
+    browser = web.client()
+    codes = [
+        browser.post("/login", data=login_form(browser, f"wrong guess {n}")).status_code
+        for n in range(40)
+    ]
+    assert codes == [401] * 5 + [429] * 35
+    right = browser.post("/login", data=login_form(browser, PASSWORD), follow_redirects=False)
+    assert right.status_code == 429 and int(right.headers["retry-after"]) >= 1
+    assert "too many attempts, try again in" in right.text
+    assert browser.get("/runs", follow_redirects=False).status_code == 303
+
+
+def test_a_locked_account_is_told_so_on_the_sign_in_page(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web.portal.accounts.add_assessor("ada@acme.test", "Ada", "acme", PASSWORD)
+    clock, browser = Clock(monkeypatch), web.client()
+    for n in range(LOCK_AFTER):
+        clock.advance(MAX_DELAY_S)
+        wrong = browser.post("/login", data=login_form(browser, f"wrong guess {n}"))
+        assert wrong.status_code == 401
+    clock.advance(MAX_DELAY_S)
+    locked = browser.post("/login", data=login_form(browser, PASSWORD), follow_redirects=False)
+    assert locked.status_code == 429 and "retry-after" not in locked.headers
+    assert "locked until an operator unlocks it" in locked.text
+    assert "prodproven assessor unlock EMAIL" in locked.text
+
+
+def test_a_password_change_signs_the_assessor_out_of_the_browser(web: Web) -> None:
+    browser = web.assessor()
+    web.portal.accounts.set_password(OPERATOR, "ada@acme.test", "a brand new password")
+    assert browser.get("/runs", follow_redirects=False).status_code == 303
+
+
+def test_a_removed_assessors_browser_and_tokens_stop_working(web: Web) -> None:
+    browser, secret = web.assessor(), web.token()
+    web.portal.accounts.remove(OPERATOR, "ada@acme.test")
+    assert browser.get("/runs", follow_redirects=False).status_code == 303
+    api = web.client().get("/api/me", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 401
+
+
 # API -------------------------------------------------------------------------------------------
 def test_the_api_without_credentials_is_401(web: Web) -> None:
     for path in ("/api/runs", "/api/invitations", "/api/challenges", "/api/me"):
@@ -225,9 +285,20 @@ def test_the_api_with_a_wrong_token_is_401(web: Web) -> None:
 def test_the_api_with_a_revoked_token_is_401(web: Web) -> None:
     secret = web.token()
     token = web.portal.records.accounts.tokens("ada@acme.test")[0]
-    web.portal.accounts.revoke_token(token.id)
+    web.portal.accounts.revoke_token(OPERATOR, token.id)
     response = web.client().get("/api/runs", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401
+
+
+def test_the_api_with_an_expired_token_is_401_saying_it_expired(web: Web) -> None:
+    secret = web.token()
+    token = web.portal.records.accounts.tokens("ada@acme.test")[0]
+    with web.portal.records.store.session() as s:
+        row = s.get(ApiTokenRow, token.id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(minutes=1)
+    response = web.client().get("/api/runs", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
 
 
 def test_a_read_only_token_cannot_invite_or_review(web: Web) -> None:
