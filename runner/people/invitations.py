@@ -1,7 +1,8 @@
 """Invitations: a firm asks one candidate to take one challenge, through a single-use link.
 
-The link carries a 256-bit random token; only its SHA-256 is stored. The first visit redeems
-it (the browser then holds a candidate session); any later visit with the same link, from any
+The link carries a 256-bit random token; only its SHA-256 is stored. Visiting it changes
+nothing (a mail scanner may open it); pressing the button of its page redeems it (the browser
+then holds a candidate session); any later visit with the same link, from any
 browser, is refused, as is a visit after the invitation expired or was revoked. The run a
 candidate starts is attached to the invitation, which is how a run belongs to a firm.
 """
@@ -18,8 +19,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from prodproven.runner.errors import AccessDenied, InvitationError
 from prodproven.runner.people.accounts import EMAIL, digest
 from prodproven.runner.runs.store import Base, Store, utcnow
+from prodproven.runner.spec.prepare import MAX_VARIANT
 
 MAX_LIFETIME = timedelta(days=90)
+MAX_NAME = 200
+"""The longest candidate name (characters)."""
+MAX_EMAIL = 254
+"""The longest email address (characters, RFC 5321)."""
 
 
 class InvitationRow(Base):
@@ -90,8 +96,14 @@ class Invitations:
         candidate_email = candidate_email.strip().lower()
         if not candidate_name.strip():
             raise InvitationError("an invitation needs the candidate's name")
-        if not EMAIL.match(candidate_email):
-            raise InvitationError(f"candidate email {candidate_email!r} is not an email address")
+        if len(candidate_name.strip()) > MAX_NAME:
+            raise InvitationError(f"a candidate's name has at most {MAX_NAME} characters")
+        if len(candidate_email) > MAX_EMAIL or not EMAIL.match(candidate_email):
+            raise InvitationError(
+                f"candidate email {candidate_email[:MAX_EMAIL]!r} is not an email address"
+            )
+        if variant is not None and not 0 <= variant <= MAX_VARIANT:
+            raise InvitationError(f"a variant is a number from 0 to {MAX_VARIANT}, not {variant}")
         if not timedelta(minutes=5) <= lifetime <= MAX_LIFETIME:
             raise InvitationError(
                 f"an invitation must be valid between 5 minutes and {MAX_LIFETIME.days} days, "
@@ -128,20 +140,23 @@ class Invitations:
             row = s.scalar(select(InvitationRow).where(InvitationRow.digest == digest(token)))
             return Invitation.from_row(row) if row is not None else None
 
+    def check(self, token: str) -> Invitation:
+        """The invitation of a link that can still be redeemed, without redeeming it. Raises
+        AccessDenied as :meth:`redeem` does."""
+        with self.store.session() as s:
+            row = s.scalar(select(InvitationRow).where(InvitationRow.digest == digest(token)))
+            return Invitation.from_row(_redeemable(row))
+
     def redeem(self, token: str) -> Invitation:
         """Use the link once. Raises AccessDenied when it is unknown, used, expired or revoked."""
         with self.store.session() as s:
-            row = s.scalar(
-                select(InvitationRow).where(InvitationRow.digest == digest(token)).with_for_update()
-            )
-            if row is None:
-                raise AccessDenied("this invitation link is not valid")
-            _check_usable(row)
-            if row.redeemed_at is not None:
-                raise AccessDenied(
-                    "this invitation link was already used; open it in the browser you first "
-                    "used, or ask for a new invitation"
+            row = _redeemable(
+                s.scalar(
+                    select(InvitationRow)
+                    .where(InvitationRow.digest == digest(token))
+                    .with_for_update()
                 )
+            )
             row.redeemed_at = utcnow()
             return Invitation.from_row(row)
 
@@ -196,6 +211,18 @@ class Invitations:
         with self.store.session() as s:
             row = s.scalar(select(InvitationRow).where(InvitationRow.run_id == run_id))
             return Invitation.from_row(row) if row is not None else None
+
+
+def _redeemable(row: InvitationRow | None) -> InvitationRow:
+    if row is None:
+        raise AccessDenied("this invitation link is not valid")
+    _check_usable(row)
+    if row.redeemed_at is not None:
+        raise AccessDenied(
+            "this invitation link was already used; open it in the browser you first "
+            "used, or ask for a new invitation"
+        )
+    return row
 
 
 def _check_usable(row: InvitationRow) -> None:

@@ -18,6 +18,8 @@ from prodproven.runner.people.audit import Audit
 from prodproven.runner.runs.store import Base, Run, Status, Store, utcnow
 
 MIN_REASON = 10
+MAX_TEXT = 10_000
+"""The longest note or override reason (characters)."""
 
 
 class ReviewRow(Base):
@@ -77,6 +79,7 @@ class Reviews:
         """Raises ReviewError for an empty note."""
         if not text.strip():
             raise ReviewError("a note needs some text")
+        _check_length(text.strip(), "a note")
         self.store.get(run_id)
         review = self._add(run_id, author, "note", text.strip(), None, None)
         self.audit.record(author, "review.note", run_id, {"review": review.id})
@@ -94,7 +97,8 @@ class Reviews:
                 f"an override needs a reason of at least {MIN_REASON} characters; "
                 "say why the graded score is wrong"
             )
-        if not 0.0 <= score <= 100.0:
+        _check_length(reason, "an override's reason")
+        if not 0.0 <= score <= 100.0:  # NaN too
             raise ReviewError(f"an overriding score must be within 0..100, not {score}")
         run = self.store.get(run_id)
         if run.status != Status.graded:
@@ -152,3 +156,8 @@ class Reviews:
             s.add(row)
             s.flush()
             return Review.from_row(row)
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise ReviewError(f"{what} has at most {MAX_TEXT} characters, not {len(text)}")

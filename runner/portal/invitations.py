@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prodproven.runner.errors import InvitationError
-from prodproven.runner.people.invitations import Invitation
+from prodproven.runner.people.invitations import MAX_LIFETIME, Invitation
 from prodproven.runner.portal.access import Access, Actor, Records
 from prodproven.runner.portal.catalogue import Catalogue
+from prodproven.sandbox.untrusted import finite
 
 
 class InvitationDesk:
@@ -28,10 +29,15 @@ class InvitationDesk:
         days: float | None = None,
         variant: int | None = None,
     ) -> tuple[Invitation, str]:
-        """A new invitation and its single-use link (shown only now)."""
+        """A new invitation and its single-use link (shown only now). ``challenge_ref`` is the
+        id of an installed challenge, never a path. Raises ChallengeNotFound, InvitationError,
+        UntrustedInput (a lifetime that is not a number of days up to the maximum); nothing is
+        created then."""
         actor.require("invite")
         settings = self._records.settings
-        challenge = self._catalogue.find(challenge_ref)
+        challenge = self._catalogue.find_id(challenge_ref)
+        if days is not None:
+            finite(days, what="days", low=0, high=MAX_LIFETIME.days)
         invitation, token = self._records.invitations.create(
             firm=actor.firm or settings.firm,
             challenge_id=challenge.id,

@@ -107,18 +107,21 @@ class Invited:
             with self._lock:
                 self._busy.pop(key, None)
 
+    def preview(self, token: str, cookie: str | None) -> Invitation | None:
+        """The invitation of a link, to show before it is redeemed (nothing changes: a mail
+        scanner may open it); None when ``cookie`` is already that invitation's session.
+        Raises AccessDenied for an unknown, used, expired or revoked link."""
+        if self._holds(token, cookie):
+            return None
+        return self._records.invitations.check(token)
+
     def open(self, token: str, cookie: str | None) -> CandidateSession | None:
         """Redeem an invitation link and open a candidate session; None when ``cookie`` is
-        already that invitation's session. Raises InvitationError for a used, expired or
-        revoked link."""
+        already that invitation's session. Raises AccessDenied for an unknown, used, expired
+        or revoked link."""
+        if self._holds(token, cookie):
+            return None
         records = self._records
-        known = records.invitations.find(token)
-        if known is not None and cookie:
-            try:
-                if records.accounts.session(cookie, "candidate").subject == known.id:
-                    return None
-            except AccessDenied:
-                pass
         invitation = records.invitations.redeem(token)
         lifetime = invitation.expires_at - invitation.created_at + SESSION_SLACK
         opened, _ = records.accounts.open_session("candidate", invitation.id, lifetime)
@@ -126,6 +129,16 @@ class Invited:
             f"candidate:{invitation.candidate_email}", "invitation.opened", invitation.id
         )
         return CandidateSession(invitation, opened, lifetime)
+
+    def _holds(self, token: str, cookie: str | None) -> bool:
+        """Whether ``cookie`` is the session of the invitation of ``token``."""
+        known = self._records.invitations.find(token)
+        if known is None or not cookie:
+            return False
+        try:
+            return self._records.accounts.session(cookie, "candidate").subject == known.id
+        except AccessDenied:
+            return False
 
     def state(self, invitation_id: str) -> CandidateState:
         invitation = self._records.invitations.usable(invitation_id)
@@ -137,7 +150,7 @@ class Invited:
             busy = self._busy.get(invitation.id)
         return CandidateState(
             invitation=invitation,
-            challenge=self._catalogue.find(invitation.challenge_id),
+            challenge=self._catalogue.find_id(invitation.challenge_id),
             run=run,
             remaining_s=remaining,
             busy=busy,
@@ -151,7 +164,7 @@ class Invited:
         invitation = self._records.invitations.usable(invitation_id)
         if invitation.run_id is not None and not self._never_ran(invitation.run_id):
             raise RunStateError(f"invitation {invitation.id} already has run {invitation.run_id}")
-        challenge = self._catalogue.find(invitation.challenge_id)
+        challenge = self._catalogue.find_id(invitation.challenge_id)
         with self._working(invitation.id, "starting your workspace"):
             runner = self.runner()
             run = runner.start(
@@ -188,11 +201,7 @@ class Invited:
             f"candidate:{invitation.candidate_email}", "run.submitted", invitation.run_id
         )
         with self._working(invitation.id, "archiving your workspace"):
-            runner = self.runner()
-            run = self._records.store.get(invitation.run_id)
-            if run.status == Status.running:
-                runner.submit(run.id)
-            return runner.grade(run.id)
+            return self.runner().finish(invitation.run_id)
 
     def _running_run(self, invitation_id: str) -> Run:
         """The invitation's run, if it is running. Raises RunStateError."""

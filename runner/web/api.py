@@ -14,13 +14,24 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from prodproven.runner.grading.result import RunResult, status_document
-from prodproven.runner.people.invitations import Invitation
-from prodproven.runner.people.reviews import Review
+from prodproven.runner.people.invitations import (
+    MAX_EMAIL,
+    MAX_LIFETIME,
+    MAX_NAME,
+    Invitation,
+)
+from prodproven.runner.people.reviews import MAX_TEXT, MIN_REASON, Review
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import SORTS, RunFilter, RunSummary
+from prodproven.runner.spec.model import CHALLENGE_ID
+from prodproven.runner.spec.prepare import MAX_VARIANT
 from prodproven.runner.web.auth import api_actor, portal
 
+PAGE = 100
+"""Items in one answer of a list route unless ``limit`` says otherwise."""
+MAX_PAGE = 1000
+"""The most items one answer of a list route holds."""
 _bearer = HTTPBearer(auto_error=False, description="An API token of an assessor")
 
 
@@ -51,11 +62,21 @@ class ChallengeOut(BaseModel):
 
 
 class InvitationIn(BaseModel):
-    challenge: str = Field(description="Challenge id, as in GET /api/challenges")
-    candidate_name: str
-    candidate_email: str
-    days: float | None = Field(None, description="Lifetime of the link; default from settings")
-    variant: int | None = Field(None, description="Seed of the generated material; default random")
+    challenge: str = Field(
+        description="Challenge id, as in GET /api/challenges", pattern=CHALLENGE_ID
+    )
+    candidate_name: str = Field(min_length=1, max_length=MAX_NAME)
+    candidate_email: str = Field(min_length=3, max_length=MAX_EMAIL)
+    days: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_LIFETIME.days,
+        allow_inf_nan=False,
+        description="Lifetime of the link; default from settings",
+    )
+    variant: int | None = Field(
+        None, ge=0, le=MAX_VARIANT, description="Seed of the generated material; default random"
+    )
 
 
 class InvitationOut(BaseModel):
@@ -149,12 +170,21 @@ class EventOut(BaseModel):
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class OverrideIn(BaseModel):
-    score: float = Field(ge=0, le=100)
-    reason: str = Field(description="Why the graded score is wrong (required, 10+ characters)")
+    score: float = Field(ge=0, le=100, allow_inf_nan=False)
+    reason: str = Field(
+        max_length=MAX_TEXT,
+        description=f"Why the graded score is wrong (required, {MIN_REASON}+ characters)",
+    )
+
+
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"at most this many items (up to {MAX_PAGE})")
+]
+Offset = Annotated[int, Query(ge=0, le=2**31, description="skip this many items first")]
 
 
 @router.get("/me")
@@ -178,8 +208,12 @@ def challenges(actor: Caller, the_portal: ThePortal) -> list[ChallengeOut]:
 
 
 @router.get("/invitations")
-def invitations(actor: Caller, the_portal: ThePortal) -> list[InvitationOut]:
-    return [InvitationOut.of(i) for i in the_portal.invitations.visible(actor)]
+def invitations(
+    actor: Caller, the_portal: ThePortal, limit: Limit = PAGE, offset: Offset = 0
+) -> list[InvitationOut]:
+    """The firm's invitations, newest first."""
+    found = the_portal.invitations.visible(actor)[offset : offset + limit]
+    return [InvitationOut.of(i) for i in found]
 
 
 @router.post("/invitations", status_code=201)
@@ -197,12 +231,15 @@ def runs(
     challenge: str | None = None,
     candidate: str | None = None,
     status: str | None = None,
-    min_score: float | None = None,
+    min_score: Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)] = None,
     sort: str = Query("created", description=f"one of {', '.join(SORTS)}"),
     order: Literal["asc", "desc"] = "desc",
+    limit: Limit = PAGE,
+    offset: Offset = 0,
 ) -> list[RunOut]:
     query = RunFilter(challenge, candidate, status, min_score, sort, order == "desc")
-    return [RunOut.of(s) for s in the_portal.runs.find(actor, query)]
+    found = the_portal.runs.find(actor, query)[offset : offset + limit]
+    return [RunOut.of(s) for s in found]
 
 
 @router.get("/runs/{run_id}")
@@ -217,8 +254,11 @@ def run(run_id: str, actor: Caller, the_portal: ThePortal) -> RunDetailOut:
 
 
 @router.get("/runs/{run_id}/events")
-def events(run_id: str, actor: Caller, the_portal: ThePortal) -> list[EventOut]:
-    found = the_portal.runs.events(actor, run_id)
+def events(
+    run_id: str, actor: Caller, the_portal: ThePortal, limit: Limit = PAGE, offset: Offset = 0
+) -> list[EventOut]:
+    """The run's event log, oldest first."""
+    found = the_portal.runs.events(actor, run_id)[offset : offset + limit]
     return [EventOut(at=e.at, kind=e.kind, data=e.data) for e in found]
 
 

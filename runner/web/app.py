@@ -4,12 +4,13 @@ one place errors become responses (a page for people, JSON for scripts)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -37,10 +38,13 @@ from prodproven.runner.web.auth import (
     LOGIN_COOKIE,
     checked_form,
     checked_login_form,
+    client_address,
+    sign_in_refusal,
 )
 from prodproven.runner.web.auth import assessor as signed_in
+from prodproven.runner.web.guard import Guard
 from prodproven.runner.web.jobs import Jobs
-from prodproven.runner.web.responses import page
+from prodproven.runner.web.responses import page, set_cookie
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -104,24 +108,27 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(proxy.router)
     _sign_in_routes(app)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if getattr(request.state, "lab_proxied", False):
-            return response  # JupyterLab's own answer: its scripts, its headers
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(Guard, headers=SECURITY_HEADERS)
 
     @app.exception_handler(ProdprovenError)
     async def prodproven_error(request: Request, exc: ProdprovenError) -> Response:
         return error_response(request, exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        return invalid(exc)
+
     return app
+
+
+def invalid(exc: RequestValidationError) -> Response:
+    """422 naming each problem's place and kind, without the value sent: it may be huge, or
+    not JSON at all (NaN)."""
+    problems = [
+        {"loc": list(e["loc"]), "msg": str(e["msg"])[:300], "type": e["type"]}
+        for e in exc.errors()[:20]
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
 
 
 def error_response(request: Request, exc: ProdprovenError) -> Response:
@@ -147,7 +154,7 @@ def _sign_in_routes(app: FastAPI) -> None:
     def login_page(request: Request, next: str = "/runs") -> Response:
         token = secrets.token_urlsafe(24)
         response = page(request, "login.html", csrf=token, next=_safe_next(next), error=None)
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+        set_cookie(request, response, LOGIN_COOKIE, token, samesite="strict", max_age=3600)
         return response
 
     @app.post("/login", include_in_schema=False)
@@ -157,21 +164,18 @@ def _sign_in_routes(app: FastAPI) -> None:
         email, password = str(form.get("email", "")), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "")))
         try:
-            _, cookie = the_portal.accounts.sign_in(email, password)
+            _, cookie = the_portal.accounts.sign_in(email, password, client_address(request))
         except AccessDenied as exc:
             token = str(form.get("csrf"))
-            return page(
-                request, "login.html", status_code=401, csrf=token, next=target, error=str(exc)
+            status, headers = sign_in_refusal(exc)
+            refused = page(
+                request, "login.html", status_code=status, csrf=token, next=target, error=str(exc)
             )
+            refused.headers.update(headers)
+            return refused
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            ASSESSOR_COOKIE,
-            cookie,
-            httponly=True,
-            samesite="lax",
-            secure=the_portal.settings.base_url.startswith("https://"),
-            max_age=the_portal.settings.session_hours * 3600,
-        )
+        hours = the_portal.settings.session_hours
+        set_cookie(request, response, ASSESSOR_COOKIE, cookie, max_age=hours * 3600)
         response.delete_cookie(LOGIN_COOKIE)
         return response
 

@@ -7,6 +7,7 @@ refresh or a lost tab (reopened in the same browser) shows the same run.
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,13 +19,15 @@ from prodproven.runner.runs.lab import LAB_BASE_URL
 from prodproven.runner.runs.store import Status
 from prodproven.runner.web.auth import (
     CANDIDATE_COOKIE,
+    LOGIN_COOKIE,
     CandidateContext,
     candidate,
     checked_form,
+    checked_login_form,
     portal,
 )
 from prodproven.runner.web.jobs import Jobs
-from prodproven.runner.web.responses import page
+from prodproven.runner.web.responses import page, set_cookie
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[CandidateContext, Depends(candidate)]
@@ -38,6 +41,7 @@ MESSAGES = {
     Status.grading: "Your work was submitted and is being graded.",
     Status.graded: "Your work was received and graded. Thank you! The firm will be in touch.",
     Status.errored: "Something went wrong on our side; your work is kept and the firm was told.",
+    Status.cancelled: "The firm ended this run; what your workspace held is kept.",
 }
 
 
@@ -47,19 +51,28 @@ def _jobs(request: Request) -> Jobs:
 
 
 @router.get("/i/{token}")
-def open_invitation(request: Request, token: str, the_portal: ThePortal) -> Response:
+def invitation(request: Request, token: str, the_portal: ThePortal) -> Response:
+    """The invitation's page with its button: visiting the link redeems nothing."""
+    found = the_portal.invited.preview(token, request.cookies.get(CANDIDATE_COOKIE))
+    if found is None:
+        return RedirectResponse("/candidate", status_code=303)
+    secret = secrets.token_urlsafe(24)
+    response = page(request, "invitation.html", csrf=secret, invitation=found)
+    set_cookie(request, response, LOGIN_COOKIE, secret, samesite="strict", max_age=3600)
+    return response
+
+
+@router.post("/i/{token}")
+async def open_invitation(request: Request, token: str, the_portal: ThePortal) -> Response:
+    """The button of the invitation's page: redeems the link for this browser."""
+    await checked_login_form(request)
     opened = the_portal.invited.open(token, request.cookies.get(CANDIDATE_COOKIE))
     response = RedirectResponse("/candidate", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE)
     if opened is None:
         return response  # this browser already holds the invitation's session
-    response.set_cookie(
-        CANDIDATE_COOKIE,
-        opened.cookie,
-        httponly=True,
-        samesite="lax",
-        secure=the_portal.settings.base_url.startswith("https://"),
-        max_age=int(opened.lifetime.total_seconds()),
-    )
+    lifetime = int(opened.lifetime.total_seconds())
+    set_cookie(request, response, CANDIDATE_COOKIE, opened.cookie, max_age=lifetime)
     return response
 
 

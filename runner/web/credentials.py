@@ -23,6 +23,7 @@ from prodproven.runner.web.auth import (
     checked_form,
     portal,
 )
+from prodproven.runner.web.inputs import attachment
 from prodproven.runner.web.responses import page
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,7 @@ def _download(document: dict[str, object], name: str) -> Response:
     return Response(
         json.dumps(document, indent=2),
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 

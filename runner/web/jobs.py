@@ -1,19 +1,26 @@
 """Long operations (starting a run, submitting and grading it) run on worker threads so a
 request never waits minutes. Everything they do is recorded in the store as they go, so a
 crash of the server loses only the thread, never the run. Each job logs its start, its end
-(with the run) and its failure."""
+(with the run) and its failure (with a reference the candidate's page shows)."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.errors import AccessDenied, InvitationError, RunStateError
 from prodproven.runner.runs.store import Run
 
 log = logging.getLogger(__name__)
+SHOWN = (AccessDenied, InvitationError, RunStateError)
+"""Failures about the candidate's own situation (a revoked invitation, a run already
+submitted), shown as they are. Any other failure is ours (the container engine, a bug): its
+detail goes to the log, under a reference the page shows, and the run page shows assessors
+the reason the run errored."""
+FAILED = "something went wrong on our side; the firm was told (reference {})"
 
 
 class Jobs:
@@ -41,28 +48,21 @@ class Jobs:
             self._failed.pop(key, None)
             future = self._pools[queue].submit(self._logged, queue, key, work, run_id)
             self._running[key] = future
-        future.add_done_callback(lambda done: self._finished(key, done))
         return True
 
-    @staticmethod
-    def _logged(queue: str, key: str, work: Callable[[], Run], run_id: str | None) -> Run:
+    def _logged(self, queue: str, key: str, work: Callable[[], Run], run_id: str | None) -> Run:
         on = f" on run {run_id}" if run_id else ""
         log.info("%s job for %s started%s", queue, key, on)
         try:
             run = work()
-        except BaseException:
-            log.exception("%s job for %s failed%s", queue, key, on)
+        except BaseException as exc:
+            reference = secrets.token_hex(4)
+            log.exception("%s job for %s failed%s (reference %s)", queue, key, on, reference)
+            with self._lock:
+                self._failed[key] = str(exc) if isinstance(exc, SHOWN) else FAILED.format(reference)
             raise
         log.info("%s job for %s done: run %s is %s", queue, key, run.id, run.status.value)
         return run
-
-    def _finished(self, key: str, future: Future[Run]) -> None:
-        exc = future.exception()
-        if exc is not None:
-            with self._lock:
-                self._failed[key] = (
-                    str(exc) if isinstance(exc, ProdprovenError) else exc.__class__.__name__
-                )
 
     def active(self, key: str) -> bool:
         with self._lock:

@@ -1,11 +1,11 @@
-"""Rendering a page, for every router."""
+"""Rendering a page and setting a cookie, for every router."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -16,3 +16,15 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         request=request, csrf=context.pop("csrf", ""), **context
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, **options: Any) -> None:
+    """Set an ``HttpOnly`` cookie, ``Secure`` whenever the app is reached over TLS: its public
+    URL (``PRODPROVEN_PUBLIC_URL``) is https, or this request came over https (a server that
+    terminates TLS itself). ``X-Forwarded-Proto`` is not read: anyone can send it; behind a
+    proxy that terminates TLS, the public URL says https."""
+    secure = request.app.state.portal.settings.base_url.startswith("https://")
+    options.setdefault("samesite", "lax")
+    response.set_cookie(
+        name, value, httponly=True, secure=secure or request.url.scheme == "https", **options
+    )

@@ -127,6 +127,7 @@ def test_invite_take_submit_and_review_in_a_browser(
 
     candidate = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     candidate.goto(link)
+    candidate.get_by_role("button", name="Open my invitation").click()
     header = candidate.locator("#live")
     expect(header.get_by_role("heading", name="Deploy a model behind an SLO")).to_be_visible()
     shot(candidate, "2-candidate-brief")

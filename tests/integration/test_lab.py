@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import socket
 import threading
@@ -210,7 +211,10 @@ def web_candidate(lab_runner: Runner, running: Run) -> Iterator[tuple[str, httpx
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base, trust_env=False, timeout=60) as client:
-        assert client.get(link.removeprefix(settings.base_url)).status_code == 303
+        path = link.removeprefix(settings.base_url)
+        button = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+        assert button is not None, "the invitation page has no button"
+        assert client.post(path, data={"csrf": button.group(1)}).status_code == 303
         yield base, client
     server.should_exit = True
     thread.join(timeout=15)

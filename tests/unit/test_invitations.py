@@ -97,7 +97,41 @@ def test_a_random_variant_is_assigned_when_none_is_given(invitations: Invitation
     assert len(variants) > 1
 
 
+@pytest.mark.parametrize("variant", [-1, 2**31, 10**20])
+def test_a_variant_out_of_range_is_refused_before_anything_is_stored(
+    store: Store, invitations: Invitations, variant: int
+) -> None:
+    with pytest.raises(InvitationError, match="variant"):
+        invite(invitations, variant=variant)
+    assert invitations.list() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("candidate_name", "G" * 201), ("candidate_email", "g" * 250 + "@example.org")],
+)
+def test_a_name_or_email_over_its_size_is_refused(
+    invitations: Invitations, field: str, value: str
+) -> None:
+    with pytest.raises(InvitationError, match="at most|not an email"):
+        invite(invitations, **{field: value})
+    assert invitations.list() == []
+
+
 # redeem ---------------------------------------------------------------------------------------
+def test_checking_a_link_redeems_nothing_and_refuses_what_redeem_refuses(
+    invitations: Invitations,
+) -> None:
+    invitation, token = invite(invitations)
+    assert invitations.check(token).id == invitation.id
+    assert invitations.get(invitation.id).redeemed_at is None
+    invitations.redeem(token)
+    with pytest.raises(AccessDenied, match="already used"):
+        invitations.check(token)
+    with pytest.raises(AccessDenied, match="not valid"):
+        invitations.check("not-a-token")
+
+
 def test_a_link_is_redeemed_once(invitations: Invitations) -> None:
     invitation, token = invite(invitations)
     redeemed = invitations.redeem(token)

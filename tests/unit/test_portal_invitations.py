@@ -3,11 +3,13 @@ inviting firm, audited, listed and revoked within the firm only."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from prodproven.runner.errors import ChallengeNotFound, InvitationError
+from prodproven.runner.errors import ChallengeNotFound, InvitationError, UntrustedInput
 from prodproven.runner.portal.core import Portal
 from tests.unit.portalsupport import ADA, CLI, invitation_for
 
@@ -63,3 +65,38 @@ def test_revoking_another_firms_invitation_is_refused(portal: Portal) -> None:
     assert str(refused.value) == str(missing.value).replace("'nope'", repr(theirs.id))
     assert portal.records.invitations.get(theirs.id).revoked_at is None
     assert portal.records.audit.entries(subject=theirs.id) == []
+
+
+# hostile input ---------------------------------------------------------------------------------
+def secret_challenge_folder(tmp_path: Path) -> Path:
+    """A folder whose challenge.yaml is a symlink to a secret file of the server."""
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$very-secret-hash:19000:0:99999:7:::\n")
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "challenge.yaml").symlink_to(secret)
+    return folder
+
+
+def test_a_path_as_the_challenge_is_refused_without_echoing_files_or_revealing_paths(
+    portal: Portal, tmp_path: Path
+) -> None:
+    folder = secret_challenge_folder(tmp_path)
+    builtin = str(portal.catalogue.find_id("deploy-model").root)
+    messages = []
+    for ref in (str(folder), builtin, "/no/such/folder", "../deploy-model", "./deploy-model"):
+        with pytest.raises(ChallengeNotFound) as refused:
+            portal.invitations.invite(ADA, ref, "Grace", "grace@example.org")
+        messages.append(str(refused.value))
+    assert not any("secret" in m or "root:" in m for m in messages)
+    assert len(set(messages)) == 1  # an existing path and a missing one get the same answer
+    assert portal.records.invitations.list() == []
+
+
+@pytest.mark.parametrize("days", [math.inf, -math.inf, math.nan, 1e308, 0, -1, 91])
+def test_a_lifetime_that_is_not_finite_or_in_range_is_refused_and_nothing_is_created(
+    portal: Portal, days: float
+) -> None:
+    with pytest.raises((UntrustedInput, InvitationError)):
+        portal.invitations.invite(ADA, "deploy-model", "Grace", "grace@example.org", days=days)
+    assert portal.records.invitations.list() == []

@@ -8,7 +8,7 @@ import pytest
 
 from prodproven.runner.errors import ReviewError, RunNotFound, RunStateError
 from prodproven.runner.people.audit import Audit
-from prodproven.runner.people.reviews import Reviews
+from prodproven.runner.people.reviews import MAX_TEXT, Reviews
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 
 REASON = "the load test hit a noisy neighbour"
@@ -75,6 +75,14 @@ def test_a_note_is_written_to_the_audit_log(reviews: Reviews, audit: Audit, grad
 def test_an_empty_note_is_refused(reviews: Reviews, graded: Run) -> None:
     with pytest.raises(ReviewError):
         reviews.note(graded.id, "ada@firm.example", "   ")
+
+
+def test_a_note_or_a_reason_over_its_size_is_refused(reviews: Reviews, graded: Run) -> None:
+    with pytest.raises(ReviewError, match="at most"):
+        reviews.note(graded.id, "ada@firm.example", "x" * (MAX_TEXT + 1))
+    with pytest.raises(ReviewError, match="at most"):
+        reviews.override(graded.id, "ada@firm.example", 50, "y" * (MAX_TEXT + 1))
+    assert reviews.for_run(graded.id) == []
 
 
 def test_a_note_on_an_unknown_run_is_refused(reviews: Reviews) -> None:

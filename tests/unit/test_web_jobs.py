@@ -11,7 +11,7 @@ import pytest
 
 from prodproven.runner import logs
 from prodproven.runner.config import Settings
-from prodproven.runner.errors import RunStateError
+from prodproven.runner.errors import ContainerError, RunStateError
 from prodproven.runner.runs.store import Run, Status, Store
 from prodproven.runner.web.jobs import Jobs
 
@@ -72,10 +72,26 @@ def test_a_failed_job_logs_its_run_and_traceback_and_keeps_the_message(
     assert jobs.failure("inv-2") == "your run is graded; its tools are closed"
 
 
-def test_an_unexpected_failure_shows_only_its_kind(jobs: Jobs) -> None:
+def test_an_unexpected_failure_shows_only_a_reference_found_in_the_log(
+    log_file: Path, jobs: Jobs
+) -> None:
     def crash() -> Run:
         raise KeyError("internal detail")
 
     jobs.submit("grade", "inv-3", crash)
     jobs.wait("inv-3", timeout=10)
-    assert jobs.failure("inv-3") == "KeyError"
+    shown = jobs.failure("inv-3")
+    assert shown is not None and "internal detail" not in shown and "KeyError" not in shown
+    reference = shown.rsplit("reference ", 1)[1].rstrip(")")
+    assert f"(reference {reference})" in log_file.read_text()
+
+
+def test_a_failed_start_shows_a_reference_not_the_engines_error(jobs: Jobs) -> None:
+    def start() -> Run:
+        raise ContainerError("docker: Error response from daemon: OCI runtime create failed")
+
+    jobs.submit("start", "inv-4", start)
+    jobs.wait("inv-4", timeout=10)
+    shown = jobs.failure("inv-4")
+    assert shown is not None and "reference" in shown
+    assert "daemon" not in shown and "OCI" not in shown

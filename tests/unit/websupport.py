@@ -57,9 +57,12 @@ class Web:
         return secret
 
     def candidate(self, link: str) -> TestClient:
-        """A browser that opened an invitation link."""
+        """A browser that opened an invitation link and pressed its button."""
         client = self.client()
-        response = client.get(link.removeprefix(self.settings.base_url), follow_redirects=False)
+        path = link.removeprefix(self.settings.base_url)
+        page = client.get(path, follow_redirects=False)
+        assert page.status_code == 200, page.text
+        response = client.post(path, data={"csrf": csrf_of(page.text)}, follow_redirects=False)
         assert response.status_code == 303, response.text
         return client
 
@@ -78,8 +81,9 @@ def jobs_of(browser: TestClient) -> Jobs:
     return jobs
 
 
-def make_web(tmp_path: Path) -> Web:
-    settings = Settings.from_env({}, data_dir=tmp_path)
+def make_web(tmp_path: Path, env: dict[str, str] | None = None) -> Web:
+    """The app over a store in ``tmp_path``, with settings from ``env`` (PRODPROVEN_*)."""
+    settings = Settings.from_env(env or {}, data_dir=tmp_path)
     store = Store(settings.store_url)
     fake = FakeRunner(store, tmp_path / "runs")
     portal = Portal(settings, store, lambda _progress: as_runner(fake), supervise=lambda *_: 4242)
