@@ -11,16 +11,20 @@
     ├── CandidateNotFound            no candidate profile or run has that name
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
+    │   └── RunBusy                  another process is starting, submitting or grading the run
     ├── ResultUnreadable             a run's stored result is not a result document
     ├── SetupFailed                  the challenge's setup script failed
     ├── ProbeSetupError              the challenge's canary file cannot be used
     ├── AlreadySupervised            another process already supervises the run
     ├── ArchiveMismatch              the archive on disk is not the one recorded at submit
+    ├── StoreError                   the store cannot be used: busy, damaged, not a store
+    ├── DataDirFull                  the data directory's disk filled up (the run keeps its status)
     ├── AccountError                 an assessor or token cannot be created or changed as asked
     ├── UntrustedInput               outside input refused (too large or deep, path out of folder)
     ├── AccessDenied                 missing, wrong, expired or used credentials (web: 401/403)
     │   ├── ScopeDenied              valid credentials without the scope the operation needs
     │   ├── SignInRequired           an assessor page without a live session (web: to sign-in)
+    │   ├── SignInThrottled          too many failed sign-ins: wait, or locked until unlocked
     │   └── CsrfFailed               a form came back without its session's CSRF secret
     ├── ReviewError                  a review is incomplete (an override without its reason)
     ├── InvitationError              an invitation cannot be created or used as asked
@@ -58,7 +62,9 @@ layer and this module re-exports the ones the runner catches)::
     SetupFailed                      runner.runs.services
     ProbeSetupError                  runner.runs.prober
     AlreadySupervised                runner.lifecycle.supervisor
+    RunBusy                          runner.lifecycle.ownership
     ArchiveMismatch                  runner.grading.pipeline
+    DataDirFull                      runner.runs.archives
 
 Outside the tree, an exception that never leaves the module raising it::
 
@@ -113,7 +119,9 @@ __all__ = [
     "ScopeDenied",
     "ServiceNotReady",
     "SignInRequired",
+    "SignInThrottled",
     "SpecError",
+    "StoreError",
     "StatusListUnreachable",
     "UntrustedInput",
 ]
@@ -201,8 +209,23 @@ class StatusListUnreachable(CredentialError):
         super().__init__(f"revocation not checked: {url} unreachable ({reason})")
 
 
+class StoreError(ProdprovenError):
+    """The store cannot be opened or used: another process holds it past the busy timeout,
+    or its file is damaged, empty or not a prodproven store. The message says what to do."""
+
+
 class SignInRequired(AccessDenied):
     """An assessor page was asked for without a live assessor session."""
+
+
+class SignInThrottled(AccessDenied):
+    """Too many failed sign-ins for an account or from an address: try again after
+    ``retry_after`` seconds, or (``retry_after`` None) the account is locked until an operator
+    unlocks it."""
+
+    def __init__(self, message: str, retry_after: int | None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class CsrfFailed(AccessDenied):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import tarfile
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -27,6 +27,7 @@ from prodproven.sandbox.environment import (
     Backend,
     ContainerSpec,
     ExecResult,
+    Limits,
     Pod,
     PublishedPort,
     Sandbox,
@@ -44,11 +45,36 @@ from prodproven.sandbox.scripts import script
 ROLE_LABEL = "prodproven.role"
 PURPOSE_LABEL = "prodproven.purpose"
 OUTPUT_CAP = 1 << 20
+LOG_MAX_SIZE = "10m"
+LOG_MAX_FILES = 3
+"""Each container's output is kept in at most this many files of this size (json-file
+driver, rotated by the engine), so a service flooding its output cannot fill the disk."""
 HARDENING: dict[str, Any] = {
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges:true"],
     "init": True,
+    "log_config": {
+        "type": "json-file",
+        "config": {"max-size": LOG_MAX_SIZE, "max-file": str(LOG_MAX_FILES)},
+    },
 }
+VOLUME_REMOVAL_WAIT_S = 30.0
+"""How long removing a pod or a run waits for its volumes. A volume of many files (100,000
+took minutes to delete on a disk mounted with ``discard``) is left to the engine, which goes
+on deleting it; ``prodproven gc`` removes anything still there later."""
+POD_OWNER_LIMITS = Limits(memory_bytes=128 * 2**20, cpus=0.5, pids=64)
+"""The namespace owner sleeps; the readiness checks and one pump per forwarded connection
+(``portforward.py``) run in it by exec, within these limits."""
+
+
+def limit_options(limits: Limits) -> dict[str, Any]:
+    """The engine's options for ``limits``: memory without swap on top, CPU, processes."""
+    return {
+        "mem_limit": limits.memory_bytes,
+        "memswap_limit": limits.memory_bytes,
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids,
+    }
 
 
 def connect(timeout: float = 120.0) -> Any:
@@ -126,27 +152,14 @@ class DockerSandbox(Sandbox):
         if not ok:
             raise ContainerError(f"copy into {self.name}:{path} was refused")
 
-    def get_archive(self, path: str, dest: str, *, max_bytes: int) -> int:
+    def archive_chunks(self, path: str) -> Generator[bytes, None, None]:
         try:
             stream, _ = self._container.get_archive(path, chunk_size=1 << 20)
         except docker.errors.NotFound as exc:
             raise ContainerError(f"{self.name}:{path} does not exist") from exc
         except docker.errors.APIError as exc:
             raise ContainerError(f"copy out of {self.name}:{path} failed: {exc}") from exc
-        size = 0
-        with open(dest, "wb") as fh:
-            for chunk in stream:
-                size += len(chunk)
-                if size > max_bytes:
-                    fh.close()
-                    os.unlink(dest)
-                    raise ContainerError(
-                        f"{self.name}:{path} is larger than the limit of {max_bytes} bytes"
-                    )
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return size
+        yield from stream
 
     def read_file(self, path: str, *, max_bytes: int = 16 * 2**20) -> bytes:
         buf = io.BytesIO()
@@ -211,11 +224,8 @@ class DockerPod(Pod):
             read_only=spec.read_only,
             tmpfs=dict(spec.tmpfs),
             volumes={name: {"bind": path, "mode": "rw"} for name, path in spec.volumes.items()},
-            mem_limit=spec.limits.memory_bytes,
-            memswap_limit=spec.limits.memory_bytes,
-            nano_cpus=int(spec.limits.cpus * 1e9),
-            pids_limit=spec.limits.pids,
             labels=self._labels(spec.role),
+            **limit_options(spec.limits),
             **HARDENING,
         )
         if spec.cpuset:
@@ -308,9 +318,8 @@ class DockerBackend(Backend):
                 extra_hosts={host: "127.0.0.1" for host in hosts},
                 user=NOBODY_USER,
                 read_only=True,
-                mem_limit="64m",
-                pids_limit=64,
                 labels={RUN_LABEL: run_id, PURPOSE_LABEL: purpose, ROLE_LABEL: "pod"},
+                **limit_options(POD_OWNER_LIMITS),
                 **HARDENING,
             )
         except docker.errors.ImageNotFound as exc:
@@ -369,11 +378,32 @@ def _remove_labelled(client: Any, labels: dict[str, str], *, keep_volumes: bool 
                     raise
             removed += 1
     if not keep_volumes:
-        for volume in client.volumes.list(filters={"label": selector}):
-            with contextlib.suppress(docker.errors.NotFound):
-                volume.remove(force=True)
-                removed += 1
+        removed += remove_volumes(client.volumes.list(filters={"label": selector}))
     return removed
+
+
+def remove_volumes(volumes: list[Any]) -> int:
+    """Remove ``volumes``, waiting up to VOLUME_REMOVAL_WAIT_S; returns how many there were.
+
+    Raises ContainerError when the engine refuses one within that time.
+    """
+    refused: list[Exception] = []
+
+    def remove() -> None:
+        for volume in volumes:
+            try:
+                volume.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except Exception as exc:  # the engine's refusal, or its answer timing out
+                refused.append(exc)
+
+    worker = threading.Thread(target=remove, daemon=True)
+    worker.start()
+    worker.join(VOLUME_REMOVAL_WAIT_S)
+    if refused and not worker.is_alive():
+        raise ContainerError(f"cannot remove a volume: {refused[0]}")
+    return len(volumes)
 
 
 def _collect(chunks: Iterator[tuple[bytes | None, bytes | None]]) -> tuple[str, str]:

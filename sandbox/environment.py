@@ -9,9 +9,12 @@ People and graders outside reach in through :meth:`Pod.publish`, which listens o
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from prodproven.sandbox.errors import ContainerError
 
 CANDIDATE_UID = 1000
 CANDIDATE_USER = f"{CANDIDATE_UID}:{CANDIDATE_UID}"
@@ -110,12 +113,30 @@ class Sandbox(ABC):
         """Extract a tar archive at ``path`` inside the container. Raises ContainerError."""
 
     @abstractmethod
-    def get_archive(self, path: str, dest: str, *, max_bytes: int) -> int:
-        """Write ``path`` from the container as a tar archive to the host file ``dest``.
+    def archive_chunks(self, path: str) -> Generator[bytes, None, None]:
+        """``path`` of the container (running or stopped) as a tar stream, in chunks.
 
-        Returns the archive's size. Raises ContainerError when the path is missing or the
-        archive would exceed ``max_bytes``.
+        Raises ContainerError, when the first chunk is asked for, if the path is missing.
         """
+
+    def get_archive(self, path: str, dest: str, *, max_bytes: int) -> int:
+        """Write ``path`` from the container as a tar archive to the host file ``dest``
+        (fsync'd). Returns the archive's size. Raises ContainerError when the path is missing
+        or the archive would exceed ``max_bytes`` (``dest`` is then removed)."""
+        size = 0
+        with open(dest, "wb") as fh:
+            for chunk in self.archive_chunks(path):
+                size += len(chunk)
+                if size > max_bytes:
+                    fh.close()
+                    os.unlink(dest)
+                    raise ContainerError(
+                        f"{self.name}:{path} is larger than the limit of {max_bytes} bytes"
+                    )
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return size
 
     @abstractmethod
     def read_file(self, path: str, *, max_bytes: int = 16 * 2**20) -> bytes:

@@ -18,10 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from prodproven.runner.cli.context import Context, emit, err, out, plain, progress
+from prodproven.runner.cli.people import operator
 from prodproven.runner.errors import CommandTimeout, ProdprovenError
 from prodproven.runner.grading.result import status_document
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.runs.store import Status, utcnow
+from prodproven.runner.spec.prepare import MAX_VARIANT
 
 SHELL_TIMEOUT_S = 24 * 3600
 """Longest an interactive ``prodproven shell`` stays open; the run's deadline, which stops the
@@ -31,9 +33,10 @@ log = logging.getLogger(__name__)
 
 variant_option = click.option(
     "--variant",
-    type=int,
-    help="Seed for the challenge's generated material and incident draw (default: the "
-    "challenge's own), so one candidate's write-up does not solve the next candidate's run.",
+    type=click.IntRange(0, MAX_VARIANT),
+    help="Seed for the challenge's generated material and incident draw, 0 to 2147483647 "
+    "(default: the challenge's own), so one candidate's write-up does not solve the next "
+    "candidate's run.",
 )
 fault_option = click.option(
     "--fault",
@@ -142,6 +145,12 @@ def supervise(ctx: Context, run_id: str) -> None:
     came due meanwhile fires late within its grace period, or is recorded as missed)."""
     with progress(quiet=True) as step:
         runner = ctx.runner(step)
+    if runner.store.get(run_id).status is not Status.running:
+        # what a supervisor stopped mid-way (a submit at the deadline) is taken up
+        for recovered in runner.recover(run_id):
+            log.info(recovered.line())
+            err.print(Text(recovered.line()))
+        return
     err.print(Text(f"supervising run {run_id} (Ctrl-C to stop)"))
     log.info("supervising run %s", run_id)
     supervisor.RunSupervisor(runner, run_id, autosubmit=True).run()
@@ -216,9 +225,7 @@ def submit(ctx: Context, run_id: str, no_grade: bool, as_json: bool) -> None:
     ctx.json = as_json
     with progress() as step:
         runner = ctx.runner(step)
-        result = runner.submit(run_id)
-        if not no_grade:
-            result = runner.grade(run_id)
+        result = runner.submit(run_id) if no_grade else runner.finish(run_id)
     emit(ctx, status_document(result))
 
 
@@ -309,7 +316,9 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
 @click.pass_obj
 def gc(ctx: Context, as_json: bool) -> None:
-    """Remove containers and volumes left by finished, errored or unknown runs."""
+    """Remove containers and volumes of runs that are over (graded, errored, cancelled),
+    unknown to the store, or left mid-way by a process that died; never those of a running
+    run or of a run another process is working on (run `recover` first to resume those)."""
     with progress(quiet=True) as step:
         removed = ctx.runner(step).gc()
     if as_json:
@@ -318,4 +327,56 @@ def gc(ctx: Context, as_json: bool) -> None:
         out.print(f"removed {sum(removed.values())} objects of {len(removed)} runs")
 
 
-RUN_COMMANDS = [run, start, supervise, forward, lab, shell, submit, grade, show, status, gc]
+@click.command()
+@click.argument("run_id", metavar="RUN", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print what was done per run as JSON.")
+@click.pass_obj
+def recover(ctx: Context, run_id: str | None, as_json: bool) -> None:
+    """Take up every run (or RUN) that a stopped process left mid-way: provisioning runs are
+    torn down and errored, submitted and grading runs archived and graded, interactive runs
+    get their supervisor back. `serve` does this when it starts; run it after a crash or a
+    reboot when nothing else does (it is safe to run at any time: runs another process is
+    working on are left alone)."""
+    with progress(quiet=as_json) as step:
+        runner = ctx.runner(step)
+        recovered = []
+        for one in runner.recover(run_id):
+            recovered.append(one)
+            if not as_json:
+                out.print(Text(one.line()))
+    if as_json:
+        click.echo(json.dumps([one.as_data() for one in recovered], indent=2))
+    elif not recovered:
+        out.print("no run needed recovering")
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--reason", required=True, help="Why the run is ended (kept with it and audited).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_obj
+def cancel(ctx: Context, run_id: str, reason: str, as_json: bool) -> None:
+    """End a run that has no result yet, on purpose: archive what its workspace holds, remove
+    its containers and record it as cancelled with the reason (in the audit log too).
+    Cancelled is final: the run is never graded."""
+    ctx.json = as_json
+    with progress(quiet=True):
+        cancelled = ctx.portal().runs.cancel(operator(), run_id, reason)
+    emit(ctx, status_document(cancelled))
+
+
+RUN_COMMANDS = [
+    run,
+    start,
+    supervise,
+    forward,
+    lab,
+    shell,
+    submit,
+    grade,
+    show,
+    status,
+    gc,
+    recover,
+    cancel,
+]

@@ -21,19 +21,23 @@ from typing import Any
 
 from prodproven.graders.base import Grader
 from prodproven.runner.config import Settings
-from prodproven.runner.errors import ProdprovenError, RunStateError
+from prodproven.runner.errors import ProdprovenError, RunNotFound, RunStateError
 from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
 from prodproven.runner.grading.pipeline import GradingJob, grade
 from prodproven.runner.grading.uncertainty import load_regrading
+from prodproven.runner.lifecycle.cancel import cancel_run
+from prodproven.runner.lifecycle.ownership import RunLocks
+from prodproven.runner.lifecycle.recovery import Recovered, Recovery
 from prodproven.runner.lifecycle.start import StartJob, start_run
 from prodproven.runner.lifecycle.submit import SubmitJob, commit_submitted, submit_run
 from prodproven.runner.lifecycle.supervisor import RunSupervisor
+from prodproven.runner.runs.archives import DataDirFull
 from prodproven.runner.runs.forwards import Forwards
 from prodproven.runner.runs.lab import LabLink
 from prodproven.runner.runs.provisioning import Provisioner
 from prodproven.runner.runs.schedule import incident_log, incident_record
 from prodproven.runner.runs.services import ServicePlan
-from prodproven.runner.runs.store import ALLOWED, Run, Status, Store, utcnow
+from prodproven.runner.runs.store import ALLOWED, Run, Status, Store, new_run_id, utcnow
 from prodproven.runner.runs.workspace import AUTOPILOT, RESPONDER, RunPaths, Workspaces
 from prodproven.runner.spec.challenge import Catalog, Challenge
 from prodproven.runner.spec.prepare import Material
@@ -47,9 +51,12 @@ after the responder finishes, so a fix has the time to prove itself."""
 
 @contextmanager
 def errors_recorded(store: Store, run_id: str) -> Iterator[None]:
-    """Any failure moves the run to errored with the reason, then propagates."""
+    """Any failure moves the run to errored with the reason, then propagates; a full data
+    directory leaves the run as it is, to be taken up again once there is room."""
     try:
         yield
+    except DataDirFull:
+        raise
     except BaseException as exc:
         reason = (
             str(exc) if isinstance(exc, ProdprovenError) else f"{exc.__class__.__name__}: {exc}"
@@ -87,6 +94,7 @@ class Runner:
         self.provisioner = Provisioner(settings, backend, images, catalog, report)
         self.workspaces = Workspaces(settings.data_dir, store, backend, report)
         self.forwards = Forwards(settings.data_dir, store, self.provisioner, self.workspaces)
+        self.locks = RunLocks(lambda run_id: self.paths(run_id).root)
 
     # what runs are made of, where they are -------------------------------------------------
     def challenge_image(self, challenge: Challenge) -> str:
@@ -129,22 +137,29 @@ class Runner:
         variant: int | None = None,
         fault: str | None = None,
         on_created: Callable[[Run], None] = lambda _: None,
+        run_id: str | None = None,
     ) -> Run:
         """Create a run and bring its workspace up with the starter files, its services
         started and seeded, its live service and prober running, its incidents planned
         (``start.START_STEPS``). ``variant`` is the seed for the challenge's generated
         material and incident draw (None: the challenge's default); ``fault`` pins the fault
         of every incident; ``on_created`` is told the run as soon as it is stored, before
-        provisioning."""
-        run = self.store.create_run(
-            challenge_id=challenge.id,
-            challenge_version=challenge.spec.version,
-            challenge_path=str(challenge.root),
-            candidate=candidate,
-            mode=mode,
-            variant=variant,
-        )
-        on_created(run)
+        provisioning; ``run_id`` when the caller picked it (and owns it already)."""
+        run_id = run_id or new_run_id()
+        with self.owning(run_id, "started"):
+            run = self.store.create_run(
+                challenge_id=challenge.id,
+                challenge_version=challenge.spec.version,
+                challenge_path=str(challenge.root),
+                candidate=candidate,
+                mode=mode,
+                variant=variant,
+                run_id=run_id,
+            )
+            on_created(run)
+            return self._provision(run, challenge, fault)
+
+    def _provision(self, run: Run, challenge: Challenge, fault: str | None) -> Run:
         run = self.store.transition(run.id, Status.provisioning)
         with errors_recorded(self.store, run.id):
             job = StartJob(
@@ -162,7 +177,12 @@ class Runner:
     def submit(self, run_id: str) -> Run:
         """Freeze and archive the workspace and the services' data (fsync'd, checksummed),
         then tear the pod down (``submit.SUBMIT_STEPS``). A submit interrupted before its
-        archives were recorded can be run again."""
+        archives were recorded can be run again. Raises RunBusy when another process owns
+        the run."""
+        with self.owning(run_id, "submitted"):
+            return self._submit(run_id)
+
+    def _submit(self, run_id: str) -> Run:
         submission = commit_submitted(self.store, run_id)
         with errors_recorded(self.store, run_id):
             job = SubmitJob(
@@ -179,7 +199,44 @@ class Runner:
             return submit_run(job)
 
     def grade(self, run_id: str) -> Run:
-        """Grade (or re-grade) a submitted run from its archive."""
+        """Grade (or re-grade) a submitted run from its archive. Raises RunBusy when another
+        process owns the run."""
+        with self.owning(run_id, "graded"):
+            return self._grade(run_id)
+
+    def finish(self, run_id: str) -> Run:
+        """Submit a running run (or take up its interrupted submit) and grade it, owning the
+        run throughout, so nobody else grades it in between. Raises RunStateError for a run
+        past submitted (it is graded, errored or cancelled already), RunBusy."""
+        with self.owning(run_id, "submitted"):
+            run = self.store.get(run_id)
+            if run.status is Status.running or (
+                run.status is Status.submitted and run.archive_path is None
+            ):
+                self.submit(run_id)
+            elif run.status is not Status.submitted:
+                raise RunStateError(f"run {run_id} is {run.status.value}; only running runs submit")
+            return self.grade(run_id)
+
+    def cancel(self, run_id: str, reason: str) -> Run:
+        """End a run on purpose: archive what its workspace holds (best effort), remove its
+        containers, record ``cancelled`` with ``reason``. Raises RunStateError for a run that
+        is graded, errored or cancelled, RunBusy when another process owns it."""
+        with self.owning(run_id, "cancelled"):
+            return cancel_run(self, run_id, reason)
+
+    def recover(self, run_id: str | None = None) -> list[Recovered]:
+        """Take up every run (or just ``run_id``) left mid-transition by a process that
+        stopped (``recovery.Recovery``); one line per run it looked at."""
+        return Recovery(self).all() if run_id is None else [Recovery(self).one(run_id)]
+
+    @contextmanager
+    def owning(self, run_id: str, doing: str) -> Iterator[None]:
+        """Own ``run_id`` (``ownership.RunLocks``) while the block runs; nests."""
+        with self.locks.hold(run_id, doing):
+            yield
+
+    def _grade(self, run_id: str) -> Run:
         run = self.store.get(run_id)
         if run.archive_path is None or run.status not in (
             Status.submitted,
@@ -248,16 +305,19 @@ class Runner:
         with incidents, supervise the run, run ``.autopilot/respond.sh`` right after each
         injection and watch the service until a fix could prove stable; then submit and
         grade."""
-        run = self.start(challenge, candidate, mode="scripted", variant=variant, fault=fault)
-        with errors_recorded(self.store, run.id):
-            if submission is not None:
-                self.overlay(run.id, submission)
-                self.autopilot(run.id)
-            if challenge.spec.probe is not None:
-                with RunSupervisor(self, run.id).background() as supervisor:
-                    self._respond_to_incidents(run.id, challenge, supervisor, submission)
-        self.submit(run.id)
-        return self.grade(run.id)
+        run_id = new_run_id()
+        with self.owning(run_id, "run"):
+            run = self.start(
+                challenge, candidate, mode="scripted", variant=variant, fault=fault, run_id=run_id
+            )
+            with errors_recorded(self.store, run.id):
+                if submission is not None:
+                    self.overlay(run.id, submission)
+                    self.autopilot(run.id)
+                if challenge.spec.probe is not None:
+                    with RunSupervisor(self, run.id).background() as supervisor:
+                        self._respond_to_incidents(run.id, challenge, supervisor, submission)
+            return self.finish(run.id)
 
     def _respond_to_incidents(
         self,
@@ -282,14 +342,17 @@ class Runner:
 
     # housekeeping ----------------------------------------------------------------------------
     def gc(self) -> dict[str, int]:
-        """Remove containers and volumes of runs that are no longer running (or unknown)."""
+        """Remove the containers and volumes of runs that are over, unknown to the store (a
+        crashed ``challenge validate``'s material pods), or left mid-transition by a process
+        that stopped (nobody owns them: ``recover`` errors or resumes those runs). A running
+        run keeps its workspace; a run some process is acting on keeps everything."""
         removed: dict[str, int] = {}
         for run_id in sorted(self.backend.run_ids_with_leftovers()):
             try:
-                status = self.store.get(run_id).status
-            except ProdprovenError:
+                status: Status | None = self.store.get(run_id).status
+            except RunNotFound:
                 status = None
-            if status in (Status.running, Status.provisioning, Status.grading):
+            if status is Status.running or not self.locks.free(run_id):
                 continue
             removed[run_id] = self.backend.remove_run(run_id)
         return removed

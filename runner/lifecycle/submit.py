@@ -15,7 +15,7 @@ from typing import Any
 
 from prodproven.runner.errors import RunStateError
 from prodproven.runner.runs import prober, services
-from prodproven.runner.runs.archives import write_archive
+from prodproven.runner.runs.archives import left_out_message, write_archive
 from prodproven.runner.runs.forwards import Forwards
 from prodproven.runner.runs.provisioning import Provisioner
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
@@ -109,11 +109,22 @@ def stop_live_parts(job: SubmitJob) -> None:
 def archive_workspace(job: SubmitJob) -> None:
     assert job.workspace is not None
     job.workspace.stop(timeout=2)
-    size, digest = write_archive(
-        job.workspace, "/workspace", job.paths.archive, max_bytes=job.max_bytes
+    written = write_archive(
+        job.workspace, "/workspace", job.paths.archive, max_bytes=job.max_bytes, leave_out=True
     )
-    job.archive_sha256 = digest
-    job.event("archive.written", {"bytes": size, "sha256": digest, "late": job.submission.late})
+    job.archive_sha256 = written.sha256
+    if written.left_out:
+        message = left_out_message(written.left_out, job.max_bytes)
+        job.report(message)
+        files = [{"path": e.path, "bytes": e.size} for e in written.left_out[:100]]
+        job.event(
+            "archive.left_out",
+            {"message": message, "cap_bytes": job.max_bytes, "files": files},
+        )
+    job.event(
+        "archive.written",
+        {"bytes": written.size, "sha256": written.sha256, "late": job.submission.late},
+    )
 
 
 def archive_services(job: SubmitJob) -> None:

@@ -48,9 +48,7 @@ class Supervised(Protocol):
 
     def paths(self, run_id: str) -> RunPaths: ...
 
-    def submit(self, run_id: str) -> Run: ...
-
-    def grade(self, run_id: str) -> Run: ...
+    def finish(self, run_id: str) -> Run: ...
 
 
 class AlreadySupervised(ProdprovenError):
@@ -106,8 +104,7 @@ class RunSupervisor:
             self._last_error = str(exc)
         if self.autosubmit and run.deadline is not None and utcnow() >= run.deadline:
             self._event("deadline.reached", {"deadline": run.deadline})
-            self.runner.submit(self.run_id)
-            self.runner.grade(self.run_id)
+            self.runner.finish(self.run_id)
             return False
         return True
 

@@ -26,7 +26,7 @@ from prodproven.runner.grading.result import status_document
 from prodproven.runner.people import track_record
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.invitations import InvitationRow
-from prodproven.runner.runs.store import Base, Run, Status, Store, utcnow
+from prodproven.runner.runs.store import UNFINISHED, Base, Run, Status, Store, utcnow
 
 FORGOTTEN_REASON = "the candidate asked to be forgotten"
 
@@ -147,7 +147,7 @@ class Candidates:
         Raises CandidateNotFound, or RunStateError while one of their runs is under way."""
         candidate = self.get(name)
         runs = self.runs(name)
-        busy = [r.id for r in runs if r.status not in (Status.graded, Status.errored)]
+        busy = [r.id for r in runs if r.status in UNFINISHED]
         if busy:
             raise RunStateError(
                 f"runs {', '.join(busy)} of {name!r} are not finished; submit or remove them first"

@@ -42,7 +42,7 @@ class Portal:
         self.accounts = AccountDesk(self.records, access)
         self.invitations = InvitationDesk(self.records, access, self.catalogue)
         self.invited = Invited(self.records, access, self.catalogue, runner, supervise)
-        self.runs = RunDesk(self.records, access)
+        self.runs = RunDesk(self.records, access, self.invited.runner)
         self.reviews = ReviewDesk(self.records, access)
         self.credentials = CredentialDesk(self.records, access)
         self.candidates = CandidateDesk(self.records, access)

@@ -12,6 +12,7 @@ from prodproven.runner import plugins
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.grading.result import RunResult, status_document
 from prodproven.runner.hookspecs import Figure
+from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.people.audit import AuditEntry
 from prodproven.runner.people.invitations import Invitation
 from prodproven.runner.people.reviews import EffectiveScore, Review
@@ -81,11 +82,12 @@ def _matches(query: RunFilter, run: Run, score: EffectiveScore) -> bool:
 
 
 class RunDesk:
-    """The runs an actor may see."""
+    """The runs an actor may see; ``runner`` gives the process's runner (to cancel)."""
 
-    def __init__(self, records: Records, access: Access) -> None:
+    def __init__(self, records: Records, access: Access, runner: Callable[[], Runner]) -> None:
         self._records = records
         self._access = access
+        self._runner = runner
 
     def get(self, actor: Actor, run_id: str) -> Run:
         """The run, if ``actor`` may see it. Raises RunNotFound otherwise."""
@@ -127,6 +129,14 @@ class RunDesk:
             invitation=records.invitations.for_run(run.id),
             audit=records.audit.entries(subject=run.id),
         )
+
+    def cancel(self, actor: Actor, run_id: str, reason: str) -> Run:
+        """End a run that has no result yet (``review`` scope); audited with the reason.
+        Raises RunStateError (ended already, no reason), RunBusy."""
+        self._access.visible_run(actor, run_id, "review")
+        cancelled = self._runner().cancel(run_id, reason)
+        self._access.record(actor.label, "run.cancelled", run_id, {"reason": cancelled.error})
+        return cancelled
 
     def events(self, actor: Actor, run_id: str) -> list[EventRow]:
         """The run's event log, oldest first."""

@@ -13,7 +13,7 @@ from prodproven.runner.grading.result import RunResult
 from prodproven.runner.present import verdict
 from prodproven.runner.runs.store import Status
 
-STATUS_STYLES = {Status.graded: "green", Status.errored: "red"}
+STATUS_STYLES = {Status.graded: "green", Status.errored: "red", Status.cancelled: "dim"}
 
 
 def render(doc: RunResult, console: Console) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from prodproven.runner.grading.requirements import RequirementResult
 from prodproven.runner.grading.result import RunResult, status_document
 from prodproven.runner.grading.uncertainty import LEVEL
-from prodproven.runner.runs.store import Run
+from prodproven.runner.runs.store import Run, Status
 
 PASSED, NOT_PASSED, UNKNOWN, UNGRADED = "passed", "not-passed", "unknown", "ungraded"
 LABELS = {
@@ -58,7 +58,9 @@ class Verdict:
 def of(result: RunResult | None) -> Verdict:
     """The verdict of a result document; None, or a document without a score, is a run not
     graded yet."""
-    if result is None or result.score is None:
+    if result is not None and result.status is Status.cancelled:
+        state, reason = UNGRADED, f"cancelled, never graded: {result.error}"
+    elif result is None or result.score is None:
         state, reason = UNGRADED, "no result yet"
     elif result.passed is None:
         state = UNKNOWN

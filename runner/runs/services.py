@@ -168,8 +168,12 @@ def archive_services(
             continue
         service.container.stop(timeout=10)
         final = folder / f"{service.name}.tar"
-        size, digest = write_archive(
+        archive = write_archive(
             service.container, service.kind.data_dir, final, max_bytes=max_bytes
         )
-        written[service.name] = {"path": str(final), "sha256": digest, "bytes": size}
+        written[service.name] = {
+            "path": str(final),
+            "sha256": archive.sha256,
+            "bytes": archive.size,
+        }
     return written

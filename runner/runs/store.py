@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -33,11 +34,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from prodproven.runner.errors import RunNotFound, RunStateError
+from prodproven.runner.runs import storefile
 
 
 class Status(StrEnum):
@@ -48,23 +50,34 @@ class Status(StrEnum):
     grading = "grading"
     graded = "graded"
     errored = "errored"
+    cancelled = "cancelled"
 
 
 ALLOWED: dict[Status, set[Status]] = {
-    Status.created: {Status.provisioning, Status.errored},
-    Status.provisioning: {Status.running, Status.errored},
-    Status.running: {Status.submitted, Status.errored},
-    Status.submitted: {Status.grading, Status.errored},
-    Status.grading: {Status.graded, Status.errored, Status.grading},
+    Status.created: {Status.provisioning, Status.errored, Status.cancelled},
+    Status.provisioning: {Status.running, Status.errored, Status.cancelled},
+    Status.running: {Status.submitted, Status.errored, Status.cancelled},
+    Status.submitted: {Status.grading, Status.errored, Status.cancelled},
+    Status.grading: {Status.graded, Status.errored, Status.grading, Status.cancelled},
     Status.graded: {Status.grading},
     Status.errored: {Status.grading},
+    Status.cancelled: set(),
 }
 """Which status may follow which. Re-grading moves graded/errored runs with an archive back to
-grading; errored runs without an archive can only be inspected."""
+grading; errored runs without an archive can only be inspected. A run not yet graded can be
+cancelled on purpose (the reason goes to ``error``); cancelled is final."""
+
+UNFINISHED = (Status.created, Status.provisioning, Status.running, Status.submitted, Status.grading)
+"""Statuses a run passes through on its way to a result: a run found in one with nobody
+acting on it was left by a process that stopped (``lifecycle/recovery.py``)."""
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(5)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -191,9 +204,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
-        if self.engine.dialect.name == "sqlite":
+    def __init__(self, url: str, *, busy_seconds: float = 30.0) -> None:
+        """The store at ``url``. SQL parameters (emails, token hashes) never appear in error
+        texts; a SQLite store waits up to ``busy_seconds`` for another process holding it,
+        and its file is checked first (``storefile``)."""
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        options = {"timeout": busy_seconds} if sqlite else {}
+        self.engine: Engine = create_engine(url, hide_parameters=True, connect_args=options)
+        database = self.engine.url.database
+        if sqlite and database and database != ":memory:" and "mode=memory" not in url:
+            storefile.prepare(Path(database))
+            translate = storefile.Translator(Path(database), busy_seconds)
+            event.listen(self.engine, "handle_error", translate)
+        if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.create_tables(*RUN_TABLES)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -234,8 +257,10 @@ class Store:
         mode: str,
         variant: int | None = None,
         deadline: datetime | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        run_id = secrets.token_hex(5)
+        """A new run, ``created``; ``run_id`` when the caller picked it (``new_run_id``)."""
+        run_id = run_id or new_run_id()
         now = utcnow()
         with self.session() as s:
             row = RunRow(

@@ -8,20 +8,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from prodproven.runner.errors import ProdprovenError, ReviewError, RunStateError
+from prodproven.runner.people.invitations import MAX_LIFETIME
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import SORTS, RunFilter
 from prodproven.runner.present.htmlreport import notebooks, render_report
 from prodproven.runner.runs.archives import read_member
-from prodproven.runner.runs.store import Status
+from prodproven.runner.runs.store import UNFINISHED, Status
 from prodproven.runner.web.auth import AssessorContext, assessor, checked_form, portal
+from prodproven.runner.web.inputs import attachment, optional_number
 from prodproven.runner.web.responses import page
+from prodproven.sandbox.untrusted import UntrustedInput
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[AssessorContext, Depends(assessor)]
 ThePortal = Annotated[Portal, Depends(portal)]
 SHOWN_BYTES = 512 * 1024
+SHOWN_RUNS = 500
+"""The most rows of the runs page: a filter narrows a longer list."""
 
 
 def _page(
@@ -52,7 +58,7 @@ def runs(
         challenge=challenge or None,
         candidate=candidate or None,
         status=status or None,
-        min_score=float(min_score) if min_score.strip() else None,
+        min_score=optional_number(min_score, what="the minimum score", low=0, high=100),
         sort=sort if sort in SORTS else "created",
         descending=order != "asc",
     )
@@ -61,12 +67,19 @@ def runs(
         request,
         "runs.html",
         who,
-        runs=found,
+        runs=found[:SHOWN_RUNS],
+        total=len(found),
         query=query,
         challenges=sorted({c.id for c in the_portal.catalogue.all()}),
         statuses=[s.value for s in Status],
         sorts=SORTS,
+        unloadable=_unloadable(the_portal),
     )
+
+
+def _unloadable(the_portal: Portal) -> int:
+    """How many challenge folders do not load: the pages listing challenges say so."""
+    return len(the_portal.catalogue.problems())
 
 
 def run_page(
@@ -87,6 +100,7 @@ def run_page(
         notebooks=notebooks(detail),
         credentials=the_portal.credentials.of_run(who.actor, run_id),
         interactive=True,
+        cancellable=detail.run.status in UNFINISHED,
         **extra,
     )
 
@@ -109,16 +123,28 @@ async def add_note(request: Request, run_id: str, who: Who, the_portal: ThePorta
 @router.post("/runs/{run_id}/overrides")
 async def add_override(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
     form = await checked_form(request, who.session)
+    raw = str(form.get("score", ""))
     try:
-        raw = str(form.get("score", "")).strip()
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ReviewError(f"the overriding score must be a number, not {raw!r}") from None
+        value = optional_number(raw, what="the overriding score", low=0, high=100)
+        if value is None:
+            raise ReviewError("an override needs a score from 0 to 100")
         the_portal.reviews.override(who.actor, run_id, value, str(form.get("reason", "")))
-    except (ReviewError, RunStateError) as exc:
+    except (ReviewError, RunStateError, UntrustedInput) as exc:
         return run_page(request, who, the_portal, run_id, 400, review_error=str(exc))
     return RedirectResponse(f"/runs/{run_id}#review", status_code=303)
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
+    form = await checked_form(request, who.session)
+    try:
+        # archiving and removing containers take seconds: off the event loop
+        await run_in_threadpool(
+            the_portal.runs.cancel, who.actor, run_id, str(form.get("reason", ""))
+        )
+    except RunStateError as exc:
+        return run_page(request, who, the_portal, run_id, 409, cancel_error=str(exc))
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
 @router.get("/runs/{run_id}/workspace.tar")
@@ -144,7 +170,7 @@ def workspace_file(
         return Response(
             data,
             media_type="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{Path(path).name}"'},
+            headers={"Content-Disposition": attachment(Path(path).name)},
         )
     try:
         text: str | None = data.decode("utf-8")
@@ -165,16 +191,22 @@ def workspace_file(
 @router.get("/runs/{run_id}/report.html")
 def report(run_id: str, who: Who, the_portal: ThePortal) -> Response:
     html = render_report(the_portal.runs.detail(who.actor, run_id))
-    return HTMLResponse(
-        html, headers={"Content-Disposition": f'attachment; filename="{run_id}-report.html"'}
-    )
+    return HTMLResponse(html, headers={"Content-Disposition": attachment(f"{run_id}-report.html")})
 
 
 @router.get("/compare")
 def compare(request: Request, who: Who, the_portal: ThePortal, challenge: str = "") -> Response:
     challenges = sorted({c.id for c in the_portal.catalogue.all()})
     table = the_portal.runs.compare(who.actor, challenge) if challenge else None
-    return _page(request, "compare.html", who, table=table, challenges=challenges, chosen=challenge)
+    return _page(
+        request,
+        "compare.html",
+        who,
+        table=table,
+        challenges=challenges,
+        chosen=challenge,
+        unloadable=_unloadable(the_portal),
+    )
 
 
 @router.get("/invitations")
@@ -196,6 +228,7 @@ def _invitations_page(
         status_code,
         invitations=the_portal.invitations.visible(who.actor),
         challenges=the_portal.catalogue.all(),
+        unloadable=_unloadable(the_portal),
         days=the_portal.settings.invitation_days,
         **{"created": None, "link": None, "error": None, **extra},
     )
@@ -205,15 +238,16 @@ def _invitations_page(
 async def invite(request: Request, who: Who, the_portal: ThePortal) -> Response:
     form = await checked_form(request, who.session)
     try:
-        raw_days = str(form.get("days", "")).strip()
         created, link = the_portal.invitations.invite(
             who.actor,
             str(form.get("challenge", "")),
             str(form.get("name", "")),
             str(form.get("email", "")),
-            days=float(raw_days) if raw_days else None,
+            days=optional_number(
+                str(form.get("days", "")), what="days", low=0, high=MAX_LIFETIME.days
+            ),
         )
-    except (ProdprovenError, ValueError) as exc:
+    except ProdprovenError as exc:
         return _invitations_page(request, who, the_portal, 400, error=str(exc))
     return _invitations_page(request, who, the_portal, created=created, link=link)
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from prodproven.runner.errors import ContainerError
+from prodproven.runner.errors import ContainerError, RunStateError
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.runs.lab import LabLink
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
@@ -96,6 +96,17 @@ class FakeRunner:
         return self.store.transition(
             run_id, Status.graded, score=document["score"], result=document, graded_at=utcnow()
         )
+
+    def finish(self, run_id: str) -> Run:
+        if self.store.get(run_id).status is Status.running:
+            self.submit(run_id)
+        elif self.store.get(run_id).status is not Status.submitted:
+            raise RunStateError(f"run {run_id} is past submitted")
+        return self.grade(run_id)
+
+    def cancel(self, run_id: str, reason: str) -> Run:
+        self.calls.append(("cancel", (run_id, reason)))
+        return self.store.transition(run_id, Status.cancelled, error=reason)
 
     def lab(self, run_id: str) -> LabLink:
         self.calls.append(("lab", run_id))

@@ -178,3 +178,11 @@ def test_a_candidate_with_a_run_under_way_is_not_forgotten(
     run_of(store, "Grace", tmp_path, until=Status.running)
     with pytest.raises(RunStateError, match="not finished"):
         candidates.forget("Grace", "cli:root", register)
+
+
+def test_a_candidate_whose_run_was_cancelled_can_be_forgotten(
+    candidates: Candidates, register: Register, store: Store, tmp_path: Path
+) -> None:
+    run = run_of(store, "Grace", tmp_path, until=Status.running)
+    store.transition(run.id, Status.cancelled, error="withdrew")
+    assert candidates.forget("Grace", "cli:root", register).alias.startswith("forgotten-")

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.errors import ProdprovenError, RunNotFound, ScopeDenied
+from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import RunFilter
-from tests.unit.portalsupport import ADA, REASON, ids, run_for
+from prodproven.runner.runs.store import Status
+from tests.unit.portalsupport import ADA, BOB, REASON, ids, run_for
 
 
 # filters and sorting --------------------------------------------------------------------------
@@ -133,3 +135,23 @@ def test_a_note_and_an_override_are_recorded_under_the_actors_label(portal: Port
     run = run_for(portal, "firm-a", score=70.0)
     assert portal.reviews.note(ADA, run.id, "clean code").author == ADA.label
     assert portal.reviews.override(ADA, run.id, 75.0, REASON).author == ADA.label
+
+
+def test_an_assessor_cancels_a_run_of_their_firm_with_the_reason_audited(portal: Portal) -> None:
+    run = run_for(portal, "firm-a")
+    cancelled = portal.runs.cancel(ADA, run.id, "the candidate withdrew")
+    assert cancelled.status is Status.cancelled
+    entry = portal.records.audit.entries(subject=run.id)[0]
+    assert (entry.actor, entry.action) == (ADA.label, "run.cancelled")
+    assert entry.data == {"reason": "the candidate withdrew"}
+
+
+def test_a_run_of_another_firm_or_without_the_review_scope_cannot_be_cancelled(
+    portal: Portal,
+) -> None:
+    run = run_for(portal, "firm-a")
+    with pytest.raises(RunNotFound):
+        portal.runs.cancel(BOB, run.id, "not mine")
+    with pytest.raises(ScopeDenied):
+        portal.runs.cancel(Actor(ADA.label, "firm-a", ("read",)), run.id, "read only")
+    assert portal.records.store.get(run.id).status is Status.running

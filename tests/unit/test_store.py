@@ -122,3 +122,38 @@ def test_a_store_made_before_a_column_was_added_opens_with_the_column(tmp_path: 
     )
     store.transition(run.id, Status.errored, error="why")
     assert store.get(run.id).error == "why"
+
+
+def test_a_run_not_yet_graded_can_be_cancelled_and_cancelled_is_final(store: Store) -> None:
+    run = store.create_run(
+        challenge_id="c", challenge_version="1", challenge_path="/c", candidate="a", mode="x"
+    )
+    store.transition(run.id, Status.provisioning)
+    cancelled = store.transition(run.id, Status.cancelled, error="the candidate withdrew")
+    assert (cancelled.status, cancelled.error) == (Status.cancelled, "the candidate withdrew")
+    for status in Status:
+        with pytest.raises(RunStateError):
+            store.transition(run.id, status)
+
+
+def test_a_graded_run_cannot_be_cancelled(store: Store) -> None:
+    run = store.create_run(
+        challenge_id="c", challenge_version="1", challenge_path="/c", candidate="a", mode="x"
+    )
+    for status in (Status.provisioning, Status.running, Status.submitted, Status.grading):
+        store.transition(run.id, status)
+    store.transition(run.id, Status.graded)
+    with pytest.raises(RunStateError, match="cannot become cancelled"):
+        store.transition(run.id, Status.cancelled)
+
+
+def test_a_run_is_created_under_the_id_its_starter_picked(store: Store) -> None:
+    run = store.create_run(
+        challenge_id="c",
+        challenge_version="1",
+        challenge_path="/c",
+        candidate="a",
+        mode="x",
+        run_id="0123456789",
+    )
+    assert store.get("0123456789") == run

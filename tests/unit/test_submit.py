@@ -5,12 +5,16 @@ record the archives before they remove the pod."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from prodproven.runner.errors import RunStateError
+from prodproven.runner.lifecycle.core import errors_recorded
 from prodproven.runner.lifecycle.submit import (
     SUBMIT_STEPS,
+    SubmitJob,
     archive_services,
     archive_workspace,
     commit_submitted,
@@ -19,7 +23,11 @@ from prodproven.runner.lifecycle.submit import (
     remove_pod,
     stop_live_parts,
 )
+from prodproven.runner.runs.archives import DataDirFull, entries
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.workspace import RunPaths
+from prodproven.sandbox.environment import Sandbox
+from tests.unit.test_archives import MIB, TarBox
 
 
 def running_run(store: Store, deadline_in: timedelta = timedelta(minutes=30)) -> Run:
@@ -81,3 +89,42 @@ def test_the_archives_are_recorded_after_they_are_written_and_before_the_pod_goe
     written = max(SUBMIT_STEPS.index(archive_workspace), SUBMIT_STEPS.index(archive_services))
     assert written < SUBMIT_STEPS.index(record_archives) < SUBMIT_STEPS.index(remove_pod)
     assert SUBMIT_STEPS[-1] is remove_pod
+
+
+def test_a_full_data_directory_leaves_the_run_submitted_to_be_submitted_again(
+    store: Store,
+) -> None:
+    run = running_run(store)
+    commit_submitted(store, run.id)
+    with pytest.raises(DataDirFull), errors_recorded(store, run.id):
+        raise DataDirFull("no space left in the data directory")
+    after = store.get(run.id)
+    assert after.status is Status.submitted and after.archive_path is None
+    assert commit_submitted(store, run.id).run.status is Status.submitted
+
+
+def test_files_left_out_of_the_archive_are_a_finding_on_the_run_naming_them_and_the_cap(
+    store: Store, tmp_path: Path
+) -> None:
+    run = running_run(store)
+    reported: list[str] = []
+    box = TarBox({"notes.md": b"notes", "big.bin": b"\0" * (2 * MIB)})
+    job = SubmitJob(
+        submission=commit_submitted(store, run.id),
+        challenge=cast(Any, None),
+        store=store,
+        backend=cast(Any, None),
+        provisioner=cast(Any, None),
+        forwards=cast(Any, None),
+        paths=RunPaths(tmp_path / "runs" / run.id),
+        max_bytes=MIB,
+        report=reported.append,
+        workspace=cast(Sandbox, box),
+    )
+    job.paths.root.mkdir(parents=True)
+    archive_workspace(job)
+    [finding] = [e.data for e in store.events(run.id) if e.kind == "archive.left_out"]
+    assert finding["files"] == [{"path": "big.bin", "bytes": 2 * MIB}]
+    assert finding["cap_bytes"] == MIB and "big.bin" in finding["message"]
+    assert reported == [finding["message"]]
+    assert "notes.md" in {e.path for e in entries(job.paths.archive)}

@@ -230,3 +230,23 @@ def test_the_web_jobs_of_a_candidate_go_to_the_log_file_with_their_run(web: Web)
     assert f"start job for {invitation} done: run {run_id} is running" in text
     assert f"grade job for {invitation} started on run {run_id}" in text
     assert f"grade job for {invitation} done: run {run_id} is graded" in text
+
+
+def test_an_assessor_cancels_a_running_run_from_its_page_with_a_reason(web: Web) -> None:
+    candidate = web.candidate(invitation_link(web, "Eve"))
+    start(web, candidate)
+    run_id = web.portal.records.invitations.list()[0].run_id
+    browser = web.assessor(firm="acme")
+    page = browser.get(f"/runs/{run_id}")
+    assert 'action="/runs/' + f'{run_id}/cancel"' in page.text
+    refused = browser.post(f"/runs/{run_id}/cancel", data={"reason": "no csrf"})
+    assert refused.status_code == 403
+    browser.post(
+        f"/runs/{run_id}/cancel", data={"csrf": csrf_of(page.text), "reason": "She withdrew."}
+    )
+    shown = browser.get(f"/runs/{run_id}").text
+    assert "cancelled" in shown and "Cancelled: She withdrew." in shown
+    assert f'{run_id}/cancel"' not in shown  # the button is gone once the run has ended
+    assert "The firm ended this run" in candidate.get("/candidate").text
+    entry = web.portal.records.audit.entries(subject=str(run_id))[0]
+    assert entry.action == "run.cancelled" and entry.actor == "ada@acme.test"
