@@ -19,6 +19,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from docker.models.containers import Container
 
 from prodproven.sandbox.environment import (
@@ -75,6 +76,14 @@ def limit_options(limits: Limits) -> dict[str, Any]:
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
     }
+
+
+ENGINE_ERRORS: tuple[type[Exception], ...] = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+)
+"""What the Docker SDK raises when the engine fails or stops answering in a call this module
+does not wrap (a read timeout under load); the edges report it as the engine not answering."""
 
 
 def connect(timeout: float = 120.0) -> Any:

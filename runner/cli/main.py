@@ -23,6 +23,7 @@ from prodproven.runner.cli.credentials import credential
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
 from prodproven.runner.config import Settings, usable_data_dir
 from prodproven.runner.errors import ProdprovenError, SpecError
+from prodproven.sandbox.docker_backend import ENGINE_ERRORS
 
 log = logging.getLogger(__name__)
 ARGS = "prodproven.args"
@@ -106,6 +107,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except ENGINE_ERRORS as exc:
+        log.error("the Docker engine failed: %s: %s", exc.__class__.__name__, exc)
+        err.print(
+            Text.assemble(
+                ("error:", "red"),
+                f" the Docker engine failed or did not answer in time ({exc.__class__.__name__});"
+                " check it (docker info) and try again; `prodproven recover` takes up the run",
+            )
+        )
+        sys.exit(1)
     except Exception as exc:
         log.exception("internal error")
         crash = _crash_log(click_ctx.obj if click_ctx is not None else None)

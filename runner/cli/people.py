@@ -19,6 +19,7 @@ from prodproven.runner.people.accounts import MAX_TOKEN_DAYS, SCOPES, ApiToken
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.present.htmlreport import render_report
 from prodproven.runner.runs.store import utcnow
+from prodproven.runner.spec.prepare import MAX_VARIANT
 
 
 def operator() -> Actor:
@@ -76,7 +77,11 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 @click.option("--name", "candidate_name", required=True, help="The candidate's name.")
 @click.option("--email", "candidate_email", required=True, help="The candidate's email.")
 @click.option("--days", type=float, help="How long the link stays valid [settings: 7].")
-@click.option("--variant", type=int, help="Seed of the generated material [default: random].")
+@click.option(
+    "--variant",
+    type=click.IntRange(0, MAX_VARIANT),
+    help="Seed of the generated material [default: random].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the invitation as JSON.")
 @click.pass_obj
 def invite(

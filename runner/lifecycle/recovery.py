@@ -32,11 +32,10 @@ from typing import Any, Protocol
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.lifecycle import supervisor
+from prodproven.runner.lifecycle.cancel import Cancellable
 from prodproven.runner.lifecycle.ownership import RunBusy, RunLocks
 from prodproven.runner.runs.archives import sha256_of
-from prodproven.runner.runs.store import UNFINISHED, Run, Status, Store
-from prodproven.runner.runs.workspace import RunPaths
-from prodproven.sandbox.environment import Backend
+from prodproven.runner.runs.store import UNFINISHED, Run, Status
 
 PROVISIONING_LOST = "provisioning was interrupted: the process starting it stopped; start a new run"
 WORKSPACE_LOST = "workspace lost before it was archived"
@@ -45,22 +44,11 @@ SUPERVISOR_LOCK = "supervisor.lock"
 log = logging.getLogger(__name__)
 
 
-class Recoverable(Protocol):
+class Recoverable(Cancellable, Protocol):
     """What recovery needs of the runner (``lifecycle.Runner`` is one)."""
 
     @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def backend(self) -> Backend: ...
-
-    @property
     def locks(self) -> RunLocks: ...
-
-    def paths(self, run_id: str) -> RunPaths: ...
 
     def owning(self, run_id: str, doing: str) -> AbstractContextManager[None]: ...
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -265,4 +266,9 @@ def test_a_run_whose_engine_restarted_mid_run_is_still_submitted_and_graded(
     subprocess.run(["bash", str(REPO_ROOT / "infra" / "docker-engine.sh")], check=True)
     # Without restart policies the run's containers stopped with the engine.
     assert all(c.status != "running" for c in run_containers(docker_client, run.id))
-    assert graded(runner, run.id).archive_path
+    archive = graded(runner, run.id).archive_path
+    assert archive is not None
+    with tarfile.open(archive) as tar:
+        notes = [m for m in tar.getmembers() if m.name.endswith("NOTES.md")]
+        kept = tar.extractfile(notes[0])
+        assert kept is not None and kept.read() == b"before the restart\n"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 import pytest
+import requests
 
 from prodproven.runner import logs
 from prodproven.runner.cli import entry
@@ -102,6 +103,11 @@ def nowhere(folder: Path) -> str:
     return str(folder / "no-such-folder" / "out.file")
 
 
+def invite(*extra: str) -> list[str]:
+    """An invitation to deploy-model with ``extra`` options."""
+    return ["invite", "deploy-model", "--name", "x", "--email", "x@y.example", *extra]
+
+
 BAD_INPUTS: dict[str, BadInput] = {
     "data dir that is a file": lambda t: ["--data-dir", str(binary(t)), "status"],
     "missing --challenges-dir": lambda t: ["--challenges-dir", nowhere(t), "status"],
@@ -134,26 +140,9 @@ BAD_INPUTS: dict[str, BadInput] = {
     "token days NaN": lambda _: ["assessor", "token", "a@b.example", "--days", "nan"],
     "port 10^20": lambda _: ["serve", "--port", "1" + "0" * 20],
     "port -1": lambda _: ["serve", "--port=-1"],
-    "invitation days NaN": lambda _: [
-        "invite",
-        "deploy-model",
-        "--name",
-        "x",
-        "--email",
-        "x@y.example",
-        "--days",
-        "nan",
-    ],  # fmt: skip
-    "invitation days 1e308": lambda _: [
-        "invite",
-        "deploy-model",
-        "--name",
-        "x",
-        "--email",
-        "x@y.example",
-        "--days",
-        "1e308",
-    ],  # fmt: skip
+    "invitation days NaN": lambda _: invite("--days", "nan"),
+    "invitation days 1e308": lambda _: invite("--days", "1e308"),
+    "invitation variant 10^20": lambda _: invite("--variant", "1" + "0" * 20),
     "a very long run id": lambda _: ["show", "r" * 100_000],
     "a very long candidate": lambda _: ["candidate", "show", "😀" * 10_000],
 }
@@ -240,3 +229,16 @@ def test_ctrl_c_while_the_command_loads_prints_interrupted_not_a_traceback(
     with pytest.raises(SystemExit) as ended:
         entry(["status"])
     assert ended.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_docker_read_timeout_under_load_is_one_message_not_an_internal_error(
+    prodproven: Prodproven, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def timed_out(_: Context) -> None:
+        raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=120)")
+
+    monkeypatch.setattr(Context, "store", timed_out)
+    failed = prodproven("status")
+    assert failed.code == 1
+    assert failed.says("the Docker engine failed or did not answer in time (ReadTimeout)")
+    assert "Traceback" not in failed.stderr

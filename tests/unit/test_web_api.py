@@ -10,9 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from prodproven.runner.people.reviews import MAX_TEXT
-from prodproven.runner.portal.access import Actor
 from prodproven.runner.web.api import MAX_PAGE
-from tests.unit.websupport import Web, make_web
+from tests.unit.websupport import Web, graded_run, make_web
 
 
 @pytest.fixture
@@ -25,16 +24,6 @@ def api(web: Web) -> TestClient:
     client = web.client()
     client.headers["Authorization"] = f"Bearer {web.token()}"
     return client
-
-
-def graded_run(web: Web, name: str = "Dana") -> str:
-    _, link = web.portal.invitations.invite(
-        Actor("lead@acme.test", "acme"), "deploy-model", name, f"{name.lower()}@x.test"
-    )
-    invitation = web.portal.records.invitations.redeem(link.rsplit("/", 1)[1])
-    run = web.portal.invited.start(invitation.id)
-    web.portal.invited.submit(invitation.id)
-    return run.id
 
 
 def invitation(**changes: object) -> dict[str, object]:

@@ -11,24 +11,13 @@ from urllib.parse import quote
 
 import pytest
 
-from prodproven.runner.portal.access import Actor
 from prodproven.runner.web import assessor
-from tests.unit.websupport import Web, csrf_of, make_web
+from tests.unit.websupport import Web, csrf_of, graded_run, make_web
 
 
 @pytest.fixture
 def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
-
-
-def graded_run(web: Web, name: str = "Dana") -> str:
-    _, link = web.portal.invitations.invite(
-        Actor("lead@acme.test", "acme"), "deploy-model", name, f"{name.lower()}@x.test"
-    )
-    invitation = web.portal.records.invitations.redeem(link.rsplit("/", 1)[1])
-    run = web.portal.invited.start(invitation.id)
-    web.portal.invited.submit(invitation.id)
-    return run.id
 
 
 def test_a_minimum_score_that_is_not_a_number_is_a_400_not_a_500(web: Web) -> None:

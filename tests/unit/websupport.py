@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from prodproven.runner.config import Settings
+from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.store import Store
 from prodproven.runner.web.app import create_app
@@ -88,3 +89,14 @@ def make_web(tmp_path: Path, env: dict[str, str] | None = None) -> Web:
     fake = FakeRunner(store, tmp_path / "runs")
     portal = Portal(settings, store, lambda _progress: as_runner(fake), supervise=lambda *_: 4242)
     return Web(portal, fake, settings)
+
+
+def graded_run(web: Web, name: str = "Dana") -> str:
+    """The id of a graded run of deploy-model invited by acme's lead for ``name``."""
+    _, link = web.portal.invitations.invite(
+        Actor("lead@acme.test", "acme"), "deploy-model", name, f"{name.lower()}@x.test"
+    )
+    invitation = web.portal.records.invitations.redeem(link.rsplit("/", 1)[1])
+    run = web.portal.invited.start(invitation.id)
+    web.portal.invited.submit(invitation.id)
+    return run.id
