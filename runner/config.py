@@ -65,6 +65,8 @@ class Settings(BaseModel):
     """On machines with 2+ cores, pin the service under load and the load generator apart."""
     max_archive_mb: int = 512
     """Largest workspace archive accepted at submit, in MiB."""
+    workspace_mb: int = Field(default=4096, ge=0, le=2**20)
+    """Size of each /workspace volume, in MiB (a loop-mounted ext4 image); 0: no limit."""
     web_host: str = "127.0.0.1"
     """Address ``prodproven serve`` listens on."""
     web_port: int = Field(default=8080, ge=1, le=65535)

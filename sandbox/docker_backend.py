@@ -22,6 +22,7 @@ import docker.errors
 import requests
 from docker.models.containers import Container
 
+from prodproven.sandbox import dockerstats
 from prodproven.sandbox.environment import (
     NOBODY_USER,
     RUN_LABEL,
@@ -32,6 +33,7 @@ from prodproven.sandbox.environment import (
     Pod,
     PublishedPort,
     Sandbox,
+    Usage,
 )
 from prodproven.sandbox.errors import (
     ContainerError,
@@ -40,6 +42,7 @@ from prodproven.sandbox.errors import (
     ImageError,
     ServiceNotReady,
 )
+from prodproven.sandbox.loopvolume import LoopVolumes, ensure_volume, for_engine
 from prodproven.sandbox.portforward import PortForward
 from prodproven.sandbox.scripts import script
 
@@ -108,6 +111,8 @@ class DockerSandbox(Sandbox):
         self.role = role
         self.name: str = container.name
         self.id: str = container.id
+        self._usage_lock = threading.Lock()
+        self._totals = dockerstats.Totals()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -202,14 +207,21 @@ class DockerSandbox(Sandbox):
             return None
         return int(self._container.attrs["State"]["ExitCode"])
 
+    def usage(self) -> Usage:
+        with self._usage_lock:
+            return dockerstats.read(self._container.client.api, self.id, self.name, self._totals)
+
     def stop(self, timeout: float = 5.0) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self._container.stop(timeout=int(timeout))
 
 
 class DockerPod(Pod):
-    def __init__(self, client: Any, owner: Container, run_id: str, purpose: str) -> None:
+    def __init__(
+        self, client: Any, owner: Container, run_id: str, purpose: str, loops: LoopVolumes | None
+    ) -> None:
         self._client = client
+        self._loops = loops
         self._owner = owner
         self.run_id = run_id
         self.purpose = purpose
@@ -220,9 +232,8 @@ class DockerPod(Pod):
         return {RUN_LABEL: self.run_id, PURPOSE_LABEL: self.purpose, ROLE_LABEL: role}
 
     def add(self, spec: ContainerSpec) -> Sandbox:
-        for volume in spec.volumes:
-            with contextlib.suppress(docker.errors.APIError):
-                self._client.volumes.create(volume, labels=self._labels(spec.role))
+        for volume, path in spec.volumes.items():
+            ensure_volume(self._client, self._loops, volume, path, self._labels(spec.role))
         kwargs: dict[str, Any] = dict(
             name=f"pp-{self.run_id}-{self.purpose}-{spec.role}",
             command=list(spec.command) if spec.command is not None else None,
@@ -239,6 +250,11 @@ class DockerPod(Pod):
         )
         if spec.cpuset:
             kwargs["cpuset_cpus"] = spec.cpuset
+        if spec.restart_retries:
+            kwargs["restart_policy"] = {
+                "Name": "on-failure",
+                "MaximumRetryCount": spec.restart_retries,
+            }
         try:
             container = self._client.containers.create(spec.image, **kwargs)
         except docker.errors.ImageNotFound as exc:
@@ -298,17 +314,24 @@ class DockerPod(Pod):
             forward.close()
         self._forwards.clear()
         _remove_labelled(self._client, {RUN_LABEL: self.run_id, PURPOSE_LABEL: self.purpose})
+        if self._loops is not None:
+            self._loops.release(f"pp-{self.run_id}-{self.purpose}-")
         self._members.clear()
 
 
 class DockerBackend(Backend):
-    def __init__(self, client: Any, pod_image: str) -> None:
+    """With ``loops``, every volume mounted at /workspace is a size-limited loop volume."""
+
+    def __init__(self, client: Any, pod_image: str, loops: LoopVolumes | None = None) -> None:
         self._client = client
         self._pod_image = pod_image
+        self._loops = loops
 
     @classmethod
-    def from_env(cls, pod_image: str) -> DockerBackend:
-        return cls(connect(), pod_image)
+    def from_env(cls, pod_image: str, workspace_mb: int = 0) -> DockerBackend:
+        """The engine of the environment; /workspace volumes of ``workspace_mb`` MiB if not 0."""
+        client = connect()
+        return cls(client, pod_image, for_engine(client, workspace_mb))
 
     @property
     def client(self) -> Any:
@@ -337,14 +360,16 @@ class DockerBackend(Backend):
             ) from exc
         except docker.errors.APIError as exc:
             raise ContainerError(f"cannot create pod {name}: {exc}") from exc
-        return DockerPod(self._client, owner, run_id, purpose)
+        return DockerPod(self._client, owner, run_id, purpose, self._loops)
 
     def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
         try:
             owner = self._client.containers.get(f"pp-{run_id}-{purpose}-pod")
         except docker.errors.NotFound:
             return None
-        pod = DockerPod(self._client, owner, run_id, purpose)
+        pod = DockerPod(self._client, owner, run_id, purpose, self._loops)
+        if self._loops is not None:  # before any container of the pod mounts its volumes
+            self._loops.attach_all(f"pp-{run_id}-{purpose}-")
         for container in self._client.containers.list(
             all=True, filters={"label": [f"{RUN_LABEL}={run_id}", f"{PURPOSE_LABEL}={purpose}"]}
         ):
@@ -365,10 +390,14 @@ class DockerBackend(Backend):
             v.attrs["Labels"][RUN_LABEL]
             for v in self._client.volumes.list(filters={"label": RUN_LABEL})
         }
-        return found
+        # An image whose volume is gone (a crash in between) is a leftover too.
+        return found | (self._loops.run_ids() if self._loops is not None else set())
 
     def remove_run(self, run_id: str, *, keep_volumes: bool = False) -> int:
-        return _remove_labelled(self._client, {RUN_LABEL: run_id}, keep_volumes=keep_volumes)
+        removed = _remove_labelled(self._client, {RUN_LABEL: run_id}, keep_volumes=keep_volumes)
+        if self._loops is not None and not keep_volumes:
+            self._loops.release(f"pp-{run_id}-")
+        return removed
 
 
 def _remove_labelled(client: Any, labels: dict[str, str], *, keep_volumes: bool = False) -> int:

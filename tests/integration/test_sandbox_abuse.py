@@ -162,6 +162,69 @@ def test_a_2gb_file_at_submit_is_left_out_by_the_archive_cap_with_a_finding_and_
     )
 
 
+@pytest.fixture
+def limited(
+    images: ImageBuilder, runtime_image: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Runner:
+    """A runner whose /workspace volumes are loop volumes of 64 MiB."""
+    monkeypatch.setenv("PRODPROVEN_WORKSPACE_MB", "64")
+    return runner_for(Settings.from_env(data_dir=data_dir), images, runtime_image)
+
+
+def loop_folder(docker_client: Any) -> Path:
+    return Path(docker_client.info()["DockerRootDir"]) / "prodproven-volumes"
+
+
+def test_a_workspace_filled_to_its_limit_gets_no_space_and_the_run_is_still_graded(
+    limited: Runner, started: Started, docker_client: Any
+) -> None:
+    runner = limited
+    run, workspace = started(runner)
+    size = sh(workspace, "df --block-size=1M --output=size /workspace | tail -1")
+    assert size.startswith("0:") and 50 <= int(size[2:]) <= 64, size
+    filled = sh(workspace, "echo notes > NOTES.md; dd if=/dev/zero of=fill bs=1M", timeout=120)
+    assert "No space left on device" in filled
+    archive = graded(runner, run.id).archive_path
+    assert archive is not None
+    with tarfile.open(archive) as tar:
+        sizes = {Path(m.name).name: m.size for m in tar.getmembers()}
+    # The files that fit: the starter files (an 18 MiB model), the notes and most of the fill.
+    assert sizes["NOTES.md"] == 6 and sizes["fill"] > 30 * MIB
+    assert 50 * MIB < sum(sizes.values()) < 64 * MIB
+    runner.backend.remove_run(run.id)
+    assert sorted(loop_folder(docker_client).glob(f"pp-{run.id}-*")) == []
+
+
+def losetup(*args: str) -> str:
+    return subprocess.run(["losetup", *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_limited_workspace_whose_loop_device_went_is_attached_again_and_graded(
+    limited: Runner, started: Started, docker_client: Any, tmp_path: Path
+) -> None:
+    """As after a reboot: the device is gone and its number is another image's meanwhile."""
+    runner = limited
+    run, workspace = started(runner)
+    assert sh(workspace, "echo kept > NOTES.md") == "0:"
+    for container in run_containers(docker_client, run.id):
+        container.stop(timeout=1)
+    image = loop_folder(docker_client) / f"pp-{run.id}-workspace-workspace.img"
+    [device] = [line.split(":")[0] for line in losetup("--associated", str(image)).splitlines()]
+    losetup("--detach", device)
+    decoy = tmp_path / "decoy.img"
+    decoy.write_bytes(b"\0" * MIB)
+    taken = losetup("--find", "--show", str(decoy)).strip()
+    try:
+        archive = graded(runner, run.id).archive_path
+    finally:
+        losetup("--detach", taken)
+    assert archive is not None and taken == device
+    with tarfile.open(archive) as tar:
+        [notes] = [m for m in tar.getmembers() if m.name.endswith("NOTES.md")]
+        kept = tar.extractfile(notes)
+        assert kept is not None and kept.read() == b"kept\n"
+
+
 FLOODING_START = """cat > /workspace/start.sh <<'EOF'
 cd /workspace
 yes "$(printf 'x%.0s' $(seq 400))" &
