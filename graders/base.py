@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prodproven.graders.deployfile import DeployFile, ReplicaUsage
 from prodproven.graders.slo import IncidentRecord
 from prodproven.sandbox.environment import ExecResult
 from prodproven.sandbox.errors import ProdprovenError
@@ -112,6 +113,19 @@ class EvaluationEnvironment(Protocol):
     def ensure_service(self) -> float:
         """Make sure the candidate's service answers its health check (restarting it once if
         it died); returns seconds waited. Raises ServiceNotReady."""
+
+    def deployment(self) -> DeployFile:
+        """The deployment the candidate declared, as started. Raises DeploymentInvalid with the
+        problem, or GraderError when the challenge declares no deployment."""
+
+    def service_usage(self) -> list[ReplicaUsage]:
+        """For each replica (one entry for a single service): declared limits and what its
+        cgroup measured (see sandbox.environment.Usage). Safe to call from another thread
+        while a probe runs."""
+
+    def earlier_result(self, grader: str) -> GradeResult:
+        """The result of the grader named ``grader`` graded earlier in this attempt. Raises
+        GraderError when it was not graded before this one."""
 
     def run_probe(
         self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float, load: bool = False

@@ -32,7 +32,8 @@
     │   ├── CredentialNotFound       no credential with that id was issued here
     │   └── StatusListUnreachable    a credential's status list could not be fetched
     ├── GraderError                  a grader could not do its job (becomes a failed result)
-    │   └── _Unusable                a candidate's model cannot be scored (a zero, reported)
+    │   ├── _Unusable                a candidate's model cannot be scored (a zero, reported)
+    │   └── DeploymentInvalid        a declared deployment (deploy.yaml) is invalid or over quota
     └── SandboxError                 containers, images, engine
         ├── DockerUnavailable        the engine does not answer
         ├── ImageError               an image is missing or failed to build
@@ -58,6 +59,7 @@ layer and this module re-exports the ones the runner catches)::
     FaultError                       sandbox.faults
     GraderError                      graders.base
     _Unusable                        graders.mlflow_model
+    DeploymentInvalid                graders.deployment
     PackError                        runner.spec.packs
     SetupFailed                      runner.runs.services
     ProbeSetupError                  runner.runs.prober
@@ -68,8 +70,10 @@ layer and this module re-exports the ones the runner catches)::
 
 Outside the tree, an exception that never leaves the module raising it::
 
-    PostmortemInvalid                graders.postmortem (a ValueError: a malformed postmortem
-                                     is a finding about the candidate's work)
+    DocumentInvalid                  graders.frontmatter (a ValueError: a candidate's
+                                     document that cannot be read is scored, not an error)
+    PostmortemInvalid                graders.postmortem (a DocumentInvalid: a malformed
+                                     postmortem is a finding about the candidate's work)
 
 Errors are raised where the problem is found and caught once, at the edge: the CLI
 (``runner/cli/main.py``) and the web app (``runner/web/app.py``). ``tests/unit/test_errors.py``

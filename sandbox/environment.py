@@ -53,6 +53,8 @@ class ContainerSpec:
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     read_only: bool = True
     cpuset: str | None = None
+    restart_retries: int = 0
+    """How many times the engine restarts the command when it exits with an error (0: never)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,21 @@ class ExecResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a container's cgroup measured, raw, since the container was created. The engine
+    gives each restart a fresh cgroup: ``cpu_seconds`` and ``memory_peak_bytes`` carry over
+    what earlier starts used as far as it was read (what a killed start used after the last
+    reading is lost), ``memory_bytes_now`` is the current start's. Memory is the cgroup's
+    usage, page cache included (what counts against the limit before reclaim)."""
+
+    cpu_seconds: float
+    memory_bytes_now: int
+    memory_peak_bytes: int
+    oom_kills: int
+    restarts: int
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,12 @@ class Sandbox(ABC):
     @abstractmethod
     def exit_code(self) -> int | None:
         """The exit code of the container's command, or None while it runs."""
+
+    @abstractmethod
+    def usage(self) -> Usage:
+        """The container's resource use (zeros for what it does not measure while stopped).
+        Safe to call from another thread; may take up to a second (Docker's stats collector
+        ticks each second). Raises ContainerError when the engine cannot say."""
 
     @abstractmethod
     def restart(self) -> None:

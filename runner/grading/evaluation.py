@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from prodproven.graders.base import GraderError, ProbeOutput, ServedTester
+from prodproven.graders.base import GraderError, GradeResult, ProbeOutput, ServedTester
+from prodproven.graders.deployment import DeployFile, DeploymentInvalid, ReplicaUsage
 from prodproven.graders.slo import IncidentRecord
+from prodproven.runner.grading import deployment as deployments
 from prodproven.runner.runs.services import ServicePlan, start_services
 from prodproven.runner.spec.challenge import Challenge
 from prodproven.sandbox import tarball
@@ -115,6 +117,9 @@ class Evaluation:
         self._records = records
         self._pod: Pod | None = None
         self._service: Sandbox | None = None
+        self._deployment: deployments.Deployment | None = None
+        self._invalid: DeploymentInvalid | None = None
+        self._results: dict[str, GradeResult] = {}
         self._service_urls: dict[str, str] = {}
         self._helpers = 0
         self.current_grader = "evaluation"
@@ -139,13 +144,16 @@ class Evaluation:
         spec = plan.challenge.spec
         if spec.service is None:
             return
+        if spec.service.deployment is not None:
+            self._start_deployment()
+            return
         self._service = self._pod.add(
             candidate_container(
                 "service",
                 self._plan.challenge_image,
                 self._plan.run_id,
                 "evaluation",
-                spec.service.limits or spec.resources.limits,
+                self._service_limits(),
                 command=spec.service.command,
                 cpuset=self._plan.cpus.service,
                 env=plan.client_env,
@@ -155,15 +163,63 @@ class Evaluation:
         self._service.start()
         self._log("evaluation.started", {"service": self._service.name})
 
+    def _start_deployment(self) -> None:
+        """Start what the archived deploy.yaml declares, or record why nothing was started."""
+        pod, plan = self._require(), self._plan
+        service = plan.challenge.spec.service
+        assert service is not None and service.deployment is not None
+        try:
+            declared = deployments.read_declared(plan.archive, service.deployment)
+        except DeploymentInvalid as exc:
+            self._invalid = exc
+            self._log("deployment.invalid", {"message": str(exc)})
+            return
+        self._deployment = deployments.start(
+            pod,
+            declared,
+            service,
+            replica_spec=lambda role, limits, env: candidate_container(
+                role,
+                plan.challenge_image,
+                plan.run_id,
+                "evaluation",
+                limits,
+                command=service.command,
+                env=env,
+            ),
+            archive=plan.archive.read_bytes(),
+            pids=self._service_limits().pids,
+            client_env=plan.client_env,
+            balancer_image=plan.grader_image,
+            balancer_cpuset=plan.cpus.load,
+            balancer_volume=f"pp-{plan.run_id}-evaluation-balancer",
+        )
+        self._log(
+            "deployment.started",
+            {
+                "model": declared.model,
+                "replicas": [r.box.name for r in self._deployment.replicas],
+                "cpus": declared.cpus,
+                "memory_mb": declared.memory_mb,
+            },
+        )
+
     def close(self) -> None:
         if self._pod is not None:
             self._pod.remove()
             self._pod = None
             self._service = None
+            self._deployment = None
             self._service_urls.clear()
 
     def service_logs(self) -> str:
+        if self._deployment is not None:
+            return deployments.logs(self._deployment, tail=200)
         return self._service.logs(tail=200) if self._service else ""
+
+    def record_result(self, grader: str, result: GradeResult) -> None:
+        """Keep a finished grader's result for the graders after it (earlier_result)."""
+        self._results[grader] = result
 
     # EvaluationEnvironment -----------------------------------------------------------------
     @property
@@ -191,18 +247,13 @@ class Evaluation:
 
     def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
         with tarfile.open(self._plan.archive) as tar:
-            for name in (rel, f"./{rel}"):
-                try:
-                    member = tar.getmember(name)
-                except KeyError:
-                    continue
-                if not member.isfile():
-                    return None
-                if member.size > max_bytes:
-                    raise GraderError(f"{rel} in the workspace is larger than {max_bytes} bytes")
-                fh = tar.extractfile(member)
-                return fh.read() if fh else None
-        return None
+            member = deployments.archive_member(tar, rel)
+            if member is None or not member.isfile():
+                return None
+            if member.size > max_bytes:
+                raise GraderError(f"{rel} in the workspace is larger than {max_bytes} bytes")
+            fh = tar.extractfile(member)
+            return fh.read() if fh else None
 
     def hidden_file(self, rel: str) -> Path:
         for root in self._plan.hidden_roots:
@@ -213,9 +264,33 @@ class Evaluation:
             f"hidden material {rel!r} is missing from challenge {self._plan.challenge.id}"
         )
 
-    def ensure_service(self) -> float:
-        pod, service = self._require_service()
+    def deployment(self) -> DeployFile:
+        return self._require_deployment().declared
+
+    def service_usage(self) -> list[ReplicaUsage]:
         spec = self._plan.challenge.spec.service
+        if spec is not None and spec.deployment is not None:
+            return deployments.usage(self._require_deployment())
+        _, service = self._require_service()
+        limits = self._service_limits()
+        return [deployments.measured(service, limits.cpus, limits.memory_bytes)]
+
+    def earlier_result(self, grader: str) -> GradeResult:
+        result = self._results.get(grader)
+        if result is None:
+            raise GraderError(
+                f"grader {grader!r} was not graded before {self.current_grader!r} "
+                f"(graded so far: {', '.join(self._results) or 'none'})"
+            )
+        return result
+
+    def ensure_service(self) -> float:
+        spec = self._plan.challenge.spec.service
+        if spec is not None and spec.deployment is not None:
+            return deployments.wait_ready(
+                self._require(), self._require_deployment(), spec, self._log
+            )
+        pod, service = self._require_service()
         assert spec is not None
         if service.state() != "running":
             code = service.exit_code()
@@ -336,6 +411,21 @@ class Evaluation:
         if self._pod is None:
             raise GraderError("the evaluation pod is not open")
         return self._pod
+
+    def _require_deployment(self) -> deployments.Deployment:
+        spec = self._plan.challenge.spec.service
+        if spec is None or spec.deployment is None:
+            raise GraderError(f"challenge {self._plan.challenge.id} declares no deployment")
+        if self._invalid is not None:
+            raise DeploymentInvalid(str(self._invalid))
+        if self._deployment is None:
+            raise GraderError("the evaluation pod is not open")
+        return self._deployment
+
+    def _service_limits(self) -> Limits:
+        spec = self._plan.challenge.spec
+        assert spec.service is not None
+        return spec.service.limits or spec.resources.limits
 
     def _require_service(self) -> tuple[Pod, Sandbox]:
         pod = self._require()

@@ -107,6 +107,7 @@ def run_graders(job: GradingJob) -> None:
             },
         )
         job.outcomes.append(outcome)
+        job.evaluation.record_result(spec.name, result)
 
 
 def _grade_one(job: GradingJob, kind: str, raw_params: dict[str, Any]) -> GradeResult:

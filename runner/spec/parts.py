@@ -7,8 +7,9 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from prodproven.graders.deployment import MAX_REPLICAS, Quota
 from prodproven.runner.spec.model import DAY_S
 from prodproven.runner.spec.model import Strict as _Strict
 from prodproven.sandbox.environment import Limits
@@ -91,6 +92,41 @@ class ServiceRef(_Strict):
     kind: str = Field(description="service kind, e.g. mlflow")
 
 
+_RELATIVE = r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$"
+"""A path relative to /workspace (its parts are checked for '..' too)."""
+
+
+class DeploymentSpec(_Strict):
+    """The service runs as the candidate declares it in a file of the workspace: a model,
+    a number of replicas and their limits, behind a load balancer on ``service.port``."""
+
+    file: str = Field(
+        "deploy.yaml", pattern=_RELATIVE, description="the declaration, relative to /workspace"
+    )
+    models_dir: str = Field(
+        "models",
+        pattern=_RELATIVE,
+        description="folder relative to /workspace whose files `model:` may name",
+    )
+    quota: Quota = Field(description="the most CPUs and memory all replicas may reserve together")
+    first_port: int = Field(
+        8101,
+        ge=1024,
+        le=65535 - MAX_REPLICAS,
+        description="replica i (0-based) listens on first_port + i, told by the PORT variable",
+    )
+
+    @field_validator("file", "models_dir")
+    @classmethod
+    def _no_parent(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError(f"{value!r} must stay inside /workspace, without '..'")
+        return value
+
+    def replica_ports(self, replicas: int) -> list[int]:
+        return [self.first_port + i for i in range(replicas)]
+
+
 class ServiceSpec(_Strict):
     """How to start the candidate's service in the evaluation container (and, with
     ``during_run``, beside the workspace for the whole run)."""
@@ -107,6 +143,24 @@ class ServiceSpec(_Strict):
     resources: Resources | None = Field(
         None, description="limits of the service's container (default: the challenge's)"
     )
+    deployment: DeploymentSpec | None = Field(
+        None,
+        description="run the service as the candidate's deployment file declares (replicas "
+        "with their own limits behind a load balancer listening on ``port``)",
+    )
+
+    @model_validator(mode="after")
+    def _ports_apart(self) -> ServiceSpec:
+        if self.deployment is not None:
+            ports = self.deployment.replica_ports(MAX_REPLICAS)
+            if self.port in ports:
+                raise ValueError(
+                    f"port {self.port} is one of the replicas' ports {ports[0]}-{ports[-1]} "
+                    "(deployment.first_port)"
+                )
+            if self.during_run:
+                raise ValueError("a service with a deployment cannot run during_run")
+        return self
 
     @property
     def limits(self) -> Limits | None:

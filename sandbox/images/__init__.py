@@ -6,7 +6,8 @@ Tags are content hashes of the recipe's files (their names inside the recipe and
 not where the recipe lies) and its parent image, so an unchanged recipe is never rebuilt and a
 changed one always is. The built-in recipes are package data (``RECIPES``). Builds run with
 ``--network none``: packages come only from wheels downloaded on the host (containers here
-cannot reach a package index).
+cannot reach a package index), and Debian packages only from ``.deb`` files fetched on the
+host (``debs.txt``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ BOOTSTRAP_TIMEOUT_S = 1200.0
 TAR_TIMEOUT_S = 300.0
 """Longest packing the bootstrapped root filesystem may take."""
 DOWNLOAD_TIMEOUT_S = 1200.0
-"""Longest a ``pip download`` of one recipe's wheels may take."""
+"""Longest a ``pip download`` of one recipe's wheels (or its ``apt-get download``) may take."""
+DEBS_FILE = "debs.txt"
+"""A recipe's Debian packages, fetched on the host into the build context's ``debs/``."""
 
 
 def default_debian_mirror(sources: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> str:
@@ -179,6 +182,10 @@ class ImageBuilder:
             requirements = recipe / "requirements.txt"
             if requirements.is_file():
                 self._download_wheels(requirements, wheels, python)
+            debs = context / "debs"
+            debs.mkdir(exist_ok=True)
+            if (recipe / DEBS_FILE).is_file():
+                download_debs(recipe / DEBS_FILE, debs, self._log)
             try:
                 for line in self._client.api.build(
                     path=str(context),
@@ -222,6 +229,32 @@ class ImageBuilder:
         run_on_host(cmd, f"pip download for {requirements}", DOWNLOAD_TIMEOUT_S)
 
 
+def download_debs(listing: Path, dest: Path, log: Log) -> None:
+    """Fetch the Debian packages ``listing`` names (one a line, ``#`` comments) into ``dest``
+    with the host's apt (the recipe unpacks them with ``dpkg-deb -x``: no maintainer scripts
+    run). Raises ImageError when the host has no apt-get or a package cannot be had."""
+    names = [
+        line.split("#", 1)[0].strip()
+        for line in listing.read_text().splitlines()
+        if line.split("#", 1)[0].strip()
+    ]
+    if not names:
+        return
+    if shutil.which("apt-get") is None:
+        raise ImageError(
+            f"{listing} asks for Debian packages ({', '.join(names)}), fetched on the host with "
+            "apt-get download, but this host has no apt-get: build on a Debian or Ubuntu host, "
+            "or put the .deb files in the recipe's debs/ folder by hand"
+        )
+    log(f"downloading Debian packages for {listing}: {' '.join(names)}")
+    run_on_host(
+        ["apt-get", "download", *names],
+        f"apt-get download for {listing}",
+        DOWNLOAD_TIMEOUT_S,
+        cwd=dest,
+    )
+
+
 def _recipe_hash(recipe: Path, parent_id: str) -> str:
     digest = hashlib.sha256(parent_id.encode())
     for path in sorted(p for p in recipe.rglob("*") if p.is_file()):
@@ -230,11 +263,13 @@ def _recipe_hash(recipe: Path, parent_id: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def run_on_host(cmd: list[str], what: str, timeout: float) -> None:
-    """Run ``cmd`` on the host. Raises ImageError when it fails, CommandTimeout when it runs
-    longer than ``timeout`` seconds (it is killed then)."""
+def run_on_host(cmd: list[str], what: str, timeout: float, *, cwd: Path | None = None) -> None:
+    """Run ``cmd`` on the host (in ``cwd``). Raises ImageError when it fails, CommandTimeout
+    when it runs longer than ``timeout`` seconds (it is killed then)."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, timeout=timeout, cwd=cwd
+        )
     except FileNotFoundError as exc:
         raise ImageError(f"{what}: {cmd[0]} is not installed") from exc
     except subprocess.TimeoutExpired as exc:

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from prodproven.graders.base import GraderError, ProbeOutput, ServedTester
+from prodproven.graders.base import GraderError, GradeResult, ProbeOutput, ServedTester
+from prodproven.graders.deployment import DeployFile, ReplicaUsage
 from prodproven.graders.slo import IncidentRecord
 from prodproven.runner import plugins
 
@@ -68,6 +69,15 @@ class FolderEnvironment:
 
     def ensure_service(self) -> float:
         raise _needs_a_run("the candidate's service")
+
+    def deployment(self) -> DeployFile:
+        raise _needs_a_run("the candidate's deployment")
+
+    def service_usage(self) -> list[ReplicaUsage]:
+        raise _needs_a_run("the service's usage")
+
+    def earlier_result(self, grader: str) -> GradeResult:
+        raise GraderError(f"grading in folders runs one grader: none before it ({grader!r})")
 
     def run_probe(
         self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float, load: bool = False

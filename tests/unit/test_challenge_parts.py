@@ -92,6 +92,25 @@ def test_service_port_collision_is_refused(make_challenge: MakeChallenge, catalo
     )
 
 
+@pytest.mark.parametrize(
+    ("deployment", "problem"),
+    [
+        ({"first_port": 7999}, "port 8000 is one of the replicas' ports 7999-8002"),
+        ({"file": "../deploy.yaml"}, "service.deployment.file"),
+        ({"models_dir": "a/../../etc"}, "'a/../../etc' must stay inside /workspace"),
+        ({}, "service.deployment.quota"),
+    ],
+)
+def test_a_deployment_must_fit_beside_the_balancer_and_stay_in_the_workspace(
+    make_challenge: MakeChallenge, catalog: Catalog, deployment: dict[str, Any], problem: str
+) -> None:
+    quota = {} if not deployment else {"quota": {"cpus": 2.0, "memory_mb": 4096}}
+    root = make_challenge(
+        lambda spec: spec["service"].update(port=8000, deployment={**quota, **deployment})
+    )
+    assert problem in problems_of(root, catalog)
+
+
 def test_duplicate_service_names_are_refused(
     make_challenge: MakeChallenge, catalog: Catalog
 ) -> None:

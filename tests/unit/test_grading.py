@@ -60,6 +60,10 @@ RUN = Run(
 )
 
 
+RECORDED: list[str] = []
+"""The graders whose results the pipeline handed to the evaluation, in order."""
+
+
 def job_for(*graders: dict[str, Any], requirements: Sequence[dict[str, Any]] = ()) -> GradingJob:
     spec = ChallengeSpec.model_validate(
         {
@@ -81,7 +85,9 @@ def job_for(*graders: dict[str, Any], requirements: Sequence[dict[str, Any]] = (
         # FixedGrader reaches no container: of the plan and the evaluation the pipeline reads
         # only these attributes
         plan=SimpleNamespace(attempt=1),  # type: ignore[arg-type]
-        evaluation=SimpleNamespace(current_grader=""),  # type: ignore[arg-type]
+        evaluation=SimpleNamespace(  # type: ignore[arg-type]
+            current_grader="", record_result=lambda name, result: RECORDED.append(name)
+        ),
         graders={"fixed": FixedGrader},
         report=lambda line: None,
         event=lambda kind, data: None,
@@ -109,6 +115,12 @@ def test_a_grader_whose_requirement_passed_is_run() -> None:
         {"name": "fast", "params": {"score": 0.8}, "requires": ["right"]},
     )
     assert [r.score for r in results] == [1.0, 0.8]
+
+
+def test_each_finished_result_is_handed_to_the_evaluation_for_later_graders() -> None:
+    RECORDED.clear()
+    grade({"name": "first", "params": {"score": 0.2}}, {"name": "second", "requires": ["first"]})
+    assert RECORDED == ["first", "second"]
 
 
 def test_a_grader_whose_requirement_failed_is_not_run_and_scores_zero() -> None:
