@@ -57,26 +57,41 @@ class CorrectnessGrader(Grader[CorrectnessParams]):
                 f"{params.inputs} and {params.expected} must be equally long, non-empty lists"
             )
         env.ensure_service()
-        script = probe("http_client.py")
-        cmd = [
-            "python",
-            "/grading/probe.py",
-            str(env.service_port),
-            params.endpoint,
-            str(params.single_requests),
-            str(params.batch_size),
-            str(params.request_timeout_s),
-        ]
-        out = env.run_probe(
-            {"probe.py": script, "in/inputs.json": json.dumps(inputs).encode()},
-            cmd,
-            timeout=60
-            + (params.single_requests + len(inputs) / params.batch_size) * params.request_timeout_s,
+        report = ask_service(
+            env,
+            inputs,
+            endpoint=params.endpoint,
+            single=params.single_requests,
+            batch=params.batch_size,
+            timeout=params.request_timeout_s,
         )
-        if "answers.json" not in out.files:
-            raise GraderError(f"the correctness probe failed: {out.result.stderr[-800:]}")
-        report = json.loads(out.files["answers.json"])
         return score_answers(report, expected, params.pass_threshold, params.chance_corrected)
+
+
+def ask_service(
+    env: EvaluationEnvironment,
+    instances: list[Any],
+    *,
+    endpoint: str,
+    single: int,
+    batch: int,
+    timeout: float,
+    key: str = "predictions",
+) -> dict[str, Any]:
+    """Send ``instances`` to the service from a probe in the pod (the first ``single`` one per
+    request, the rest in batches) and return its report: ``answers`` (the value under ``key``
+    for each instance, None where its request failed), ``problems`` and ``requests``."""
+    cmd = ["python", "/grading/probe.py", str(env.service_port), endpoint, str(single),
+           str(batch), str(timeout), key]  # fmt: skip
+    out = env.run_probe(
+        {"probe.py": probe("http_client.py"), "in/inputs.json": json.dumps(instances).encode()},
+        cmd,
+        timeout=60 + (single + len(instances) / batch) * timeout,
+    )
+    if "answers.json" not in out.files:
+        raise GraderError(f"the service probe failed: {out.result.stderr[-800:]}")
+    report: dict[str, Any] = json.loads(out.files["answers.json"])
+    return report
 
 
 def score_answers(

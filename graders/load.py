@@ -36,18 +36,11 @@ class Slo(Params):
     max_error_rate: float = Field(0.01, ge=0, lt=1, description="share of failed requests allowed")
 
 
-class LoadParams(Params):
-    payloads: str = Field(
-        description="hidden JSON list of request bodies, sent in turn",
-        json_schema_extra=HIDDEN_FILE,
-    )
+class SloCurves(Params):
+    """The SLO and the curves that score a measured stretch of load against it (shared by the
+    ``load`` and ``capacity`` graders)."""
+
     slo: Slo
-    endpoint: str = Field("/predict", description="POST path")
-    rate: float = Field(20, gt=0, le=2000, description="requests per second, all users together")
-    users: int = Field(8, ge=1, le=500, description="concurrent locust users")
-    warmup_s: float = Field(3, ge=0, description="seconds sent but not measured")
-    windows: int = Field(3, ge=1, le=20, description="measured windows")
-    window_s: float = Field(8, gt=0, description="length of each window")
     latency_zero_factor: float = Field(
         2.0,
         gt=1,
@@ -64,6 +57,19 @@ class LoadParams(Params):
     min_throughput_ratio: float = Field(
         0.9, gt=0, le=1, description="achieved/target rate needed for full marks"
     )
+
+
+class LoadParams(SloCurves):
+    payloads: str = Field(
+        description="hidden JSON list of request bodies, sent in turn",
+        json_schema_extra=HIDDEN_FILE,
+    )
+    endpoint: str = Field("/predict", description="POST path")
+    rate: float = Field(20, gt=0, le=2000, description="requests per second, all users together")
+    users: int = Field(8, ge=1, le=500, description="concurrent locust users")
+    warmup_s: float = Field(3, ge=0, description="seconds sent but not measured")
+    windows: int = Field(3, ge=1, le=20, description="measured windows")
+    window_s: float = Field(8, gt=0, description="length of each window")
     json_key: str | None = Field(
         "predictions", description="a 2xx must be a JSON object with a list under this key"
     )
@@ -92,9 +98,7 @@ class LoadGrader(Grader[LoadParams]):
     }
 
     def grade(self, env: EvaluationEnvironment, params: LoadParams) -> GradeResult:
-        payloads = json.loads(env.hidden_file(params.payloads).read_bytes())
-        if not isinstance(payloads, list) or not payloads:
-            raise GraderError(f"{params.payloads} must be a non-empty JSON list of bodies")
+        payloads = read_payloads(env, params.payloads)
         env.ensure_service()
         duration = params.warmup_s + params.windows * params.window_s
         config = {
@@ -143,12 +147,20 @@ class LoadGrader(Grader[LoadParams]):
         return score_load(samples, start, params)
 
 
+def read_payloads(env: EvaluationEnvironment, rel: str) -> list[Any]:
+    """The hidden request bodies locust sends in turn; GraderError unless a non-empty list."""
+    payloads = json.loads(env.hidden_file(rel).read_bytes())
+    if not isinstance(payloads, list) or not payloads:
+        raise GraderError(f"{rel} must be a non-empty JSON list of bodies")
+    return payloads
+
+
 def parse_samples(data: bytes) -> list[Sample]:
     reader = csv.DictReader(io.StringIO(data.decode()))
     return [Sample(float(r["start"]), float(r["response_ms"]), r["error"]) for r in reader]
 
 
-def _stats(samples: list[Sample]) -> dict[str, float]:
+def request_stats(samples: list[Sample]) -> dict[str, float]:
     times = [s.response_ms for s in samples]
     return {
         "requests": len(samples),
@@ -163,8 +175,14 @@ def _stats(samples: list[Sample]) -> dict[str, float]:
 def _parts(
     p95: float, error_rate: float, throughput: float, params: LoadParams
 ) -> dict[str, float]:
+    return slo_parts(p95, error_rate, throughput / params.rate, params)
+
+
+def slo_parts(
+    p95: float, error_rate: float, throughput_ratio: float, params: SloCurves
+) -> dict[str, float]:
     """The three factors of the score: latency and errors are limits (a cliff at the SLO),
-    throughput a ramp up to the required share of the target rate."""
+    throughput (achieved over target rate) a ramp up to the required share of the target."""
     slo = params.slo
     return {
         "latency": cliff_down(p95, limit=slo.p95_ms, zero=slo.p95_ms * params.latency_zero_factor),
@@ -174,7 +192,7 @@ def _parts(
             zero=max(params.error_zero_rate, slo.max_error_rate * 2),
         ),
         "throughput": ramp_up(
-            throughput / params.rate,
+            throughput_ratio,
             zero=0.5 * params.min_throughput_ratio,
             full=params.min_throughput_ratio,
         ),
@@ -196,11 +214,11 @@ def score_load(samples: list[Sample], start: float, params: LoadParams) -> Grade
     measured = [s for w in windows for s in w]
     if not measured:
         return GradeResult.failed("no request completed during the measured windows")
-    window_stats = [_stats(w) for w in windows if w]
+    window_stats = [request_stats(w) for w in windows if w]
     window_p95s = [w["p95_ms"] for w in window_stats]
     p95 = median(window_p95s)
     spread = max(window_p95s) - min(window_p95s)
-    overall = _stats(measured)
+    overall = request_stats(measured)
     error_rate = overall["errors"] / overall["requests"]
     throughput = overall["requests"] / (params.windows * params.window_s)
     slo = params.slo
@@ -276,4 +294,4 @@ def per_second(samples: list[Sample], start: float) -> list[dict[str, Any]]:
     buckets: dict[int, list[Sample]] = {}
     for s in samples:
         buckets.setdefault(max(0, int(s.start - start)), []).append(s)
-    return [{"t": t, **_stats(b)} for t, b in sorted(buckets.items())]
+    return [{"t": t, **request_stats(b)} for t, b in sorted(buckets.items())]

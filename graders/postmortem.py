@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import yaml
 from pydantic import Field
 
 from prodproven.graders.base import (
@@ -35,14 +34,20 @@ from prodproven.graders.base import (
     Params,
     Verdict,
 )
+from prodproven.graders.frontmatter import (
+    Document,
+    DocumentInvalid,
+    norm,
+    parse_document,
+    read_document,
+    zero_because,
+)
 from prodproven.graders.slo import IncidentRecord, analyse
 
 WEIGHTS = {"sections": 0.25, "root_cause": 0.35, "timeline": 0.25, "prevention": 0.15}
 REQUIRED_KEYS = ("root_cause", "detected_at", "mitigated_at")
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
 _DATE_ONLY = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 class PostmortemParams(Params):
@@ -65,16 +70,12 @@ class PostmortemParams(Params):
     pass_score: float = Field(0.7, ge=0, le=1, description="score that counts as passed")
 
 
-class PostmortemInvalid(ValueError):
+class PostmortemInvalid(DocumentInvalid):
     """The postmortem cannot be read as the brief asks."""
 
 
 @dataclass(frozen=True)
-class Postmortem:
-    front: dict[str, Any]
-    sections: dict[str, str]
-    """Normalised heading -> body text."""
-
+class Postmortem(Document):
     def timestamp(self, key: str) -> float | None:
         """The front matter's ``key`` as Unix seconds (null: None). Raises PostmortemInvalid."""
         return _epoch(key, self.front.get(key))
@@ -82,41 +83,14 @@ class Postmortem:
 
 def parse(text: str) -> Postmortem:
     """Split front matter and sections. Raises PostmortemInvalid saying what is wrong."""
-    lines = text.lstrip("\ufeff").splitlines()
-    if not lines or lines[0].strip() != "---":
-        raise PostmortemInvalid("it does not start with a front matter block ('---' on line 1)")
     try:
-        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
-    except StopIteration:
-        raise PostmortemInvalid("the front matter block is not closed with '---'") from None
-    try:
-        front = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as exc:
-        raise PostmortemInvalid(f"the front matter is not valid YAML: {exc}") from None
-    if not isinstance(front, dict):
-        raise PostmortemInvalid("the front matter must be a mapping of keys to values")
-    missing = [key for key in REQUIRED_KEYS if key not in front]
-    if missing:
-        raise PostmortemInvalid(f"the front matter lacks {', '.join(missing)}")
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    fenced = False
-    for line in lines[end + 1 :]:
-        if _FENCE.match(line):
-            fenced = not fenced
-        heading = None if fenced else _HEADING.match(line)
-        if heading:
-            current = sections.setdefault(_norm(heading.group(2)), [])
-        elif current is not None:
-            current.append(line)
-    postmortem = Postmortem(front, {k: "\n".join(v).strip() for k, v in sections.items()})
+        document = parse_document(text, required=REQUIRED_KEYS)
+    except DocumentInvalid as exc:
+        raise PostmortemInvalid(str(exc)) from None
+    postmortem = Postmortem(document.front, document.sections)
     for key in ("detected_at", "mitigated_at"):
         postmortem.timestamp(key)
     return postmortem
-
-
-def _norm(heading: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", heading.lower()).strip()
 
 
 def _epoch(key: str, value: Any) -> float | None:
@@ -151,32 +125,25 @@ class PostmortemGrader(Grader[PostmortemParams]):
 
     def grade(self, env: EvaluationEnvironment, params: PostmortemParams) -> GradeResult:
         record = env.incident()
-        raw = env.workspace_file(params.path, max_bytes=2**20)
-        if raw is None:
-            return _zero(f"{params.path} is missing from the workspace")
         try:
-            postmortem = parse(raw.decode("utf-8", "replace"))
-        except PostmortemInvalid as exc:
-            return _zero(f"{params.path} cannot be read: {exc}")
+            postmortem = read_document(env, params.path, parse)
+        except DocumentInvalid as exc:
+            return zero_because(str(exc))
         return score_postmortem(postmortem, record, params)
-
-
-def _zero(reason: str) -> GradeResult:
-    return GradeResult(score=0.0, passed=False, summary=reason, evidence={"problem": reason})
 
 
 def score_postmortem(
     postmortem: Postmortem, record: IncidentRecord, params: PostmortemParams
 ) -> GradeResult:
     if not record.injections:
-        return _zero("no fault was injected in this run, so no postmortem can be checked")
+        return zero_because("no fault was injected in this run, so no postmortem can be checked")
     injection = record.injections[0]
     found = analyse(record, injection)
     tol = params.tolerance_s
     notes: list[str] = []
     findings: list[Finding] = []
 
-    present = [s for s in params.sections if postmortem.sections.get(_norm(s))]
+    present = [s for s in params.sections if postmortem.sections.get(norm(s))]
     absent = [s for s in params.sections if s not in present]
     if absent:
         notes.append(f"missing or empty sections: {', '.join(absent)}")

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = (
     "prodproven.sandbox.builtin",
     "prodproven.runner.gate.builtin_cheats",
     "prodproven.runner.present.builtin_plots",
+    "prodproven.runner.present.capacity_plots",
 )
 GRADERS_GROUP = "prodproven.graders"
 CHEATS_GROUP = "prodproven.cheats"

@@ -8,7 +8,10 @@ try (usage: ``cheat_server.py CONFIG``, the JSON file runner/builtin_cheats.py w
 - ``network``: ask an answer server outside the sandbox (the validator's oracle).
 
 When ``hidden`` or ``network`` find nothing, it answers 503, so it scores 0 unless the sandbox
-leaks. Standard library only: it must run in any challenge image.
+leaks. Hidden inputs may be instances or request bodies (``{"instances": [...]}``, as a
+served-auc grader sends them). It listens on ``PORT`` when set (each replica of a deployment
+is told its own), else on the config's port. Standard library only: it must run in any
+challenge image.
 """
 
 import json
@@ -30,6 +33,17 @@ def key(instance):
     return json.dumps(instance, sort_keys=True)
 
 
+def answer_table(inputs, expected):
+    """Expected answers by instance; request bodies among ``inputs`` are unpacked in order."""
+    instances = []
+    for item in inputs:
+        if isinstance(item, dict) and isinstance(item.get("instances"), list):
+            instances.extend(item["instances"])
+        else:
+            instances.append(item)
+    return {key(i): a for i, a in zip(instances, expected, strict=False)}
+
+
 def search_hidden():
     """Answer table from hidden input/expected files found on disk ({} when none)."""
     inputs_name, expected_name = (os.path.basename(rel) for rel in CONFIG["hidden"])
@@ -46,7 +60,7 @@ def search_hidden():
                     inputs = json.load(fh)
                 with open(os.path.join(root, expected_name)) as fh:
                     expected = json.load(fh)
-                return {key(i): a for i, a in zip(inputs, expected, strict=False)}
+                return answer_table(inputs, expected)
             except (OSError, ValueError):
                 continue
     return {}
@@ -75,7 +89,7 @@ def ask_oracle():
             with urllib.request.urlopen(url, timeout=1.5) as resp:
                 files = json.loads(resp.read())["files"]
                 inputs, expected = (files[rel] for rel in CONFIG["hidden"])
-                return {key(i): a for i, a in zip(inputs, expected, strict=False)}
+                return answer_table(inputs, expected)
         except Exception:
             continue
     return {}
@@ -120,7 +134,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(503, {"error": "no answer key reachable"})
                 return
             answers = [found.get(key(i), CONFIG["constant"]) for i in instances]
-        self.reply(200, {CONFIG["json_key"]: answers})
+        self.reply(200, {name: answers for name in CONFIG["keys"]})
 
 
-ThreadingHTTPServer((CONFIG.get("bind", "0.0.0.0"), CONFIG["port"]), Handler).serve_forever()
+PORT = int(os.environ.get("PORT") or CONFIG["port"])
+ThreadingHTTPServer((CONFIG.get("bind", "0.0.0.0"), PORT), Handler).serve_forever()

@@ -2,7 +2,8 @@
 came back. Runs in the grader image inside the evaluation pod; the expected answers never
 enter the container (the grader compares on the host).
 
-Usage: http_client.py PORT ENDPOINT SINGLE BATCH TIMEOUT  (reads /grading/in/inputs.json)
+Usage: http_client.py PORT ENDPOINT SINGLE BATCH TIMEOUT [KEY]  (reads /grading/in/inputs.json)
+KEY: the list of the answer to record, one value per instance (default: predictions).
 """
 
 import json
@@ -12,6 +13,7 @@ import urllib.request
 
 port, endpoint, single, batch, timeout = sys.argv[1:6]
 single, batch, timeout = int(single), int(batch), float(timeout)
+key = sys.argv[6] if len(sys.argv) > 6 else "predictions"
 with open("/grading/in/inputs.json") as fh:
     instances = json.load(fh)
 url = f"http://127.0.0.1:{port}{endpoint}"
@@ -37,7 +39,7 @@ rest = list(range(len(groups), len(instances)))
 groups += [rest[i : i + batch] for i in range(0, len(rest), batch)]
 for group in groups:
     status, payload = post([instances[i] for i in group])
-    predictions = payload.get("predictions") if isinstance(payload, dict) else None
+    predictions = payload.get(key) if isinstance(payload, dict) else None
     if status != 200 or not isinstance(predictions, list) or len(predictions) != len(group):
         problems.append(
             {

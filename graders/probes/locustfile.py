@@ -58,11 +58,19 @@ class Client(FastHttpUser):
         self.slot = next(USER_INDEX)
         self.sent = 0
 
-    @task
-    def call(self):
+    def due(self):
+        """When this user sends next (epoch seconds), or None when it has nothing to send."""
         period = CONFIG["users"] / CONFIG["rate"]
         due = META["t0"] + self.slot / CONFIG["rate"] + self.sent * period
         self.sent += 1
+        return due
+
+    @task
+    def call(self):
+        due = self.due()
+        if due is None:
+            gevent.sleep(1.0)
+            return
         gevent.sleep(max(0.0, due - time.time()))
         body = PAYLOADS[next(NEXT) % len(PAYLOADS)]
         with self.client.post(CONFIG["endpoint"], json=body, catch_response=True) as resp:

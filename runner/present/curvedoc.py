@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from prodproven.graders.correctness import score_answers
-from prodproven.graders.curves import ramp_up
+from prodproven.graders.cost import Sizing, sized_cost
+from prodproven.graders.curves import ramp_down, ramp_up
+from prodproven.graders.decision_record import WEIGHTS as DECISION_WEIGHTS
+from prodproven.graders.deployment import Pricing
 from prodproven.graders.incident import IncidentParams, mitigation_score
 from prodproven.graders.load import LoadParams, Slo, _parts
 from prodproven.graders.postmortem import WEIGHTS
+from prodproven.graders.served_auc import ServedAucParams, auc_score
 from prodproven.runner.present.plots import (
     BAD,
     GOOD,
@@ -34,6 +38,8 @@ SLO_MS = 100.0
 """The example SLO of the load curves: deploy-model's p95 for single requests."""
 BASELINE_AUC, TARGET_AUC = 0.68, 0.79
 """The example of the mlflow_model curve: fix-drift's target and its old champion's AUC."""
+FLOOR_AUC = 0.85
+"""The example floor of the served-auc curve: capacity-plan's."""
 CONSTANT_SHARES = (0.5, 0.8)
 """Shares of the most common expected answer drawn for the correctness curve."""
 STEPS = 400
@@ -191,13 +197,57 @@ def incident_mitigation() -> str:
     )
 
 
-def postmortem_parts() -> str:
+def _parts_chart(kind: str, weights: dict[str, float]) -> str:
     return bar_chart(
-        "postmortem: what each part is worth",
-        [name.replace("_", " ") for name in WEIGHTS],
-        [Bars("weight", list(WEIGHTS.values()))],
+        f"{kind}: what each part is worth",
+        [name.replace("_", " ") for name in weights],
+        [Bars("weight", list(weights.values()))],
         y_label="share of the score",
         value_format=lambda v: f"{v:g}",
+    )
+
+
+def postmortem_parts() -> str:
+    return _parts_chart("postmortem", WEIGHTS)
+
+
+def decision_record_parts() -> str:
+    return _parts_chart("decision-record", DECISION_WEIGHTS)
+
+
+def served_auc() -> str:
+    params = ServedAucParams(requests="r.json", labels="l.json", floor=FLOOR_AUC)
+    low, full = FLOOR_AUC - params.zero_below, FLOOR_AUC + params.full_above
+    return _chart(
+        f"served-auc: score over the served AUC (floor {FLOOR_AUC:g})",
+        [_curve("score", grid(0.7, 0.95, low, FLOOR_AUC, full), lambda a: auc_score(a, params))],
+        "ROC AUC on hidden labelled requests",
+        [
+            Rule(low, f"floor − zero_below {low:g}", INK),
+            Rule(FLOOR_AUC, f"floor {FLOOR_AUC:g}", BAD),
+            Rule(full, f"floor + full_above {full:g}", GOOD),
+        ],
+    )
+
+
+def cost() -> str:
+    pricing = Pricing(currency="USD", vcpu_hour=0.04, gib_hour=0.005)
+    full = sized_cost(Sizing(replicas=2, cpus=0.5, memory_mb=512), pricing)
+    zero = sized_cost(Sizing(replicas=4, cpus=0.5, memory_mb=2048), pricing)
+    return _chart(
+        "cost: score over the monthly cost",
+        [
+            _curve(
+                "score",
+                grid(0, zero * 1.2, full, zero),
+                lambda c: ramp_down(c, full=full, zero=zero),
+            )
+        ],
+        "monthly cost of the declared deployment (USD)",
+        [
+            Rule(full, f"reference {full:.2f}", GOOD),
+            Rule(zero, f"zero_at {zero:.2f}", INK),
+        ],
     )
 
 
@@ -209,6 +259,9 @@ CURVES: dict[str, Callable[[], str]] = {
     "curve-mlflow-quality.svg": mlflow_quality,
     "curve-incident-mitigation.svg": incident_mitigation,
     "curve-postmortem-parts.svg": postmortem_parts,
+    "curve-served-auc.svg": served_auc,
+    "curve-cost.svg": cost,
+    "curve-decision-record-parts.svg": decision_record_parts,
 }
 
 

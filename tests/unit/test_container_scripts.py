@@ -15,7 +15,14 @@ from prodproven.graders.probes import probe
 from prodproven.sandbox.scripts import script
 
 SANDBOX_SCRIPTS = ("lab_launcher.py", "prober.py", "pump.py", "wait_http.py", "wait_tcp.py")
-PROBES = ("cheat_hidden_cell.py", "cheat_network_cell.py", "cheat_server.py", "locustfile.py")
+PROBES = (
+    "cheat_hidden_cell.py",
+    "cheat_network_cell.py",
+    "cheat_server.py",
+    "http_client.py",
+    "launch_locustfile.py",
+    "locustfile.py",
+)
 WAIT_TIMEOUT_S = 30
 """Upper bound for running a wait script on the host in these tests."""
 

@@ -131,7 +131,7 @@ def test_an_unclosed_front_matter_block_is_invalid() -> None:
 
 
 def test_front_matter_that_is_not_yaml_is_invalid() -> None:
-    assert invalid(front("root_cause: [unclosed")).startswith("the front matter is not valid YAML")
+    assert invalid(front("root_cause: [unclosed")).startswith("the front matter: not valid YAML")
 
 
 @pytest.mark.parametrize("yaml_text", ["- root_cause\n- detected_at", "just words"])
