@@ -11,7 +11,10 @@
    30 s at one probe a second) and its injection-to-detection latency: from a fault's
    injection to the first unhealthy answer, and to that sample being in the store: medians;
 7. the web app's response times over a store of 300 graded runs (the runs list, a run's
-   detail page with its plots, the API's run list, the HTML report): medians, in-process.
+   detail page with its plots, the API's run list, the HTML report): medians, in-process;
+8. grading wall time of capacity-plan's reference against its launch profile's length (the
+   sum of the capacity grader's phase seconds): the overhead of starting the deployment and
+   its balancer, the accuracy requests and the teardown.
 
 Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]...
 """
@@ -36,8 +39,8 @@ from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.lifecycle.supervisor import RunSupervisor
 from prodproven.runner.runs.schedule import Planned
 from prodproven.runner.runs.services import start_services
-from prodproven.runner.runs.store import Store, utcnow
-from prodproven.runner.spec.challenge import load_challenge
+from prodproven.runner.runs.store import Run, Store, utcnow
+from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.sandbox.docker_backend import DockerBackend, connect
 from prodproven.sandbox.environment import Limits
 from prodproven.sandbox.images import ImageBuilder
@@ -88,14 +91,20 @@ def sandbox_start(client: Any, backend: DockerBackend, image: str, repeat: int) 
     )
 
 
-def grading_time(runner: Runner) -> None:
-    challenge = load_challenge(REPO_ROOT / "challenges" / "deploy-model", plugins.catalog())
+def _graded_reference(runner: Runner, name: str) -> tuple[Challenge, Run, float]:
+    """The challenge ``name``'s reference, submitted and then graded: the graded run and the
+    grading's wall time in seconds."""
+    challenge = load_challenge(REPO_ROOT / "challenges" / name, plugins.catalog())
     run = runner.start(challenge, "bench", mode="scripted")
     runner.overlay(run.id, challenge.path("solution"))
     runner.submit(run.id)
     t = time.perf_counter()
     graded = runner.grade(run.id)
-    wall = time.perf_counter() - t
+    return challenge, graded, time.perf_counter() - t
+
+
+def grading_time(runner: Runner) -> None:
+    challenge, graded, wall = _graded_reference(runner, "deploy-model")
     windows = sum(
         g.params["warmup_s"] + g.params["windows"] * g.params["window_s"]
         for g in challenge.spec.graders
@@ -104,6 +113,25 @@ def grading_time(runner: Runner) -> None:
     print(
         f"grading wall time        {wall:7.1f} s   (load windows {windows:.0f} s, "
         f"ratio {wall / windows:.2f}; score {graded.score})"
+    )
+
+
+def capacity_grading(runner: Runner) -> None:
+    challenge, graded, wall = _graded_reference(runner, "capacity-plan")
+    profile = sum(
+        phase["seconds"]
+        for g in challenge.spec.graders
+        if g.kind == "capacity"
+        for phase in g.params["phases"]
+    )
+    graders = {g["kind"]: g for g in (graded.result or {}).get("graders", [])}
+    in_graders = sum(g["duration_s"] for g in graders.values())
+    capacity = graders.get("capacity", {}).get("duration_s", 0.0)
+    accuracy = graders.get("served-auc", {}).get("duration_s", 0.0)
+    print(
+        f"capacity-plan grading    {wall:7.1f} s   (launch profile {profile:.0f} s, ratio "
+        f"{wall / profile:.2f}; capacity grader {capacity:.1f} s, accuracy {accuracy:.1f} s, "
+        f"deploy + balancer + teardown {wall - in_graders:.1f} s; score {graded.score})"
     )
 
 
@@ -247,7 +275,7 @@ def prober(runner: Runner, client: Any, repeat: int, workdir: Path) -> None:
         runner.backend.remove_run(run.id)
 
 
-BENCHMARKS = ("sandbox", "grading", "load", "mlflow", "notebook", "prober", "web")
+BENCHMARKS = ("sandbox", "grading", "load", "mlflow", "notebook", "prober", "web", "capacity")
 
 
 def web_pages(repeat: int, workdir: Path) -> None:
@@ -347,6 +375,8 @@ def main() -> None:
             prober(runner, client, args.repeat * 2, Path(data))
         if "web" in chosen:
             web_pages(args.repeat, Path(data))
+        if "capacity" in chosen:
+            capacity_grading(runner)
 
 
 if __name__ == "__main__":

@@ -69,8 +69,8 @@ case "${1:-}" in
         ;;
     gate)
         # The release tier: every built-in challenge through `challenge validate --tier
-        # release` (the reference against every fault, GATE_REPEATS noise gradings, default 5),
-        # one at a time; each verdict is printed to quote in an issue's note.
+        # release` (the reference against every fault, GATE_REPEATS noise gradings, default 5;
+        # capacity-plan 3), one at a time; each verdict is printed to quote in an issue's note.
         shift
         ensure_python
         ensure_engine

@@ -7,10 +7,14 @@ Each one attacks the built-in graders its trick applies to:
 - ``network``: they ask the validator's answer server, outside the sandbox, for the answers;
 - ``hard-coded``: the service answers every input with the most common right answer, and the
   postmortem is written before anything happened, claiming a mitigation;
+- ``over-quota``: the deployment declares more CPUs or memory than the challenge's quota;
 - ``inflated-metrics``: the old champion model is registered again with a near-perfect claimed
   metric;
 - ``forged-outputs``: the notebook's saved outputs show the true answers its code never
   computes.
+
+The service tricks replace the candidate's start script, so they run wherever the service runs:
+alone, or as each replica of a declared deployment (told its port by ``PORT``).
 """
 
 from __future__ import annotations
@@ -19,17 +23,30 @@ import json
 from typing import Any
 
 import nbformat
+import yaml
 
 from prodproven.graders.correctness import CorrectnessParams, best_constant
+from prodproven.graders.deployment import (
+    MAX_CPUS,
+    MAX_MEMORY_MB,
+    MAX_REPLICAS,
+    DeploymentInvalid,
+    parse_deploy,
+)
 from prodproven.graders.load import LoadParams
 from prodproven.graders.mlflow_model import MlflowModelParams
 from prodproven.graders.notebook import NotebookParams
 from prodproven.graders.postmortem import PostmortemParams
 from prodproven.graders.probes import probe
+from prodproven.graders.served_auc import ServedAucParams
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
+from prodproven.runner.spec.parts import GraderSpec
 from prodproven.sandbox.plugin import hookimpl
 
-SERVICE_GRADERS = ("correctness", "load", "pytest")
+SERVICE_GRADERS = ("correctness", "load", "pytest", "capacity", "served-auc")
+"""Kinds that measure the candidate's service (through the balancer, for a deployment)."""
+DEPLOYMENT_GRADERS = (*SERVICE_GRADERS, "cost")
+"""Kinds that need the declared deployment: the service's, and its cost."""
 
 
 def _cell(script: str, *args: object) -> str:
@@ -39,9 +56,45 @@ def _cell(script: str, *args: object) -> str:
     return f"{probe(script).decode()}\ncheat({call})\n"
 
 
+def _counting_on(ctx: CheatContext, attacked: list[GraderSpec]) -> list[GraderSpec]:
+    """``attacked`` and every grader that requires one of them, in spec order: a grader whose
+    requirement failed is not run and scores 0 too (``requires`` names earlier graders, so
+    one pass in order catches chains)."""
+    names = {g.name for g in attacked}
+    for grader in ctx.challenge.spec.graders:
+        if names.intersection(grader.requires):
+            names.add(grader.name)
+    return [g for g in ctx.challenge.spec.graders if g.name in names]
+
+
+def _answers(ctx: CheatContext) -> tuple[list[str], Any]:
+    """The hidden (inputs, answers) files the service's answers are judged on, and the best
+    constant answer: the correctness grader's expected outputs, else the served-auc grader's
+    labels (its inputs are request bodies, which the cheat server unpacks)."""
+    correctness = ctx.graders("correctness")
+    if correctness:
+        params = CorrectnessParams.model_validate(correctness[0].params)
+        return [params.inputs, params.expected], best_constant(ctx.hidden_json(params.expected))[0]
+    served = ctx.graders("served-auc")
+    if served:
+        auc = ServedAucParams.model_validate(served[0].params)
+        return [auc.requests, auc.labels], best_constant(ctx.hidden_json(auc.labels))[0]
+    defaults = CorrectnessParams.model_validate({})
+    return [defaults.inputs, defaults.expected], 0
+
+
+def _response_keys(ctx: CheatContext) -> list[str]:
+    """The keys each answer goes under: what the load graders check, and the served-auc
+    graders' probabilities (they rank by them)."""
+    loads = ctx.graders("load")
+    json_key = LoadParams.model_validate(loads[0].params).json_key if loads else None
+    served = [ServedAucParams.model_validate(g.params).key for g in ctx.graders("served-auc")]
+    return list(dict.fromkeys([json_key or "predictions", *served]))
+
+
 def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
     """Replace the candidate's service with the cheat server in ``mode``."""
-    attacked = ctx.graders(*SERVICE_GRADERS)
+    attacked = _counting_on(ctx, ctx.graders(*SERVICE_GRADERS))
     service = ctx.challenge.spec.service
     if not attacked or service is None:
         return NotApplicable("no grader measures a candidate service")
@@ -49,17 +102,13 @@ def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
     if script is None:
         command = " ".join(service.command)
         return NotApplicable(f"the service runs `{command}` from the image, not the workspace")
-    correctness = ctx.graders("correctness")
-    params = CorrectnessParams.model_validate(correctness[0].params if correctness else {})
-    constant = best_constant(ctx.hidden_json(params.expected))[0] if correctness else 0
-    loads = ctx.graders("load")
-    json_key = LoadParams.model_validate(loads[0].params).json_key if loads else None
+    hidden, constant = _answers(ctx)
     config = {
         "port": service.port,
         "mode": mode,
         "constant": constant,
-        "json_key": json_key or "predictions",
-        "hidden": [params.inputs, params.expected],
+        "keys": _response_keys(ctx),
+        "hidden": hidden,
         "oracle": {
             "hosts": list(ctx.oracle.hosts),
             "port": ctx.oracle.port,
@@ -210,6 +259,48 @@ class ForgedOutputs(Cheat):
         return Probe(tuple(attacked), "tagged cells keep the starter's code, outputs forged")
 
 
+class OverQuota(Cheat):
+    name = "over-quota"
+    trick = "the deployment declares more CPUs or memory than the quota allows"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        service = ctx.challenge.spec.service
+        deployment = service.deployment if service else None
+        if deployment is None:
+            return NotApplicable("the service declares no deployment")
+        attacked = _counting_on(ctx, ctx.graders(*DEPLOYMENT_GRADERS))
+        if not attacked:
+            return NotApplicable("no grader needs the deployment")
+        declared = [ctx.challenge.path("solution") / deployment.file]
+        declared += [p for p in [ctx.starter_file(deployment.file)] if p is not None]
+        found = next((p for p in declared if p.is_file()), None)
+        if found is None:
+            return NotApplicable(f"neither the reference nor the starter has {deployment.file}")
+        model = parse_deploy(
+            found.read_text(), deployment.quota, models_dir=deployment.models_dir
+        ).model
+        largest = {"model": model, "replicas": MAX_REPLICAS, "cpus": MAX_CPUS}
+        text = yaml.safe_dump({**largest, "memory_mb": MAX_MEMORY_MB}, sort_keys=False)
+        try:
+            parse_deploy(text, deployment.quota, models_dir=deployment.models_dir)
+        except DeploymentInvalid as refused:
+            ctx.write(deployment.file, text)
+            how = f"{deployment.file} serves {model} but {str(refused).split(': ', 1)[-1]}"
+            return Probe(tuple(g.name for g in attacked), how, fails_run=True)
+        quota = deployment.quota
+        return NotApplicable(
+            f"the quota ({quota.cpus:g} cpus, {quota.memory_mb} MB) admits the largest "
+            "deployment the schema allows"
+        )
+
+
 @hookimpl
 def register_cheats() -> list[Cheat]:
-    return [HiddenPaths(), Network(), HardCoded(), InflatedMetrics(), ForgedOutputs()]
+    return [
+        HiddenPaths(),
+        Network(),
+        HardCoded(),
+        InflatedMetrics(),
+        ForgedOutputs(),
+        OverQuota(),
+    ]

@@ -3,7 +3,8 @@
 A cheat is registered through the ``register_cheats`` hook, like a grader. For a given
 challenge it writes a submission (or says why it does not apply) and names the spec's graders
 it attacks. The gate passes when each attacked grader scores 0 or raises an integrity
-finding, and nothing reached the validator's answer server.
+finding, the run does not pass when the probe says so, and nothing reached the validator's
+answer server.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Probe:
 
     attacks: tuple[str, ...]
     how: str
+    fails_run: bool = False
+    """The run must also not pass (e.g. a deployment over the quota: nothing was started)."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@
      says a practitioner would conclude, and scores within its band;
    - ``slow``: when the spec asks, the reference responder started late scores clearly lower;
    - ``cheat``: every registered cheat that applies scores 0 on each grader it attacks (or
-     makes it raise an integrity finding), and never reaches the validator's answer server;
+     makes it raise an integrity finding), does not pass when its probe says it must not
+     (a deployment over the quota), and never reaches the validator's answer server;
 
 3. ``order``: the ladder's scores (reference, starter and calibration submissions) fall in
    the order the spec's ``calibration.order`` gives, best first;
@@ -253,7 +254,8 @@ def _judge(
 def judge_cheat(
     cheat: Cheat, probe: Probe, run: Run, hits: Sequence[dict[str, str | None]]
 ) -> Check:
-    """The cheat's check: each attacked grader scored 0 or raised a finding; no oracle hits."""
+    """The cheat's check: each attacked grader scored 0 or raised a finding; the run did not
+    pass when the probe says it must not; no oracle hits."""
     doc = status_document(run)
     flagged = {f.grader for f in doc.integrity}
     failures = []
@@ -268,13 +270,21 @@ def judge_cheat(
             failures.append(f"{name} scored {score:.2f} without a finding")
     if run.status is not Status.graded:
         failures.append(f"the run ended {run.status.value}: {run.error}")
+    elif probe.fails_run and doc.passed:
+        failures.append("the run passed")
     if hits:
         sources = sorted({str(h["from"]) for h in hits})
         failures.append(f"reached the answer server {len(hits)} times from {', '.join(sources)}")
     detail = "; ".join(failures) or ", ".join(
         f"{name}: {'finding' if o['finding'] else '0'}" for name, o in outcome.items()
     )
-    data = {"trick": cheat.trick, "how": probe.how, "run_id": run.id, "attacked": outcome}
+    data = {
+        "trick": cheat.trick,
+        "how": probe.how,
+        "run_id": run.id,
+        "attacked": outcome,
+        "passed": doc.passed,
+    }
     return Check("cheat", cheat.name, not failures, detail, {**data, "oracle_hits": list(hits)})
 
 

@@ -30,7 +30,7 @@ INSTALL_TIMEOUT_S = 600
 """Installing the wheel and its dependencies into a fresh environment."""
 COMMAND_TIMEOUT_S = 60
 """One ``prodproven`` command of the installed wheel."""
-BUILTIN = ("deploy-model", "fix-drift", "incident-response")
+BUILTIN = ("capacity-plan", "deploy-model", "fix-drift", "incident-response")
 SHIPPED_FOLDERS = ("challenges", "sandbox/images", "sandbox/scripts", "graders/probes")
 """Folders of data and container-side scripts that the code reads at run time."""
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")

@@ -41,6 +41,12 @@ def thresholds(spec: ChallengeSpec, grader: GraderSpec, condition: str) -> Itera
         yield f"p95 at or under {params.slo.p95_ms:g} ms"
         yield f"at most {percent(params.slo.max_error_rate)} errors"
         yield f"at least {percent(params.min_throughput_ratio)} of the rate"
+    if grader.kind == "capacity" and condition == "slo_at_peak":
+        yield f"p95 at or under {params.slo.p95_ms:g} ms"
+        yield f"at most {percent(params.slo.max_error_rate)} errors"
+        yield f"at least {percent(params.min_throughput_ratio)} of the target rate"
+    if grader.kind == "served-auc":
+        yield f"AUC of at least {params.floor:g}"
     if grader.kind == "correctness":
         yield f"at least {percent(params.pass_threshold)}"
     if grader.kind == "incident" and spec.probe is not None:

@@ -14,6 +14,7 @@ from prodproven.runner import plugins
 from prodproven.runner.credentials.issuer_key import issuer_key
 from prodproven.runner.credentials.issuing import Evidence, Register, Subject, bundle_sha256
 from prodproven.runner.errors import CandidateNotFound, RunStateError
+from prodproven.runner.people import track_record
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.candidates import FORGOTTEN_REASON, Candidates, Forgotten
 from prodproven.runner.people.invitations import Invitations
@@ -70,6 +71,18 @@ def test_a_profile_gathers_the_candidates_graded_evidence(
     run_of(store, "Alan", tmp_path)
     assert {e.competency for e in candidates.evidence("Grace")} == {"deployment", "optimization"}
     assert [r.candidate for r in candidates.runs("Grace")] == ["Grace"]
+
+
+def test_a_profile_shows_the_infrastructure_value_a_run_measured(
+    candidates: Candidates, store: Store, tmp_path: Path
+) -> None:
+    run = run_of(store, "Grace", tmp_path)
+    measured = {"infrastructure": 84.0, "optimization": 90.0}
+    store.update(run.id, result={**RESULT, "candidate": "Grace", "competencies": measured})
+    found = track_record.record(candidates.evidence("Grace"), utcnow(), 24)
+    assert set(found) == {"infrastructure", "optimization"}
+    now, history = found["infrastructure"]
+    assert now.value == pytest.approx(84.0) and now.runs == 1 and len(history) == 1
 
 
 def test_an_unknown_candidate_is_one_message(candidates: Candidates) -> None:

@@ -4,6 +4,7 @@ server really would win if the sandbox leaked (so a zero in validation means som
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,10 +13,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
+import yaml
 
+from prodproven.graders.deployment import DeploymentInvalid, Quota, parse_deploy
 from prodproven.graders.probes import probe
 from prodproven.runner import plugins
 from prodproven.runner.gate import oracle
@@ -25,18 +29,20 @@ from prodproven.runner.gate.builtin_cheats import (
     HiddenPaths,
     InflatedMetrics,
     Network,
+    OverQuota,
 )
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
 from prodproven.runner.gate.oracle import OracleAddress
 from prodproven.runner.spec.challenge import Challenge, load_challenge
 from prodproven.runner.spec.prepare import Material
-from tests.conftest import BUILTIN, free_port
+from tests.conftest import BUILTIN, MakeChallenge, free_port
 
 ORACLE = OracleAddress(hosts=("10.1.2.3",), port=4567, token="t0ken")
 TRUTH = ["tenure_months", "monthly_charges"]
 
-StartServer = Callable[[dict[str, object]], str]
-"""The ``cheat_server`` fixture: starts the cheat server with a config, returns its URL."""
+StartServer = Callable[..., str]
+"""The ``cheat_server`` fixture: starts the cheat server with a config (and ``port_env``,
+the value of ``PORT``, when given), returns its URL."""
 
 
 @pytest.fixture
@@ -48,6 +54,10 @@ def hidden(tmp_path: Path) -> Path:
     (root / "correctness" / "expected.json").write_text(json.dumps([1, 0, 0]))
     (root / "drift").mkdir()
     (root / "drift" / "truth.json").write_text(json.dumps(TRUTH))
+    (root / "accuracy").mkdir()
+    bodies = [{"instances": [[1, 2], [3, 4]]}, {"instances": [[5, 6]]}]
+    (root / "accuracy" / "requests.json").write_text(json.dumps(bodies))
+    (root / "accuracy" / "labels.json").write_text(json.dumps([1, 0, 1]))
     return root
 
 
@@ -142,13 +152,15 @@ def cheat_server(tmp_path: Path) -> Iterator[StartServer]:
     """Start graders/probes/cheat_server.py on the loopback with a given config."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(config: dict[str, object]) -> str:
-        port = free_port()
+    def start(config: dict[str, object], port_env: int | None = None) -> str:
+        port = port_env or free_port()
         path = tmp_path / f"config-{port}.json"
-        path.write_text(json.dumps({"bind": "127.0.0.1", "port": port, **config}))
+        configured = free_port() if port_env else port
+        path.write_text(json.dumps({"bind": "127.0.0.1", "port": configured, **config}))
         script = tmp_path / "server.py"
         script.write_bytes(probe("cheat_server.py"))
-        procs.append(subprocess.Popen([sys.executable, str(script), str(path)]))
+        env = {**os.environ, "PORT": str(port_env or "")}
+        procs.append(subprocess.Popen([sys.executable, str(script), str(path)], env=env))
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -178,7 +190,7 @@ def _config(mode: str, address: OracleAddress, **extra: object) -> dict[str, obj
     return {
         "mode": mode,
         "constant": 0,
-        "json_key": "predictions",
+        "keys": ["predictions"],
         "hidden": ["correctness/inputs.json", "correctness/expected.json"],
         "oracle": {"hosts": list(address.hosts), "port": address.port, "token": address.token},
         **extra,
@@ -226,3 +238,146 @@ def test_the_network_cell_prints_the_truth_when_it_can_reach_the_answer_server(
             [sys.executable, "-I", "-c", cell.source], capture_output=True, text=True, timeout=30
         )
     assert json.loads(ran.stdout) == TRUTH
+
+
+def test_each_replica_of_a_deployment_serves_the_cheat_on_the_port_it_is_told(
+    cheat_server: StartServer,
+) -> None:
+    port = free_port()
+    url = cheat_server(_config("constant", ORACLE), port_env=port)
+    assert url.endswith(f":{port}") and _predict(url, [[1, 2]]) == (200, {"predictions": [0]})
+
+
+def test_the_hidden_paths_cheat_unpacks_request_bodies_and_answers_under_every_key(
+    cheat_server: StartServer, hidden: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(hidden, tmp_path / "disk" / "grading")
+    config = _config(
+        "hidden",
+        ORACLE,
+        search_root=str(tmp_path / "disk"),
+        keys=["predictions", "probabilities"],
+        hidden=["accuracy/requests.json", "accuracy/labels.json"],
+    )
+    url = cheat_server(config)
+    assert _predict(url, [[5, 6], [3, 4]]) == (
+        200,
+        {"predictions": [1, 0], "probabilities": [1, 0]},
+    )
+
+
+REFERENCE_DEPLOY = "model: models/medium.joblib\nreplicas: 2\ncpus: 0.5\nmemory_mb: 512\n"
+QUOTA = {"cpus": 2.0, "memory_mb": 8192}
+
+
+def deployed(
+    make_challenge: MakeChallenge, hidden: Path, dest: Path, quota: dict[str, float] = QUOTA
+) -> CheatContext:
+    """deploy-model whose service runs as the deployment its reference declares."""
+
+    def add(spec: dict[str, Any]) -> None:
+        spec["service"]["deployment"] = {"quota": quota}
+
+    root = make_challenge(add)
+    (root / "solution" / "deploy.yaml").write_text(REFERENCE_DEPLOY)
+    challenge = load_challenge(root, plugins.catalog())
+    material = Material(workspace=(challenge.path("workspace"),), hidden=(hidden,), setup=())
+    dest.mkdir()
+    return CheatContext(challenge, material, ORACLE, dest)
+
+
+def test_over_quota_declares_the_largest_deployment_serving_the_references_model(
+    make_challenge: MakeChallenge, hidden: Path, tmp_path: Path
+) -> None:
+    ctx = deployed(make_challenge, hidden, tmp_path / "sub")
+    probe = OverQuota().build(ctx)
+    assert isinstance(probe, Probe) and probe.fails_run
+    assert probe.attacks == ("correctness", "robustness", "load", "batch-load")
+    text = (ctx.dest / "deploy.yaml").read_text()
+    assert yaml.safe_load(text) == {
+        "model": "models/medium.joblib",
+        "replicas": 4,
+        "cpus": 2.0,
+        "memory_mb": 2048,
+    }
+    with pytest.raises(DeploymentInvalid, match="8 cpus, above the quota of 2"):
+        parse_deploy(text, Quota(cpus=2.0, memory_mb=8192), models_dir="models")
+    assert "above the quota of 2" in probe.how
+
+
+def test_over_quota_does_not_apply_when_the_quota_admits_the_largest_deployment(
+    make_challenge: MakeChallenge, hidden: Path, tmp_path: Path
+) -> None:
+    roomy = {"cpus": 8.0, "memory_mb": 8192}
+    built = OverQuota().build(deployed(make_challenge, hidden, tmp_path / "sub", roomy))
+    assert isinstance(built, NotApplicable) and "admits the largest deployment" in built.reason
+
+
+def test_over_quota_does_not_apply_to_a_service_without_a_deployment(
+    hidden: Path, tmp_path: Path
+) -> None:
+    built = OverQuota().build(context("deploy-model", hidden, tmp_path / "sub"))
+    assert built == NotApplicable("the service declares no deployment")
+
+
+def test_a_service_cheat_replaces_the_start_script_every_replica_runs(
+    make_challenge: MakeChallenge, hidden: Path, tmp_path: Path
+) -> None:
+    ctx = deployed(make_challenge, hidden, tmp_path / "sub")
+    assert isinstance(HiddenPaths().build(ctx), Probe)
+    assert "/workspace/.cheat/server.py" in (ctx.dest / "start.sh").read_text()
+    assert not (ctx.dest / "deploy.yaml").exists()
+
+
+def served(spec: dict[str, Any]) -> None:
+    """deploy-model's spec made a served-accuracy challenge: accuracy (served-auc), the load
+    test counting only for it, and the deployment's cost counting only for the load test."""
+    load = next(g for g in spec["graders"] if g["name"] == "load")
+    accuracy = {"requests": "accuracy/requests.json", "labels": "accuracy/labels.json"}
+    sizing = {"replicas": 1, "cpus": 0.5, "memory_mb": 512}
+    spec["graders"] = [
+        {"name": "accuracy", "kind": "served-auc", "competency": "optimization",
+         "params": {**accuracy, "floor": 0.85}},
+        {**load, "requires": ["accuracy"]},
+        {"name": "cost", "kind": "cost", "competency": "infrastructure", "requires": ["load"],
+         "params": {"pricing": "pricing.json", "reference": sizing,
+                    "zero_at": {**sizing, "replicas": 4}}},
+    ]  # fmt: skip
+    spec["competencies"] = ["optimization", "infrastructure"]
+    spec["requirements"] = [{"name": "AUC at the floor", "grader": "accuracy"}]
+    spec.pop("calibration")
+
+
+def test_a_hard_coded_service_answers_the_majority_label_as_predictions_and_probabilities(
+    make_challenge: MakeChallenge, hidden: Path, tmp_path: Path
+) -> None:
+    challenge = load_challenge(make_challenge(served), plugins.catalog())
+    material = Material(workspace=(challenge.path("workspace"),), hidden=(hidden,), setup=())
+    ctx = CheatContext(challenge, material, ORACLE, tmp_path)
+    probe = HardCoded().build(ctx)
+    assert isinstance(probe, Probe) and probe.attacks == ("accuracy", "load", "cost")
+    config = json.loads((ctx.dest / ".cheat" / "config.json").read_text())
+    assert config["keys"] == ["predictions", "probabilities"] and config["constant"] == 1
+    assert config["hidden"] == ["accuracy/requests.json", "accuracy/labels.json"]
+
+
+@pytest.mark.parametrize("cheat", [HiddenPaths(), Network(), HardCoded()])
+def test_capacity_plans_service_cheats_attack_what_the_served_answers_count_for(
+    cheat: Cheat, hidden: Path, tmp_path: Path
+) -> None:
+    ctx = context("capacity-plan", hidden, tmp_path / "sub")
+    probe = cheat.build(ctx)
+    assert isinstance(probe, Probe)
+    assert {"capacity", "accuracy", "cost"} <= set(probe.attacks)
+    config = json.loads((ctx.dest / ".cheat" / "config.json").read_text())
+    assert config["keys"] == ["predictions", "probabilities"]
+    assert config["hidden"] == ["accuracy/requests.json", "accuracy/labels.json"]
+    assert "/workspace/.cheat/server.py" in (ctx.dest / "service" / "start.sh").read_text()
+
+
+def test_capacity_plans_over_quota_cheat_attacks_every_grader_needing_the_deployment(
+    hidden: Path, tmp_path: Path
+) -> None:
+    probe = OverQuota().build(context("capacity-plan", hidden, tmp_path / "sub"))
+    assert isinstance(probe, Probe) and probe.fails_run
+    assert {"capacity", "accuracy", "cost"} <= set(probe.attacks)

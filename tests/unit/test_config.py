@@ -50,7 +50,12 @@ def test_folders_searched_first_come_after_the_builtin_and_before_the_configured
 def test_the_builtin_challenges_are_found_as_package_data() -> None:
     folder = builtin_challenges()
     assert (folder / "__init__.py").is_file()
-    assert sorted(challenge_folders([folder])) == ["deploy-model", "fix-drift", "incident-response"]
+    assert sorted(challenge_folders([folder])) == [
+        "capacity-plan",
+        "deploy-model",
+        "fix-drift",
+        "incident-response",
+    ]
 
 
 def test_overrides_win_and_none_is_ignored(tmp_path: Path) -> None:

@@ -159,6 +159,20 @@ def test_the_credential_is_an_open_badge_with_the_runs_evidence(
     assert "Grace" not in json.dumps(credential) and "grace@" not in json.dumps(credential)
 
 
+def test_an_infrastructure_value_is_a_result_of_its_own_with_a_level(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
+    competencies = {"infrastructure": 88.0, "optimization": 90.0}
+    document = issue(register, graded_run(store, competencies=competencies), spec).document
+    subject = document["credentialSubject"]
+    described = {d["id"].rsplit("#", 1)[1] for d in subject["achievement"]["resultDescription"]}
+    stated = {r["resultDescription"].rsplit("#", 1)[1]: r for r in subject["result"]}
+    assert "competency/infrastructure" in described
+    assert stated["competency/infrastructure"]["value"] == "88.0"
+    assert stated["competency/infrastructure"]["achievedLevel"].endswith("#level/proficient")
+    assert "competency/deployment" not in stated and ob_schema.violations(document) == []
+
+
 def test_every_term_of_the_credential_is_defined_by_its_contexts(
     credential: dict[str, Any],
 ) -> None:

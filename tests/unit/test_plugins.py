@@ -111,14 +111,15 @@ class EchoCheat(Cheat):
 def test_a_packaged_cheat_is_validated_after_the_builtin_ones(site: Path) -> None:
     declare(site, {"echo-cheat": f"{HERE}:EchoCheat"}, group=plugins.CHEATS_GROUP)
     names = [cheat.name for cheat in plugins.cheats()]
-    assert names[:5] == [
+    assert names[:6] == [
         "hidden-paths",
         "network",
         "hard-coded",
         "inflated-metrics",
         "forged-outputs",
+        "over-quota",
     ]
-    assert names[5:] == ["echo-cheat"]
+    assert names[6:] == ["echo-cheat"]
 
 
 def test_a_cheat_plugin_that_fails_to_import_is_left_out_and_reported(site: Path) -> None:
@@ -267,12 +268,15 @@ def test_a_plugin_grader_that_raises_while_grading_records_a_failed_result(
     declare(site, {"crashing": f"{HERE}:CrashingGrader"})
     root = make_challenge(lambda s: s.update(graders=[_grader_spec("crashing")], requirements=[]))
     events: list[tuple[str, dict[str, Any]]] = []
-    # run_graders reads only the evaluation's current grader: no run, plan or sandbox needed
+    # run_graders sets the evaluation's current grader and hands it each result: no run, plan
+    # or sandbox needed
     job = GradingJob(
         run=None,  # type: ignore[arg-type]
         challenge=load_challenge(root, plugins.catalog()),
         plan=None,  # type: ignore[arg-type]
-        evaluation=SimpleNamespace(current_grader=""),  # type: ignore[arg-type]
+        evaluation=SimpleNamespace(  # type: ignore[arg-type]
+            current_grader="", record_result=lambda name, result: None
+        ),
         graders=plugins.graders(),
         report=lambda line: None,
         event=lambda kind, data: events.append((kind, data)),

@@ -39,6 +39,19 @@ def test_each_competency_averages_only_its_graders() -> None:
     assert card.competencies == {"deployment": 25.0, "optimization": 80.0}
 
 
+def test_infrastructure_graders_make_a_value_of_their_own() -> None:
+    card = combine(
+        [
+            outcome("capacity", "infrastructure", 3, 1.0),
+            outcome("accuracy", "optimization", 1, 0.5),
+            outcome("cost", "infrastructure", 2, 0.5),
+        ],
+        [],
+        70,
+    )
+    assert card.competencies == {"infrastructure": 80.0, "optimization": 50.0}
+
+
 def test_a_failed_grader_counts_as_zero() -> None:
     failed = Outcome("a", "kind", "deployment", 1, GradeResult.failed("no service"), 0.0)
     assert combine([failed, outcome("b", "deployment", 1, 1.0)], [], 70).score == 50.0

@@ -343,6 +343,17 @@ def test_a_cheat_that_reached_the_answer_server_fails_whatever_it_scored() -> No
     assert not check.ok and check.detail == "reached the answer server 1 times from 172.17.0.5"
 
 
+@pytest.mark.parametrize(("passed", "ok"), [(True, False), (False, True)])
+def test_a_cheat_that_must_fail_the_run_fails_the_check_when_the_run_passed(
+    passed: bool, ok: bool
+) -> None:
+    run = make_run("c", document({"correctness": 0.0, "load": 0.0}, 75.0, passed=passed))
+    probe = Probe(("correctness", "load"), "over the quota", fails_run=True)
+    check = judge_cheat(ConstantCheat(), probe, run, hits=[])
+    assert check.ok is ok and check.data["passed"] is passed
+    assert ("the run passed" in check.detail) is not ok
+
+
 def test_a_cheat_whose_run_did_not_grade_fails() -> None:
     run = make_run("c", document({}, 0.0), status=Status.errored)
     check = judge_cheat(ConstantCheat(), PROBE, run, hits=[])
