@@ -48,11 +48,6 @@ def read_pricing(env: EvaluationEnvironment, rel: str) -> Pricing:
     return read_hidden(env, rel, Pricing, "prices (currency, vcpu_hour, gib_hour)")
 
 
-def sized_cost(sizing: Sizing, pricing: Pricing) -> float:
-    """The monthly cost of a deployment of this size, whichever model it serves."""
-    return monthly_cost(DeployFile(model="models/any", **sizing.model_dump()), pricing)
-
-
 def capacity_usage(env: EvaluationEnvironment, grader: str | None) -> dict[str, Any]:
     """CPU seconds used over reserved during the capacity run, from its evidence; a note
     instead when there is none (not graded, failed, or no usage sampled)."""
@@ -90,8 +85,8 @@ def score_cost(
     deploy: DeployFile, pricing: Pricing, params: CostParams, usage: dict[str, Any]
 ) -> GradeResult:
     cost = monthly_cost(deploy, pricing)
-    reference = sized_cost(params.reference, pricing)
-    zero = sized_cost(params.zero_at, pricing)
+    reference = monthly_cost(params.reference, pricing)
+    zero = monthly_cost(params.zero_at, pricing)
     if zero <= reference:
         raise GraderError(
             f"zero_at costs {zero:g} {pricing.currency}, not more than reference "

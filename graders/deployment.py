@@ -8,7 +8,7 @@ it back through ``EvaluationEnvironment.deployment()`` and ``service_usage()``.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -38,6 +38,7 @@ __all__ = [
     "DeploymentInvalid",
     "Pricing",
     "Quota",
+    "Reservation",
     "ReplicaUsage",
     "monthly_cost",
     "parse_deploy",
@@ -101,7 +102,20 @@ def parse_deploy(
     return deploy
 
 
-def monthly_cost(deploy: DeployFile, pricing: Pricing) -> float:
+class Reservation(Protocol):
+    """What a deployment reserves, whichever model it serves: all that is priced."""
+
+    @property
+    def replicas(self) -> int: ...
+
+    @property
+    def cpus(self) -> float: ...
+
+    @property
+    def memory_mb(self) -> int: ...
+
+
+def monthly_cost(deploy: Reservation, pricing: Pricing) -> float:
     """What the deployment's reservation costs per month, to the cent."""
     per_hour = deploy.cpus * pricing.vcpu_hour + deploy.memory_mb / 1024 * pricing.gib_hour
     return round(deploy.replicas * per_hour * HOURS_PER_MONTH, 2)

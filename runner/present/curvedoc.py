@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from prodproven.graders.correctness import score_answers
-from prodproven.graders.cost import Sizing, sized_cost
+from prodproven.graders.cost import Sizing
 from prodproven.graders.curves import ramp_down, ramp_up
 from prodproven.graders.decision_record import WEIGHTS as DECISION_WEIGHTS
-from prodproven.graders.deployment import Pricing
+from prodproven.graders.deployment import Pricing, monthly_cost
 from prodproven.graders.incident import IncidentParams, mitigation_score
 from prodproven.graders.load import LoadParams, Slo, _parts
 from prodproven.graders.postmortem import WEIGHTS
@@ -232,8 +232,8 @@ def served_auc() -> str:
 
 def cost() -> str:
     pricing = Pricing(currency="USD", vcpu_hour=0.04, gib_hour=0.005)
-    full = sized_cost(Sizing(replicas=2, cpus=0.5, memory_mb=512), pricing)
-    zero = sized_cost(Sizing(replicas=4, cpus=0.5, memory_mb=2048), pricing)
+    full = monthly_cost(Sizing(replicas=2, cpus=0.5, memory_mb=512), pricing)
+    zero = monthly_cost(Sizing(replicas=4, cpus=0.5, memory_mb=2048), pricing)
     return _chart(
         "cost: score over the monthly cost",
         [

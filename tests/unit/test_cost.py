@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from prodproven.graders.base import GraderError
-from prodproven.graders.cost import CostGrader, CostParams, Sizing, score_cost, sized_cost
-from prodproven.graders.deployment import DeploymentInvalid, Pricing
+from prodproven.graders.cost import CostGrader, CostParams, Sizing, score_cost
+from prodproven.graders.deployment import DeploymentInvalid, Pricing, monthly_cost
 from tests.unit.evaluationsupport import FakeEnv, deploy, result
 
 PRICING = Pricing(currency="USD", vcpu_hour=0.04, gib_hour=0.005)
@@ -28,8 +28,8 @@ ZERO = 4 * (0.5 * 0.04 + 2 * 0.005) * 730  # 87.60
 
 
 def test_sizes_are_priced_like_deployments() -> None:
-    assert sized_cost(PARAMS.reference, PRICING) == pytest.approx(REFERENCE)
-    assert sized_cost(PARAMS.zero_at, PRICING) == pytest.approx(ZERO)
+    assert monthly_cost(PARAMS.reference, PRICING) == pytest.approx(REFERENCE)
+    assert monthly_cost(PARAMS.zero_at, PRICING) == pytest.approx(ZERO)
 
 
 @pytest.mark.parametrize(
