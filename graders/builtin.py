@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from prodproven.graders.base import Grader
 from prodproven.graders.capacity import CapacityGrader
+from prodproven.graders.claims import ClaimsGrader
 from prodproven.graders.correctness import CorrectnessGrader
 from prodproven.graders.cost import CostGrader
 from prodproven.graders.decision_record import DecisionRecordGrader
+from prodproven.graders.fixes import FixesGrader
 from prodproven.graders.incident import IncidentGrader
 from prodproven.graders.load import LoadGrader
 from prodproven.graders.mlflow_model import MlflowModelGrader
 from prodproven.graders.notebook import NotebookGrader
 from prodproven.graders.postmortem import PostmortemGrader
 from prodproven.graders.pytest_grader import PytestGrader
+from prodproven.graders.review import ReviewGrader
 from prodproven.graders.served_auc import ServedAucGrader
 from prodproven.sandbox.plugin import hookimpl
 
@@ -31,4 +34,7 @@ def register_graders() -> list[type[Grader]]:  # type: ignore[type-arg]
         ServedAucGrader,
         CostGrader,
         DecisionRecordGrader,
+        ReviewGrader,
+        FixesGrader,
+        ClaimsGrader,
     ]

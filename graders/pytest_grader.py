@@ -22,6 +22,7 @@ from prodproven.graders.base import (
     GraderError,
     GradeResult,
     Params,
+    ProbeOutput,
     Verdict,
 )
 
@@ -49,47 +50,69 @@ class PytestGrader(Grader[PytestParams]):
     }
 
     def grade(self, env: EvaluationEnvironment, params: PytestParams) -> GradeResult:
-        folder = env.hidden_file(params.tests)
-        if not folder.is_dir():
-            raise GraderError(f"hidden path {params.tests} is not a folder")
+        files = hidden_tests(env, params.tests)
         env.ensure_service()
-        files = {
-            f"tests/{path.relative_to(folder).as_posix()}": path.read_bytes()
-            for path in sorted(folder.rglob("*"))
-            if path.is_file() and "__pycache__" not in path.parts
-        }
-        files["pytest.ini"] = b"[pytest]\n"
         variables = {"SERVICE_URL": f"http://127.0.0.1:{env.service_port}", **params.env}
-        cmd = [
-            "env",
-            *(f"{k}={v}" for k, v in variables.items()),
-            "python",
-            "-I",
-            "-m",
-            "pytest",
-            "/grading/tests",
-            "-c",
-            "/grading/pytest.ini",
-            "--rootdir=/grading",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-o",
-            "junit_family=xunit2",
-            "--junitxml=/grading/out/junit.xml",
-        ]
+        cmd = ["env", *(f"{k}={v}" for k, v in variables.items()), *PYTEST_COMMAND]
         out = env.run_tester(files, cmd, timeout=params.timeout_s)
-        junit = out.files.get("junit.xml")
-        if junit is None:
-            raise GraderError(
-                f"pytest wrote no report (exit {out.result.exit_code}): "
-                f"{(out.result.stdout + out.result.stderr)[-800:]}"
-            )
+        junit = junit_report(out)
         env.save_artifact("junit.xml", junit)
         return score_junit(junit, params.pass_threshold)
 
 
-def score_junit(xml: bytes, threshold: float) -> GradeResult:
+PYTEST_COMMAND = (
+    "python",
+    "-I",
+    "-m",
+    "pytest",
+    "/grading/tests",
+    "-c",
+    "/grading/pytest.ini",
+    "--rootdir=/grading",
+    "-p",
+    "no:cacheprovider",
+    "-q",
+    "-o",
+    "junit_family=xunit2",
+    "--junitxml=/grading/out/junit.xml",
+)
+"""pytest as the hidden tests are run: our ini file and rootdir, isolated mode, a JUnit report
+in /grading/out."""
+
+
+def hidden_tests(env: EvaluationEnvironment, rel: str) -> dict[str, bytes]:
+    """The files a tester needs to run :data:`PYTEST_COMMAND` on the hidden folder ``rel``:
+    its files under tests/ and an empty pytest.ini. GraderError when it is not a folder."""
+    return {**hidden_folder(env, rel, "tests"), "pytest.ini": b"[pytest]\n"}
+
+
+def hidden_folder(env: EvaluationEnvironment, rel: str, under: str) -> dict[str, bytes]:
+    """The files of the hidden folder ``rel`` keyed by their path under ``under`` (caches
+    left out), to copy into a grading container. GraderError when it is not a folder."""
+    folder = env.hidden_file(rel)
+    if not folder.is_dir():
+        raise GraderError(f"hidden path {rel} is not a folder")
+    return {
+        f"{under}/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def junit_report(out: ProbeOutput) -> bytes:
+    """The JUnit XML a :data:`PYTEST_COMMAND` run left; GraderError with its output if none."""
+    junit = out.files.get("junit.xml")
+    if junit is None:
+        raise GraderError(
+            f"pytest wrote no report (exit {out.result.exit_code}): "
+            f"{(out.result.stdout + out.result.stderr)[-800:]}"
+        )
+    return junit
+
+
+def parse_junit(xml: bytes) -> list[dict[str, Any]]:
+    """Each test case of a JUnit report: ``test`` (classname::name), ``outcome`` (passed,
+    failed, error or skipped) and ``message``. GraderError when the report is unreadable."""
     if len(xml) > JUNIT_MAX:
         raise GraderError("the JUnit report is implausibly large")
     try:
@@ -110,6 +133,11 @@ def score_junit(xml: bytes, threshold: float) -> GradeResult:
                 "message": message,
             }
         )
+    return cases
+
+
+def score_junit(xml: bytes, threshold: float) -> GradeResult:
+    cases = parse_junit(xml)
     if not cases:
         raise GraderError("pytest collected no tests")
     passed = sum(1 for c in cases if c["outcome"] == "passed")

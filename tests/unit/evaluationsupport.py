@@ -14,6 +14,8 @@ from prodproven.sandbox.environment import ExecResult
 
 Probe = Callable[[Mapping[str, bytes], Sequence[str]], Mapping[str, bytes]]
 """What a probe leaves in /grading/out, given the files and command it was run with."""
+Tester = Callable[[Mapping[str, bytes], Sequence[str]], ProbeOutput]
+"""What a tester run produces (its exit, output and /grading/out), given its files and command."""
 
 
 def deploy(replicas: int = 2, cpus: float = 0.5, memory_mb: int = 512) -> DeployFile:
@@ -32,16 +34,22 @@ class FakeEnv:
     earlier: dict[str, GradeResult] = field(default_factory=dict)
     probe: Probe = lambda files, cmd: {}
     probes: list[tuple[dict[str, bytes], list[str]]] = field(default_factory=list)
+    tester: Tester = lambda files, cmd: ProbeOutput(ExecResult(0, "", "", 1.0))
+    testers: list[tuple[dict[str, bytes], list[str]]] = field(default_factory=list)
     artifacts: dict[str, bytes] = field(default_factory=dict)
     service_port: int = 8000
 
     def hidden_file(self, rel: str) -> Path:
-        if rel not in self.hidden:
+        """``rel`` written under ``root``: a file of ``hidden``, or a folder of the files whose
+        keys start with ``rel/``."""
+        inside = {k: v for k, v in self.hidden.items() if k == rel or k.startswith(f"{rel}/")}
+        if not inside:
             raise GraderError(f"hidden file {rel} is missing")
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(self.hidden[rel])
-        return path
+        for key, data in inside.items():
+            path = self.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return self.root / rel
 
     def workspace_file(self, rel: str, *, max_bytes: int = 64 * 2**20) -> bytes | None:
         return self.workspace.get(rel)
@@ -69,6 +77,12 @@ class FakeEnv:
         self.probes.append((dict(files), list(cmd)))
         out = self.probe(files, cmd)
         return ProbeOutput(ExecResult(0, "", "", 1.0), out)
+
+    def run_tester(
+        self, files: Mapping[str, bytes], cmd: Sequence[str], *, timeout: float
+    ) -> ProbeOutput:
+        self.testers.append((dict(files), list(cmd)))
+        return self.tester(files, cmd)
 
     def save_artifact(self, name: str, data: bytes) -> str:
         self.artifacts[name] = data
