@@ -14,6 +14,7 @@ from prodproven.runner.cli.context import Context, OutFile, out, plain, write_ou
 from prodproven.runner.cli.people import operator
 from prodproven.runner.people.track_record import INTERVAL_NOTE
 from prodproven.runner.portal.people import CandidateRecord
+from prodproven.runner.spec.parts import about_competency
 
 
 @click.group()
@@ -84,7 +85,7 @@ def show(ctx: Context, name: str, as_json: bool, plot: Path | None) -> None:
         current = "yes" if now.value is not None else lapsed
         record.add_row(
             *plain(
-                competency,
+                about_competency(competency)[0],
                 value,
                 f"{band} ({now.band})" if band else "",
                 now.level or "",

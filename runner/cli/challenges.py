@@ -22,6 +22,7 @@ from prodproven.runner.spec.challenge import (
     challenge_folders,
     list_challenges,
 )
+from prodproven.runner.spec.parts import about_competency
 from prodproven.runner.spec.scaffold import TEMPLATES, new_challenge
 
 
@@ -55,7 +56,7 @@ def challenge_list(ctx: Context, as_json: bool) -> None:
                     row["title"],
                     row["version"],
                     f"{row['minutes']:g} min",
-                    ", ".join(row["competencies"]),
+                    ", ".join(about_competency(c)[0] for c in row["competencies"]),
                 )
             )
     out.print(table)

@@ -25,6 +25,7 @@ from prodproven.runner.people.reviews import Review, effective
 from prodproven.runner.people.track_record import LEVELS, level, validity
 from prodproven.runner.runs.store import Run
 from prodproven.runner.spec.challenge import ChallengeSpec
+from prodproven.runner.spec.parts import about_competency
 
 CONTEXT = [VC_V2, OB_V3]
 OB_SCHEMA = (
@@ -168,7 +169,7 @@ def _competency(achievement_id: str, competency: str) -> dict[str, Any]:
     """A competency's result description, with the levels its results point to."""
     floors = [floor for floor, _ in LEVELS]
     return {
-        **_description(achievement_id, f"competency/{competency}", competency),
+        **_description(achievement_id, f"competency/{competency}", about_competency(competency)[0]),
         "rubricCriterionLevel": [
             {
                 "id": f"{achievement_id}#level/{name.replace(' ', '-')}",

@@ -12,6 +12,7 @@ from rich.text import Text
 from prodproven.runner.grading.result import RunResult
 from prodproven.runner.present import verdict
 from prodproven.runner.runs.store import Status
+from prodproven.runner.spec.parts import about_competency
 
 STATUS_STYLES = {Status.graded: "green", Status.errored: "red", Status.cancelled: "dim"}
 
@@ -26,7 +27,9 @@ def render(doc: RunResult, console: Console) -> None:
     if doc.score is None:
         console.print(Panel(Group(head, Text(doc.error or "not graded yet")), title="prodproven"))
         return
-    competencies = "   ".join(f"{k} {v:.0f}" for k, v in doc.competencies.items())
+    competencies = "   ".join(
+        f"{about_competency(k)[0]} {v:.0f}" for k, v in doc.competencies.items()
+    )
     score = Text(f"production-proven score {doc.score:.1f} / 100", style="bold")
     if doc.uncertainty:
         low, high = doc.uncertainty.interval
@@ -49,7 +52,7 @@ def render(doc: RunResult, console: Console) -> None:
     for g in doc.graders:
         table.add_row(
             Text(g.name),
-            Text(g.competency),
+            Text(about_competency(g.competency)[0]),
             f"{g.weight:g}",
             f"{g.score:.2f}",
             Text("yes") if g.passed else Text("no", "red"),

@@ -24,6 +24,7 @@ from typing import Any
 from prodproven.runner.grading.result import RunResult
 from prodproven.runner.hookspecs import Figure, Plot
 from prodproven.runner.people.track_record import DAYS_PER_MONTH, LEVELS
+from prodproven.runner.spec.parts import about_competency
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ def track_record_plot(history: dict[str, list[tuple[datetime, float]]], since: d
     """Each competency's value over time (months since ``since``), with the level floors."""
     series = [
         Series(
-            name,
+            about_competency(name)[0],
             [((at - since).days / DAYS_PER_MONTH, value) for at, value in points],
             dots=len(points) < 2,
         )

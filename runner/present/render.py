@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from prodproven.runner.present import verdict
+from prodproven.runner.spec.parts import about_competency
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
@@ -91,6 +92,7 @@ def environment() -> jinja2.Environment:
     env.globals["inline_css"] = lambda: Markup(stylesheet())
     env.globals["verdict"] = verdict.of
     env.globals["run_verdict"] = verdict.of_run
+    env.globals["about_competency"] = about_competency
     return env
 
 

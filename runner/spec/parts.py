@@ -32,10 +32,50 @@ def parse_size(text: str) -> int:
 
 
 class Competency(StrEnum):
+    """What a grader's score counts toward; ``ABOUT_COMPETENCIES`` gives each its label and
+    description for people (docs/scoring.md#competencies lists the same)."""
+
     deployment = "deployment"
     optimization = "optimization"
     infrastructure = "infrastructure"
     incident_response = "incident_response"
+    ai_judgment = "ai_judgment"
+
+
+ABOUT_COMPETENCIES: dict[Competency, tuple[str, str]] = {
+    Competency.deployment: (
+        "deployment",
+        "a model served behind an API that is correct, robust and meets its SLO under load",
+    ),
+    Competency.optimization: (
+        "optimization",
+        "trade-offs between accuracy, latency, size and cost; drift detection and retraining",
+    ),
+    Competency.infrastructure: (
+        "infrastructure",
+        "sound choices of serving, tracking, packaging and resources, visible in what was built",
+    ),
+    Competency.incident_response: (
+        "incident response",
+        "time to detect and mitigate an injected fault, the right root cause, a useful postmortem",
+    ),
+    Competency.ai_judgment: (
+        "judgment applied to AI output",
+        "catching what an AI assistant's change got wrong before it ships, and leaving its "
+        "correct work alone",
+    ),
+}
+"""Each competency's label and one-line description, as people read them (the one list)."""
+
+
+def about_competency(name: str) -> tuple[str, str]:
+    """The label and description of a competency named by its id, as a stored result document
+    has it; an id this version does not know (a document from another version) is shown as it
+    is, without a description."""
+    try:
+        return ABOUT_COMPETENCIES[Competency(name)]
+    except ValueError:
+        return name, ""
 
 
 class Resources(_Strict):

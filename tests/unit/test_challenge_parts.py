@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from prodproven.runner.spec.challenge import Catalog
-from prodproven.runner.spec.parts import parse_size
+from prodproven.runner.spec.parts import about_competency, parse_size
 from tests.conftest import MakeChallenge
 from tests.unit.specsupport import problems_of
 
@@ -25,6 +25,12 @@ def test_bad_memory_size_is_explained(make_challenge: MakeChallenge, catalog: Ca
 def test_unknown_competency_is_refused(make_challenge: MakeChallenge, catalog: Catalog) -> None:
     root = make_challenge(lambda s: s.update(competencies=["deployment", "charisma"]))
     assert "competencies.1" in problems_of(root, catalog)
+
+
+def test_a_competency_is_shown_by_its_label_and_an_unknown_id_as_it_is() -> None:
+    label, about = about_competency("ai_judgment")
+    assert label == "judgment applied to AI output" and about.startswith("catching what")
+    assert about_competency("charisma") == ("charisma", "")
 
 
 def test_unknown_grader_kind_lists_known_kinds(

@@ -173,6 +173,15 @@ def test_an_infrastructure_value_is_a_result_of_its_own_with_a_level(
     assert "competency/deployment" not in stated and ob_schema.violations(document) == []
 
 
+def test_a_competency_is_described_by_its_label(
+    register: Register, store: Store, spec: ChallengeSpec
+) -> None:
+    run = graded_run(store, competencies={"ai_judgment": 93.0})
+    achievement = issue(register, run, spec).document["credentialSubject"]["achievement"]
+    named = {d["id"].rsplit("#", 1)[1]: d["name"] for d in achievement["resultDescription"]}
+    assert named["competency/ai_judgment"] == "judgment applied to AI output"
+
+
 def test_every_term_of_the_credential_is_defined_by_its_contexts(
     credential: dict[str, Any],
 ) -> None:

@@ -19,6 +19,7 @@ from prodproven.runner.config import ENV_PREFIX, Settings
 from prodproven.runner.grading.requirements import RequirementResult
 from prodproven.runner.grading.result import RESULT_FIELDS, GraderEntry, ScoreUncertainty
 from prodproven.runner.spec.challenge import ChallengeSpec
+from prodproven.runner.spec.parts import ABOUT_COMPETENCIES, Competency
 from tests.conftest import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"
@@ -181,6 +182,14 @@ def test_the_result_model_and_its_documentation_name_the_same_fields() -> None:
     requirement = {f.name for f in dataclasses.fields(RequirementResult)}
     assert requirement == documented_fields("Each entry of `requirements`:")
     assert set(ScoreUncertainty.model_fields) == documented_fields("`uncertainty`:")
+
+
+def test_the_competencies_are_documented_in_one_list_as_the_code_has_them() -> None:
+    table = doc("scoring.md").split("<!-- competencies:", 1)[1].split("\n\n", 1)[0]
+    rows = [row.split("|")[1:4] for row in table.splitlines()[3:]]
+    documented = [(cid.strip(" `"), label.strip(), about.strip()) for cid, label, about in rows]
+    assert documented == [(c.value, *about) for c, about in ABOUT_COMPETENCIES.items()]
+    assert list(ABOUT_COMPETENCIES) == list(Competency)
 
 
 def test_the_emitted_result_document_holds_every_field_of_the_model() -> None:

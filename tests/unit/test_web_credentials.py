@@ -10,7 +10,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from markupsafe import escape
+
 from prodproven.runner.credentials.status_list import fetch_json
+from prodproven.runner.spec.parts import ABOUT_COMPETENCIES, Competency
 from tests.unit.test_credentials import FAILED_SLO, RESULT
 from tests.unit.test_web_pages import graded as graded_run
 from tests.unit.test_web_pages import invitation_link, start
@@ -194,3 +197,25 @@ def test_there_is_no_status_list_before_the_first_credential(tmp_path: Path) -> 
     web = make_web(tmp_path)
     assert web.client().get("/credentials/status/revocation").status_code == 404
     assert not (tmp_path / "issuer-ed25519.pem").exists()  # asking made no signing key
+
+
+def test_ai_judgment_shows_by_its_label_on_the_run_candidate_and_credential_pages(
+    tmp_path: Path,
+) -> None:
+    web = make_web(tmp_path)
+    run_id = graded_run(web, "Dana")
+    graders = (web.portal.records.store.get(run_id).result or {})["graders"]
+    judged(
+        web,
+        run_id,
+        competencies={"ai_judgment": 93.0},
+        graders=[{**g, "competency": "ai_judgment"} for g in graders],
+    )
+    label, about = ABOUT_COMPETENCIES[Competency.ai_judgment]
+    labelled = f'title="{escape(about)}">{label}</'
+    browser = web.assessor()
+    run_page = browser.get(f"/runs/{run_id}").text
+    assert f"<th {labelled}th>" in run_page and f"<td>{label}</td>" in run_page
+    assert f"<td {labelled}td>" in browser.get("/candidates/Dana").text
+    _, public = issue(web, run_id)
+    assert f"<td>{label}</td>" in public and "ai_judgment" not in public
