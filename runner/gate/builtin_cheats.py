@@ -11,7 +11,8 @@ Each one attacks the built-in graders its trick applies to:
 - ``inflated-metrics``: the old champion model is registered again with a near-perfect claimed
   metric;
 - ``forged-outputs``: the notebook's saved outputs show the true answers its code never
-  computes.
+  computes;
+- ``flag-everything``: the code review flags every line the pull request changed as a blocker.
 
 The service tricks replace the candidate's start script, so they run wherever the service runs:
 alone, or as each replica of a declared deployment (told its port by ``PORT``).
@@ -38,6 +39,7 @@ from prodproven.graders.mlflow_model import MlflowModelParams
 from prodproven.graders.notebook import NotebookParams
 from prodproven.graders.postmortem import PostmortemParams
 from prodproven.graders.probes import probe
+from prodproven.graders.review import ReviewParams
 from prodproven.graders.served_auc import ServedAucParams
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
 from prodproven.runner.spec.parts import GraderSpec
@@ -294,6 +296,26 @@ class OverQuota(Cheat):
         )
 
 
+class FlagEverything(Cheat):
+    name = "flag-everything"
+    trick = "the review flags every line the pull request changed as a blocker"
+
+    def build(self, ctx: CheatContext) -> Probe | NotApplicable:
+        graders = ctx.graders("review")
+        if not graders:
+            return NotApplicable("no review grader")
+        targets = []
+        for grader in graders:
+            params = ReviewParams.model_validate(grader.params)
+            manifest = ctx.hidden_json(params.manifest)
+            where = {key: manifest[key] for key in ("repo", "base", "head")}
+            targets.append({"file": params.file, **where, "categories": params.categories})
+        ctx.write(".cheat/review.json", json.dumps(targets))
+        ctx.write(".autopilot/run.sh", probe("cheat_flag_everything.sh"), executable=True)
+        attacked = tuple(g.name for g in _counting_on(ctx, graders))
+        return Probe(attacked, "a blocker on every line `git diff BASE HEAD` added or changed")
+
+
 @hookimpl
 def register_cheats() -> list[Cheat]:
     return [
@@ -303,4 +325,5 @@ def register_cheats() -> list[Cheat]:
         InflatedMetrics(),
         ForgedOutputs(),
         OverQuota(),
+        FlagEverything(),
     ]

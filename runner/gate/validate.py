@@ -8,8 +8,9 @@
      catalogue for challenges with incidents (a responder that only handles the drawn fault
      is not a reference); in the ``ci`` tier, against the fault a scripted run draws only;
    - ``starter``: the untouched starter within its band;
-   - ``calibration``: each submission of the calibration ladder passes or fails as the spec
-     says a practitioner would conclude, and scores within its band;
+   - ``calibration``: each submission of the calibration ladder (one that extends the
+     reference: the reference solution overlaid with its own files) passes or fails as the
+     spec says a practitioner would conclude, and scores within its band;
    - ``slow``: when the spec asks, the reference responder started late scores clearly lower;
    - ``cheat``: every registered cheat that applies scores 0 on each grader it attacks (or
      makes it raise an integrity finding), does not pass when its probe says it must not
@@ -186,15 +187,18 @@ def _calibration(v: Validation) -> list[Planned]:
     if ladder is None:
         return []
     return [
-        Planned(
-            "calibration",
-            sub.name,
-            v.challenge.path("calibration") / sub.name,
-            sub.fault,
-            expected=sub,
-        )
+        Planned("calibration", sub.name, _calibrated(v, sub), sub.fault, expected=sub)
         for sub in ladder.submissions
     ]
+
+
+def _calibrated(v: Validation, sub: CalibrationSubmission) -> Path:
+    """A calibration submission's folder: its own, or with ``extends: reference`` the
+    reference solution overlaid with its own files (built in the validation's workdir)."""
+    own = v.challenge.path("calibration") / sub.name
+    if sub.extends is None:
+        return own
+    return _overlaid(v.workdir / "calibration" / sub.name, v.challenge.path("solution"), own)
 
 
 def _slow(v: Validation) -> list[Planned]:
@@ -418,9 +422,17 @@ def _banded(
     return Check(plan.section, plan.label, ok(score) and verdict_ok, detail, data)
 
 
+def _overlaid(dest: Path, *folders: Path) -> Path:
+    """``dest``, made of a copy of each of ``folders`` in turn: a later folder's file replaces
+    an earlier one's of the same path."""
+    for folder in folders:
+        shutil.copytree(folder, dest, dirs_exist_ok=True)
+    return dest
+
+
 def _delayed(solution: Path, dest: Path, delay_s: float) -> Path:
     """A copy of ``solution`` whose responder waits ``delay_s`` before doing the same work."""
-    shutil.copytree(solution, dest)
+    _overlaid(dest, solution)
     script = dest / RESPONDER
     prompt = script.with_name("respond-prompt.sh")
     script.rename(prompt)

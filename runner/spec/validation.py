@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -47,6 +48,11 @@ class CalibrationSubmission(_Strict):
 
     name: str = Field(
         pattern=r"^[a-z][a-z0-9-]{0,40}$", description="its folder under calibration/"
+    )
+    extends: Literal["reference"] | None = Field(
+        None,
+        description="`reference`: the submission is solution/ overlaid with its folder's own "
+        "files (a variation of the reference without a copy of it)",
     )
     passed: bool = Field(description="whether a practitioner would pass it")
     band: Band = Field(description="where its score must land")
@@ -91,6 +97,8 @@ def check_calibration(
         seen.add(sub.name)
         if not (root / "calibration" / sub.name).is_dir():
             yield f"{where}: the folder {root / 'calibration' / sub.name} is missing"
+        if sub.extends == "reference" and not (root / "solution").is_dir():
+            yield f"{where}.extends: reference, but the folder {root / 'solution'} is missing"
         if sub.fault is not None and sub.fault not in faults:
             yield f"{where}.fault: no fault named {sub.fault!r} (faults: {sorted(faults)})"
 

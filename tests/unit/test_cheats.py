@@ -24,6 +24,7 @@ from prodproven.graders.probes import probe
 from prodproven.runner import plugins
 from prodproven.runner.gate import oracle
 from prodproven.runner.gate.builtin_cheats import (
+    FlagEverything,
     ForgedOutputs,
     HardCoded,
     HiddenPaths,
@@ -130,7 +131,11 @@ def test_inflated_metrics_names_the_graded_model_alias_and_claimed_metric(
 
 @pytest.mark.parametrize(
     ("cheat", "challenge"),
-    [(InflatedMetrics(), "deploy-model"), (ForgedOutputs(), "deploy-model")],
+    [
+        (InflatedMetrics(), "deploy-model"),
+        (ForgedOutputs(), "deploy-model"),
+        (FlagEverything(), "deploy-model"),
+    ],
 )
 def test_a_cheat_without_a_grader_to_attack_does_not_apply(
     cheat: Cheat, challenge: str, hidden: Path, tmp_path: Path
@@ -381,3 +386,71 @@ def test_capacity_plans_over_quota_cheat_attacks_every_grader_needing_the_deploy
     probe = OverQuota().build(context("capacity-plan", hidden, tmp_path / "sub"))
     assert isinstance(probe, Probe) and probe.fails_run
     assert {"capacity", "accuracy", "cost"} <= set(probe.attacks)
+
+
+def reviewed(spec: dict[str, Any]) -> None:
+    """deploy-model's spec given a review grader, and the load test made to require it."""
+    load = next(g for g in spec["graders"] if g["name"] == "load")
+    params = {"file": "notes/review.md", "categories": ["security", "concurrency"]}
+    spec["graders"] = [
+        {"name": "review", "kind": "review", "competency": "ai_judgment", "params": params},
+        {**load, "requires": ["review"]},
+    ]
+    spec["competencies"] = ["ai_judgment", load["competency"]]
+    spec["requirements"] = []
+    spec.pop("calibration")
+
+
+def git(repo: Path, *args: str) -> None:
+    who = ["-c", "user.name=Code Assistant", "-c", "user.email=assistant@example.invalid"]
+    subprocess.run(["git", *who, "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def pull_request(repo: Path) -> None:
+    """A repository whose branch ``ai/change`` changes line 2 of a.py, adds lines 6 and 7 to
+    it, adds pkg/b.py (3 lines) and deletes old.py, against ``main``."""
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.py").write_text("".join(f"x{n} = {n}\n" for n in range(1, 6)))
+    (repo / "old.py").write_text("gone = True\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "main")
+    git(repo, "checkout", "-q", "-b", "ai/change")
+    (repo / "a.py").write_text("x1 = 1\nx2 = 'two'\nx3 = 3\nx4 = 4\nx5 = 5\nx6 = 6\nx7 = 7\n")
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "b.py").write_text("import os\n\nPATH = os.sep\n")
+    (repo / "old.py").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "feature")
+
+
+def test_flag_everything_writes_a_blocker_on_every_line_the_pull_request_changed(
+    make_challenge: MakeChallenge, tmp_path: Path
+) -> None:
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    manifest = {"repo": "repo", "base": "main", "head": "ai/change", "defects": []}
+    (hidden / "manifest.json").write_text(json.dumps(manifest))
+    challenge = load_challenge(make_challenge(reviewed), plugins.catalog())
+    material = Material(workspace=(challenge.path("workspace"),), hidden=(hidden,), setup=())
+    workspace = tmp_path / "workspace"
+    probe = FlagEverything().build(CheatContext(challenge, material, ORACLE, workspace))
+    assert isinstance(probe, Probe) and probe.attacks == ("review", "load")
+    pull_request(workspace / "repo")
+    (workspace / "notes").mkdir()
+    ran = subprocess.run(
+        ["bash", ".autopilot/run.sh"], cwd=workspace, capture_output=True, text=True, check=True
+    )
+    assert "flagged 6 changed lines" in ran.stdout
+    front = (workspace / "notes" / "review.md").read_text().split("---\n")[1]
+    review = yaml.safe_load(front)
+    assert review["verdict"] == "request_changes"
+    flagged = [(f["file"], f["line"], f["category"], f["severity"]) for f in review["findings"]]
+    assert flagged == [
+        ("a.py", 2, "security", "blocker"),
+        ("a.py", 6, "concurrency", "blocker"),
+        ("a.py", 7, "security", "blocker"),
+        ("pkg/b.py", 1, "concurrency", "blocker"),
+        ("pkg/b.py", 2, "security", "blocker"),
+        ("pkg/b.py", 3, "concurrency", "blocker"),
+    ]

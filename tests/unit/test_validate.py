@@ -378,3 +378,34 @@ def test_the_ci_tier_runs_the_reference_against_the_drawn_fault_only(runner: Tab
         labels[tier] = [planned.label for planned in validate._references(gate)]
     assert labels[Tier.release] == [f"reference ({f.name})" for f in incidents.spec.faults]
     assert labels[Tier.ci] == ["reference (bad-model-rollout)"]
+
+
+def test_a_submission_extending_the_reference_runs_the_solution_overlaid_with_its_files(
+    runner: TableRunner, make_challenge: MakeChallenge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rung = {"name": "persona", "extends": "reference", "passed": True, "band": {"min": 0}}
+    rung["why"] = "the reference, told to skip a step"
+    root = make_challenge(lambda spec: spec.update(calibration={"submissions": [rung]}))
+    own = root / "calibration" / "persona"
+    (own / ".autopilot").mkdir(parents=True)
+    (own / ".autopilot" / "persona.json").write_text('{"skip": "minor"}')
+    (own / "start.sh").write_text("#!/bin/sh\necho persona\n")
+    challenge = load_challenge(root, plugins.catalog())
+    ran: dict[str, str] = {}
+    scripted = runner.run_scripted
+
+    def recording(challenge: Challenge, submission: Path | None, candidate: str, **kw: Any) -> Run:
+        if candidate == "validate-calibration" and submission is not None:
+            files = (p for p in submission.rglob("*") if p.is_file())
+            ran.update({p.relative_to(submission).as_posix(): p.read_text() for p in files})
+        return scripted(challenge, submission, candidate, **kw)
+
+    monkeypatch.setattr(runner, "run_scripted", recording)
+    validate_challenge(as_runner(runner), challenge, [], tier=Tier.ci)
+    solution = root / "solution"
+    assert ran == {
+        "app.py": (solution / "app.py").read_text(),
+        "start.sh": "#!/bin/sh\necho persona\n",
+        ".autopilot/persona.json": '{"skip": "minor"}',
+    }
+    assert sorted(p.name for p in solution.iterdir()) == ["app.py", "start.sh"]
