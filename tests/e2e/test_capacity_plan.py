@@ -26,7 +26,8 @@ from tests.e2e.conftest import (
     validate_json,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+# timing: its capacity grader measures latency under load (infra/dev.sh runs it alone).
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timing]
 
 CHALLENGE = BUILTIN / "capacity-plan"
 SLO_REQUIREMENT = "SLO holds through the launch peak"

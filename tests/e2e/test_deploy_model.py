@@ -19,7 +19,8 @@ from tests.e2e.conftest import (
     validate_json,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+# timing: its load graders measure latency (infra/dev.sh runs it alone).
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,8 @@ from prodproven.runner.cli.context import Context
 from prodproven.runner.config import Settings
 from tests.conftest import BUILTIN, REPO_ROOT, free_port
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+# timing: it grades deploy-model, whose load graders measure latency, and wants 90 or more.
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timing]
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 PASSWORD = "correct horse battery"

@@ -3,6 +3,9 @@
 A small challenge (tests/integration/labs/slo-lab) runs a standard-library service whose
 health is scripted by the file /workspace/mode; the tests change that file at known times, or
 let the schedule deploy a fault, and check what the prober and the supervisor recorded.
+
+Tests that time the prober, the schedule or the service (to the second, or a sample rate) are
+marked ``timing``: infra/dev.sh runs them alone, the others in parallel.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def wait_until(check: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.25)
 
 
+@pytest.mark.timing
 def test_prober_windows_follow_the_scripted_health(
     lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
 ) -> None:
@@ -132,6 +136,7 @@ def test_prober_windows_follow_the_scripted_health(
     assert problems_between(error_at, ok_at) == {"HTTP 500"}
 
 
+@pytest.mark.timing
 def test_the_prober_samples_at_its_interval(
     lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
 ) -> None:
@@ -146,6 +151,7 @@ def test_the_prober_samples_at_its_interval(
     assert all(row.correct for row in lab_runner.store.samples(run.id))
 
 
+@pytest.mark.timing
 def test_a_scheduled_fault_fires_on_time_and_is_logged_before_it_acts(
     lab_runner: Runner, make_lab: Callable[..., Challenge], started: Callable[[Challenge], Run]
 ) -> None:
@@ -166,6 +172,7 @@ def test_a_scheduled_fault_fires_on_time_and_is_logged_before_it_acts(
     assert after and all(row.status == 500 for row in after)
 
 
+@pytest.mark.timing
 def test_a_pending_incident_fires_late_after_the_supervisor_is_killed(
     lab_runner: Runner,
     make_lab: Callable[..., Challenge],
@@ -232,6 +239,7 @@ def test_the_supervisor_submits_and_grades_at_the_deadline(
         lab_runner.backend.remove_run(run.id)
 
 
+@pytest.mark.timing
 def test_submit_keeps_the_samples_the_prober_took_until_the_end(
     lab_runner: Runner, make_lab: Callable[..., Challenge]
 ) -> None:
@@ -265,6 +273,7 @@ def oom_kills(runner: Runner, run_id: str) -> int:
     return log.count("signal 9")
 
 
+@pytest.mark.timing  # a healthy prober first (1 s timeout), then latency
 @pytest.mark.parametrize("fault", sorted(SYMPTOMS))
 def test_each_incident_response_fault_shows_its_symptom(
     fault: str, lab_runner: Runner, started: Callable[[Challenge], Run]

@@ -93,6 +93,7 @@ async def typed(ws: WebSocketClientConnection, command: str) -> str:
 
 
 # the interactive run ---------------------------------------------------------------------------
+@pytest.mark.timing  # asserts how long the lab took to start
 def test_an_interactive_run_starts_its_lab(lab_runner: Runner, running: Run) -> None:
     started = [e for e in lab_runner.store.events(running.id) if e.kind == "lab.started"]
     assert len(started) == 1 and started[0].data["ready_s"] < 60
@@ -260,6 +261,7 @@ def test_the_proxy_refuses_other_sites_and_other_people(
         asyncio.run(proxied_terminal(base, client.cookies, "1", "true", origin="https://evil.test"))
 
 
+@pytest.mark.timing
 def test_the_proxy_costs_little(
     web_candidate: tuple[str, httpx.Client], lab_runner: Runner, running: Run
 ) -> None:

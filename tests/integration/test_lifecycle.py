@@ -177,6 +177,7 @@ def test_the_autopilot_script_runs_as_the_candidate(
         runner.backend.remove_run(run.id)
 
 
+@pytest.mark.machine_wide  # gc would remove the runs of tests running beside it
 def test_gc_removes_leftovers_of_finished_runs_only(
     runner: Runner, challenge: Challenge, docker_client: Any
 ) -> None:

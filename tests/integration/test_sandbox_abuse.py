@@ -127,6 +127,7 @@ def test_a_memory_bomb_is_killed_inside_the_container_and_the_run_is_still_grade
     graded(runner, run.id)
 
 
+@pytest.mark.timing
 @pytest.mark.skipif(
     os.environ.get("PRODPROVEN_SLOW_ABUSE") != "1",
     reason="minutes on a disk mounted with discard (the volumes' deletion): run it with "
@@ -199,6 +200,7 @@ def losetup(*args: str) -> str:
     return subprocess.run(["losetup", *args], capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.machine_wide  # a run starting beside it could take the freed loop device
 def test_a_limited_workspace_whose_loop_device_went_is_attached_again_and_graded(
     limited: Runner, started: Started, docker_client: Any, tmp_path: Path
 ) -> None:
@@ -311,6 +313,7 @@ def test_a_full_data_directory_at_submit_keeps_the_run_submitted_until_space_ret
     assert graded(runner, run.id).archive_path
 
 
+@pytest.mark.engine_restart
 @pytest.mark.skipif(
     os.environ.get("PRODPROVEN_CHAOS_ENGINE") != "1",
     reason="restarts the Docker engine: run alone, with PRODPROVEN_CHAOS_ENGINE=1",
