@@ -6,6 +6,7 @@ never baked into an image."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shutil
 import tarfile
 import tempfile
@@ -99,8 +100,10 @@ def _generate(
 ) -> None:
     assert challenge.spec.prepare is not None
     script = challenge.path(challenge.spec.prepare.script)
-    job = f"prep-{dest.name[:10]}"
-    backend.remove_run(job)
+    # A fresh pod name per generation: two processes preparing the same material at once (two
+    # runs starting on a fresh version, parallel test workers) must not take each other's pod.
+    # A pod left by a crashed process belongs to no run of the store: `prodproven gc` removes it.
+    job = f"prep-{secrets.token_hex(5)}"
     pod = backend.create_pod(job, "prepare")
     try:
         box = pod.add(
@@ -136,6 +139,8 @@ def _generate(
                 tar.extractall(staging, filter="data")
             for part in PARTS:
                 (staging / part).mkdir(exist_ok=True)
+            if (dest / "complete").is_file():
+                return  # another process of this data directory prepared it meanwhile
             if dest.exists():
                 shutil.rmtree(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
