@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     "prodproven.runner.gate.builtin_cheats",
     "prodproven.runner.present.builtin_plots",
     "prodproven.runner.present.capacity_plots",
+    "prodproven.runner.present.review_plots",
 )
 GRADERS_GROUP = "prodproven.graders"
 CHEATS_GROUP = "prodproven.cheats"
