@@ -1,8 +1,9 @@
 """review-ai-change's generated material in its own image, as the candidate (uid 1000), for
 three seeds: the visible tests pass on both branches; each seeded defect's hidden tests fail on
 ai/change and pass once the catalogue's correct code replaces it; the feature tests pass on
-ai/change and fail on main; and the claims harness, run on both branches as generated, makes
-false exactly the claims the generator drew as false.
+ai/change and fail on main; the claims harness, run on both branches as generated, makes
+false exactly the claims the generator drew as false; and every hidden test passes once the
+reference reviewer (solution/.autopilot/) has committed its fixes on ai/change.
 
 One container per seed runs everything (SCRIPT) and leaves JUnit files and measurements in
 a mounted folder; the host only reads them. Not marked ``timing``: the harness compares the
@@ -39,6 +40,10 @@ t() { python -m pytest -q -p no:cacheprovider "$@" >/dev/null 2>&1; }
 cd $R && git checkout -q main && t tests --junitxml=$X/visible-main.xml
 git checkout -q ai/change && t tests --junitxml=$X/visible-head.xml
 cd $H/tests && REPO=$R t . --junitxml=$X/hidden-head.xml
+rm -rf /tmp/w && cp -r $G/workspace /tmp/w && cp -r /sol /tmp/w/.autopilot
+python /tmp/w/.autopilot/reviewer.py /tmp/w >$X/reviewer.log 2>&1
+rm -rf /tmp/f && git clone -q -b ai/change /tmp/w/repo /tmp/f
+REPO=/tmp/f t . --junitxml=$X/hidden-reviewed.xml
 for fix in /out/fixes/*/; do
   id=$(basename $fix)
   rm -rf /tmp/f && git clone -q -b ai/change $R /tmp/f && cp -r $fix. /tmp/f/
@@ -101,6 +106,7 @@ def run_seed(docker_client: Any, image: str, out: Path, seed: int) -> Path:
         volumes={
             str(out): {"bind": "/out", "mode": "rw"},
             str(CHALLENGE / "prepare"): {"bind": "/prep", "mode": "ro"},
+            str(CHALLENGE / "solution" / ".autopilot"): {"bind": "/sol", "mode": "ro"},
         },
         remove=True,
     )
@@ -124,6 +130,9 @@ def test_generated_material_behaves_as_the_manifest_says(
         assert not any(hidden[name] for name in names), f"{defect['id']} is not caught"
         fixed = outcomes(results / f"fix-{defect['id']}.xml")
         assert all(fixed[name] for name in names), f"the fix of {defect['id']} does not pass"
+
+    reviewed = outcomes(results / "hidden-reviewed.xml")
+    assert reviewed and all(reviewed.values()), (reviewed, (results / "reviewer.log").read_text())
 
     features = [t.split("::")[1] for t in manifest["feature_tests"]]
     assert all(hidden[name] for name in features)

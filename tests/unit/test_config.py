@@ -55,6 +55,7 @@ def test_the_builtin_challenges_are_found_as_package_data() -> None:
         "deploy-model",
         "fix-drift",
         "incident-response",
+        "review-ai-change",
     ]
 
 
