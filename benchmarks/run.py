@@ -14,7 +14,10 @@
    detail page with its plots, the API's run list, the HTML report): medians, in-process;
 8. grading wall time of capacity-plan's reference against its launch profile's length (the
    sum of the capacity grader's phase seconds): the overhead of starting the deployment and
-   its balancer, the accuracy requests and the teardown.
+   its balancer, the accuracy requests and the teardown;
+9. grading wall time of review-ai-change's reference (the scripted reviewer's run, then graded
+   again from its archive REPEAT times): median, against the issue's target of a minute, with
+   each grader's share.
 
 Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]...
 """
@@ -132,6 +135,22 @@ def capacity_grading(runner: Runner) -> None:
         f"capacity-plan grading    {wall:7.1f} s   (launch profile {profile:.0f} s, ratio "
         f"{wall / profile:.2f}; capacity grader {capacity:.1f} s, accuracy {accuracy:.1f} s, "
         f"deploy + balancer + teardown {wall - in_graders:.1f} s; score {graded.score})"
+    )
+
+
+def review_grading(runner: Runner, repeat: int) -> None:
+    challenge = load_challenge(REPO_ROOT / "challenges" / "review-ai-change", plugins.catalog())
+    run = runner.run_scripted(challenge, challenge.path("solution"), candidate="bench")
+    walls: list[float] = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        graded = runner.grade(run.id)
+        walls.append(time.perf_counter() - t)
+    graders = (graded.result or {}).get("graders", [])
+    shares = ", ".join(f"{g['name']} {g['duration_s']:.1f} s" for g in graders)
+    print(
+        f"review-ai-change grading median {statistics.median(walls):6.1f} s   (target 60 s; "
+        f"{shares}; score {graded.score}; n={repeat})"
     )
 
 
@@ -275,7 +294,17 @@ def prober(runner: Runner, client: Any, repeat: int, workdir: Path) -> None:
         runner.backend.remove_run(run.id)
 
 
-BENCHMARKS = ("sandbox", "grading", "load", "mlflow", "notebook", "prober", "web", "capacity")
+BENCHMARKS = (
+    "sandbox",
+    "grading",
+    "load",
+    "mlflow",
+    "notebook",
+    "prober",
+    "web",
+    "capacity",
+    "review",
+)
 
 
 def web_pages(repeat: int, workdir: Path) -> None:
@@ -377,6 +406,8 @@ def main() -> None:
             web_pages(args.repeat, Path(data))
         if "capacity" in chosen:
             capacity_grading(runner)
+        if "review" in chosen:
+            review_grading(runner, max(3, args.repeat // 2))
 
 
 if __name__ == "__main__":

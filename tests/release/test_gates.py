@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 REPEATS_OF = {"capacity-plan": 3}
 """Noise gradings when ``GATE_REPEATS`` does not say: capacity-plan's each drive the whole
 launch profile through a fresh deployment (about two minutes), so three, as its issue asks."""
-JOBS = {"incident-response": 3}
-"""Scripted runs at once: incident-response's runs mostly wait for their incident."""
+JOBS = {"incident-response": 3, "fix-drift": 2, "review-ai-change": 2}
+"""Scripted runs at once: incident-response's runs mostly wait for their incident; fix-drift's
+and review-ai-change's graders time nothing (review-ai-change's claims compare CPU time)."""
 
 
 def repeats(challenge: str) -> int:
