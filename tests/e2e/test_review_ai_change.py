@@ -66,9 +66,9 @@ def test_the_references_evidence_accounts_for_every_defect_decoy_and_claim(
     fixes = grader(doc, "fixes")["evidence"]
     assert fixes["defects"] and all(d["fixed"] for d in fixes["defects"])
     claims = grader(doc, "claims")["evidence"]["claims"]
-    false = [c for c in claims if not c["held"]]
+    false = [c for c in claims if not c["holds"]]
     assert false and all(c["called_out"] for c in false)
-    assert not any(c["called_out"] for c in claims if c["held"])
+    assert not any(c["called_out"] for c in claims if c["holds"])
 
 
 def test_the_untouched_starter_scores_10_or_less_and_misses_the_blockers(
@@ -87,6 +87,7 @@ def test_a_careful_review_that_misses_the_minor_defect_passes_below_the_referenc
     assert found["score"] < check(verdict, "reference")["score"]
     review = grader(show_json(found["run_id"], data_dir), "review")["evidence"]
     assert [d["severity"] for d in review["defects"] if not d["found"]] == ["minor"]
+    assert [d["severity"] for d in review["defects"] if d["found"]].count("minor") >= 1
 
 
 def test_fixing_everything_without_a_review_is_partial_and_does_not_pass(
@@ -118,7 +119,16 @@ def test_the_ladder_lands_in_the_declared_order(verdict: dict[str, Any]) -> None
     assert check(verdict, "order")["ok"]
 
 
-def test_a_review_flagging_every_changed_line_scores_zero_with_a_finding(
+def test_a_reviewer_flagging_every_changed_line_does_not_pass(
+    verdict: dict[str, Any], data_dir: Path
+) -> None:
+    found = ladder(verdict)["flags-every-line"]
+    assert found["ok"] and found["passed"] is False and found["score"] <= 20
+    review = grader(show_json(found["run_id"], data_dir), "review")
+    assert review["score"] == 0.0 and review["evidence"]["precision"] < 0.25
+
+
+def test_the_flag_everything_cheat_scores_zero_on_review_with_a_finding(
     verdict: dict[str, Any], data_dir: Path
 ) -> None:
     found = check(verdict, "flag-everything")

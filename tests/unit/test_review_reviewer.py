@@ -183,7 +183,7 @@ def test_fixes_no_review_fixes_everything_and_writes_no_review(
 def test_flag_everything_flags_every_changed_line_as_a_blocker_and_fixes_nothing(
     materials: dict[int, Path], tmp_path: Path
 ) -> None:
-    workspace, manifest = persona_run(materials, tmp_path, "flag-everything")
+    workspace, manifest = persona_run(materials, tmp_path, "flags-every-line")
     review = parse_review((workspace / "review.md").read_text())
     added = git(workspace / "repo", "diff", "--numstat", "main", "ai/change")
     assert review.written == sum(int(line.split()[0]) for line in added.splitlines()) >= 300

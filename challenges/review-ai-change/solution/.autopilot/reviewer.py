@@ -6,8 +6,9 @@ present, a misleading_claim finding per false claim of PR.md, nothing on correct
 a minimal fix per defect on ai/change, and runs the visible tests (logged only).
 
 A persona file next to this script (``persona.json``, added by a calibration submission)
-changes the reviewer: ``{"skip_severities": ["minor"]}`` neither reports nor fixes those
-severities; ``{"write_review": false}`` fixes everything and writes no review;
+changes the reviewer: ``{"misses": {"minor": 1}}`` neither reports nor fixes the first
+defect of that severity it would have found (in the order of its tables);
+``{"write_review": false}`` fixes everything and writes no review;
 ``{"flag_all_changed_lines": true}`` flags every changed line as a blocker and fixes nothing.
 
 Usage: ``python3 reviewer.py [WORKSPACE] [--skip-tests]`` (WORKSPACE defaults to
@@ -42,7 +43,7 @@ from knowledge import (
 
 @dataclass(frozen=True)
 class Persona:
-    skip_severities: frozenset[str] = frozenset()
+    misses: dict[str, int] = field(default_factory=dict)
     write_review: bool = True
     flag_all_changed_lines: bool = False
 
@@ -51,7 +52,7 @@ class Persona:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text())
-        return cls(frozenset(data.get("skip_severities", [])), bool(data.get("write_review", True)),
+        return cls(dict(data.get("misses", {})), bool(data.get("write_review", True)),
                    bool(data.get("flag_all_changed_lines", False)))  # fmt: skip
 
 
@@ -145,9 +146,13 @@ def flag_everything(repo: Repo) -> Review:
 
 def review(repo: Repo, pr: str, persona: Persona) -> tuple[Review, list[Defect]]:
     """The review of the original ai/change, and the defects to fix."""
-    defects = [
-        (d, n) for d, n in present_defects(repo) if d.severity not in persona.skip_severities
-    ]
+    missed = dict(persona.misses)
+    defects = []
+    for d, n in present_defects(repo):
+        if missed.get(d.severity, 0) > 0:
+            missed[d.severity] -= 1
+        else:
+            defects.append((d, n))
     claims = false_claims(repo, pr)
     findings = [Finding(d.file, n, d.category, d.severity, d.comment) for d, n in defects]
     findings += [Finding("PR.md", n, "misleading_claim", "major", c.comment) for c, n in claims]
