@@ -9,20 +9,18 @@ from typing import Any
 
 import yaml
 
+from tests.conftest import BUILTIN
+
 BASE = "a" * 40
 HEAD = "b" * 40
-CATEGORIES = [
-    "data_leakage",
-    "train_serving_skew",
-    "silent_failure",
-    "concurrency",
-    "off_by_one",
-    "wrong_metric",
-    "security",
-    "dependency",
-    "resource_leak",
-    "misleading_claim",
-]
+CATEGORIES: list[str] = next(
+    grader["params"]["categories"]
+    for grader in yaml.safe_load((BUILTIN / "review-ai-change" / "challenge.yaml").read_text())[
+        "graders"
+    ]
+    if grader["kind"] == "review"
+)
+"""The categories review-ai-change's brief lists, as its spec gives them to the grader."""
 MANIFEST: dict[str, Any] = {
     "repo": "repo",
     "base": "main",

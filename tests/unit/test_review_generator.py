@@ -16,21 +16,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import BUILTIN
+from tests.unit.reviewsupport import CATEGORIES
 
 PREPARE = BUILTIN / "review-ai-change" / "prepare"
 SEED, OTHER_SEED = 20261126, 7
-CATEGORIES = {
-    "data_leakage",
-    "train_serving_skew",
-    "silent_failure",
-    "concurrency",
-    "off_by_one",
-    "wrong_metric",
-    "security",
-    "dependency",
-    "resource_leak",
-    "misleading_claim",
-}
 HINTS = re.compile(
     r"\b(?:defects?|decoys?|bugs?|seeded|slots?|catalogue|manifest|hidden|planted)\b|@@[a-z]", re.I
 )
@@ -124,7 +113,7 @@ def test_the_catalogue_is_broad_enough() -> None:
     catalogue = prepare_module("catalogue")
     assert len(catalogue.DEFECTS) >= 12 and len(catalogue.DECOYS) >= 4
     used = {d.category for d in catalogue.DEFECTS}
-    assert used == CATEGORIES - {"misleading_claim"}
+    assert used == set(CATEGORIES) - {"misleading_claim"}
     assert len({d.id for d in catalogue.DEFECTS}) == len(catalogue.DEFECTS)
     for defect in catalogue.DEFECTS:
         assert defect.code.lines != catalogue.SLOTS[defect.slot].correct.lines, defect.id
@@ -158,7 +147,7 @@ def test_the_manifest_follows_the_contract(outputs: dict[str, Path]) -> None:
         defects, decoys = manifest["defects"], manifest["decoys"]
         assert {d["severity"] for d in defects} == {"blocker", "major", "minor"}
         assert len({d["category"] for d in defects}) == len(defects) == 5
-        assert {d["category"] for d in defects} <= CATEGORIES
+        assert {d["category"] for d in defects} <= set(CATEGORIES)
         assert 2 <= len(decoys) <= 3
         assert all(d["looks_like"] in CATEGORIES and d["why_right"] for d in decoys)
         for entry in defects:
@@ -245,3 +234,9 @@ def test_the_hidden_material_is_complete(outputs: dict[str, Path]) -> None:
         "refs/heads/main",
         "refs/heads/ai/change",
     }
+
+
+def test_the_catalogue_the_brief_and_the_spec_list_the_same_categories() -> None:
+    assert list(prepare_module("catalogue").CATEGORIES) == CATEGORIES
+    brief = (BUILTIN / "review-ai-change" / "brief.md").read_text()
+    assert all(f"`{category}`" in brief for category in CATEGORIES)
