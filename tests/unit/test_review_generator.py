@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -240,3 +242,22 @@ def test_the_catalogue_the_brief_and_the_spec_list_the_same_categories() -> None
     assert list(prepare_module("catalogue").CATEGORIES) == CATEGORIES
     brief = (BUILTIN / "review-ai-change" / "brief.md").read_text()
     assert all(f"`{category}`" in brief for category in CATEGORIES)
+
+
+def test_the_reviewer_can_commit_at_once_without_naming_themselves(
+    outputs: dict[str, Path], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(outputs["one"] / "workspace" / "repo", repo)
+    (repo / "NOTES.md").write_text("reviewed\n")
+    git(repo, "add", "NOTES.md")
+    isolated = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(tmp_path)}
+    subprocess.run(
+        ["git", "commit", "-q", "-m", "notes"],
+        cwd=repo,
+        check=True,
+        env={**os.environ, **isolated},
+    )
+    assert git(repo, "log", "-1", "--format=%an <%ae>").strip() == (
+        "Reviewer <reviewer@example.invalid>"
+    )

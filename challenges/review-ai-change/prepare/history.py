@@ -11,6 +11,8 @@ from pathlib import Path
 
 BASE, HEAD = "main", "ai/change"
 ASSISTANT = ("Code Assistant", "assistant@example.invalid")
+REVIEWER = ("Reviewer", "reviewer@example.invalid")
+"""Who the candidate's own commits are by, unless they set their own name (git config)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,9 @@ def build(
         git.commit(commit)
     if git("status", "--porcelain"):
         raise RuntimeError("files of ai/change were left out of its commits")
+    # The reviewer's own commits work at once, without asking who they are.
+    git("config", "user.name", REVIEWER[0])
+    git("config", "user.email", REVIEWER[1])
     return git("rev-parse", BASE), git("rev-parse", HEAD)
 
 

@@ -3,8 +3,6 @@
 # request reverted on ai/change, and a review that asks for changes without saying which.
 set -euo pipefail
 cd /workspace/repo
-git config user.name "Reviewer"
-git config user.email "reviewer@example.invalid"
 git checkout --quiet ai/change
 git revert --no-edit main..ai/change >/dev/null
 cat > /workspace/review.md <<'REVIEW'
