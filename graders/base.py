@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodproven.graders.deployfile import DeployFile, ReplicaUsage
 from prodproven.graders.slo import IncidentRecord
@@ -157,6 +157,20 @@ class EvaluationEnvironment(Protocol):
 
     def log(self, message: str) -> None:
         """Record a line in the run's event log."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_hidden(env: EvaluationEnvironment, rel: str, model: type[M], what: str) -> M:
+    """The hidden JSON file ``rel`` as ``model``; GraderError naming the file, what it should
+    be and its first problem."""
+    try:
+        return model.model_validate_json(env.hidden_file(rel).read_bytes())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise GraderError(f"{rel}: not {what}: {where}: {first['msg']}") from exc
 
 
 P = TypeVar("P", bound=Params)

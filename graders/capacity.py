@@ -14,9 +14,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prodproven.graders.base import (
     HIDDEN_FILE,
@@ -27,6 +27,7 @@ from prodproven.graders.base import (
     GradeResult,
     Params,
     Verdict,
+    read_hidden,
 )
 from prodproven.graders.curves import Z90, percentile, standard_error
 from prodproven.graders.load import (
@@ -101,20 +102,6 @@ class Launch(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     peak_rps: float = Field(gt=0, le=10_000)
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def read_hidden(env: EvaluationEnvironment, rel: str, model: type[M], what: str) -> M:
-    """The hidden JSON file ``rel`` as ``model``; GraderError naming the file, what it should
-    be and its first problem."""
-    try:
-        return model.model_validate_json(env.hidden_file(rel).read_bytes())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the file"
-        raise GraderError(f"{rel}: not {what}: {where}: {first['msg']}") from exc
 
 
 def read_launch(env: EvaluationEnvironment, rel: str) -> Launch:

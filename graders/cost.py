@@ -17,8 +17,8 @@ from prodproven.graders.base import (
     GraderError,
     GradeResult,
     Params,
+    read_hidden,
 )
-from prodproven.graders.capacity import read_hidden
 from prodproven.graders.curves import ramp_down
 from prodproven.graders.deployment import DeployFile, Pricing, monthly_cost
 

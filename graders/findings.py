@@ -26,8 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from prodproven.graders.base import EvaluationEnvironment
-from prodproven.graders.capacity import read_hidden
+from prodproven.graders.base import EvaluationEnvironment, read_hidden
 from prodproven.graders.frontmatter import (
     Document,
     DocumentInvalid,
