@@ -9,13 +9,16 @@ from prodproven.graders.correctness import CorrectnessGrader
 from prodproven.graders.cost import CostGrader
 from prodproven.graders.decision_record import DecisionRecordGrader
 from prodproven.graders.fixes import FixesGrader
+from prodproven.graders.freshness import FreshnessGrader
 from prodproven.graders.incident import IncidentGrader
 from prodproven.graders.load import LoadGrader
 from prodproven.graders.mlflow_model import MlflowModelGrader
 from prodproven.graders.notebook import NotebookGrader
 from prodproven.graders.postmortem import PostmortemGrader
 from prodproven.graders.pytest_grader import PytestGrader
+from prodproven.graders.retrieval import RelevanceGrader
 from prodproven.graders.review import ReviewGrader
+from prodproven.graders.search_load import SearchLoadGrader
 from prodproven.graders.served_auc import ServedAucGrader
 from prodproven.sandbox.plugin import hookimpl
 
@@ -37,4 +40,7 @@ def register_graders() -> list[type[Grader]]:  # type: ignore[type-arg]
         ReviewGrader,
         FixesGrader,
         ClaimsGrader,
+        RelevanceGrader,
+        FreshnessGrader,
+        SearchLoadGrader,
     ]

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,51 +101,56 @@ class LoadGrader(Grader[LoadParams]):
     def grade(self, env: EvaluationEnvironment, params: LoadParams) -> GradeResult:
         payloads = read_payloads(env, params.payloads)
         env.ensure_service()
-        duration = params.warmup_s + params.windows * params.window_s
-        config = {
-            "endpoint": params.endpoint,
-            "rate": params.rate,
-            "users": params.users,
-            "json_key": params.json_key,
-            "timeout": params.request_timeout_s,
-        }
-        script = probe("locustfile.py")
-        cmd = [
-            "locust",
-            "-f",
-            "/grading/locustfile.py",
-            "--headless",
-            "--only-summary",
-            "-u",
-            str(params.users),
-            "-r",
-            str(params.users),
-            "--run-time",
-            f"{math.ceil(duration)}s",
-            "--stop-timeout",
-            "2",
-            "--host",
-            f"http://127.0.0.1:{env.service_port}",
-            "--loglevel",
-            "WARNING",
-        ]
-        env.log(f"locust: {params.rate:g} req/s from {params.users} users for {duration:g}s")
-        out = env.run_probe(
-            {
-                "locustfile.py": script,
-                "in/config.json": json.dumps(config).encode(),
-                "in/payloads.json": json.dumps(payloads).encode(),
-            },
-            cmd,
-            timeout=duration + 60,
-            load=True,
-        )
-        if "samples.csv" not in out.files or "meta.json" not in out.files:
-            raise GraderError(f"locust produced no samples: {out.result.stderr[-800:]}")
-        env.save_artifact("samples.csv", out.files["samples.csv"])
-        samples = parse_samples(out.files["samples.csv"])
-        start = float(json.loads(out.files["meta.json"]).get("start") or samples[0].start)
-        return score_load(samples, start, params)
+        run = drive_steady(env, params, payloads)
+        return score_load(run.samples, run.start, params)
+
+
+@dataclass(frozen=True)
+class LocustRun:
+    """What one steady locust run measured: every request, when the load began (epoch
+    seconds), and the files the probe left (samples.csv, meta.json, answers.jsonl if routed)."""
+
+    samples: list[Sample]
+    start: float
+    files: Mapping[str, bytes]
+
+
+def drive_steady(
+    env: EvaluationEnvironment, params: LoadParams, payloads: list[Any], *, routed: bool = False
+) -> LocustRun:
+    """Send ``payloads`` in turn at ``params.rate`` for the warm-up and the windows, from the
+    steady locust probe in the pod. ``routed``: each payload is a request of its own
+    (``{"path", "body", "key", "record"}``, see graders/probes/locustfile.py)."""
+    duration = params.warmup_s + params.windows * params.window_s
+    config = {
+        "endpoint": params.endpoint,
+        "rate": params.rate,
+        "users": params.users,
+        "json_key": params.json_key,
+        "timeout": params.request_timeout_s,
+        "routed": routed,
+    }
+    cmd = ["locust", "-f", "/grading/locustfile.py", "--headless", "--only-summary",
+           "-u", str(params.users), "-r", str(params.users), "--run-time",
+           f"{math.ceil(duration)}s", "--stop-timeout", "2",
+           "--host", f"http://127.0.0.1:{env.service_port}", "--loglevel", "WARNING"]  # fmt: skip
+    env.log(f"locust: {params.rate:g} req/s from {params.users} users for {duration:g}s")
+    out = env.run_probe(
+        {
+            "locustfile.py": probe("locustfile.py"),
+            "in/config.json": json.dumps(config).encode(),
+            "in/payloads.json": json.dumps(payloads).encode(),
+        },
+        cmd,
+        timeout=duration + 60,
+        load=True,
+    )
+    if "samples.csv" not in out.files or "meta.json" not in out.files:
+        raise GraderError(f"locust produced no samples: {out.result.stderr[-800:]}")
+    env.save_artifact("samples.csv", out.files["samples.csv"])
+    samples = parse_samples(out.files["samples.csv"])
+    start = float(json.loads(out.files["meta.json"]).get("start") or samples[0].start)
+    return LocustRun(samples, start, out.files)
 
 
 def read_payloads(env: EvaluationEnvironment, rel: str) -> list[Any]:

@@ -7,6 +7,12 @@ locust's constant_throughput the users fell into lockstep here and the service s
 `users` simultaneous requests, which measures the burst, not the rate.
 Runs headless in the grader image inside the evaluation pod; config and payloads come from
 /grading/in, samples go to /grading/out.
+
+Payloads are bodies POSTed to the config's endpoint, in turn. With "routed" in the config, each
+payload is instead a request of its own: {"path", "body", "key", "record"} (key: the JSON list a
+2xx must carry, null for any 2xx; record: keep the answer), so one schedule can mix endpoints;
+the recorded answers go to /grading/out/answers.jsonl with the payload's index, checked on the
+host (the expected answers never enter the pod).
 """
 
 import csv
@@ -24,6 +30,7 @@ with open("/grading/in/payloads.json") as fh:
 NEXT = itertools.count()
 USER_INDEX = itertools.count()
 SAMPLES = []
+RECORDED = []
 META = {}
 
 
@@ -46,6 +53,24 @@ def on_quit(environment, **_):
         writer.writerows(SAMPLES)
     with open("/grading/out/meta.json", "w") as fh:
         json.dump(META, fh)
+    if CONFIG.get("routed"):
+        with open("/grading/out/answers.jsonl", "w") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in RECORDED)
+
+
+def request_at(index):
+    """(path, body, key, record) of the payload sent as request ``index``."""
+    item = PAYLOADS[index % len(PAYLOADS)]
+    if CONFIG.get("routed"):
+        return item["path"], item["body"], item.get("key"), bool(item.get("record"))
+    return CONFIG["endpoint"], item, CONFIG.get("json_key"), False
+
+
+def answer_of(resp):
+    try:
+        return resp.json()
+    except Exception:
+        return None
 
 
 class Client(FastHttpUser):
@@ -72,18 +97,16 @@ class Client(FastHttpUser):
             gevent.sleep(1.0)
             return
         gevent.sleep(max(0.0, due - time.time()))
-        body = PAYLOADS[next(NEXT) % len(PAYLOADS)]
-        with self.client.post(CONFIG["endpoint"], json=body, catch_response=True) as resp:
+        index = next(NEXT)
+        path, body, key, record = request_at(index)
+        with self.client.post(path, json=body, catch_response=True) as resp:
+            answer = answer_of(resp) if record or key else None
+            if record:
+                RECORDED.append({"index": index, "status": resp.status_code, "answer": answer})
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
                 return
-            key = CONFIG.get("json_key")
-            if key:
-                try:
-                    ok = isinstance(resp.json().get(key), list)
-                except Exception:
-                    ok = False
-                if not ok:
-                    resp.failure(f"2xx without a JSON list under {key!r}")
-                    return
+            if key and not (isinstance(answer, dict) and isinstance(answer.get(key), list)):
+                resp.failure(f"2xx without a JSON list under {key!r}")
+                return
             resp.success()

@@ -254,6 +254,7 @@ def _postmortem(name: str, ev: dict[str, Any]) -> list[Figure]:
 def register_plots() -> list[Plot]:
     return [
         Plot("load", _load),
+        Plot("search-load", _load),
         Plot("incident", _incident),
         Plot("mlflow_model", _mlflow_model),
         Plot("correctness", _correctness),

@@ -19,9 +19,11 @@ PROBES = (
     "cheat_hidden_cell.py",
     "cheat_network_cell.py",
     "cheat_server.py",
+    "freshness_probe.py",
     "http_client.py",
     "launch_locustfile.py",
     "locustfile.py",
+    "search_client.py",
 )
 WAIT_TIMEOUT_S = 30
 """Upper bound for running a wait script on the host in these tests."""
