@@ -82,13 +82,13 @@ def test_the_default_corpus_has_twenty_thousand_runbook_pages(full: dict[str, An
 
 
 def test_product_names_are_unique_invented_words(full: dict[str, Any]) -> None:
-    catalogue = prepare_module("catalogue")
+    topics = prepare_module("vocabulary").TOPICS
     docs = full["workspace/corpus/docs.jsonl"]
     products = {d["title"].split(" ")[0] for d in docs}
     assert len(products) == len(docs) // prepare_module("corpus").TOPICS_PER_PRODUCT
     vocabulary = {
         word
-        for topic in catalogue.TOPICS
+        for topic in topics
         for text in (topic.title, *topic.sentences, *topic.paraphrases)
         for word in re.findall(r"[a-z]+", text.lower())
     }
@@ -184,3 +184,11 @@ def test_the_workspace_gets_the_embedders_loader(outputs: dict[str, Path]) -> No
     written = (outputs["one"] / "workspace" / "embedder.py").read_text()
     assert written == (PREPARE / "embedder.py").read_text()
     assert "def load_embedder()" in written
+
+
+def test_its_modules_are_named_apart_from_other_challenges_generators() -> None:
+    """The host's tests import several challenges' generators into one process by module
+    name: a shared name (say ``catalogue``) would hand one challenge's tests the other's."""
+    ours = {p.stem for p in PREPARE.glob("*.py")} - {"generate"}
+    others = {p.stem for p in BUILTIN.glob("*/prepare/*.py") if p.parent != PREPARE}
+    assert not ours & others

@@ -10,7 +10,7 @@ corpus, the added documents, the replacements and the load's updates.
 import random
 from dataclasses import dataclass
 
-from catalogue import CODAS, COMPONENTS, ENDINGS, FILLER, ONSETS, TEAMS, TOPICS, VOWELS, Topic
+from vocabulary import CODAS, COMPONENTS, ENDINGS, FILLER, ONSETS, TEAMS, TOPICS, VOWELS, Topic
 
 TOPICS_PER_PRODUCT = 30
 QUESTION_TEMPLATES = (

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
-from catalogue import TOPICS  # noqa: E402
+from vocabulary import TOPICS  # noqa: E402
 
 DEFAULT_SEED = 20261126
 PRODUCTS = 667
