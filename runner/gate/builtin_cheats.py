@@ -3,7 +3,7 @@
 Each one attacks the built-in graders its trick applies to:
 
 - ``hidden-paths``: the service and the notebook look for the hidden answer files anywhere on
-  their container's filesystem;
+  their container's filesystem (a search service: the relevance judgments);
 - ``network``: they ask the validator's answer server, outside the sandbox, for the answers;
 - ``hard-coded``: the service answers every input with the most common right answer, and the
   postmortem is written before anything happened, claiming a mitigation;
@@ -12,7 +12,9 @@ Each one attacks the built-in graders its trick applies to:
   metric;
 - ``forged-outputs``: the notebook's saved outputs show the true answers its code never
   computes;
-- ``flag-everything``: the code review flags every line the pull request changed as a blocker.
+- ``flag-everything``: the code review flags every line the pull request changed as a blocker;
+- ``dev-answers`` and ``query-cache`` (runner/gate/search_cheats.py): a search service that
+  knows only the example questions, or caches answers by query text.
 
 The service tricks replace the candidate's start script, so they run wherever the service runs:
 alone, or as each replica of a declared deployment (told its port by ``PORT``).
@@ -41,8 +43,13 @@ from prodproven.graders.postmortem import PostmortemParams
 from prodproven.graders.probes import probe
 from prodproven.graders.review import ReviewParams
 from prodproven.graders.served_auc import ServedAucParams
+from prodproven.runner.gate.cheat_service import (
+    counting_on,
+    replace_service,
+    start_script,
+)
 from prodproven.runner.gate.cheats import Cheat, CheatContext, NotApplicable, Probe
-from prodproven.runner.spec.parts import GraderSpec
+from prodproven.runner.gate.search_cheats import DevAnswers, QueryCache, search_service
 from prodproven.sandbox.plugin import hookimpl
 
 SERVICE_GRADERS = ("correctness", "load", "pytest", "capacity", "served-auc")
@@ -56,17 +63,6 @@ def _cell(script: str, *args: object) -> str:
     ``cheat`` with ``args`` (written as Python literals)."""
     call = ", ".join(repr(arg) for arg in args)
     return f"{probe(script).decode()}\ncheat({call})\n"
-
-
-def _counting_on(ctx: CheatContext, attacked: list[GraderSpec]) -> list[GraderSpec]:
-    """``attacked`` and every grader that requires one of them, in spec order: a grader whose
-    requirement failed is not run and scores 0 too (``requires`` names earlier graders, so
-    one pass in order catches chains)."""
-    names = {g.name for g in attacked}
-    for grader in ctx.challenge.spec.graders:
-        if names.intersection(grader.requires):
-            names.add(grader.name)
-    return [g for g in ctx.challenge.spec.graders if g.name in names]
 
 
 def _answers(ctx: CheatContext) -> tuple[list[str], Any]:
@@ -95,15 +91,17 @@ def _response_keys(ctx: CheatContext) -> list[str]:
 
 
 def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
-    """Replace the candidate's service with the cheat server in ``mode``."""
-    attacked = _counting_on(ctx, ctx.graders(*SERVICE_GRADERS))
+    """Replace the candidate's service with the cheat server in ``mode`` (for a search
+    service, the search cheat server, attacking the relevance it would fake)."""
+    if ctx.graders("relevance"):
+        return search_service(ctx, mode, "relevance")
+    attacked = counting_on(ctx, ctx.graders(*SERVICE_GRADERS))
     service = ctx.challenge.spec.service
     if not attacked or service is None:
         return NotApplicable("no grader measures a candidate service")
-    script = next((arg for arg in service.command if arg.startswith("/workspace/")), None)
-    if script is None:
-        command = " ".join(service.command)
-        return NotApplicable(f"the service runs `{command}` from the image, not the workspace")
+    rel = start_script(ctx)
+    if isinstance(rel, NotApplicable):
+        return rel
     hidden, constant = _answers(ctx)
     config = {
         "port": service.port,
@@ -117,22 +115,7 @@ def _service(ctx: CheatContext, mode: str) -> Probe | NotApplicable:
             "token": ctx.oracle.token,
         },
     }
-    ctx.write(".cheat/config.json", json.dumps(config))
-    server = probe("cheat_server.py")
-    ctx.write(".cheat/server.py", server)
-    rel = script.removeprefix("/workspace/")
-    if rel.endswith(".py"):
-        launcher = (
-            "import runpy, sys\n"
-            'sys.argv = ["server.py", "/workspace/.cheat/config.json"]\n'
-            'runpy.run_path("/workspace/.cheat/server.py", run_name="__main__")\n'
-        )
-    else:
-        launcher = (
-            '#!/bin/sh\nexec "$(command -v python3 || command -v python)" '
-            "/workspace/.cheat/server.py /workspace/.cheat/config.json\n"
-        )
-    ctx.write(rel, launcher, executable=True)
+    replace_service(ctx, rel, probe("cheat_server.py"), config)
     return Probe(tuple(g.name for g in attacked), f"{rel} starts a {mode} answer server")
 
 
@@ -270,7 +253,7 @@ class OverQuota(Cheat):
         deployment = service.deployment if service else None
         if deployment is None:
             return NotApplicable("the service declares no deployment")
-        attacked = _counting_on(ctx, ctx.graders(*DEPLOYMENT_GRADERS))
+        attacked = counting_on(ctx, ctx.graders(*DEPLOYMENT_GRADERS))
         if not attacked:
             return NotApplicable("no grader needs the deployment")
         declared = [ctx.challenge.path("solution") / deployment.file]
@@ -312,7 +295,7 @@ class FlagEverything(Cheat):
             targets.append({"file": params.file, **where, "categories": params.categories})
         ctx.write(".cheat/review.json", json.dumps(targets))
         ctx.write(".autopilot/run.sh", probe("cheat_flag_everything.sh"), executable=True)
-        attacked = tuple(g.name for g in _counting_on(ctx, graders))
+        attacked = tuple(g.name for g in counting_on(ctx, graders))
         return Probe(attacked, "a blocker on every line `git diff BASE HEAD` added or changed")
 
 
@@ -326,4 +309,6 @@ def register_cheats() -> list[Cheat]:
         ForgedOutputs(),
         OverQuota(),
         FlagEverything(),
+        DevAnswers(),
+        QueryCache(),
     ]
