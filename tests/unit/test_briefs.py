@@ -36,7 +36,7 @@ def percent(share: float) -> str:
 def thresholds(spec: ChallengeSpec, grader: GraderSpec, condition: str) -> Iterator[str]:
     """The numbers a requirement's condition is judged against, as a brief states them."""
     params: Any = plugins.graders()[grader.kind].Params.model_validate(grader.params)
-    if grader.kind == "load" and condition == "slo":
+    if grader.kind in ("load", "search-load") and condition == "slo":
         yield f"{params.rate:g} requests/second"
         yield f"p95 at or under {params.slo.p95_ms:g} ms"
         yield f"at most {percent(params.slo.max_error_rate)} errors"
@@ -49,6 +49,13 @@ def thresholds(spec: ChallengeSpec, grader: GraderSpec, condition: str) -> Itera
         yield f"AUC of at least {params.floor:g}"
     if grader.kind == "correctness":
         yield f"at least {percent(params.pass_threshold)}"
+    if grader.kind == "search-load" and condition == "slo":
+        yield f"at least {percent(params.spot_pass_share)} of spot checks"
+    if grader.kind == "relevance":
+        yield f"within {params.baseline_margin:g}"
+    if grader.kind == "freshness":
+        yield f"within {params.bound_s:g} seconds"
+        yield f"at least {percent(params.pass_share)} of each"
     if grader.kind == "incident" and spec.probe is not None:
         yield f"{spec.probe.slo.stability_s:g}-second"
 

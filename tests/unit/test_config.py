@@ -56,6 +56,7 @@ def test_the_builtin_challenges_are_found_as_package_data() -> None:
         "fix-drift",
         "incident-response",
         "review-ai-change",
+        "serve-retrieval",
     ]
 
 
