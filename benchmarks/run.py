@@ -17,9 +17,12 @@
    its balancer, the accuracy requests and the teardown;
 9. grading wall time of review-ai-change's reference (the scripted reviewer's run, then graded
    again from its archive REPEAT times): median, against the issue's target of a minute, with
-   each grader's share.
+   each grader's share;
+10. scale (only with --only scale, see benchmarks/scale.py): per built-in challenge, an
+   interactive run's start-to-ready, its idle memory and CPU and how many fit in the engine's
+   memory; N idle deploy-model runs open at once; graded runs per hour at each concurrency.
 
-Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]...
+Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]... [scale options]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import argparse
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -304,7 +308,10 @@ BENCHMARKS = (
     "web",
     "capacity",
     "review",
+    "scale",
 )
+DEFAULT = [name for name in BENCHMARKS if name != "scale"]
+"""What runs without --only: scale takes long and needs the machine to itself."""
 
 
 def web_pages(repeat: int, workdir: Path) -> None:
@@ -364,15 +371,19 @@ def web_pages(repeat: int, workdir: Path) -> None:
 
 
 def main() -> None:
+    sys.path.insert(0, str(REPO_ROOT))  # run as a script: the package `benchmarks` importable
+    from benchmarks import scale
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions (default 5)")
     parser.add_argument(
         "--only", action="append", choices=BENCHMARKS, help="run only these (repeatable)"
     )
+    scale.add_options(parser)
     args = parser.parse_args()
-    chosen = set(args.only or BENCHMARKS)
+    chosen = set(args.only or DEFAULT)
     if chosen == {"web"}:
         with tempfile.TemporaryDirectory() as data:
             web_pages(args.repeat, Path(data))
@@ -408,6 +419,8 @@ def main() -> None:
             capacity_grading(runner)
         if "review" in chosen:
             review_grading(runner, max(3, args.repeat // 2))
+        if "scale" in chosen:
+            scale.run(runner, client, settings, args)
 
 
 if __name__ == "__main__":

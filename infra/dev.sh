@@ -37,6 +37,17 @@ ensure_browser() {
     fi
 }
 
+ensure_postgres() {
+    # The store's tests run on PostgreSQL too (tests/postgres.py starts a throwaway server
+    # from Debian's binaries, which live in /usr/lib/postgresql/<version>/bin, off the PATH).
+    if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+        echo "prodproven: installing Debian's postgresql for the store's tests" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq postgresql >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+    fi
+}
+
 ensure_images() {
     "$venv/bin/prodproven" images build "$@" >/dev/null
 }
@@ -54,6 +65,7 @@ case "${1:-}" in
         ensure_engine
         ensure_images
         ensure_browser
+        ensure_postgres
         "$venv/bin/ruff" check runner sandbox graders tests benchmarks
         "$venv/bin/mypy"
         if [ $# -gt 0 ]; then

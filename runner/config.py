@@ -42,6 +42,17 @@ def usable_data_dir(path: Path, key: str) -> Path:
     return path
 
 
+def pool_sizes(text: str) -> dict[str, int]:
+    """``ID=N,ID=N`` as a mapping; raises ValueError naming the entry that is not one."""
+    sizes: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, _, count = entry.partition("=")
+        if not name.strip() or not count.strip().isdigit() or int(count) > 100:
+            raise ValueError(f"{entry!r} is not CHALLENGE=N with N from 0 to 100")
+        sizes[name.strip()] = int(count)
+    return sizes
+
+
 class Settings(BaseModel):
     """How this installation of prodproven runs."""
 
@@ -67,6 +78,15 @@ class Settings(BaseModel):
     """Largest workspace archive accepted at submit, in MiB."""
     workspace_mb: int = Field(default=4096, ge=0, le=2**20)
     """Size of each /workspace volume, in MiB (a loop-mounted ext4 image); 0: no limit."""
+    capacity_memory: str = ""
+    """Memory all runs holding a pod may reserve together, a size like ``20g``; a start past it
+    waits in ``queued``. Default: the engine's total memory minus 2 GiB for the runner and
+    grading."""
+    capacity_cpus: float = Field(default=0.0, ge=0, le=4096, allow_inf_nan=False)
+    """CPUs all runs holding a pod may reserve together; 0: CPUs do not limit admission."""
+    warm_pool: str = ""
+    """Warm pods kept ready per challenge, ``ID=N`` separated by commas (e.g.
+    ``deploy-model=1,fix-drift=1``); a challenge not named keeps none (``lifecycle/pool.py``)."""
     web_host: str = "127.0.0.1"
     """Address ``prodproven serve`` listens on."""
     web_port: int = Field(default=8080, ge=1, le=65535)
@@ -85,6 +105,16 @@ class Settings(BaseModel):
     """How long a credential is valid after it is issued."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     """Lowest level written to ``<data_dir>/logs/prodproven.log`` (any case)."""
+
+    @field_validator("warm_pool")
+    @classmethod
+    def _pool_sizes(cls, value: str) -> str:
+        pool_sizes(value)
+        return value
+
+    def warm_pool_size(self, challenge_id: str) -> int:
+        """How many warm pods ``warm_pool`` keeps for ``challenge_id``."""
+        return pool_sizes(self.warm_pool).get(challenge_id, 0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -11,7 +11,9 @@
     ├── CandidateNotFound            no candidate profile or run has that name
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
-    │   └── RunBusy                  another process is starting, submitting or grading the run
+    │   ├── RunBusy                  another process is starting, submitting or grading the run
+    │   └── RunChanged               another process changed the run first (claimed its grading)
+    ├── OverCapacity                 a run needs more than the machine's whole capacity
     ├── ResultUnreadable             a run's stored result is not a result document
     ├── SetupFailed                  the challenge's setup script failed
     ├── ProbeSetupError              the challenge's canary file cannot be used
@@ -65,6 +67,8 @@ layer and this module re-exports the ones the runner catches)::
     ProbeSetupError                  runner.runs.prober
     AlreadySupervised                runner.lifecycle.supervisor
     RunBusy                          runner.lifecycle.ownership
+    RunChanged                       runner.runs.store
+    OverCapacity                     runner.lifecycle.admission
     ArchiveMismatch                  runner.grading.pipeline
     DataDirFull                      runner.runs.archives
 
@@ -215,7 +219,8 @@ class StatusListUnreachable(CredentialError):
 
 class StoreError(ProdprovenError):
     """The store cannot be opened or used: another process holds it past the busy timeout,
-    or its file is damaged, empty or not a prodproven store. The message says what to do."""
+    its file is damaged, empty or not a prodproven store, its URL's driver is not installed,
+    or its database server cannot be reached. The message says what to do."""
 
 
 class SignInRequired(AccessDenied):

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 import yaml
 
 from prodproven.runner import plugins
 from prodproven.runner.spec.challenge import Catalog
+
+if TYPE_CHECKING:
+    from tests import postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The checkout, for tests that read its files (docs, example plugins, fixtures); runtime code
@@ -89,3 +92,12 @@ def make_lab(tmp_path: Path) -> MakeLab:
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Server]:
+    """A PostgreSQL server for this test process (``tests/postgres.py``)."""
+    from tests import postgres  # it imports this module
+
+    with postgres.server() as found:
+        yield found

@@ -21,6 +21,7 @@ from prodproven.runner.cli.candidates import candidate
 from prodproven.runner.cli.context import Context, err
 from prodproven.runner.cli.credentials import credential
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
+from prodproven.runner.cli.pool import pool
 from prodproven.runner.config import Settings, usable_data_dir
 from prodproven.runner.errors import ProdprovenError, SpecError
 from prodproven.sandbox.docker_backend import ENGINE_ERRORS
@@ -75,7 +76,7 @@ def _without_emails(args: Sequence[str]) -> list[str]:
 
 cli.add_command(challenges.challenge)
 cli.add_command(challenges.images)
-for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate):
+for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool):
     cli.add_command(_command)
 
 

@@ -22,6 +22,7 @@ from prodproven.runner.cli.people import operator
 from prodproven.runner.errors import CommandTimeout, ProdprovenError
 from prodproven.runner.grading.result import status_document
 from prodproven.runner.lifecycle import supervisor
+from prodproven.runner.lifecycle.admission import places
 from prodproven.runner.runs.store import Status, utcnow
 from prodproven.runner.spec.prepare import MAX_VARIANT
 
@@ -104,16 +105,17 @@ def start(
 ) -> None:
     """Start an interactive run; prints how to reach the workspace and the deadline.
 
-    A supervisor process is started beside it: it fires the challenge's scheduled incidents,
-    records the SLO prober's samples and submits the run when its time is up."""
+    The data directory's supervisor process supervises it (started unless it runs): it fires
+    the challenge's scheduled incidents, records the SLO prober's samples and submits the run
+    when its time is up."""
     target = ctx.challenge(challenge_ref)
     with progress() as step:
         runner = ctx.runner(step)
         started = runner.start(target, candidate, variant=variant, fault=fault)
     if not no_supervise:
-        log = runner.paths(started.id).root / "supervisor.log"
-        pid = supervisor.spawn(ctx.settings, started.id, log)
-        runner.event(started.id, "supervisor.spawned", {"pid": pid, "log": str(log)})
+        log = supervisor.log_path(ctx.settings)
+        pid = supervisor.spawn(ctx.settings)
+        runner.event(started.id, supervisor.WANTED, {"pid": pid, "log": str(log)})
     if as_json:
         click.echo(json.dumps(status_document(started).stored(), indent=2))
         return
@@ -136,15 +138,32 @@ def start(
 
 
 @click.command()
-@click.argument("run_id", metavar="RUN")
+@click.argument("run_id", metavar="RUN", required=False)
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Supervise every interactive run that asked for background supervision (what `start` "
+    "launches), one thread per run, until none has been running for a minute.",
+)
 @click.pass_obj
-def supervise(ctx: Context, run_id: str) -> None:
-    """Supervise a running run in the foreground until it is submitted: fire its scheduled
+def supervise(ctx: Context, run_id: str | None, every: bool) -> None:
+    """Supervise a running run (RUN, or with --all every interactive run of the data
+    directory that asked for it) in the foreground until it is submitted: fire its scheduled
     incidents, record its prober samples, submit and grade it at the deadline. `start` runs
-    one in the background; run this to resume after a crash or a reboot (an incident that
-    came due meanwhile fires late within its grace period, or is recorded as missed)."""
+    `supervise --all` in the background; run this to resume after a crash or a reboot (an
+    incident that came due meanwhile fires late within its grace period, or is recorded as
+    missed)."""
+    if (run_id is None) == (not every):
+        raise click.UsageError("give either RUN or --all")
     with progress(quiet=True) as step:
         runner = ctx.runner(step)
+    if run_id is None:
+        err.print(Text(f"supervising the runs of {ctx.settings.data_dir} (Ctrl-C to stop)"))
+        log.info("supervising the runs of %s", ctx.settings.data_dir)
+        supervisor.AllSupervisor(runner, supervisor.lock_path(ctx.settings)).run()
+        log.info("no interactive run is running; supervisor done")
+        return
     if runner.store.get(run_id).status is not Status.running:
         # what a supervisor stopped mid-way (a submit at the deadline) is taken up
         for recovered in runner.recover(run_id):
@@ -268,18 +287,23 @@ def show(ctx: Context, run_id: str, as_json: bool, events: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
-    """Show one run's status and time left, or list all runs."""
+    """Show one run's status and time left, or list all runs; a queued run shows its place
+    in the queue."""
     store = ctx.store()
     runs = [store.get(run_id)] if run_id else store.list_runs()
+    queue = places(store)
     rows: list[dict[str, Any]] = []
     for r in runs:
         left = (r.deadline - utcnow()).total_seconds() if r.deadline else None
+        place = queue.get(r.id)
         rows.append(
             {
                 "run_id": r.id,
                 "challenge": r.challenge_id,
                 "candidate": r.candidate,
                 "status": r.status.value,
+                "queue_position": place.position if place else None,
+                "queue_length": place.of if place else None,
                 "score": r.score,
                 "seconds_left": round(left)
                 if left is not None and r.status == Status.running
@@ -304,7 +328,9 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
                 row["run_id"],
                 row["challenge"],
                 row["candidate"],
-                row["status"],
+                row["status"]
+                if row["queue_position"] is None
+                else f"queued ({row['queue_position']} of {row['queue_length']})",
                 "" if row["score"] is None else f"{row['score']:.1f}",
                 clock,
             )

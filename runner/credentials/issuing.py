@@ -139,7 +139,6 @@ class Register:
         self.audit = audit
         self._key = cache(key)
         self._lists: dict[tuple[str, str, tuple[int, ...]], dict[str, Any]] = {}
-        store.create_tables(CredentialRow, StatusEntryRow)
 
     @property
     def key(self) -> IssuerKey:

@@ -1,5 +1,6 @@
 """Ending a run on purpose: what its workspace holds is archived (best effort, recorded), its
-containers removed, and ``cancelled`` committed with the reason. Cancelled is final."""
+containers removed, and ``cancelled`` committed with the reason. A queued run has nothing to
+archive or remove: it leaves the queue. Cancelled is final."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Protocol
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError, RunStateError
+from prodproven.runner.lifecycle.admission import Admission
 from prodproven.runner.runs.archives import write_archive
 from prodproven.runner.runs.forwards import Forwards
 from prodproven.runner.runs.store import ALLOWED, Run, Status, Store
@@ -32,12 +34,17 @@ class Cancellable(Protocol):
     def paths(self, run_id: str) -> RunPaths: ...
 
 
+def withdraw_queued(admission: Admission, run_id: str, reason: str) -> Run | None:
+    """Cancel ``run_id`` if it waits in ``queued`` (its waiting process owns it and stops at
+    its next turn; it has no container); None when it is not queued. Raises RunStateError
+    when ``reason`` is empty."""
+    return admission.withdraw(run_id, _required(run_id, reason))
+
+
 def cancel_run(runner: Cancellable, run_id: str, reason: str) -> Run:
     """Cancel ``run_id`` (the caller owns it). Raises RunStateError for a run that already
     has its end (graded, errored, cancelled) or when ``reason`` is empty."""
-    reason = reason.strip()
-    if not reason:
-        raise RunStateError(f"say why run {run_id} is cancelled (a reason is required)")
+    reason = _required(run_id, reason)
     run = runner.store.get(run_id)
     if Status.cancelled not in ALLOWED[run.status]:
         raise RunStateError(
@@ -49,6 +56,13 @@ def cancel_run(runner: Cancellable, run_id: str, reason: str) -> Run:
     removed = runner.backend.remove_run(run_id)
     runner.store.add_event(run_id, "cancel.cleaned", {"objects_removed": removed})
     return runner.store.transition(run_id, Status.cancelled, error=reason)
+
+
+def _required(run_id: str, reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise RunStateError(f"say why run {run_id} is cancelled (a reason is required)")
+    return reason
 
 
 def _archive_what_is_left(runner: Cancellable, run_id: str) -> None:

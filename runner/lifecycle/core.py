@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ from prodproven.runner.errors import ProdprovenError, RunNotFound, RunStateError
 from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
 from prodproven.runner.grading.pipeline import GradingJob, grade
 from prodproven.runner.grading.uncertainty import load_regrading
-from prodproven.runner.lifecycle.cancel import cancel_run
+from prodproven.runner.lifecycle.admission import Admission, capacity_of, need_of, places
+from prodproven.runner.lifecycle.cancel import cancel_run, withdraw_queued
 from prodproven.runner.lifecycle.ownership import RunLocks
+from prodproven.runner.lifecycle.pool import Claimed, Pool, spawn_fill
 from prodproven.runner.lifecycle.recovery import Recovered, Recovery
-from prodproven.runner.lifecycle.start import StartJob, start_run
+from prodproven.runner.lifecycle.start import POOLED_STEPS, START_STEPS, StartJob, start_run
 from prodproven.runner.lifecycle.submit import SubmitJob, commit_submitted, submit_run
 from prodproven.runner.lifecycle.supervisor import RunSupervisor
 from prodproven.runner.runs.archives import DataDirFull
@@ -37,9 +39,17 @@ from prodproven.runner.runs.lab import LabLink
 from prodproven.runner.runs.provisioning import Provisioner
 from prodproven.runner.runs.schedule import incident_log, incident_record
 from prodproven.runner.runs.services import ServicePlan
-from prodproven.runner.runs.store import ALLOWED, Run, Status, Store, new_run_id, utcnow
+from prodproven.runner.runs.store import (
+    ALLOWED,
+    Run,
+    RunChanged,
+    Status,
+    Store,
+    new_run_id,
+    utcnow,
+)
 from prodproven.runner.runs.workspace import AUTOPILOT, RESPONDER, RunPaths, Workspaces
-from prodproven.runner.spec.challenge import Catalog, Challenge
+from prodproven.runner.spec.challenge import Catalog, Challenge, find_challenge
 from prodproven.runner.spec.prepare import Material
 from prodproven.sandbox.environment import Backend, ExecResult, Pod, PublishedPort, Sandbox
 from prodproven.sandbox.images import ImageBuilder
@@ -50,12 +60,14 @@ after the responder finishes, so a fix has the time to prove itself."""
 
 
 @contextmanager
-def errors_recorded(store: Store, run_id: str) -> Iterator[None]:
+def errors_recorded(store: Store, run_id: str, attempt: int | None = None) -> Iterator[None]:
     """Any failure moves the run to errored with the reason, then propagates; a full data
-    directory leaves the run as it is, to be taken up again once there is room."""
+    directory leaves the run as it is, to be taken up again once there is room. With the
+    grading ``attempt``, only while the run is still at it: a grader whose run was claimed
+    again (RunChanged) leaves it to the new claimant."""
     try:
         yield
-    except DataDirFull:
+    except (DataDirFull, RunChanged):
         raise
     except BaseException as exc:
         reason = (
@@ -65,7 +77,8 @@ def errors_recorded(store: Store, run_id: str) -> Iterator[None]:
             reason = "interrupted"
         run = store.get(run_id)
         if Status.errored in ALLOWED[run.status]:
-            store.transition(run_id, Status.errored, error=reason)
+            with suppress(RunChanged):
+                store.transition(run_id, Status.errored, attempt=attempt, error=reason)
         raise
 
 
@@ -95,6 +108,23 @@ class Runner:
         self.workspaces = Workspaces(settings.data_dir, store, backend, report)
         self.forwards = Forwards(settings.data_dir, store, self.provisioner, self.workspaces)
         self.locks = RunLocks(lambda run_id: self.paths(run_id).root)
+        self.admission = Admission(
+            store,
+            lambda: capacity_of(settings, backend),
+            alive=lambda run_id: not self.locks.free(run_id),
+        )
+        self.pool = Pool(
+            settings,
+            store,
+            backend,
+            self.provisioner,
+            self.locks,
+            lambda challenge_id: find_challenge(challenge_id, settings.challenge_dirs, catalog),
+            report,
+            room=lambda s, challenge: self.admission.room_for_pod(s, need_of(challenge, catalog)),
+        )
+        self.refill: Callable[[Settings, Challenge], int | None] = spawn_fill
+        """Refills a challenge's warm pool after an interactive start (``pool.spawn_fill``)."""
 
     # what runs are made of, where they are -------------------------------------------------
     def challenge_image(self, challenge: Challenge) -> str:
@@ -144,8 +174,35 @@ class Runner:
         (``start.START_STEPS``). ``variant`` is the seed for the challenge's generated
         material and incident draw (None: the challenge's default); ``fault`` pins the fault
         of every incident; ``on_created`` is told the run as soon as it is stored, before
-        provisioning; ``run_id`` when the caller picked it (and owns it already)."""
-        run_id = run_id or new_run_id()
+        provisioning; ``run_id`` when the caller picked it (and owns it already). A run
+        that does not fit the capacity left waits in ``queued``, its place reported
+        (``admission.Admission``); one that needs more than the whole capacity raises
+        OverCapacity. An interactive start without ``run_id``, while nobody queues, takes a
+        warm pod when the challenge's pool has one (``pool.Pool``: the run gets the pod's run
+        id and its room) and refills the pool; a queued run first in line removes warm pods
+        to make room."""
+        warm = run_id is None and mode == "interactive" and not places(self.store)
+        pooled = self.pool.claim(challenge) if warm else None
+        run_id = run_id or (pooled.run_id if pooled is not None else new_run_id())
+        try:
+            return self._create(
+                run_id, challenge, candidate, mode, variant, fault, on_created, pooled
+            )
+        finally:
+            if mode == "interactive":  # after the start, so it takes no CPU from it
+                self.refill(self.settings, challenge)
+
+    def _create(
+        self,
+        run_id: str,
+        challenge: Challenge,
+        candidate: str,
+        mode: str,
+        variant: int | None,
+        fault: str | None,
+        on_created: Callable[[Run], None],
+        pooled: Claimed | None,
+    ) -> Run:
         with self.owning(run_id, "started"):
             run = self.store.create_run(
                 challenge_id=challenge.id,
@@ -157,13 +214,20 @@ class Runner:
                 run_id=run_id,
             )
             on_created(run)
-            return self._provision(run, challenge, fault)
+            return self._provision(run, challenge, fault, pooled)
 
-    def _provision(self, run: Run, challenge: Challenge, fault: str | None) -> Run:
-        run = self.store.transition(run.id, Status.provisioning)
+    def _provision(
+        self, run: Run, challenge: Challenge, fault: str | None, pooled: Claimed | None = None
+    ) -> Run:
+        """Wait in ``queued`` until the run is admitted (``provisioning``), then provision."""
         with errors_recorded(self.store, run.id):
+            need = need_of(challenge, self.catalog)
+            if pooled is None:
+                self.admission.wait(run.id, need, self.report, make_room=self.pool.yield_one)
+            else:
+                self.admission.admit_pooled(run.id, need)
             job = StartJob(
-                run=run,
+                run=self.store.get(run.id),
                 challenge=challenge,
                 store=self.store,
                 backend=self.backend,
@@ -172,7 +236,10 @@ class Runner:
                 report=self.report,
                 fault=fault,
             )
-            return start_run(job)
+            if pooled is None:
+                return start_run(job, START_STEPS)
+            pooled.adopt(job)
+            return start_run(job, POOLED_STEPS)
 
     def submit(self, run_id: str) -> Run:
         """Freeze and archive the workspace and the services' data (fsync'd, checksummed),
@@ -220,8 +287,12 @@ class Runner:
 
     def cancel(self, run_id: str, reason: str) -> Run:
         """End a run on purpose: archive what its workspace holds (best effort), remove its
-        containers, record ``cancelled`` with ``reason``. Raises RunStateError for a run that
-        is graded, errored or cancelled, RunBusy when another process owns it."""
+        containers, record ``cancelled`` with ``reason`` (a queued run is taken out of the
+        queue, its waiting process told). Raises RunStateError for a run that is graded,
+        errored or cancelled, RunBusy when another process owns it."""
+        withdrawn = withdraw_queued(self.admission, run_id, reason)
+        if withdrawn is not None:
+            return withdrawn
         with self.owning(run_id, "cancelled"):
             return cancel_run(self, run_id, reason)
 
@@ -247,9 +318,9 @@ class Runner:
             raise RunStateError(
                 f"run {run_id} is {run.status.value} without an archive; submit it first"
             )
-        attempt = run.grading_attempts + 1
-        run = self.store.transition(run_id, Status.grading, grading_attempts=attempt, error=None)
-        with errors_recorded(self.store, run_id):
+        run = self.store.claim_grading(run_id)
+        attempt = run.grading_attempts
+        with errors_recorded(self.store, run_id, attempt):
             challenge = self.provisioner.challenge_of(run)
             plan = self._evaluation_plan(run, challenge, attempt)
             job = GradingJob(
@@ -268,6 +339,7 @@ class Runner:
             return self.store.transition(
                 run_id,
                 Status.graded,
+                attempt=attempt,
                 score=document.score,
                 result=document.stored(),
                 graded_at=utcnow(),
@@ -345,9 +417,11 @@ class Runner:
         """Remove the containers and volumes of runs that are over, unknown to the store (a
         crashed ``challenge validate``'s material pods), or left mid-transition by a process
         that stopped (nobody owns them: ``recover`` errors or resumes those runs). A running
-        run keeps its workspace; a run some process is acting on keeps everything."""
-        removed: dict[str, int] = {}
-        for run_id in sorted(self.backend.run_ids_with_leftovers()):
+        run keeps its workspace; a run some process is acting on keeps everything. Warm pods
+        stay unless stale (``pool.Pool.sweep``)."""
+        removed = self.pool.sweep()
+        leftovers = self.backend.run_ids_with_leftovers()
+        for run_id in sorted(leftovers - self.pool.pooled_ids()):  # read after: rows come first
             try:
                 status: Status | None = self.store.get(run_id).status
             except RunNotFound:

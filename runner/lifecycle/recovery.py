@@ -6,10 +6,13 @@ nobody working on it. What is done depends on the status it was left in:
 - ``created``/``provisioning``: its containers are removed and it is errored with the reason;
   nothing of the candidate's is lost (they never had the workspace), and a new run starts
   cleanly where a half-built one would not.
+- ``queued``: the process waiting for room for it stopped; it is errored with the reason, so it
+  does not block the queue (admission does the same to a queue's first run nobody waits for).
 - ``running``, scripted: the process driving it is gone, so it is submitted and graded as its
   workspace stands (the event log says it was recovered).
-- ``running``, interactive: the candidate may still be working; a supervisor is started for
-  it if none runs (``prodproven supervise RUN``), which submits it at its deadline.
+- ``running``, interactive: the candidate may still be working; when no supervisor holds it,
+  the data directory's supervisor (``prodproven supervise --all``) is started unless it runs,
+  and takes it up: it submits it at its deadline.
 - ``submitted``: archived again when its archive was never recorded, is missing or is not
   the recorded one (possible only while its workspace still exists; otherwise errored:
   the workspace was lost before it was archived), then graded.
@@ -32,6 +35,7 @@ from typing import Any, Protocol
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.lifecycle import supervisor
+from prodproven.runner.lifecycle.admission import QUEUE_LOST
 from prodproven.runner.lifecycle.cancel import Cancellable
 from prodproven.runner.lifecycle.ownership import RunBusy, RunLocks
 from prodproven.runner.runs.archives import sha256_of
@@ -39,7 +43,6 @@ from prodproven.runner.runs.store import UNFINISHED, Run, Status
 
 PROVISIONING_LOST = "provisioning was interrupted: the process starting it stopped; start a new run"
 WORKSPACE_LOST = "workspace lost before it was archived"
-SUPERVISOR_LOCK = "supervisor.lock"
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +81,17 @@ class Recovered:
 
 
 class Recovery:
-    """Takes up abandoned runs for ``runner``; ``spawn`` starts a run's supervisor process
-    (``supervisor.spawn``)."""
+    """Takes up abandoned runs for ``runner``; ``spawn`` makes sure the data directory's
+    supervisor process runs (``supervisor.spawn``)."""
 
     def __init__(
         self,
         runner: Recoverable,
-        spawn: Callable[[Settings, str, Path], int] = supervisor.spawn,
+        spawn: Callable[[Settings], int] = supervisor.spawn,
     ) -> None:
         self.runner = runner
         self._spawn = spawn
-        self._supervisors = RunLocks(lambda run_id: runner.paths(run_id).root, SUPERVISOR_LOCK)
+        self._supervisors = RunLocks(lambda run_id: runner.paths(run_id).root, supervisor.LOCK_NAME)
 
     def all(self) -> list[Recovered]:
         """Every unfinished run, oldest first; one run's failure does not stop the others."""
@@ -121,6 +124,9 @@ class Recovery:
         ):
             return "nothing to do"  # another process finished it before we owned it
         self._event(run, "recovery.started", {})
+        if run.status is Status.queued:
+            self.runner.store.transition(run.id, Status.errored, error=QUEUE_LOST)
+            return "errored: nobody waited for it any more"
         if run.status in (Status.created, Status.provisioning):
             self.runner.backend.remove_run(run.id)
             self.runner.store.transition(run.id, Status.errored, error=PROVISIONING_LOST)
@@ -164,9 +170,9 @@ class Recovery:
         found = run.status.value
         if not self._supervisors.free(run.id):
             return Recovered(run.id, found, "already supervised", found)
-        log = self.runner.paths(run.id).root / "supervisor.log"
-        pid = self._spawn(self.runner.settings, run.id, log)
-        self._event(run, "supervisor.spawned", {"pid": pid, "log": str(log), "by": "recovery"})
+        pid = self._spawn(self.runner.settings)
+        log = supervisor.log_path(self.runner.settings)
+        self._event(run, supervisor.WANTED, {"pid": pid, "log": str(log), "by": "recovery"})
         return Recovered(run.id, found, "supervisor started", found, f"process {pid}")
 
     # helpers -------------------------------------------------------------------------------

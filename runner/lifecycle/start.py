@@ -4,6 +4,13 @@ The run is created in the store and moved to ``provisioning`` before any step ru
 takes the job and adds to it; each event is committed when the work it announces is done or
 about to start, and the last step commits ``running`` with the deadline, so a run is never
 ``running`` before its workspace, services, prober and incident plan are in place.
+
+The steps come in two parts. :data:`POD_STEPS` make a pod that holds nothing of a candidate or
+a variant (images, the pod, the services booted empty, the workspace container with an empty
+``/workspace``, JupyterLab): a warm pool (``pool.py``) runs them ahead of any start, for a run
+id it picks. :data:`CLAIM_STEPS` bring in the variant's material and the candidate's run (the
+setup seeding the services, the starter files, the live service, the prober, the incidents,
+the clock). A cold start runs both (:data:`START_STEPS`).
 """
 
 from __future__ import annotations
@@ -28,50 +35,72 @@ from prodproven.sandbox.environment import KEEPALIVE, Backend, Pod, Sandbox
 Reporter = Callable[[str], None]
 
 
-@dataclass
-class StartJob:
-    run: Run
+@dataclass(kw_only=True)
+class PodJob:
+    """Making a run's pod up to where a candidate's or a variant's material would enter.
+    Events are kept in ``notes`` (a pooled pod has no run yet; ``StartJob`` stores them)."""
+
+    run_id: str
     challenge: Challenge
-    store: Store
     backend: Backend
     provisioner: Provisioner
     data_dir: Path
     report: Reporter
-    fault: str | None = None
-    """Pins the fault of every incident (None: drawn from the variant seed)."""
+    interactive: bool = True
     image: str = ""
-    material: Material | None = None
     plans: list[services.ServicePlan] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     pod: Pod | None = None
     workspace: Sandbox | None = None
-    started: datetime | None = None
+    setup: Sandbox | None = None
+    notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
-        self.store.add_event(self.run.id, kind, data)
+        self.notes.append((kind, data))
 
     def the_pod(self) -> Pod:
         assert self.pod is not None, "the pod is created by an earlier step"
         return self.pod
 
 
-def build_images(job: StartJob) -> None:
-    """Find or build the challenge's and its services' images and its generated material."""
+@dataclass(kw_only=True)
+class StartJob(PodJob):
+    """Starting ``run``: its events go to the store."""
+
+    run: Run
+    store: Store
+    run_id: str = field(init=False)
+    interactive: bool = field(init=False)
+    fault: str | None = None
+    """Pins the fault of every incident (None: drawn from the variant seed)."""
+    material: Material | None = None
+    started: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.run_id = self.run.id
+        self.interactive = self.run.mode == "interactive"
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self.store.add_event(self.run.id, kind, data)
+
+
+def build_images(job: PodJob) -> None:
+    """Find or build the challenge's and its services' images."""
     job.report(f"building images for {job.challenge.id}")
     job.image = job.provisioner.challenge_image(job.challenge)
-    job.material = job.provisioner.material(job.challenge, job.run.variant)
     job.plans = job.provisioner.service_plans(job.challenge)
     job.env = job.provisioner.client_env(job.challenge)
 
 
-def create_pod(job: StartJob) -> None:
+def create_pod(job: PodJob) -> None:
     job.report("starting the workspace pod")
     hosts = [plan.name for plan in job.plans]
-    job.pod = job.backend.create_pod(job.run.id, "workspace", hosts=hosts)
+    job.pod = job.backend.create_pod(job.run_id, "workspace", hosts=hosts)
 
 
-def start_services(job: StartJob) -> None:
-    """Start the challenge's services; each answers its health check before the next step."""
+def start_services(job: PodJob) -> None:
+    """Start the challenge's services, empty; each answers its health check before the next
+    step."""
     if not job.plans:
         return
     job.report(f"starting services: {', '.join(plan.name for plan in job.plans)}")
@@ -79,29 +108,51 @@ def start_services(job: StartJob) -> None:
         job.event("service.started", {"name": service.name})
 
 
+def start_setup(job: PodJob) -> None:
+    """The setup script's container, importing what the script imports while the rest
+    starts; its files enter at :func:`run_setup`."""
+    if job.challenge.spec.setup is None:
+        return
+    job.setup = services.start_setup(job.the_pod(), job.challenge, job.image, job.env)
+
+
+def await_setup_imports(job: PodJob) -> None:
+    """A pod is ready once the setup container's imports are done (a pooled pod spares the
+    start that wait)."""
+    if job.setup is not None:
+        services.await_setup_imports(job.setup, job.challenge)
+
+
 def run_setup(job: StartJob) -> None:
     """Seed the services with the challenge's setup script, from its own container."""
-    if job.challenge.spec.setup is None:
+    if job.setup is None:
         return
     assert job.material is not None
     job.report("running the challenge's setup script")
-    output = services.run_setup(
-        job.the_pod(), job.challenge, job.image, job.material.setup, job.env
-    )
+    output = services.run_setup(job.setup, job.challenge, job.material.setup)
     job.event("setup.finished", output)
 
 
-def start_workspace(job: StartJob) -> None:
-    """The candidate's container, with the starter files in /workspace."""
-    assert job.material is not None
+def start_workspace(job: PodJob) -> None:
+    """The candidate's container, with an empty /workspace."""
     limits = job.challenge.spec.resources.limits
     job.workspace = job.the_pod().add(
         candidate_container(
-            "workspace", job.image, job.run.id, "workspace", limits, command=KEEPALIVE, env=job.env
+            "workspace", job.image, job.run_id, "workspace", limits, command=KEEPALIVE, env=job.env
         )
     )
-    job.workspace.put_archive("/workspace", tarball.directories(*job.material.workspace))
     job.workspace.start()
+
+
+def find_material(job: StartJob) -> None:
+    """The variant's generated material (made once per variant and cached)."""
+    job.material = job.provisioner.material(job.challenge, job.run.variant)
+
+
+def copy_starter_files(job: StartJob) -> None:
+    """The starter files into the running workspace's /workspace."""
+    assert job.material is not None and job.workspace is not None
+    job.workspace.put_archive("/workspace", tarball.directories(*job.material.workspace))
 
 
 def start_live_service(job: StartJob) -> None:
@@ -140,17 +191,17 @@ def start_prober(job: StartJob) -> None:
     job.the_pod().add(prober.container_spec(grader_image, probe, live.port, canaries)).start()
 
 
-def start_lab(job: StartJob) -> None:
+def start_lab(job: PodJob) -> None:
     """Start JupyterLab in an interactive run's workspace, so it is ready when the candidate
     opens it. A failure is recorded, not fatal: the workspace still works from a shell, and
     opening the lab tries again (and raises)."""
-    if job.run.mode != "interactive":
+    if not job.interactive:
         return
     assert job.workspace is not None
     job.report("starting JupyterLab in the workspace")
-    token = lab_token(job.data_dir, job.run.id)
+    token = lab_token(job.data_dir, job.run_id)
     try:
-        status = ensure_lab(job.workspace, token, run_id=job.run.id)
+        status = ensure_lab(job.workspace, token, run_id=job.run_id)
     except ProdprovenError as exc:
         job.report(f"JupyterLab did not start: {exc}")
         job.event("lab.failed", {"message": str(exc)[-4000:]})
@@ -184,23 +235,38 @@ def open_clock(job: StartJob) -> None:
     job.run = job.store.transition(job.run.id, Status.running, deadline=deadline)
 
 
-START_STEPS: list[Callable[[StartJob], None]] = [
+POD_STEPS: list[Callable[[PodJob], None]] = [
     build_images,
     create_pod,
     start_services,
-    run_setup,
+    start_setup,
     start_workspace,
+    start_lab,
+    await_setup_imports,
+]
+"""What a warm pool does ahead of any start: nothing here reads a variant or a candidate."""
+
+CLAIM_STEPS: list[Callable[[StartJob], None]] = [
+    find_material,
+    run_setup,
+    copy_starter_files,
     start_live_service,
     start_prober,
-    start_lab,
     declare_ports,
     plan_incidents,
     open_clock,
 ]
+"""What a start does in a pod made by :data:`POD_STEPS` (its own or a pooled one)."""
+
+START_STEPS: list[Callable[[StartJob], None]] = [*POD_STEPS, *CLAIM_STEPS]
+
+POOLED_STEPS: list[Callable[[StartJob], None]] = [build_images, *CLAIM_STEPS]
+"""A start in a pooled pod: the images' names again (found, not built), then the claim's."""
 
 
-def start_run(job: StartJob) -> Run:
-    """Run every step; returns the running run."""
-    for step in START_STEPS:
+def start_run(job: StartJob, steps: list[Callable[[StartJob], None]] = START_STEPS) -> Run:
+    """Run ``steps`` (every step, or the claim's part in a pooled pod); returns the running
+    run."""
+    for step in steps:
         step(job)
     return job.run

@@ -5,18 +5,25 @@ submits when the clock runs out.
 It keeps no state of its own: every pass re-reads the run and its event log, so a supervisor
 started after a crash (``prodproven supervise RUN``) picks up exactly where the last one
 stopped. A lock file keeps two supervisors off one run.
+
+Interactive runs are supervised by one background process per data directory
+(:class:`AllSupervisor`, ``prodproven supervise --all``), a thread per run: a Python process
+with prodproven loaded costs about 100 MiB, more than an idle workspace. :func:`spawn` makes
+sure it runs; it takes up every running interactive run that asked for it (the event
+:data:`WANTED`) and exits once no interactive run has been running for a while.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +39,27 @@ from prodproven.runner.runs.workspace import RunPaths
 from prodproven.sandbox.environment import Backend, Pod
 from prodproven.sandbox.errors import SandboxError
 from prodproven.sandbox.faults import FaultTarget
+
+WANTED = "supervisor.spawned"
+"""The event asking for a run's background supervision (written by ``start``, the web app's
+start and recovery, with the supervising process's pid)."""
+LOCK_NAME = "supervisor.lock"
+"""A supervisor's lock file: in a run's folder for the run, in the data directory for the
+data directory's supervisor; it holds the holder's pid."""
+LOG_NAME = "supervisor.log"
+"""The data directory's supervisor's output, in the data directory."""
+IDLE_EXIT_S = 60.0
+"""How long the data directory's supervisor stays without a running interactive run."""
+POLL_S = 1.0
+"""How often the data directory's supervisor looks for runs to take up."""
+TICK_S = 1.0
+"""How often it checks each run: incidents have a grace of minutes and the prober is read
+once its interval, so a second is on time; more often costs CPU per idle run."""
+RETRY_S = 10.0
+"""How long it waits before trying again a run it could not supervise (say, another process
+supervises it)."""
+
+log = logging.getLogger(__name__)
 
 
 class Supervised(Protocol):
@@ -210,32 +238,180 @@ class RunSupervisor:
     def _event(self, kind: str, data: dict[str, Any]) -> None:
         self.runner.store.add_event(self.run_id, kind, data)
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        path = self.runner.paths(self.run_id).root / "supervisor.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                raise AlreadySupervised(
-                    f"run {self.run_id} is already supervised (process {fh.read().strip()})"
-                ) from None
+    def _locked(self) -> AbstractContextManager[None]:
+        lock = self.runner.paths(self.run_id).root / LOCK_NAME
+        return _exclusive(lock, f"run {self.run_id} is already supervised")
+
+
+class AllSupervisor:
+    """Supervises every interactive run of one data directory that asked for it (an event
+    :data:`WANTED`), each on a thread of its own as a :class:`RunSupervisor` that submits at
+    the deadline. ``lock`` (the data directory's lock file) keeps it single. It stops once no
+    interactive run has been running for ``idle_exit_s``."""
+
+    def __init__(
+        self,
+        runner: Supervised,
+        lock: Path,
+        *,
+        poll_s: float = POLL_S,
+        idle_exit_s: float = IDLE_EXIT_S,
+        retry_s: float = RETRY_S,
+        tick_s: float = TICK_S,
+    ) -> None:
+        self.runner = runner
+        self.lock = lock
+        self.poll_s = poll_s
+        self.idle_exit_s = idle_exit_s
+        self.retry_s = retry_s
+        self.tick_s = tick_s
+        self._threads: dict[str, threading.Thread] = {}
+        self._wanted: set[str] = set()
+        self._retry_at: dict[str, float] = {}
+        self._halt = threading.Event()
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Supervise until idle (or ``stop`` is set). Raises AlreadySupervised when another
+        process supervises the data directory."""
+        stop = stop or threading.Event()
+        try:
+            with self._locked():
+                self._serve(stop)
+            # A run that started while we let go was told we run: take it up again, unless a
+            # supervisor started meanwhile has the lock.
+            while not stop.is_set() and self._running():
+                try:
+                    with self._locked():
+                        self._serve(stop)
+                except AlreadySupervised:
+                    return
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop supervising: every run's thread ends after its current pass (a submit at the
+        deadline under way is waited for up to 30 s; it goes on after, recovery's to finish)."""
+        self._halt.set()
+        for thread in self._threads.values():
+            thread.join(timeout=30)
+
+    def supervising(self) -> list[str]:
+        """The runs it supervises right now."""
+        return [run_id for run_id, thread in self._threads.items() if thread.is_alive()]
+
+    def sweep(self) -> int:
+        """Start a thread for each running interactive run that wants one and has none;
+        returns how many interactive runs are running."""
+        self._threads = {i: t for i, t in self._threads.items() if t.is_alive()}
+        running = self._running()
+        for run_id in running:
+            due = time.monotonic() >= self._retry_at.get(run_id, 0.0)
+            if run_id not in self._threads and due and self._wants(run_id):
+                thread = threading.Thread(
+                    target=self._supervise, args=(run_id,), name=f"supervise-{run_id}"
+                )
+                self._threads[run_id] = thread
+                thread.start()
+        return len(running)
+
+    def _serve(self, stop: threading.Event) -> None:
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            if self.sweep():
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= self.idle_exit_s:
+                return
+            stop.wait(self.poll_s)
+
+    def _running(self) -> list[str]:
+        runs = self.runner.store.list_runs(status=Status.running, results=False)
+        return [run.id for run in runs if run.mode == "interactive"]
+
+    def _wants(self, run_id: str) -> bool:
+        if run_id not in self._wanted and any(
+            event.kind == WANTED for event in self.runner.store.events(run_id)
+        ):
+            self._wanted.add(run_id)
+        return run_id in self._wanted
+
+    def _supervise(self, run_id: str) -> None:
+        """One run's thread: its failures are logged and the run tried again later."""
+        try:
+            log.info("supervising run %s", run_id)
+            one = RunSupervisor(self.runner, run_id, autosubmit=True, tick_s=self.tick_s)
+            one.run(self._halt)
+            log.info("run %s is %s; its supervision is done", run_id, self._status(run_id))
+            return
+        except AlreadySupervised as exc:
+            log.info("%s", exc)
+        except Exception:  # the edge of this run's thread: logged, and tried again
+            log.exception("supervising run %s failed", run_id)
+        self._retry_at[run_id] = time.monotonic() + self.retry_s
+
+    def _status(self, run_id: str) -> str:
+        return self.runner.store.get(run_id).status.value
+
+    def _locked(self) -> AbstractContextManager[None]:
+        return _exclusive(self.lock, f"the data directory {self.lock.parent} is already supervised")
+
+
+@contextmanager
+def _exclusive(path: Path, busy: str) -> Iterator[None]:
+    """Hold the lock file ``path`` (writing our pid in it) while the block runs; raises
+    AlreadySupervised, saying ``busy`` and the holder's pid, when another holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-            yield
+            raise AlreadySupervised(f"{busy} (process {fh.read().strip()})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
 
 
-def spawn(settings: Settings, run_id: str, log: Path) -> int:
-    """Start ``prodproven supervise RUN`` as a detached process; returns its pid."""
-    log.parent.mkdir(parents=True, exist_ok=True)
+def holder(path: Path) -> int | None:
+    """The pid holding the lock file ``path``, or None when nobody holds it."""
+    try:
+        fh = path.open("r")
+    except FileNotFoundError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return int(fh.read().strip() or 0) or None
+        return None
+
+
+def lock_path(settings: Settings) -> Path:
+    """The data directory's supervisor lock file."""
+    return settings.data_dir / LOCK_NAME
+
+
+def log_path(settings: Settings) -> Path:
+    """The data directory's supervisor's output."""
+    return settings.data_dir / LOG_NAME
+
+
+def spawn(settings: Settings) -> int:
+    """Make sure the data directory's supervisor runs: start ``prodproven supervise --all`` as
+    a detached process (its output appended to :func:`log_path`) unless one holds the lock.
+    Returns its pid (of the one running, or of the one started). It takes up, within
+    :data:`POLL_S`, every running interactive run with an event :data:`WANTED`: record one for
+    the run next. Call it once the run is running (the supervisor stays while one is)."""
+    running = holder(lock_path(settings))
+    if running is not None:
+        return running
+    log_file = log_path(settings)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     env: dict[str, Any] = {**os.environ, "PRODPROVEN_DATA_DIR": str(settings.data_dir)}
-    with log.open("ab") as out:
+    with log_file.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "prodproven.runner.cli", "supervise", run_id],
+            [sys.executable, "-m", "prodproven.runner.cli", "supervise", "--all"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

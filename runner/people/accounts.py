@@ -141,7 +141,6 @@ class Accounts:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.create_tables(AssessorRow, ApiTokenRow, WebSessionRow)
 
     # assessors -------------------------------------------------------------------------------
     def add_assessor(self, email: str, name: str, firm: str, password: str) -> Assessor:

@@ -37,7 +37,6 @@ class AuditEntry:
 class Audit:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.create_tables(AuditRow)
 
     def record(
         self, actor: str, action: str, subject: str, data: dict[str, Any] | None = None

@@ -87,7 +87,6 @@ class Candidates:
         self.store = store
         self.audit = audit
         self.runs_dir = runs_dir
-        store.create_tables(CandidateRow, InvitationRow)
 
     def ensure(
         self, name: str, email: str | None = None, external_id: str | None = None
@@ -164,15 +163,11 @@ class Candidates:
             result = status_document(renamed).stored() if run.result else None
             self.store.update(run.id, candidate=alias, result=result, archive_path=None)
             shutil.rmtree(self.runs_dir / run.id, ignore_errors=True)
+        theirs = InvitationRow.candidate_name == name
+        if candidate.email:  # (PostgreSQL refuses a NUL byte as a never-matching email)
+            theirs = theirs | (InvitationRow.candidate_email == candidate.email)
         with self.store.session() as s:
-            invitations = list(
-                s.scalars(
-                    select(InvitationRow).where(
-                        (InvitationRow.candidate_name == name)
-                        | (InvitationRow.candidate_email == (candidate.email or "\0"))
-                    )
-                )
-            )
+            invitations = list(s.scalars(select(InvitationRow).where(theirs)))
             for invitation in invitations:
                 invitation.candidate_name, invitation.candidate_email = alias, ""
             row = s.get(CandidateRow, candidate.id)

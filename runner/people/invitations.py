@@ -79,7 +79,6 @@ class Invitation:
 class Invitations:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.create_tables(InvitationRow)
 
     def create(
         self,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from prodproven.runner.errors import ReviewError, RunStateError
 from prodproven.runner.people.audit import Audit
@@ -73,7 +73,6 @@ class Reviews:
     def __init__(self, store: Store, audit: Audit) -> None:
         self.store = store
         self.audit = audit
-        store.create_tables(ReviewRow)
 
     def note(self, run_id: str, author: str, text: str) -> Review:
         """Raises ReviewError for an empty note."""
@@ -81,7 +80,8 @@ class Reviews:
             raise ReviewError("a note needs some text")
         _check_length(text.strip(), "a note")
         self.store.get(run_id)
-        review = self._add(run_id, author, "note", text.strip(), None, None)
+        with self.store.session() as s:
+            review = _add(s, run_id, author, "note", text.strip(), None, None)
         self.audit.record(author, "review.note", run_id, {"review": review.id})
         return review
 
@@ -100,13 +100,14 @@ class Reviews:
         _check_length(reason, "an override's reason")
         if not 0.0 <= score <= 100.0:  # NaN too
             raise ReviewError(f"an overriding score must be within 0..100, not {score}")
-        run = self.store.get(run_id)
-        if run.status != Status.graded:
-            raise RunStateError(
-                f"run {run_id} is {run.status.value}; only graded runs are overridden"
-            )
-        previous = self.effective(run).score
-        review = self._add(run_id, author, "override", reason, round(score, 1), previous)
+        with self.store.locked(run_id) as (s, row):  # so each override sees the one before
+            run = Run.from_row(row)
+            if run.status != Status.graded:
+                raise RunStateError(
+                    f"run {run_id} is {run.status.value}; only graded runs are overridden"
+                )
+            previous = effective(run, _reviews(s, run_id)).score
+            review = _add(s, run_id, author, "override", reason, round(score, 1), previous)
         self.audit.record(
             author,
             "review.override",
@@ -118,10 +119,7 @@ class Reviews:
     def for_run(self, run_id: str) -> list[Review]:
         """Oldest first."""
         with self.store.session() as s:
-            rows = s.scalars(
-                select(ReviewRow).where(ReviewRow.run_id == run_id).order_by(ReviewRow.id)
-            )
-            return [Review.from_row(r) for r in rows]
+            return _reviews(s, run_id)
 
     def effective(self, run: Run) -> EffectiveScore:
         return effective(run, self.for_run(run.id))
@@ -134,28 +132,33 @@ class Reviews:
             )
             return {row.run_id: Review.from_row(row) for row in rows}
 
-    def _add(
-        self,
-        run_id: str,
-        author: str,
-        kind: str,
-        text: str,
-        score: float | None,
-        previous: float | None,
-    ) -> Review:
-        with self.store.session() as s:
-            row = ReviewRow(
-                run_id=run_id,
-                author=author,
-                kind=kind,
-                text=text,
-                score=score,
-                previous_score=previous,
-                created_at=utcnow(),
-            )
-            s.add(row)
-            s.flush()
-            return Review.from_row(row)
+
+def _reviews(s: Session, run_id: str) -> list[Review]:
+    rows = s.scalars(select(ReviewRow).where(ReviewRow.run_id == run_id).order_by(ReviewRow.id))
+    return [Review.from_row(r) for r in rows]
+
+
+def _add(
+    s: Session,
+    run_id: str,
+    author: str,
+    kind: str,
+    text: str,
+    score: float | None,
+    previous: float | None,
+) -> Review:
+    row = ReviewRow(
+        run_id=run_id,
+        author=author,
+        kind=kind,
+        text=text,
+        score=score,
+        previous_score=previous,
+        created_at=utcnow(),
+    )
+    s.add(row)
+    s.flush()
+    return Review.from_row(row)
 
 
 def _check_length(text: str, what: str) -> None:

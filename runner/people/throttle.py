@@ -66,7 +66,6 @@ def _address(address: str) -> str:
 class Throttle:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.create_tables(SignInCounterRow)
 
     def admit(self, email: str, address: str) -> None:
         """Let one sign-in attempt through, counted as failed until :meth:`succeeded`.

@@ -8,7 +8,6 @@ translates HTTP.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from prodproven.runner.config import Settings
 from prodproven.runner.lifecycle import supervisor
@@ -33,7 +32,7 @@ class Portal:
         settings: Settings,
         store: Store,
         runner: Callable[[Callable[[str], None]], Runner],
-        supervise: Callable[[Settings, str, Path], int] = supervisor.spawn,
+        supervise: Callable[[Settings], int] = supervisor.spawn,
     ) -> None:
         self.settings = settings
         self.records = Records.open(settings, store)

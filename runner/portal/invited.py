@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import AccessDenied, RunStateError
+from prodproven.runner.lifecycle import supervisor
+from prodproven.runner.lifecycle.admission import Place, places
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.people.invitations import Invitation
 from prodproven.runner.portal.access import Access, Records
@@ -56,6 +57,8 @@ class CandidateState:
     """What the server is doing for this candidate right now, if anything."""
     can_start: bool
     """No run yet, or only one that failed before it ever ran."""
+    queue: Place | None = None
+    """The run's place in the queue while it waits for room (``queued``)."""
 
 
 class Invited:
@@ -67,7 +70,7 @@ class Invited:
         access: Access,
         catalogue: Catalogue,
         runner: Callable[[Callable[[str], None]], Runner],
-        supervise: Callable[[Settings, str, Path], int],
+        supervise: Callable[[Settings], int],
     ) -> None:
         self._records = records
         self._access = access
@@ -148,6 +151,7 @@ class Invited:
             remaining = max(0.0, (run.deadline - utcnow()).total_seconds())
         with self._lock:
             busy = self._busy.get(invitation.id)
+        queued = run is not None and run.status is Status.queued
         return CandidateState(
             invitation=invitation,
             challenge=self._catalogue.find_id(invitation.challenge_id),
@@ -155,6 +159,7 @@ class Invited:
             remaining_s=remaining,
             busy=busy,
             can_start=run is None or self._never_ran(run.id),
+            queue=places(self._records.store).get(run.id) if run and queued else None,
         )
 
     def start(self, invitation_id: str) -> Run:
@@ -173,9 +178,9 @@ class Invited:
                 variant=invitation.variant,
                 on_created=lambda run: self._attach(invitation, run),
             )
-            log = runner.paths(run.id).root / "supervisor.log"
-            pid = self._supervise(self._records.settings, run.id, log)
-            runner.event(run.id, "supervisor.spawned", {"pid": pid, "log": str(log)})
+            pid = self._supervise(self._records.settings)
+            log = supervisor.log_path(self._records.settings)
+            runner.event(run.id, supervisor.WANTED, {"pid": pid, "log": str(log)})
         return run
 
     def _never_ran(self, run_id: str) -> bool:

@@ -4,6 +4,9 @@ graders read what the candidate left in them."""
 
 from __future__ import annotations
 
+import ast
+import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +17,6 @@ from prodproven.runner.runs.archives import write_archive
 from prodproven.runner.spec.challenge import Catalog, Challenge
 from prodproven.sandbox import tarball
 from prodproven.sandbox.environment import (
-    KEEPALIVE,
     NOBODY_USER,
     ContainerSpec,
     Limits,
@@ -22,6 +24,7 @@ from prodproven.sandbox.environment import (
     Sandbox,
 )
 from prodproven.sandbox.errors import ServiceNotReady
+from prodproven.sandbox.scripts import script
 from prodproven.sandbox.services import ServiceKind
 
 LIVE_SERVICE_ROLE = "service"
@@ -114,27 +117,50 @@ def find_running(pod: Pod, declared: Sequence[tuple[str, ServiceKind]]) -> list[
     ]
 
 
-def run_setup(
-    pod: Pod,
-    challenge: Challenge,
-    image: str,
-    setup_dirs: tuple[Path, ...],
-    env: Mapping[str, str],
-) -> dict[str, Any]:
-    """Run the challenge's setup script beside the services; returns what it printed.
+SETUP_ROLE = "setup"
+SETUP_STATE = "/tmp/prodproven-setup"
+SETUP_GO = "/setup/.prodproven-go"
 
-    It runs as nobody in its own container (the candidate's container never sees the setup
-    files). Raises SetupFailed with the script's output when it exits non-zero.
-    """
+
+def setup_imports(path: Path) -> list[str]:
+    """The absolute modules the script at ``path`` imports (anywhere in it), each once."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return list(dict.fromkeys(n for n in names if n != "__future__"))
+
+
+def _setup_config(challenge: Challenge) -> dict[str, Any]:
     setup = challenge.spec.setup
     assert setup is not None
-    script = challenge.path(setup.script)
+    path = challenge.path(setup.script)
+    return {
+        "script": f"/setup/{path.name}",
+        "imports": setup_imports(path),
+        "go": SETUP_GO,
+        "state": SETUP_STATE,
+        "timeout": setup.timeout_s,
+    }
+
+
+def start_setup(pod: Pod, challenge: Challenge, image: str, env: Mapping[str, str]) -> Sandbox:
+    """The container of the challenge's setup script, started with an empty ``/setup``: it
+    imports what the script imports, then waits for :func:`run_setup` (``warm_setup.py``)."""
     box = pod.add(
         ContainerSpec(
-            role="setup",
+            role=SETUP_ROLE,
             image=image,
             limits=SETUP_LIMITS,
-            command=KEEPALIVE,
+            command=[
+                "python",
+                "-c",
+                script("warm_setup.py"),
+                "serve",
+                json.dumps(_setup_config(challenge)),
+            ],
             user=NOBODY_USER,
             workdir="/setup",
             env={**env, "HOME": "/tmp"},
@@ -142,18 +168,49 @@ def run_setup(
             tmpfs=SERVICE_TMPFS,
         )
     )
-    box.put_archive("/setup", tarball.directories(*setup_dirs, owner=65534))
     box.start()
+    return box
+
+
+def await_setup_imports(box: Sandbox, challenge: Challenge) -> None:
+    """Return once the setup container (:func:`start_setup`) has imported what the script
+    imports. Raises SetupFailed when it has not within the setup's timeout."""
+    config = _setup_config(challenge)
+    result = box.exec(
+        ["python", "-c", script("warm_setup.py"), "warm", json.dumps(config)],
+        timeout=config["timeout"] + 30,
+    )
+    if not result.ok:
+        raise SetupFailed(
+            f"the setup container of challenge {challenge.id} did not import what "
+            f"{config['script']} needs: {(result.stderr or result.stdout)[-1500:]}"
+        )
+
+
+def run_setup(box: Sandbox, challenge: Challenge, setup_dirs: tuple[Path, ...]) -> dict[str, Any]:
+    """Run the challenge's setup script beside the services, in ``box`` (:func:`start_setup`);
+    returns what it printed, then stops the container.
+
+    It runs as nobody in its own container (the candidate's container never sees the setup
+    files). Raises SetupFailed with the script's output when it exits non-zero.
+    """
+    config = _setup_config(challenge)
+    started = time.monotonic()
     try:
-        result = box.exec(["python", f"/setup/{script.name}"], timeout=setup.timeout_s)
+        box.put_archive("/setup", tarball.directories(*setup_dirs, owner=65534))
+        box.put_archive("/setup", tarball.files({Path(SETUP_GO).name: b""}, owner=65534))
+        result = box.exec(
+            ["python", "-c", script("warm_setup.py"), "wait", json.dumps(config)],
+            timeout=config["timeout"] + 30,
+        )
     finally:
         box.stop(timeout=1)
     if not result.ok:
         raise SetupFailed(
-            f"the setup script {script} of challenge {challenge.id} failed "
+            f"the setup script {config['script']} of challenge {challenge.id} failed "
             f"(exit {result.exit_code}):\n{(result.stderr or result.stdout)[-1500:]}"
         )
-    return {"duration_s": round(result.duration_s, 2), "stdout": result.stdout[-2000:]}
+    return {"duration_s": round(time.monotonic() - started, 2), "stdout": result.stdout[-2000:]}
 
 
 def archive_services(

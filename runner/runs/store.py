@@ -24,14 +24,11 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
-    create_engine,
     event,
-    inspect,
     select,
-    text,
+    update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine, make_url
@@ -39,11 +36,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_colum
 from sqlalchemy.types import TypeDecorator
 
 from prodproven.runner.errors import RunNotFound, RunStateError
-from prodproven.runner.runs import storefile
+from prodproven.runner.runs import connect, schema, storefile
+
+
+class RunChanged(RunStateError):
+    """Another process changed the run between what a caller read and what it writes (a
+    grader whose attempt was claimed again): the caller must not act on what it read."""
 
 
 class Status(StrEnum):
     created = "created"
+    queued = "queued"
     provisioning = "provisioning"
     running = "running"
     submitted = "submitted"
@@ -54,7 +57,8 @@ class Status(StrEnum):
 
 
 ALLOWED: dict[Status, set[Status]] = {
-    Status.created: {Status.provisioning, Status.errored, Status.cancelled},
+    Status.created: {Status.queued, Status.provisioning, Status.errored, Status.cancelled},
+    Status.queued: {Status.provisioning, Status.errored, Status.cancelled},
     Status.provisioning: {Status.running, Status.errored, Status.cancelled},
     Status.running: {Status.submitted, Status.errored, Status.cancelled},
     Status.submitted: {Status.grading, Status.errored, Status.cancelled},
@@ -63,11 +67,19 @@ ALLOWED: dict[Status, set[Status]] = {
     Status.errored: {Status.grading},
     Status.cancelled: set(),
 }
-"""Which status may follow which. Re-grading moves graded/errored runs with an archive back to
+"""Which status may follow which. A run waits in ``queued`` while the machine has no room for
+it (``lifecycle/admission.py``). Re-grading moves graded/errored runs with an archive back to
 grading; errored runs without an archive can only be inspected. A run not yet graded can be
 cancelled on purpose (the reason goes to ``error``); cancelled is final."""
 
-UNFINISHED = (Status.created, Status.provisioning, Status.running, Status.submitted, Status.grading)
+UNFINISHED = (
+    Status.created,
+    Status.queued,
+    Status.provisioning,
+    Status.running,
+    Status.submitted,
+    Status.grading,
+)
 """Statuses a run passes through on its way to a result: a run found in one with nobody
 acting on it was left by a process that stopped (``lifecycle/recovery.py``)."""
 
@@ -81,7 +93,8 @@ def new_run_id() -> str:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone; PostgreSQL gives
+    the session's)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -89,7 +102,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        return value.astimezone(UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -158,9 +171,6 @@ class ArtifactRow(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
-RUN_TABLES = (RunRow, EventRow, ProbeSampleRow, ArtifactRow)
-
-
 @dataclass(frozen=True)
 class Run:
     """A run as the rest of the runner sees it (a plain snapshot, not a live ORM row)."""
@@ -208,9 +218,10 @@ class Store:
         """The store at ``url``. SQL parameters (emails, token hashes) never appear in error
         texts; a SQLite store waits up to ``busy_seconds`` for another process holding it,
         and its file is checked first (``storefile``)."""
-        sqlite = make_url(url).get_backend_name() == "sqlite"
+        parsed = make_url(url)
+        sqlite = parsed.get_backend_name() == "sqlite"
         options = {"timeout": busy_seconds} if sqlite else {}
-        self.engine: Engine = create_engine(url, hide_parameters=True, connect_args=options)
+        self.engine: Engine = connect.engine(parsed, options)
         database = self.engine.url.database
         if sqlite and database and database != ":memory:" and "mode=memory" not in url:
             storefile.prepare(Path(database))
@@ -218,28 +229,10 @@ class Store:
             event.listen(self.engine, "handle_error", translate)
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.create_tables(*RUN_TABLES)
+        else:
+            event.listen(self.engine, "handle_error", connect.Unreachable(parsed))
+        schema.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    def create_tables(self, *rows: type[Base]) -> None:
-        """Create the tables of these row classes when missing (each module owning tables
-        creates its own, so nothing depends on what happened to be imported)."""
-        tables = [Base.metadata.tables[row.__tablename__] for row in rows]
-        Base.metadata.create_all(self.engine, tables=tables)
-        for table in tables:
-            self._add_missing_columns(table)
-
-    def _add_missing_columns(self, table: Table) -> None:
-        """A column added to a row class after a store was made is added to its table
-        (schemas only grow, by nullable columns, so an older store opens as it is)."""
-        present = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
-        with self.engine.begin() as connection:
-            for column in table.columns:
-                if column.name not in present:
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    connection.execute(
-                        text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
-                    )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -324,27 +317,36 @@ class Store:
                 found.append(run)
             return found
 
-    def transition(self, run_id: str, to: Status, **fields: Any) -> Run:
-        """Move a run to ``to`` (recording an event) and update ``fields`` in one commit.
+    def transition(
+        self, run_id: str, to: Status, *, attempt: int | None = None, **fields: Any
+    ) -> Run:
+        """Move a run to ``to`` (recording an event) and update ``fields`` in one commit,
+        holding the run's row (:meth:`locked`), so concurrent moves apply one after the other.
+        With ``attempt``, only while the run's ``grading_attempts`` is still ``attempt``: a
+        grader claims a run by moving it to grading with ``grading_attempts=attempt + 1``, and
+        records its result with ``attempt`` it claimed, so one grader wins each attempt.
 
-        Raises RunStateError when the move is not allowed from the current status.
+        Raises RunStateError when the move is not allowed from the current status, RunChanged
+        when another process changed the attempt first.
         """
         with self.session() as s:
-            row = s.get(RunRow, run_id, with_for_update=True)
-            if row is None:
-                raise RunNotFound(f"no run {run_id!r}")
-            current = Status(row.status)
-            if to not in ALLOWED[current]:
-                raise RunStateError(f"run {run_id} is {current.value}; it cannot become {to.value}")
-            row.status = to.value
-            for key, value in fields.items():
-                setattr(row, key, value)
-            data = {
-                "from": current.value,
-                **{k: _jsonable(v) for k, v in fields.items() if k not in ("result",)},
-            }
-            s.add(EventRow(run_id=run_id, at=utcnow(), kind=f"status.{to.value}", data=data))
+            transition_in(s, run_id, to, attempt=attempt, **fields)
         return self.get(run_id)
+
+    def claim_grading(self, run_id: str) -> Run:
+        """Move a run to grading as its next attempt (``grading_attempts`` + 1), unless another
+        process claimed it since it was read. Raises RunStateError, RunChanged."""
+        seen = self.get(run_id).grading_attempts
+        return self.transition(
+            run_id, Status.grading, attempt=seen, grading_attempts=seen + 1, error=None
+        )
+
+    @contextmanager
+    def locked(self, run_id: str) -> Iterator[tuple[Session, RunRow]]:
+        """One transaction holding the run's row: no other writer changes the run until it
+        ends (for reading a run and writing what follows from it). Raises RunNotFound."""
+        with self.session() as s:
+            yield s, _locked_row(s, run_id)
 
     def update(self, run_id: str, **fields: Any) -> None:
         with self.session() as s:
@@ -421,6 +423,42 @@ class Store:
     def artifacts(self, run_id: str) -> list[ArtifactRow]:
         with self.session() as s:
             return list(s.scalars(select(ArtifactRow).where(ArtifactRow.run_id == run_id)))
+
+
+def transition_in(
+    s: Session, run_id: str, to: Status, *, attempt: int | None = None, **fields: Any
+) -> None:
+    """``Store.transition`` inside the caller's transaction ``s`` (for a move that must commit
+    with other writes). Raises RunNotFound, RunStateError, RunChanged."""
+    row = _locked_row(s, run_id)
+    current = Status(row.status)
+    if attempt is not None and row.grading_attempts != attempt:
+        raise RunChanged(
+            f"run {run_id} is at grading attempt {row.grading_attempts}, not {attempt}: "
+            "another process claimed it meanwhile"
+        )
+    if to not in ALLOWED[current]:
+        raise RunStateError(f"run {run_id} is {current.value}; it cannot become {to.value}")
+    row.status = to.value
+    for key, value in fields.items():
+        setattr(row, key, value)
+    data = {
+        "from": current.value,
+        **{k: _jsonable(v) for k, v in fields.items() if k not in ("result",)},
+    }
+    s.add(EventRow(run_id=run_id, at=utcnow(), kind=f"status.{to.value}", data=data))
+
+
+def _locked_row(s: Session, run_id: str) -> RunRow:
+    """The run's row, locked until ``s`` ends: an UPDATE that changes nothing, sent before
+    anything is read, takes PostgreSQL's row lock and SQLite's write lock (waiting for another
+    holder), so what is read next stays true until the commit. Raises RunNotFound."""
+    touch = update(RunRow).where(RunRow.id == run_id).values(status=RunRow.status)
+    if s.connection().execute(touch).rowcount == 0:
+        raise RunNotFound(f"no run {run_id!r}")
+    row = s.get(RunRow, run_id, populate_existing=True)
+    assert row is not None, run_id
+    return row
 
 
 def _jsonable(value: Any) -> Any:

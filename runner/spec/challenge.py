@@ -47,6 +47,7 @@ from prodproven.runner.spec.parts import (
     ImageRecipe,
     PortSpec,
     Prepare,
+    Reservation,
     Resources,
     ServiceRef,
     ServiceSpec,
@@ -84,6 +85,11 @@ class ChallengeSpec(_Strict):
     )
     resources: Resources = Field(
         default_factory=Resources, description="limits of every candidate container"
+    )
+    reservation: Reservation | None = Field(
+        None,
+        description="what one run holds of the machine's capacity while it has a pod "
+        "(default: the sum of its containers' limits; docs/operations.md#capacity)",
     )
     image: ImageRecipe = Field(
         default_factory=ImageRecipe, description="the image the workspace and tests run in"

@@ -88,11 +88,7 @@ class Resources(_Strict):
     @field_validator("memory")
     @classmethod
     def _memory_parses(cls, value: str) -> str:
-        if not _SIZE.match(value.strip()):
-            raise ValueError(f"{value!r} is not a size like 512m or 2g")
-        if not 64 * 2**20 <= parse_size(value) <= MAX_SIZE:
-            raise ValueError(f"{value!r} is not from the 64m minimum to 1024g")
-        return value
+        return checked_size(value, 64 * 2**20)
 
     @property
     def memory_bytes(self) -> int:
@@ -101,6 +97,32 @@ class Resources(_Strict):
     @property
     def limits(self) -> Limits:
         return Limits(memory_bytes=self.memory_bytes, cpus=self.cpus, pids=self.pids)
+
+
+class Reservation(_Strict):
+    """What one run holds of the machine's capacity while it has a pod, when less than the sum
+    of its containers' limits (the default): idle use measured, like a Kubernetes request."""
+
+    memory: str = Field(description="memory one run holds, e.g. 600m")
+    cpus: float = Field(0.0, ge=0, le=64, description="CPUs one run holds, e.g. 0.25")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_parses(cls, value: str) -> str:
+        return checked_size(value, 2**20)
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory)
+
+
+def checked_size(value: str, least: int) -> str:
+    """``value`` when it is a size from ``least`` bytes to 1024g; else ValueError."""
+    if not _SIZE.match(value.strip()):
+        raise ValueError(f"{value!r} is not a size like 512m or 2g")
+    if not least <= parse_size(value) <= MAX_SIZE:
+        raise ValueError(f"{value!r} is not from the {least // 2**20}m minimum to 1024g")
+    return value
 
 
 class ImageRecipe(_Strict):

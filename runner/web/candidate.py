@@ -35,6 +35,8 @@ ThePortal = Annotated[Portal, Depends(portal)]
 
 MESSAGES = {
     Status.created: "Your workspace is being prepared.",
+    Status.queued: "The machine is full right now: your workspace starts as soon as there is "
+    "room, and the clock only then.",
     Status.provisioning: "Your workspace is being prepared.",
     Status.running: "Your workspace is running. The clock is ticking.",
     Status.submitted: "Your work was submitted and is being archived.",
@@ -80,9 +82,13 @@ def _state(request: Request, who: CandidateContext, the_portal: Portal) -> dict[
     state = the_portal.invited.state(who.invitation_id)
     jobs = _jobs(request)
     run = state.run
+    message = MESSAGES[run.status] if run else "Read the brief, then start when ready."
+    if state.queue is not None:
+        message += f" You are number {state.queue.position} in the queue."
     return {
         "status": run.status.value if run else "not started",
-        "message": MESSAGES[run.status] if run else "Read the brief, then start when ready.",
+        "message": message,
+        "queue_position": state.queue.position if state.queue else None,
         "remaining_s": state.remaining_s,
         "deadline": run.deadline.isoformat() if run and run.deadline else None,
         "busy": state.busy or ("working" if jobs.active(who.invitation_id) else None),

@@ -21,6 +21,10 @@ submitted), shown as they are. Any other failure is ours (the container engine, 
 detail goes to the log, under a reference the page shows, and the run page shows assessors
 the reason the run errored."""
 FAILED = "something went wrong on our side; the firm was told (reference {})"
+START_WORKERS = 16
+"""Starts at once: a start that finds the machine full waits in the admission queue
+(``lifecycle/admission.py``) on its worker, so the starts behind it still reach the queue and
+show their place; admission, not this number, bounds how many runs are provisioned."""
 
 
 class Jobs:
@@ -29,7 +33,7 @@ class Jobs:
 
     def __init__(self) -> None:
         self._pools = {
-            "start": ThreadPoolExecutor(1, thread_name_prefix="start"),
+            "start": ThreadPoolExecutor(START_WORKERS, thread_name_prefix="start"),
             "grade": ThreadPoolExecutor(1, thread_name_prefix="grade"),
         }
         self._running: dict[str, Future[Run]] = {}

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from prodproven.runner.runs.store import Status, Store
 from tests.conftest import BUILTIN, MakeChallenge
 
 
 def prodproven(
-    *args: str, env_dir: Path, stdin: str | None = None
+    *args: str, env_dir: Path, stdin: str | None = None, columns: int = 80
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "prodproven.runner.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env={"PRODPROVEN_DATA_DIR": str(env_dir), "PATH": "/usr/bin:/bin"},
+        env={"PRODPROVEN_DATA_DIR": str(env_dir), "PATH": "/usr/bin:/bin", "COLUMNS": str(columns)},
     )
 
 
@@ -119,6 +120,12 @@ def test_a_missing_challenges_dir_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
+@pytest.mark.parametrize("args", [(), ("0123456789", "--all")])
+def test_supervise_takes_a_run_or_all_of_them(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = prodproven("supervise", *args, env_dir=tmp_path)
+    assert result.returncode == 2 and "give either RUN or --all" in result.stderr
+
+
 def test_an_id_in_two_challenge_folders_is_one_message_naming_both(
     tmp_path: Path, make_challenge: MakeChallenge
 ) -> None:
@@ -171,3 +178,28 @@ def test_each_command_and_its_errors_go_to_the_log_file_of_the_data_dir(tmp_path
     assert any(line.endswith("command: prodproven status") for line in lines)
     assert any(line.endswith("command: prodproven show abc123") for line in lines)
     assert any("ERROR" in line and "RunNotFound: no run 'abc123'" in line for line in lines)
+
+
+def test_status_shows_each_queued_runs_place_in_the_queue(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'prodproven.db'}")
+    ids = []
+    for name in ("ada", "bob", "cy"):
+        run = store.create_run(
+            challenge_id="deploy-model",
+            challenge_version="1.0.0",
+            challenge_path="/c",
+            candidate=name,
+            mode="interactive",
+        )
+        store.transition(run.id, Status.provisioning if name == "ada" else Status.queued)
+        ids.append(run.id)
+    rows = json.loads(prodproven("status", "--json", env_dir=tmp_path).stdout)
+    assert {row["run_id"]: row["queue_position"] for row in rows} == {
+        ids[0]: None,
+        ids[1]: 1,
+        ids[2]: 2,
+    }
+    one = json.loads(prodproven("status", ids[2], "--json", env_dir=tmp_path).stdout)
+    assert (one["status"], one["queue_position"], one["queue_length"]) == ("queued", 2, 2)
+    table = prodproven("status", env_dir=tmp_path, columns=200).stdout
+    assert "queued (1 of 2)" in table and "queued (2 of 2)" in table

@@ -4,17 +4,26 @@ hands them to a container's Python."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from prodproven.graders.probes import probe
 from prodproven.sandbox.scripts import script
 
-SANDBOX_SCRIPTS = ("lab_launcher.py", "prober.py", "pump.py", "wait_http.py", "wait_tcp.py")
+SANDBOX_SCRIPTS = (
+    "lab_launcher.py",
+    "prober.py",
+    "pump.py",
+    "wait_http.py",
+    "wait_tcp.py",
+    "warm_setup.py",
+)
 PROBES = (
     "cheat_hidden_cell.py",
     "cheat_network_cell.py",
@@ -65,3 +74,30 @@ def test_waiting_for_a_closed_port_gives_up_with_exit_3() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
     assert wait_tcp(port, 0.3).returncode == 3
+
+
+def test_a_warm_setup_imports_first_then_runs_the_script_once_its_files_arrive(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "script": str(tmp_path / "seed.py"),
+        "imports": ["json", "no_such_module_here"],
+        "go": str(tmp_path / "go"),
+        "state": str(tmp_path / "state"),
+        "timeout": WAIT_TIMEOUT_S,
+    }
+    run = [sys.executable, "-c", script("warm_setup.py")]
+    serving = subprocess.Popen([*run, "serve", json.dumps(config)])
+    try:
+        subprocess.run([*run, "warm", json.dumps(config)], check=True, timeout=WAIT_TIMEOUT_S)
+        assert not (tmp_path / "state" / "out").exists()  # nothing ran before the files came
+        (tmp_path / "seed.py").write_text(
+            "import sys\nprint('seeded', 'json' in sys.modules)\nsys.exit(3)\n"
+        )
+        (tmp_path / "go").touch()
+        done = subprocess.run(
+            [*run, "wait", json.dumps(config)], capture_output=True, text=True, timeout=30
+        )
+    finally:
+        serving.kill()
+    assert (done.returncode, done.stdout) == (3, "seeded True\n")

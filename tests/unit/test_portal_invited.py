@@ -37,20 +37,20 @@ def test_start_invited_records_the_start_in_the_audit_log(portal: Portal) -> Non
     assert entry.data == {"invitation": invitation.id}
 
 
-def test_start_invited_spawns_one_supervisor_and_records_it(
-    portal: Portal, settings: Settings, supervised: list[tuple[Settings, str, Path]]
+def test_start_invited_makes_sure_the_supervisor_runs_and_asks_it_for_the_run(
+    portal: Portal, settings: Settings, supervised: list[Settings]
 ) -> None:
     invitation = invitation_for(portal, "firm-a")
     run = portal.invited.start(invitation.id)
-    log = fake(portal).paths(run.id).root / "supervisor.log"
-    assert supervised == [(settings, run.id, log)]
+    log = settings.data_dir / "supervisor.log"
+    assert supervised == [settings]
     assert fake(portal).called("event") == [
         (run.id, "supervisor.spawned", {"pid": 4242, "log": str(log)})
     ]
 
 
 def test_a_run_that_fails_to_start_stays_recorded_and_can_be_retried(
-    portal: Portal, supervised: list[tuple[Settings, str, Path]]
+    portal: Portal, supervised: list[Settings]
 ) -> None:
     invitation = invitation_for(portal, "firm-a")
     fake(portal).fail_after_create = True
@@ -68,9 +68,7 @@ def test_a_run_that_fails_to_start_stays_recorded_and_can_be_retried(
     assert portal.records.store.get(failed).status is Status.errored
 
 
-def test_a_second_start_invited_is_refused(
-    portal: Portal, supervised: list[tuple[Settings, str, Path]]
-) -> None:
+def test_a_second_start_invited_is_refused(portal: Portal, supervised: list[Settings]) -> None:
     invitation = invitation_for(portal, "firm-a")
     run = portal.invited.start(invitation.id)
     with pytest.raises(RunStateError, match=run.id):

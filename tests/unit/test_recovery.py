@@ -19,6 +19,7 @@ import pytest
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import RunStateError
+from prodproven.runner.lifecycle.admission import QUEUE_LOST
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.lifecycle.ownership import RunBusy, RunLocks
 from prodproven.runner.lifecycle.recovery import (
@@ -115,12 +116,12 @@ def runner(settings: Settings, store: Store) -> Recording:
     return Recording(settings, store, FakeBackend())
 
 
-spawned: list[str] = []
+spawned: list[Settings] = []
 
 
 def recovery(runner: Recording) -> Recovery:
-    def spawn(_settings: Settings, run_id: str, _log: Path) -> int:
-        spawned.append(run_id)
+    def spawn(settings: Settings) -> int:
+        spawned.append(settings)
         return 4242
 
     spawned.clear()
@@ -235,6 +236,21 @@ def test_a_run_left_provisioning_is_torn_down_and_errored_with_the_reason(
     assert runner.calls == []
 
 
+def test_a_queued_run_whose_waiting_process_died_is_errored_and_one_still_waited_for_is_not(
+    runner: Recording, store: Store
+) -> None:
+    dead, waited = (left_in(store, Status.created) for _ in range(2))
+    for run in (dead, waited):
+        store.transition(run.id, Status.queued)
+    with another_process(runner, waited.id, "started"):
+        done = recovery(runner).all()
+    assert [(d.run_id, d.found, d.status) for d in done] == [
+        (dead.id, "queued", "errored"),
+        (waited.id, "queued", "queued"),
+    ]
+    assert store.get(dead.id).error == QUEUE_LOST
+
+
 def test_a_scripted_run_whose_driver_died_is_submitted_as_it_stood_and_graded(
     runner: Recording, store: Store
 ) -> None:
@@ -250,8 +266,10 @@ def test_an_interactive_run_without_a_supervisor_gets_one_and_keeps_running(
 ) -> None:
     run = left_in(store, Status.running, mode="interactive")
     done = recovery(runner).one(run.id)
-    assert spawned == [run.id] and done.action == "supervisor started"
+    assert spawned == [runner.settings] and done.action == "supervisor started"
     assert store.get(run.id).status is Status.running and runner.calls == []
+    [asked] = [e.data for e in store.events(run.id) if e.kind == "supervisor.spawned"]
+    assert asked["pid"] == 4242 and asked["by"] == "recovery"
 
 
 def test_an_interactive_run_that_is_supervised_is_left_to_its_supervisor(

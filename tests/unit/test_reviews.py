@@ -4,6 +4,8 @@ newest override's, else the graded one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from prodproven.runner.errors import ReviewError, RunNotFound, RunStateError
@@ -41,7 +43,9 @@ def new_run(store: Store, until: Status = Status.graded, score: float = 72.0) ->
         Status.graded,
     ]
     for status in path[: path.index(until) + 1]:
-        fields = {"score": score, "result": RESULT} if status is Status.graded else {}
+        fields: dict[str, Any] = (
+            {"score": score, "result": RESULT} if status is Status.graded else {}
+        )
         run = store.transition(run.id, status, **fields)
     return run
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from prodproven.runner.errors import RunNotFound, RunStateError
-from prodproven.runner.runs.store import Run, Status, Store
+from prodproven.runner.runs.store import Run, RunChanged, Status, Store
 
 
 def new_run(store: Store) -> Run:
@@ -111,19 +110,6 @@ def test_a_listing_without_results_keeps_only_each_runs_verdict(store: Store) ->
     assert full is not None and full["graders"]
 
 
-def test_a_store_made_before_a_column_was_added_opens_with_the_column(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    Store(url)
-    with sqlalchemy.create_engine(url).begin() as connection:
-        connection.execute(sqlalchemy.text("ALTER TABLE runs DROP COLUMN error"))
-    store = Store(url)
-    run = store.create_run(
-        challenge_id="c", challenge_version="1.0.0", challenge_path="/c", candidate="a", mode="m"
-    )
-    store.transition(run.id, Status.errored, error="why")
-    assert store.get(run.id).error == "why"
-
-
 def test_a_run_not_yet_graded_can_be_cancelled_and_cancelled_is_final(store: Store) -> None:
     run = store.create_run(
         challenge_id="c", challenge_version="1", challenge_path="/c", candidate="a", mode="x"
@@ -157,3 +143,45 @@ def test_a_run_is_created_under_the_id_its_starter_picked(store: Store) -> None:
         run_id="0123456789",
     )
     assert store.get("0123456789") == run
+
+
+def graded_once(store: Store) -> Run:
+    """A run graded at attempt 1."""
+    run = new_run(store)
+    for status in (Status.provisioning, Status.running, Status.submitted):
+        store.transition(run.id, status)
+    store.transition(run.id, Status.grading, attempt=0, grading_attempts=1)
+    return store.transition(run.id, Status.graded, attempt=1, score=50.0)
+
+
+def test_one_grader_wins_each_attempt(store: Store) -> None:
+    run = graded_once(store)
+    store.transition(run.id, Status.grading, attempt=1, grading_attempts=2)
+    with pytest.raises(RunChanged, match="at grading attempt 2, not 1"):
+        store.transition(run.id, Status.grading, attempt=1, grading_attempts=2)
+    assert [e.kind for e in store.events(run.id)].count("status.grading") == 2
+
+
+def test_a_grader_whose_attempt_was_claimed_again_cannot_record_its_result(store: Store) -> None:
+    run = graded_once(store)
+    store.transition(run.id, Status.grading, attempt=1, grading_attempts=2)
+    with pytest.raises(RunChanged):
+        store.transition(run.id, Status.graded, attempt=1, score=10.0)
+    after = store.get(run.id)
+    assert (after.status, after.score, after.grading_attempts) == (Status.grading, 50.0, 2)
+
+
+def test_a_locked_run_is_read_and_written_in_one_transaction(store: Store) -> None:
+    run = new_run(store)
+    with store.locked(run.id) as (_, row):
+        row.error = f"seen as {row.status}"
+    assert store.get(run.id).error == "seen as created"
+    with pytest.raises(RunNotFound), store.locked("nope"):
+        pass
+
+
+def test_claiming_grading_takes_the_next_attempt(store: Store) -> None:
+    run = graded_once(store)
+    claimed = store.claim_grading(run.id)
+    assert (claimed.status, claimed.grading_attempts) == (Status.grading, 2)
+    assert store.claim_grading(run.id).grading_attempts == 3  # a grading taken up again

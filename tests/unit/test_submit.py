@@ -24,7 +24,7 @@ from prodproven.runner.lifecycle.submit import (
     stop_live_parts,
 )
 from prodproven.runner.runs.archives import DataDirFull, entries
-from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.store import Run, RunChanged, Status, Store, utcnow
 from prodproven.runner.runs.workspace import RunPaths
 from prodproven.sandbox.environment import Sandbox
 from tests.unit.test_archives import MIB, TarBox
@@ -101,6 +101,21 @@ def test_a_full_data_directory_leaves_the_run_submitted_to_be_submitted_again(
     after = store.get(run.id)
     assert after.status is Status.submitted and after.archive_path is None
     assert commit_submitted(store, run.id).run.status is Status.submitted
+
+
+def test_a_grader_whose_run_was_claimed_again_leaves_it_to_the_new_claimant(
+    store: Store,
+) -> None:
+    run = running_run(store)
+    commit_submitted(store, run.id)
+    first = store.claim_grading(run.id).grading_attempts
+    store.claim_grading(run.id)  # another process takes the grading up
+    with pytest.raises(RunChanged), errors_recorded(store, run.id, first):
+        store.transition(run.id, Status.graded, attempt=first)
+    with pytest.raises(RuntimeError), errors_recorded(store, run.id, first):
+        raise RuntimeError("the first grader's evaluation pod failed")
+    after = store.get(run.id)
+    assert (after.status, after.grading_attempts, after.error) == (Status.grading, 2, None)
 
 
 def test_files_left_out_of_the_archive_are_a_finding_on_the_run_naming_them_and_the_cap(

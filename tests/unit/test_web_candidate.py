@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from prodproven.runner.portal.access import Actor
+from prodproven.runner.runs.store import Status
 from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
 
 
@@ -64,3 +65,32 @@ def test_a_failed_start_shows_a_reference_and_the_assessor_the_reason(web: Web) 
     assert "could not be created" not in candidate.get("/candidate").text
     [run] = web.portal.records.store.list_runs()
     assert "no engine" in web.assessor().get(f"/runs/{run.id}").text
+
+
+def test_a_queued_candidate_sees_their_place_and_the_page_keeps_asking(web: Web) -> None:
+    candidate = web.candidate(web.settings.base_url + link_path(web))
+    [invitation] = web.portal.records.invitations.list()
+    store = web.portal.records.store
+    ahead, own = (
+        store.create_run(
+            challenge_id="deploy-model",
+            challenge_version="1.0.0",
+            challenge_path="/c",
+            candidate=name,
+            mode="interactive",
+        )
+        for name in ("Ahead", "Cleo")
+    )
+    for run in (ahead, own):
+        store.transition(run.id, Status.queued)
+    web.portal.records.invitations.attach_run(invitation.id, own.id)
+    live = candidate.get("/candidate/status").json()
+    assert (live["status"], live["queue_position"]) == ("queued", 2)
+    assert "You are number 2 in the queue." in live["message"]
+    page = candidate.get("/candidate").text
+    assert 'data-status="queued"' in page and "You are number 2 in the queue." in page
+    assert "Start the challenge" not in page
+    store.transition(ahead.id, Status.cancelled, error="withdrawn")
+    assert candidate.get("/candidate/status").json()["queue_position"] == 1
+    store.transition(own.id, Status.provisioning)
+    assert candidate.get("/candidate/status").json()["queue_position"] is None

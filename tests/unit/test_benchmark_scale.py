@@ -1,0 +1,73 @@
+"""The scale benchmark's figures (benchmarks/scale.py), from numbers instead of a machine:
+container memory as `docker stats` shows it, how many runs fit, throughput, the tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.scale import (
+    GIB,
+    MIB,
+    Idle,
+    builtin_challenges,
+    container_cpu_seconds,
+    container_memory,
+    fits,
+    runs_per_hour,
+    table,
+)
+
+
+def test_container_memory_leaves_out_inactive_file_pages_on_cgroup_v2_and_v1() -> None:
+    v2 = {"memory_stats": {"usage": 100 * MIB, "stats": {"inactive_file": 30 * MIB}}}
+    v1 = {"memory_stats": {"usage": 100 * MIB, "stats": {"total_inactive_file": 10 * MIB}}}
+    assert container_memory(v2) == 70 * MIB
+    assert container_memory(v1) == 90 * MIB
+
+
+def test_container_memory_of_a_stopped_container_is_zero() -> None:
+    assert container_memory({"memory_stats": {}}) == 0
+    assert container_memory({}) == 0
+
+
+def test_container_cpu_is_read_in_seconds() -> None:
+    assert (
+        container_cpu_seconds({"cpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000}}}) == 2.5
+    )
+
+
+def test_fits_counts_whole_runs_in_what_the_reserve_leaves() -> None:
+    assert fits(800 * MIB, 24 * GIB, 4 * GIB) == 25  # 20 GiB / 0.78 GiB = 25.6
+    assert fits(1 * GIB, 24 * GIB, 4 * GIB) == 20
+    assert fits(1 * GIB, 2 * GIB, 4 * GIB) == 0  # the reserve is more than the machine
+
+
+def test_fits_refuses_a_run_that_uses_nothing() -> None:
+    with pytest.raises(ValueError, match="some memory"):
+        fits(0, 24 * GIB, 0)
+
+
+def test_an_idle_run_carries_its_share_of_the_one_supervisor_when_the_machine_is_full() -> None:
+    idle = Idle("deploy-model", [5.0], {"pod": 4.0, "workspace": 70.0}, 0.1, 90.0, 1.0, fits=10)
+    assert idle.total_mib == 83.0
+
+
+def test_runs_per_hour_is_runs_over_wall_time() -> None:
+    assert runs_per_hour(1, 120.0) == 30.0
+    assert runs_per_hour(2, 180.0) == 40.0
+
+
+def test_a_table_aligns_text_left_and_numbers_right_with_one_decimal() -> None:
+    text = table(("challenge", "MiB"), [("deploy-model", 74.25), ("fix-drift", 512.0)])
+    assert text.splitlines() == [
+        "challenge       MiB",
+        "------------  -----",
+        "deploy-model   74.2",
+        "fix-drift     512.0",
+    ]
+
+
+def test_the_builtin_challenges_are_the_packages_with_a_challenge_file() -> None:
+    names = builtin_challenges()
+    assert "deploy-model" in names and "fix-drift" in names
+    assert "__pycache__" not in names

@@ -1,0 +1,234 @@
+"""The data directory's supervisor (runner/lifecycle/supervisor.py), decided without
+containers: one process supervises every interactive run that asked for it, a thread per run,
+keeps itself single with a lock file and stops once idle. Firing incidents and reading the
+prober are tests/integration/test_incidents.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from prodproven.runner.config import Settings
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.lifecycle import supervisor
+from prodproven.runner.lifecycle.ownership import RunLocks
+from prodproven.runner.lifecycle.supervisor import (
+    WANTED,
+    AllSupervisor,
+    AlreadySupervised,
+    Supervised,
+    holder,
+)
+from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.workspace import RunPaths
+from prodproven.sandbox.environment import Pod
+
+
+class NoPods:
+    def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
+        return None
+
+
+@dataclass
+class Provisioner:
+    """A challenge without probe; ``broken`` runs cannot be loaded."""
+
+    broken: set[str] = field(default_factory=set)
+
+    def challenge_of(self, run: Run) -> object:
+        if run.id in self.broken:
+            raise ProdprovenError(f"challenge of run {run.id} is gone")
+        return SimpleNamespace(spec=SimpleNamespace(probe=None))
+
+
+@dataclass
+class Watched:
+    """What a supervisor needs of the runner, on a real store: ``finish`` submits."""
+
+    settings: Settings
+    store: Store
+    backend: NoPods = field(default_factory=NoPods)
+    provisioner: Provisioner = field(default_factory=Provisioner)
+    finished: list[str] = field(default_factory=list)
+
+    def paths(self, run_id: str) -> RunPaths:
+        return RunPaths(self.settings.data_dir / "runs" / run_id)
+
+    def finish(self, run_id: str) -> Run:
+        self.finished.append(run_id)
+        return self.store.transition(run_id, Status.submitted, submitted_at=utcnow())
+
+
+@pytest.fixture
+def runner(settings: Settings, store: Store) -> Watched:
+    return Watched(settings, store)
+
+
+@pytest.fixture
+def every(runner: Watched, settings: Settings) -> Iterator[AllSupervisor]:
+    made = AllSupervisor(
+        cast(Supervised, runner),
+        supervisor.lock_path(settings),
+        poll_s=0.02,
+        idle_exit_s=0.3,
+        retry_s=60,
+        tick_s=0.02,
+    )
+    yield made
+    made.close()
+
+
+def running(
+    store: Store, *, mode: str = "interactive", wanted: bool = True, in_s: float = 3600
+) -> Run:
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.0.0",
+        challenge_path="/challenges/deploy-model",
+        candidate="ada",
+        mode=mode,
+    )
+    store.transition(run.id, Status.provisioning)
+    run = store.transition(run.id, Status.running, deadline=utcnow() + timedelta(seconds=in_s))
+    if wanted:
+        store.add_event(run.id, WANTED, {"pid": 1})
+    return run
+
+
+@pytest.fixture
+def in_background(every: AllSupervisor) -> Iterator[Callable[[], threading.Thread]]:
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def launch() -> threading.Thread:
+        thread = threading.Thread(target=every.run, args=(stop,))
+        thread.start()
+        threads.append(thread)
+        return thread
+
+    yield launch
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 5) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+# which runs it takes up ---------------------------------------------------------------------
+def test_it_supervises_each_interactive_run_that_asked_for_it_on_a_thread_of_its_own(
+    every: AllSupervisor, store: Store
+) -> None:
+    asked = [running(store), running(store)]
+    assert every.sweep() == 2
+    assert sorted(every.supervising()) == sorted(run.id for run in asked)
+
+
+def test_it_leaves_alone_a_run_started_without_a_supervisor_and_scripted_runs(
+    every: AllSupervisor, store: Store
+) -> None:
+    running(store, wanted=False)
+    running(store, mode="scripted")
+    assert every.sweep() == 1  # the interactive one still counts as running
+    assert every.supervising() == []
+
+
+def test_a_run_supervised_by_another_process_is_not_supervised_twice(
+    every: AllSupervisor, runner: Watched, store: Store
+) -> None:
+    run = running(store)
+    other = RunLocks(lambda run_id: runner.paths(run_id).root, supervisor.LOCK_NAME)
+    with other.hold(run.id, "supervised"):
+        every.sweep()
+        wait_until(lambda: every.supervising() == [])
+        every.sweep()  # tried again only after retry_s
+        assert every.supervising() == []
+
+
+def test_a_run_whose_supervision_fails_is_left_for_later_and_the_others_go_on(
+    every: AllSupervisor, runner: Watched, store: Store
+) -> None:
+    broken, fine = running(store), running(store)
+    runner.provisioner.broken.add(broken.id)
+    every.sweep()
+    wait_until(lambda: every.supervising() == [fine.id])
+
+
+# what it does for a run ---------------------------------------------------------------------
+def test_a_run_is_submitted_at_its_deadline_and_its_thread_ends(
+    every: AllSupervisor, runner: Watched, store: Store
+) -> None:
+    run = running(store, in_s=0.3)
+    every.sweep()
+    wait_until(lambda: store.get(run.id).status is Status.submitted)
+    wait_until(lambda: every.supervising() == [])
+    assert runner.finished == [run.id]
+    assert "deadline.reached" in [event.kind for event in store.events(run.id)]
+
+
+def test_a_run_ended_by_someone_else_is_let_go(every: AllSupervisor, store: Store) -> None:
+    run = running(store)
+    every.sweep()
+    store.transition(run.id, Status.submitted)
+    wait_until(lambda: every.supervising() == [])
+
+
+# one per data directory, and only while needed ----------------------------------------------
+def test_it_holds_the_data_directory_lock_so_a_second_one_is_refused(
+    every: AllSupervisor,
+    runner: Watched,
+    store: Store,
+    settings: Settings,
+    in_background: Callable[[], threading.Thread],
+) -> None:
+    running(store)
+    in_background()
+    lock = supervisor.lock_path(settings)
+    wait_until(lambda: holder(lock) is not None)
+    second = AllSupervisor(cast(Supervised, runner), lock)
+    with pytest.raises(AlreadySupervised, match="already supervised"):
+        second.run()
+    assert supervisor.spawn(settings) == holder(lock)  # nothing new is started
+
+
+def test_it_stops_once_no_interactive_run_has_been_running_for_a_while(
+    every: AllSupervisor,
+    store: Store,
+    settings: Settings,
+    in_background: Callable[[], threading.Thread],
+) -> None:
+    run = running(store)
+    thread = in_background()
+    wait_until(lambda: every.supervising() == [run.id])
+    store.transition(run.id, Status.submitted)
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert holder(supervisor.lock_path(settings)) is None
+
+
+def test_it_stays_while_a_run_is_running_even_one_it_does_not_supervise(
+    store: Store, in_background: Callable[[], threading.Thread]
+) -> None:
+    running(store, wanted=False)
+    thread = in_background()
+    time.sleep(0.6)  # twice its idle time
+    assert thread.is_alive()
+
+
+def test_nobody_holds_a_lock_file_that_does_not_exist_or_was_let_go(tmp_path: Path) -> None:
+    lock = tmp_path / "supervisor.lock"
+    assert holder(lock) is None
+    lock.write_text("12345")
+    assert holder(lock) is None
