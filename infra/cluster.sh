@@ -68,7 +68,9 @@ build_image() {
     cp -r "$recipe"/. "$context"/
     mkdir -m 777 "$context/debs"
     # shellcheck disable=SC2046 # one package name per word
-    (cd "$context/debs" && apt-get download -qq $(sed 's/#.*//' "$recipe/debs.txt")) >&2 \
+    # (a machine's package lists may be missing or stale: update them once, then try again)
+    (cd "$context/debs" && { apt-get download -qq $(sed 's/#.*//' "$recipe/debs.txt") 2>/dev/null \
+        || { apt-get update -qq && apt-get download -qq $(sed 's/#.*//' "$recipe/debs.txt"); }; }) >&2 \
         || { rm -rf "$context"; die "apt-get download of $recipe/debs.txt failed (see above)"; }
     if ! docker build -q --network none --build-arg "BASE_IMAGE=$base_image" -t "$tag" "$context" >&2; then
         rm -rf "$context"
