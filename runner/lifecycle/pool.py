@@ -28,9 +28,6 @@ process (:func:`spawn_fill`): the starting process may be a short-lived CLI comm
 from __future__ import annotations
 
 import fcntl
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +40,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError, RunNotFound
+from prodproven.runner.lifecycle.detached import start_detached
 from prodproven.runner.lifecycle.ownership import RunLocks
 from prodproven.runner.lifecycle.start import POD_STEPS, PodJob, Reporter, StartJob
 from prodproven.runner.runs.provisioning import Provisioner
@@ -364,16 +362,4 @@ def spawn_fill(settings: Settings, challenge: Challenge) -> int | None:
     if settings.warm_pool_size(challenge.id) == 0:
         return None
     log = pool_folder(settings.data_dir) / "fill.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PRODPROVEN_DATA_DIR": str(settings.data_dir)}
-    command = [sys.executable, "-m", "prodproven.runner.cli", "pool", "fill", str(challenge.root)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    return process.pid
+    return start_detached(settings, ["pool", "fill", str(challenge.root)], log)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from typing import Any, Protocol
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.lifecycle.detached import start_detached
 from prodproven.runner.runs.prober import ROLE as PROBER_ROLE
 from prodproven.runner.runs.prober import ProbeFeed
 from prodproven.runner.runs.provisioning import Provisioner
@@ -406,16 +405,4 @@ def spawn(settings: Settings) -> int:
     running = holder(lock_path(settings))
     if running is not None:
         return running
-    log_file = log_path(settings)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    env: dict[str, Any] = {**os.environ, "PRODPROVEN_DATA_DIR": str(settings.data_dir)}
-    with log_file.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prodproven.runner.cli", "supervise", "--all"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    return process.pid
+    return start_detached(settings, ["supervise", "--all"], log_path(settings))
