@@ -39,6 +39,9 @@ from prodproven.sandbox.environment import Backend, Pod
 from prodproven.sandbox.errors import SandboxError
 from prodproven.sandbox.faults import FaultTarget
 
+PROBE_GRACE_S = 0.5
+"""How long taking a supervisor's lock waits out another process probing it."""
+
 WANTED = "supervisor.spawned"
 """The event asking for a run's background supervision (written by ``start``, the web app's
 start and recovery, with the supervising process's pid)."""
@@ -360,11 +363,18 @@ def _exclusive(path: Path, busy: str) -> Iterator[None]:
     AlreadySupervised, saying ``busy`` and the holder's pid, when another holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise AlreadySupervised(f"{busy} (process {fh.read().strip()})") from None
+        # A probe (:func:`holder`) holds the lock for an instant: try again for a moment
+        # before taking the lock for another supervisor's.
+        give_up = time.monotonic() + PROBE_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    fh.seek(0)
+                    raise AlreadySupervised(f"{busy} (process {fh.read().strip()})") from None
+                time.sleep(0.01)
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -380,7 +390,7 @@ def holder(path: Path) -> int | None:
         return None
     with fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return int(fh.read().strip() or 0) or None
         return None

@@ -5,6 +5,7 @@ prober are tests/integration/test_incidents.py."""
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -201,6 +202,19 @@ def test_it_holds_the_data_directory_lock_so_a_second_one_is_refused(
     with pytest.raises(AlreadySupervised, match="already supervised"):
         second.run()
     assert supervisor.spawn(settings) == holder(lock)  # nothing new is started
+
+
+def test_a_probe_of_the_lock_as_it_starts_does_not_turn_it_away(
+    store: Store, settings: Settings, in_background: Callable[[], threading.Thread]
+) -> None:
+    running(store)
+    lock = supervisor.lock_path(settings)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a+") as probe:  # what holder() takes for an instant
+        fcntl.flock(probe, fcntl.LOCK_SH)
+        in_background()
+        time.sleep(0.1)
+    wait_until(lambda: holder(lock) is not None)
 
 
 def test_it_stops_once_no_interactive_run_has_been_running_for_a_while(
