@@ -1,5 +1,6 @@
 """The two phases of infra/dev.sh test's Docker tests: those marked to run alone (``timing``,
-``engine_restart``, ``machine_wide``) go one at a time, the others three at a time. These
+``engine_restart``, ``machine_wide``) go one at a time, the others three at a time, and those
+marked ``release`` wait for the release tier. These
 checks read the test modules' source, so that a test that must run alone cannot silently land
 in the parallel phase."""
 
@@ -133,5 +134,9 @@ def test_the_docker_phases_split_on_registered_markers_and_lose_no_test() -> Non
     assert alone == {"timing", "engine_restart", "machine_wide"} and alone <= registered
     # A misspelt marker fails collection rather than sending its test to the parallel phase.
     assert "--strict-markers" in options["addopts"].split()
-    # The parallel phase takes exactly what the one-at-a-time phase leaves.
-    assert '-m "not ($alone)"' in script and '-m "$alone"' in script
+    # The parallel phase takes exactly what the one-at-a-time phase leaves; both leave the
+    # slow repeats marked `release` to the release tier, which runs them.
+    assert "release" in registered
+    assert '-m "not ($alone or release)"' in script
+    assert '-m "($alone) and not release"' in script
+    assert "-m release" in script.split("gate)")[1]
