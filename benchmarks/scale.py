@@ -10,7 +10,11 @@ proportional set size divided by the runs it supervises, the CPU of both over
 For deploy-model, ``--runs N`` idle runs are open at once: memory per run, measured, and
 whether each one's JupyterLab answers. Then graded runs per hour: the challenges'
 references submitted (as ``prodproven run CH --submission challenges/CH/solution``) at each
-``--concurrency``, with grading seconds per run.
+``--concurrency``, with grading seconds per run and how many of them it waited for a timing slot:
+a grading with a timed grader (deploy-model's load) takes one of ``PRODPROVEN_TIMED_GRADINGS``
+slots (default 1), so at a concurrency above it the gradings are serialised, as in production;
+set the variable to the concurrency to measure gradings really at once (their verdicts then
+measure each other's load).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 from prodproven.runner import plugins
 from prodproven.runner.config import Settings
+from prodproven.runner.grading.slots import SLOT_EVENT
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.runs.store import Run
@@ -64,6 +69,11 @@ def fits(per_run_bytes: float, total_bytes: int, reserve_bytes: int) -> int:
     if per_run_bytes <= 0:
         raise ValueError("a run uses some memory")
     return max(0, math.floor((total_bytes - reserve_bytes) / per_run_bytes))
+
+
+def slot_wait_s(events: Iterable[Any]) -> float:
+    """Seconds a grading waited for a timing slot, from a run's events (0: it took none)."""
+    return sum(float(e.data.get("waited_s", 0.0)) for e in events if e.kind == SLOT_EVENT)
 
 
 def runs_per_hour(runs: int, wall_s: float) -> float:
@@ -164,6 +174,9 @@ class Graded:
     challenge: str
     concurrency: int
     grading_s: list[float]
+    """Per run, submitted to graded, the wait for a timing slot included."""
+    wait_s: list[float]
+    """Per run, the wait for a timing slot."""
     wall_s: float
     scores: list[float | None] = field(default_factory=list)
 
@@ -334,7 +347,8 @@ def graded(bench: Bench, name: str, concurrency: int) -> Graded:
         for run in done
         if run.graded_at is not None and run.submitted_at is not None
     ]
-    return Graded(name, concurrency, grading, wall, [run.score for run in done])
+    waits = [slot_wait_s(bench.runner.store.events(run.id)) for run in done]
+    return Graded(name, concurrency, grading, waits, wall, [run.score for run in done])
 
 
 # options and output ---------------------------------------------------------------------------
@@ -388,13 +402,14 @@ def run(runner: Runner, client: Any, settings: Settings, args: argparse.Namespac
         say(many_line(crowd))
         levels = [int(level) for level in _names(args.concurrency)]
         grades = [graded(bench, n, c) for n in _names(args.challenges) for c in levels]
-        say(graded_table(grades))
+        say(graded_table(grades, settings.timed_gradings))
     finally:
         bench.close()
     if args.json:
         document = {
             "engine_memory_gib": total / GIB,
             "reserve_gib": args.reserve_gib,
+            "timed_gradings": settings.timed_gradings,
             "idle": [{**asdict(i), "total_mib": i.total_mib} for i in idles],
             "many": asdict(crowd),
             "graded": [{**asdict(g), "per_hour": g.per_hour} for g in grades],
@@ -444,20 +459,34 @@ def many_line(crowd: Many) -> str:
     )
 
 
-def graded_table(grades: Sequence[Graded]) -> str:
+def graded_table(grades: Sequence[Graded], timed_gradings: int) -> str:
     rows = [
         (
             g.challenge,
             g.concurrency,
             statistics.median(g.grading_s) if g.grading_s else float("nan"),
+            statistics.median(g.wait_s) if g.wait_s else float("nan"),
             g.wall_s,
             g.per_hour,
             " ".join(str(s) for s in g.scores),
         )
         for g in grades
     ]
-    columns = ("challenge", "at once", "grading s/run", "wall s", "runs/hour", "scores")
-    return "graded runs (reference submissions)\n" + table(columns, rows)
+    columns = (
+        "challenge",
+        "at once",
+        "grading s/run",
+        "slot wait s/run",
+        "wall s",
+        "runs/hour",
+        "scores",
+    )
+    head = (
+        f"graded runs (reference submissions; {timed_gradings} timing slot"
+        f"{'s' if timed_gradings > 1 else ''}, PRODPROVEN_TIMED_GRADINGS; grading s includes "
+        "the slot wait)"
+    )
+    return f"{head}\n{table(columns, rows)}"
 
 
 def _names(text: str) -> list[str]:

@@ -206,12 +206,17 @@ PASSED = Condition[Params]("the grader's own pass condition (see its entry)", ow
 
 class Grader(ABC, Generic[P]):
     """One kind of grader. Subclasses set ``kind``, ``description`` and ``Params``, and may
-    offer ``conditions`` that a challenge's requirements name (``passed`` is always offered)."""
+    offer ``conditions`` that a challenge's requirements name (``passed`` is always offered)
+    and set ``timed``."""
 
     kind: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[Params]]
     conditions: ClassVar[Mapping[str, Condition[Any]]] = {}
+    timed: ClassVar[bool] = False
+    """True when its verdict depends on wall-clock measurements on this machine (latency,
+    throughput, a lag against a bound): a grading with such a grader waits for one of the
+    machine's timing slots (one by default), so a neighbour's load does not change its figures."""
 
     @classmethod
     def condition(cls, name: str) -> Condition[Any] | None:

@@ -155,6 +155,7 @@ class CapacityGrader(Grader[CapacityParams]):
         "with each replica's CPU, memory, OOM kills and restarts per phase."
     )
     Params = CapacityParams
+    timed = True  # each phase's p95 under locust
     conditions = {
         "slo_at_peak": Condition[CapacityParams](
             "every slo phase within slo.p95_ms and slo.max_error_rate, at least "

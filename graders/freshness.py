@@ -170,6 +170,7 @@ class FreshnessGrader(Grader[FreshnessParams]):
         "stops finding the replaced text)."
     )
     Params = FreshnessParams
+    timed = True  # each document's lag against bound_s
 
     def grade(self, env: EvaluationEnvironment, params: FreshnessParams) -> GradeResult:
         added = read_hidden(env, params.added, AddedFile, "a list of added documents")

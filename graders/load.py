@@ -90,6 +90,7 @@ class LoadGrader(Grader[LoadParams]):
         "Drives the service with locust at a steady rate and scores p95, errors, throughput."
     )
     Params = LoadParams
+    timed = True  # p95 latency and throughput under locust
     conditions = {
         "slo": Condition[LoadParams](
             "p95 within slo.p95_ms, error rate within slo.max_error_rate and at least "

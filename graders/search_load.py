@@ -228,6 +228,7 @@ class SearchLoadGrader(Grader[SearchLoadParams]):
         "spot checks) and scores p95, errors, throughput and the spot checks."
     )
     Params = SearchLoadParams
+    timed = True  # p95 latency and throughput under locust
     conditions = {
         "slo": Condition[SearchLoadParams](
             "the load grader's slo (p95, errors, throughput) and at least spot_pass_share of "

@@ -19,6 +19,7 @@ from prodproven.runner.grading.evaluation import Evaluation, EvaluationPlan
 from prodproven.runner.grading.requirements import RequirementResult, evaluate
 from prodproven.runner.grading.result import RunResult, result_document
 from prodproven.runner.grading.scoring import Outcome, Scorecard, combine
+from prodproven.runner.grading.slots import SLOT_EVENT, Slot, TimingSlots
 from prodproven.runner.grading.uncertainty import Regrading, Uncertainty, of_score
 from prodproven.runner.runs.archives import sha256_of
 from prodproven.runner.runs.store import Run
@@ -39,6 +40,10 @@ class GradingJob:
     event: Callable[[str, dict[str, Any]], None]
     regrading: Regrading | None = None
     """The gate's re-grading spread for this challenge version, when it was measured."""
+    timing: TimingSlots | None = None
+    """The machine's timing slots (``TimingSlots.of(settings)``); None: take none."""
+    slot: Slot | None = None
+    """The timing slot held while the evaluation pod is open, when a grader is timed."""
     outcomes: list[Outcome] = field(default_factory=list)
     requirements: list[RequirementResult] = field(default_factory=list)
     card: Scorecard | None = None
@@ -68,6 +73,31 @@ def verify_archive(job: GradingJob) -> None:
         digest = sha256_of(Path(path))
         if digest != sha:
             raise ArchiveMismatch(f"archive {path} has sha256 {digest}, expected {sha}")
+
+
+def timed_graders(job: GradingJob) -> list[str]:
+    """The names of the challenge's graders whose kind is timed (``Grader.timed``)."""
+    kinds = {spec.name: job.graders.get(spec.kind) for spec in job.challenge.spec.graders}
+    return [name for name, kind in kinds.items() if kind is not None and kind.timed]
+
+
+def take_timing_slot(job: GradingJob) -> None:
+    """A grading with a timed grader waits for a timing slot (``slots.py``), then holds it until
+    its evaluation pod is closed; one that times nothing takes none. Raises OSError when the
+    slots' folder cannot be written."""
+    timed = timed_graders(job)
+    if job.timing is None or not timed:
+        return
+    job.slot = job.timing.take(job.report)
+    job.event(
+        SLOT_EVENT,
+        {"slot": job.slot.index, "waited_s": round(job.slot.waited_s, 2), "timed": timed},
+    )
+
+
+def release_timing_slot(job: GradingJob) -> None:
+    if job.slot is not None:
+        job.slot.release()
 
 
 def open_evaluation(job: GradingJob) -> None:
@@ -128,6 +158,7 @@ def close_evaluation(job: GradingJob) -> None:
     logs = job.evaluation.service_logs()
     job.event("evaluation.service_logs", {"tail": logs[-8000:]})
     job.evaluation.close()
+    release_timing_slot(job)
 
 
 def judge_requirements(job: GradingJob) -> None:
@@ -160,6 +191,7 @@ def build_document(job: GradingJob) -> None:
 
 STEPS: list[Callable[[GradingJob], None]] = [
     verify_archive,
+    take_timing_slot,
     open_evaluation,
     run_graders,
     close_evaluation,
@@ -170,11 +202,15 @@ STEPS: list[Callable[[GradingJob], None]] = [
 
 
 def grade(job: GradingJob) -> RunResult:
-    """Run every step; the evaluation pod is removed whatever happens."""
+    """Run every step; the evaluation pod is removed and the timing slot released whatever
+    happens."""
     try:
         for step in STEPS:
             step(job)
     finally:
-        job.evaluation.close()
+        try:
+            job.evaluation.close()
+        finally:
+            release_timing_slot(job)
     assert job.document is not None
     return job.document

@@ -3,17 +3,22 @@ container memory as `docker stats` shows it, how many runs fit, throughput, the 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from benchmarks.scale import (
     GIB,
     MIB,
+    Graded,
     Idle,
     builtin_challenges,
     container_cpu_seconds,
     container_memory,
     fits,
+    graded_table,
     runs_per_hour,
+    slot_wait_s,
     table,
 )
 
@@ -71,3 +76,20 @@ def test_the_builtin_challenges_are_the_packages_with_a_challenge_file() -> None
     names = builtin_challenges()
     assert "deploy-model" in names and "fix-drift" in names
     assert "__pycache__" not in names
+
+
+def test_a_gradings_slot_wait_is_read_from_its_timing_slot_event() -> None:
+    events = [
+        SimpleNamespace(kind="grading.started", data={}),
+        SimpleNamespace(kind="grading.timing_slot", data={"slot": 0, "waited_s": 41.5}),
+    ]
+    assert slot_wait_s(events) == 41.5
+    assert slot_wait_s(events[:1]) == 0.0  # a grading that times nothing waits for no slot
+
+
+def test_the_graded_table_shows_the_slot_wait_and_how_many_slots_there_were() -> None:
+    grades = [Graded("deploy-model", 2, [55.0, 110.0], [0.0, 54.0], 111.0, [100.0, 100.0])]
+    lines = graded_table(grades, timed_gradings=1).splitlines()
+    assert lines[0].startswith("graded runs (reference submissions; 1 timing slot,")
+    assert "slot wait s/run" in lines[1]
+    assert lines[3].split()[:5] == ["deploy-model", "2", "82.5", "27.0", "111.0"]

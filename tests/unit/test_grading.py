@@ -1,16 +1,24 @@
 """The grading pipeline: graders run in spec order, one that ``requires`` another counts only
-when that one passed; requirements are judged, the score capped and the document built."""
+when that one passed; requirements are judged, the score capped and the document built. A
+grading with a timed grader holds a timing slot while its evaluation pod is open."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from pydantic import Field
 
+from prodproven.graders import builtin
 from prodproven.graders.base import Grader, GradeResult, Params
+from prodproven.runner.grading import pipeline
 from prodproven.runner.grading.pipeline import (
     GradingJob,
     build_document,
@@ -18,8 +26,10 @@ from prodproven.runner.grading.pipeline import (
     run_graders,
     score,
 )
+from prodproven.runner.grading.slots import TimingSlots
 from prodproven.runner.runs.store import Run, Status, utcnow
 from prodproven.runner.spec.challenge import Challenge, ChallengeSpec
+from prodproven.sandbox.errors import ContainerError
 
 
 class FixedParams(Params):
@@ -35,6 +45,12 @@ class FixedGrader(Grader[FixedParams]):
     def grade(self, env: Any, params: FixedParams) -> GradeResult:
         FixedGrader.graded.append(params.score)
         return GradeResult(score=params.score, passed=params.score >= 0.5, summary="fixed")
+
+
+class TimedGrader(FixedGrader):
+    kind = "timed"
+    description = "A fixed score, declared as measured on the clock."
+    timed = True
 
 
 RUN = Run(
@@ -88,7 +104,7 @@ def job_for(*graders: dict[str, Any], requirements: Sequence[dict[str, Any]] = (
         evaluation=SimpleNamespace(  # type: ignore[arg-type]
             current_grader="", record_result=lambda name, result: RECORDED.append(name)
         ),
-        graders={"fixed": FixedGrader},
+        graders={"fixed": FixedGrader, "timed": TimedGrader},
         report=lambda line: None,
         event=lambda kind, data: None,
     )
@@ -168,3 +184,120 @@ def test_every_graded_document_carries_its_uncertainty() -> None:
     assert doc["uncertainty"]["level"] == 0.9
     assert doc["uncertainty"]["interval"] == [100.0, 100.0]
     assert doc["uncertainty"]["basis"].startswith("no repeated measurement")
+
+
+# timing slots -----------------------------------------------------------------------------------
+TIMED_BUILTINS = {"load", "capacity", "search-load", "freshness"}
+"""Built-in graders whose verdict is a wall-clock measurement: latency and throughput under
+locust (load, capacity, search-load), a document's lag against a bound (freshness). The others
+count, compare or read what was recorded: incident the prober's samples taken during the run,
+claims the harness's CPU time (thread time, which a neighbour's load does not stretch), relevance
+its latency only as evidence, cost and decision-record the capacity grader's figures."""
+
+
+def test_the_builtin_graders_that_measure_time_declare_it() -> None:
+    timed = {grader.kind for grader in builtin.register_graders() if grader.timed}
+    assert timed == TIMED_BUILTINS
+
+
+def slot_taken(timing: TimingSlots) -> bool:
+    slot = timing.try_take()
+    if slot is None:
+        return True
+    slot.release()
+    return False
+
+
+class PodWatcher:
+    """An evaluation without containers that notes, when its pod opens and first closes,
+    whether the machine's one timing slot is taken."""
+
+    def __init__(self, timing: TimingSlots, *, fail_open: bool = False) -> None:
+        self.timing = timing
+        self.fail_open = fail_open
+        self.slot_taken: dict[str, bool] = {}
+        self.current_grader = ""
+
+    def open(self) -> None:
+        self.slot_taken["open"] = slot_taken(self.timing)
+        if self.fail_open:
+            raise ContainerError("the evaluation pod could not start")
+
+    def close(self) -> None:
+        self.slot_taken.setdefault("close", slot_taken(self.timing))
+
+    def service_logs(self) -> str:
+        return ""
+
+    def record_result(self, name: str, result: GradeResult) -> None:
+        pass
+
+
+def graded_job(
+    tmp_path: Path, *graders: dict[str, Any], fail_open: bool = False
+) -> tuple[GradingJob, PodWatcher, list[str]]:
+    """A job for the whole pipeline (``pipeline.grade``) over a real archive, with one timing
+    slot in ``tmp_path``; and the events it records."""
+    archive = tmp_path / "workspace.tar"
+    archive.write_bytes(b"archived")
+    timing = TimingSlots(tmp_path / "slots", 1, poll_s=0.01)
+    job = job_for(*graders)
+    watcher = PodWatcher(timing, fail_open=fail_open)
+    events: list[str] = []
+    job.run = dataclasses.replace(
+        RUN, archive_path=str(archive), archive_sha256=hashlib.sha256(b"archived").hexdigest()
+    )
+    job.plan = SimpleNamespace(  # type: ignore[assignment]
+        attempt=1, archive=archive, services=[], service_archives={}
+    )
+    job.evaluation = watcher  # type: ignore[assignment]
+    job.timing = timing
+    job.event = lambda kind, data: events.append(kind)
+    return job, watcher, events
+
+
+def test_a_grading_with_a_timed_grader_holds_a_slot_from_before_its_pod_opens_until_it_closes(
+    tmp_path: Path,
+) -> None:
+    job, watcher, events = graded_job(
+        tmp_path, {"name": "right"}, {"name": "fast", "kind": "timed"}
+    )
+    pipeline.grade(job)
+    assert watcher.slot_taken == {"open": True, "close": True}
+    assert "grading.timing_slot" in events
+    assert not slot_taken(watcher.timing)  # released once graded
+
+
+def test_a_grading_that_times_nothing_takes_no_slot(tmp_path: Path) -> None:
+    job, watcher, events = graded_job(tmp_path, {"name": "right"})
+    pipeline.grade(job)
+    assert watcher.slot_taken == {"open": False, "close": False}
+    assert "grading.timing_slot" not in events
+
+
+def test_a_timed_grading_whose_pod_fails_to_open_releases_its_slot(tmp_path: Path) -> None:
+    job, watcher, _ = graded_job(tmp_path, {"name": "fast", "kind": "timed"}, fail_open=True)
+    with pytest.raises(ContainerError):
+        pipeline.grade(job)
+    assert watcher.slot_taken["open"] is True
+    assert not slot_taken(watcher.timing)
+
+
+def test_a_timed_grading_opens_its_pod_only_once_a_neighbour_releases_the_slot(
+    tmp_path: Path,
+) -> None:
+    job, watcher, _ = graded_job(tmp_path, {"name": "fast", "kind": "timed"})
+    said: list[str] = []
+    job.report = said.append
+    neighbour = watcher.timing.take(lambda _: None)
+    grading = threading.Thread(target=pipeline.grade, args=(job,))
+    grading.start()
+    deadline = time.monotonic() + 10
+    while not said and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert said[0].startswith("waiting for a timing slot")
+    assert watcher.slot_taken == {}  # the pod has not opened
+    neighbour.release()
+    grading.join(10)
+    assert watcher.slot_taken == {"open": True, "close": True}
+    assert job.document is not None
