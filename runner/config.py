@@ -84,9 +84,21 @@ class Settings(BaseModel):
     grading."""
     capacity_cpus: float = Field(default=0.0, ge=0, le=4096, allow_inf_nan=False)
     """CPUs all runs holding a pod may reserve together; 0: CPUs do not limit admission."""
+    timed_gradings: int = Field(default=1, ge=1, le=64)
+    """Gradings with a timed grader (one measuring latency, throughput or time) that may run at
+    once per data directory; the others wait for a timing slot (``grading/slots.py``)."""
     warm_pool: str = ""
     """Warm pods kept ready per challenge, ``ID=N`` separated by commas (e.g.
     ``deploy-model=1,fix-drift=1``); a challenge not named keeps none (``lifecycle/pool.py``)."""
+    backend: Literal["docker", "swarm"] = "docker"
+    """Where pods run: ``docker`` (this machine's engine) or ``swarm`` (nodes of a Docker
+    Swarm cluster, docs/scaling.md)."""
+    swarm_manager: str = ""
+    """Engine API URL of a Swarm manager (``tcp://host:2376``), for ``backend`` swarm."""
+    swarm_registry: str = ""
+    """The cluster's registry as the runner's engine pushes to it (``host:port``)."""
+    swarm_registry_pull: str = ""
+    """The same registry as the nodes pull from it (``host:port``); default: ``swarm_registry``."""
     web_host: str = "127.0.0.1"
     """Address ``prodproven serve`` listens on."""
     web_port: int = Field(default=8080, ge=1, le=65535)

@@ -19,6 +19,7 @@
     ├── ProbeSetupError              the challenge's canary file cannot be used
     ├── AlreadySupervised            another process already supervises the run
     ├── ArchiveMismatch              the archive on disk is not the one recorded at submit
+    ├── EvaluationLost               the evaluation pod's machine went down mid-grading
     ├── StoreError                   the store cannot be used: busy, damaged, not a store
     ├── DataDirFull                  the data directory's disk filled up (the run keeps its status)
     ├── AccountError                 an assessor or token cannot be created or changed as asked
@@ -70,6 +71,7 @@ layer and this module re-exports the ones the runner catches)::
     RunChanged                       runner.runs.store
     OverCapacity                     runner.lifecycle.admission
     ArchiveMismatch                  runner.grading.pipeline
+    EvaluationLost                   runner.grading.evaluation
     DataDirFull                      runner.runs.archives
 
 Outside the tree, an exception that never leaves the module raising it::

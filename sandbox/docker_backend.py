@@ -14,7 +14,7 @@ import io
 import tarfile
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -31,6 +31,7 @@ from prodproven.sandbox.environment import (
     ExecResult,
     Limits,
     Pod,
+    PodSize,
     PublishedPort,
     Sandbox,
     Usage,
@@ -309,6 +310,16 @@ class DockerPod(Pod):
             forward.close()
             self._forwards.remove(forward)
 
+    def adopt_members(self) -> None:
+        """Take in the pod's containers already on its engine (a pod attached again)."""
+        for container in self._client.containers.list(
+            all=True,
+            filters={"label": [f"{RUN_LABEL}={self.run_id}", f"{PURPOSE_LABEL}={self.purpose}"]},
+        ):
+            role = container.labels.get(ROLE_LABEL, "")
+            if role != "pod":
+                self._members.append(DockerSandbox(container, role))
+
     def remove(self) -> None:
         for forward in self._forwards:
             forward.close()
@@ -337,7 +348,15 @@ class DockerBackend(Backend):
     def client(self) -> Any:
         return self._client
 
-    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:
+    def create_pod(
+        self,
+        run_id: str,
+        purpose: str,
+        *,
+        hosts: Sequence[str] = (),
+        size: PodSize | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Pod:
         name = f"pp-{run_id}-{purpose}-pod"
         try:
             owner = self._client.containers.run(
@@ -370,12 +389,7 @@ class DockerBackend(Backend):
         pod = DockerPod(self._client, owner, run_id, purpose, self._loops)
         if self._loops is not None:  # before any container of the pod mounts its volumes
             self._loops.attach_all(f"pp-{run_id}-{purpose}-")
-        for container in self._client.containers.list(
-            all=True, filters={"label": [f"{RUN_LABEL}={run_id}", f"{PURPOSE_LABEL}={purpose}"]}
-        ):
-            role = container.labels.get(ROLE_LABEL, "")
-            if role != "pod":
-                pod._members.append(DockerSandbox(container, role))
+        pod.adopt_members()
         if owner.status != "running":
             with contextlib.suppress(docker.errors.APIError):
                 owner.start()

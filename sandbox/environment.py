@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prodproven.sandbox.errors import ContainerError
@@ -31,6 +31,16 @@ class Limits:
     memory_bytes: int
     cpus: float
     pids: int
+
+
+@dataclass(frozen=True)
+class PodSize:
+    """What a whole pod reserves on the machine that hosts it (all its containers together):
+    a backend that places pods on machines (Swarm) places by it; Docker on one machine leaves
+    that to admission."""
+
+    memory_bytes: int
+    cpus: float
 
 
 @dataclass(frozen=True)
@@ -225,6 +235,11 @@ class Pod(ABC):
     def unpublish(self, published: PublishedPort) -> None:  # noqa: B027 (optional for backends)
         """Stop a forward made by this pod's :meth:`publish` (nothing when it is unknown)."""
 
+    def lost(self) -> str | None:
+        """Why the pod is gone for good under the run (the machine hosting it went down), or
+        None while it stands. Never raises; a pod on this machine is never lost this way."""
+        return None
+
     @abstractmethod
     def remove(self) -> None:
         """Remove every container, volume and forward of the pod. Never raises for leftovers
@@ -235,11 +250,22 @@ class Backend(ABC):
     """A container engine that can host pods."""
 
     @abstractmethod
-    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:
+    def create_pod(
+        self,
+        run_id: str,
+        purpose: str,
+        *,
+        hosts: Sequence[str] = (),
+        size: PodSize | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Pod:
         """Create a pod for a run (``purpose``: "workspace", "evaluation", ...).
 
         Each name in ``hosts`` resolves to the pod's loopback inside it, so services started in
-        the pod are reachable by name. Raises ImageError, ContainerError.
+        the pod are reachable by name. ``size`` is what the pod reserves where the backend
+        places pods (None: the backend's default). When no machine has room yet, a backend
+        that can wait calls ``on_wait`` once with the reason and returns once the pod is
+        placed. Raises ImageError, ContainerError.
         """
 
     @abstractmethod

@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import docker.errors
 
@@ -37,13 +37,6 @@ FOLDER = "prodproven-volumes"
 
 Tool = Callable[[Sequence[str]], str]
 """Runs a command and returns its output; raises ContainerError when it fails."""
-
-
-class VolumeSettings(Protocol):
-    """What the backend reads from the runner's settings (the sandbox never imports them)."""
-
-    @property
-    def workspace_mb(self) -> int: ...
 
 
 def run_tool(argv: Sequence[str]) -> str:

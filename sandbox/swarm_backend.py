@@ -1,15 +1,17 @@
-"""Pods placed by Docker Swarm (issue 20; a sketch, not registered as a backend yet).
+"""Pods placed by Docker Swarm (``PRODPROVEN_BACKEND=swarm``, issue 20).
 
 Swarm chooses the node: the pod's owner is a one-task service reserving the whole pod's CPU and
 memory, on the run's own ``--internal`` overlay network (no route out, nothing else on it).
 Once the task runs, the pod is an ordinary :class:`DockerPod` on the chosen node's engine (its
 address from the node's ``prodproven.engine`` label): the other containers join the owner's
 namespace there with the full security profile that services cannot have. prodproven keeps no
-node list. The design and the facts it rests on: docs/scaling.md.
+node list. Images reach the nodes through the cluster's registry (``swarm_images.py``). The
+design and the facts it rests on: docs/scaling.md.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,26 +22,44 @@ import docker.errors
 import docker.types
 
 from prodproven.sandbox.docker_backend import (
+    ENGINE_ERRORS,
+    POD_OWNER_LIMITS,
     PURPOSE_LABEL,
     ROLE_LABEL,
     DockerPod,
     _remove_labelled,
 )
+from prodproven.sandbox.docker_backend import connect as connect_local
 from prodproven.sandbox.environment import (
     KEEPALIVE,
     NOBODY_USER,
     RUN_LABEL,
     Backend,
     ContainerSpec,
-    Limits,
+    PodSize,
     Sandbox,
 )
-from prodproven.sandbox.errors import ContainerError, ImageError
+from prodproven.sandbox.errors import ContainerError, DockerUnavailable
+from prodproven.sandbox.settings import BackendSettings
+from prodproven.sandbox.swarm_images import RegistryImages
 
+LOG = logging.getLogger(__name__)
 ENGINE_LABEL = "prodproven.engine"
 """The node label naming the node's engine API (``tcp://host:2376``) for the runner."""
 POLL_S = 0.5
 NETWORK_REMOVAL_WAIT_S = 30.0
+DEFAULT_POD_SIZE = PodSize(memory_bytes=2**30, cpus=1.0)
+"""What a pod reserves when ``create_pod`` is given no size."""
+LOST_NODE_STATES = ("down", "disconnected")
+"""Node states that mean the node is gone (``unknown``, seen while a manager restarts, is not)."""
+ENDED_TASK_STATES = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
+Connect = Callable[[str], Any]
+"""A Docker client for an engine API URL."""
+
+
+def connect_url(url: str) -> Any:
+    """A Docker client for the engine at ``url`` (nothing is asked of it yet)."""
+    return docker.DockerClient(base_url=url, timeout=120)
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ class SwarmPod(DockerPod):
         manager: Any,
         service: Any,
         network: Any,
+        images: RegistryImages,
     ) -> None:
         owner = node_client.containers.get(placement.container_id)
         super().__init__(node_client, owner, run_id, purpose, None)
@@ -75,32 +96,46 @@ class SwarmPod(DockerPod):
         self._manager = manager
         self._service = service
         self._network = network
+        self._images = images
 
     def add(self, spec: ContainerSpec) -> Sandbox:
-        """Pulls ``spec.image`` (a name in the cluster's registry) on the node when missing."""
-        try:
-            self._client.images.get(spec.image)
-        except docker.errors.ImageNotFound:
-            try:
-                self._client.images.pull(spec.image)
-            except docker.errors.APIError as exc:
-                raise ImageError(
-                    f"node engine cannot pull {spec.image} for the {spec.role} container of "
-                    f"run {self.run_id}: {exc}"
-                ) from exc
+        """Puts ``spec.image`` on the node through the registry first (ImageError)."""
+        self._images.put_on(self._client, spec.image)
         return super().add(spec)
 
-    def node_lost(self) -> str | None:
-        """Why the owner's node is gone (its node is down, or Swarm shut the task down without
-        being asked), or None while it runs."""
+    def lost(self) -> str | None:
+        """Why the pod is gone, as Swarm reports it: its node is down, its owner task ended or
+        was shut down without the runner asking. None while it runs, and None when unsure: a
+        manager that does not answer is logged, not a reason (it may be restarting, and a
+        reason ends the run for good)."""
+        try:
+            return self._lost()
+        except Exception as exc:  # never raises, by the interface's contract
+            LOG.warning(
+                "cannot tell whether the pod of run %s on node %s is lost: %s: %s",
+                self.run_id,
+                self.node,
+                exc.__class__.__name__,
+                exc,
+            )
+            return None
+
+    def _lost(self) -> str | None:
         tasks = self._service.tasks()
         if not tasks:
             return f"the owner task of run {self.run_id} is gone"
         task = tasks[0]
         node = self._manager.nodes.get(task["NodeID"])
         hostname = node.attrs["Description"]["Hostname"]
-        if node.attrs["Status"]["State"] != "ready":
-            return f"node {hostname} of run {self.run_id} is {node.attrs['Status']['State']}"
+        node_state = node.attrs["Status"]["State"]
+        if node_state in LOST_NODE_STATES:
+            return f"node {hostname} of run {self.run_id} is {node_state}"
+        status = task["Status"]
+        if status["State"] in ENDED_TASK_STATES:
+            return (
+                f"the owner of run {self.run_id} on node {hostname} ended {status['State']}: "
+                f"{status.get('Err') or status.get('Message')}"
+            )
         if task["DesiredState"] != "running":
             return f"Swarm shut down the owner of run {self.run_id} on node {hostname}"
         return None
@@ -129,36 +164,85 @@ class SwarmPod(DockerPod):
 
 
 class SwarmBackend(Backend):
-    """Creates pods through a Swarm manager. ``reservation``: what each pod reserves (the sum
-    of its containers' limits); ``on_queued(run_id, why)`` is called once when Swarm leaves a
-    pod pending for want of room."""
+    """Creates pods through a Swarm manager; ``images`` carries images to the nodes.
+    ``default_size``: what a pod reserves when ``create_pod`` is given no size."""
 
     def __init__(
         self,
         manager: Any,
+        images: RegistryImages,
         pod_image: str,
-        reservation: Limits,
         *,
+        default_size: PodSize = DEFAULT_POD_SIZE,
         placement_timeout: float = 3600.0,
-        on_queued: Callable[[str, str], None] = lambda run_id, why: None,
-        connect: Callable[[str], Any] = lambda url: docker.DockerClient(base_url=url, timeout=120),
+        connect: Connect = connect_url,
     ) -> None:
         self._manager = manager
+        self._images = images
         self._pod_image = pod_image
-        self._reservation = reservation
+        self._default_size = default_size
         self._placement_timeout = placement_timeout
-        self._on_queued = on_queued
         self._connect = connect
 
-    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> SwarmPod:
+    @classmethod
+    def from_settings(
+        cls,
+        settings: BackendSettings,
+        pod_image: str,
+        *,
+        connect: Connect = connect_url,
+        local: Callable[[], Any] = connect_local,
+    ) -> SwarmBackend:
+        """The backend of ``settings.swarm_manager``, pushing from ``local()`` (the runner's
+        engine) to ``settings.swarm_registry``. Raises DockerUnavailable naming the setting
+        and its value when one is missing, the manager does not answer or is no manager."""
+        url = settings.swarm_manager
+        for key, value, what in (
+            ("PRODPROVEN_SWARM_MANAGER", url, "the engine API URL of a Swarm manager"),
+            ("PRODPROVEN_SWARM_REGISTRY", settings.swarm_registry, "the registry's host:port"),
+        ):
+            if not value:
+                raise DockerUnavailable(
+                    f"setting {key} is empty: PRODPROVEN_BACKEND=swarm needs {what}"
+                )
+        try:
+            manager = connect(url)
+            swarm = manager.info().get("Swarm", {})
+        except Exception as exc:  # docker raises several unrelated types here
+            raise DockerUnavailable(
+                f"setting PRODPROVEN_SWARM_MANAGER={url!r}: the engine does not answer "
+                f"({exc.__class__.__name__}: {exc})"
+            ) from exc
+        if not swarm.get("ControlAvailable"):
+            raise DockerUnavailable(
+                f"setting PRODPROVEN_SWARM_MANAGER={url!r}: that engine is not a Swarm manager "
+                f"(its swarm state: {swarm.get('LocalNodeState') or 'none'})"
+            )
+        images = RegistryImages(
+            local(),
+            settings.swarm_registry,
+            settings.swarm_registry_pull or settings.swarm_registry,
+        )
+        return cls(manager, images, pod_image, connect=connect)
+
+    def create_pod(
+        self,
+        run_id: str,
+        purpose: str,
+        *,
+        hosts: Sequence[str] = (),
+        size: PodSize | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> SwarmPod:
         labels = {RUN_LABEL: run_id, PURPOSE_LABEL: purpose}
         name = _owner_name(run_id, purpose)
+        self._images.push(self._pod_image)
         try:
             network = self._manager.networks.create(
                 name, driver="overlay", internal=True, attachable=True, labels=labels
             )
             service = self._manager.services.create(
-                self._pod_image,
+                self._images.pull_name(self._pod_image),
                 command=KEEPALIVE,
                 name=name,
                 labels=labels,
@@ -168,32 +252,53 @@ class SwarmBackend(Backend):
                 user=NOBODY_USER,
                 cap_drop=["ALL"],
                 read_only=True,
-                resources=self._resources(),
+                resources=owner_resources(self._fitting(size or self._default_size, run_id)),
                 endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
                 restart_policy=docker.types.RestartPolicy(condition="none"),
             )
-        except docker.errors.APIError as exc:
+        except ENGINE_ERRORS as exc:
             raise ContainerError(f"Swarm refused the pod {name}: {exc}") from exc
         try:
-            return self._pod(service, network, run_id, purpose)
+            return self._pod(service, network, run_id, purpose, on_wait)
         except ContainerError:
             service.remove()
             network.remove()
             raise
 
-    def _pod(self, service: Any, network: Any, run_id: str, purpose: str) -> SwarmPod:
-        placement = self._wait_placed(service, run_id)
-        return SwarmPod(
-            self._connect(placement.engine_url),
-            placement,
-            run_id,
-            purpose,
-            self._manager,
-            service,
-            network,
+    def _pod(
+        self,
+        service: Any,
+        network: Any,
+        run_id: str,
+        purpose: str,
+        on_wait: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+    ) -> SwarmPod:
+        """The pod of ``service`` once its task runs (waiting up to ``timeout``, default the
+        placement timeout). Raises ContainerError when it does not run or its node's engine
+        does not answer."""
+        placement = self._wait_placed(
+            service, run_id, on_wait, self._placement_timeout if timeout is None else timeout
         )
+        try:
+            return SwarmPod(
+                self._connect(placement.engine_url),
+                placement,
+                run_id,
+                purpose,
+                self._manager,
+                service,
+                network,
+                self._images,
+            )
+        except ENGINE_ERRORS as exc:
+            raise ContainerError(
+                f"the owner of run {run_id} is not on node {placement.node} "
+                f"({placement.engine_url}): {exc}"
+            ) from exc
 
     def attach_pod(self, run_id: str, purpose: str) -> SwarmPod | None:
+        """The pod with its containers, when its owner runs now (no waiting); else None."""
         name = _owner_name(run_id, purpose)
         try:
             service = self._manager.services.get(name)
@@ -201,9 +306,13 @@ class SwarmBackend(Backend):
         except docker.errors.NotFound:
             return None
         try:
-            return self._pod(service, network, run_id, purpose)
+            pod = self._pod(service, network, run_id, purpose, timeout=0.0)
+            pod.adopt_members()
         except ContainerError:
             return None
+        except ENGINE_ERRORS:  # the node stopped answering in between
+            return None
+        return pod
 
     def run_ids_with_leftovers(self) -> set[str]:
         owned = {"label": RUN_LABEL}
@@ -236,19 +345,52 @@ class SwarmBackend(Backend):
             and ENGINE_LABEL in node.attrs["Spec"].get("Labels", {})
         ]
 
-    def _resources(self) -> Any:
-        limits = self._reservation
-        resources = docker.types.Resources(
-            cpu_reservation=int(limits.cpus * 1e9), mem_reservation=limits.memory_bytes
+    def _fitting(self, size: PodSize, run_id: str) -> PodSize:
+        """``size``, cut down to the most CPUs and memory a ready node has: a pod larger than
+        every node (a grading pod summing its containers' limits) reserves a whole node
+        instead of waiting for ever. Logged when cut."""
+        nodes = [
+            node.attrs["Description"]["Resources"]
+            for node in self._manager.nodes.list()
+            if node.attrs["Status"]["State"] == "ready"
+        ]
+        if not nodes:
+            return size
+        fitted = PodSize(
+            memory_bytes=min(size.memory_bytes, max(n["MemoryBytes"] for n in nodes)),
+            cpus=min(size.cpus, max(n["NanoCPUs"] for n in nodes) / 1e9),
         )
-        resources["Limits"] = {"Pids": limits.pids}
-        return resources
+        if (fitted.memory_bytes, fitted.cpus) != (size.memory_bytes, size.cpus):
+            LOG.warning(
+                "the pod of run %s asks for %.2f CPUs and %d MiB, more than any node has: it "
+                "reserves %.2f CPUs and %d MiB",
+                run_id,
+                size.cpus,
+                size.memory_bytes // 2**20,
+                fitted.cpus,
+                fitted.memory_bytes // 2**20,
+            )
+        return fitted
 
-    def _wait_placed(self, service: Any, run_id: str) -> Placement:
-        deadline = time.monotonic() + self._placement_timeout
+    def _wait_placed(
+        self, service: Any, run_id: str, on_wait: Callable[[str], None] | None, timeout: float
+    ) -> Placement:
+        """Where the owner runs, once it does (looking at least once); ``on_wait`` gets
+        Swarm's reason once while no node has room. Raises ContainerError when the task ends
+        first or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
         queued = False
-        while time.monotonic() < deadline:
-            for task in service.tasks():
+        while True:
+            tasks = service.tasks()
+            if not tasks:
+                try:
+                    service.reload()
+                except docker.errors.NotFound:
+                    raise ContainerError(
+                        f"the owner of run {run_id} was removed before Swarm placed it "
+                        "(the run was cancelled or cleaned up)"
+                    ) from None
+            for task in tasks:
                 status = task["Status"]
                 if status["State"] == "running":
                     node = self._manager.nodes.get(task["NodeID"])
@@ -257,15 +399,30 @@ class SwarmBackend(Backend):
                         engine_url=node.attrs["Spec"]["Labels"][ENGINE_LABEL],
                         container_id=status["ContainerStatus"]["ContainerID"],
                     )
-                if status["State"] in ("failed", "rejected", "shutdown", "complete"):
+                if status["State"] in ENDED_TASK_STATES:
                     raise ContainerError(
                         f"the owner of run {run_id} ended {status['State']} before running: "
                         f"{status.get('Err') or status.get('Message')}"
                     )
                 if status["State"] == "pending" and status.get("Err") and not queued:
                     queued = True
-                    self._on_queued(run_id, status["Err"])
+                    if on_wait is not None:
+                        on_wait(status["Err"])
+            if time.monotonic() >= deadline:
+                raise ContainerError(
+                    f"Swarm placed no owner for run {run_id} within {timeout:.0f} s"
+                )
             time.sleep(POLL_S)
-        raise ContainerError(
-            f"Swarm placed no owner for run {run_id} within {self._placement_timeout:.0f} s"
-        )
+
+
+def owner_resources(size: PodSize) -> Any:
+    """The owner task's resources: the whole pod's ``size`` reserved (what Swarm places by),
+    the owner's own small limits enforced on it."""
+    resources = docker.types.Resources(
+        cpu_limit=int(POD_OWNER_LIMITS.cpus * 1e9),
+        mem_limit=POD_OWNER_LIMITS.memory_bytes,
+        cpu_reservation=int(size.cpus * 1e9),
+        mem_reservation=size.memory_bytes,
+    )
+    resources["Limits"]["Pids"] = POD_OWNER_LIMITS.pids
+    return resources

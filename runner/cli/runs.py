@@ -22,7 +22,7 @@ from prodproven.runner.cli.people import operator
 from prodproven.runner.errors import CommandTimeout, ProdprovenError
 from prodproven.runner.grading.result import status_document
 from prodproven.runner.lifecycle import supervisor
-from prodproven.runner.lifecycle.admission import places
+from prodproven.runner.lifecycle.admission import cluster_reason, places
 from prodproven.runner.runs.store import Status, utcnow
 from prodproven.runner.spec.prepare import MAX_VARIANT
 
@@ -288,14 +288,19 @@ def show(ctx: Context, run_id: str, as_json: bool, events: bool) -> None:
 @click.pass_obj
 def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
     """Show one run's status and time left, or list all runs; a queued run shows its place
-    in the queue."""
+    in the queue, or, waiting for room in a cluster, what the cluster said."""
     store = ctx.store()
     runs = [store.get(run_id)] if run_id else store.list_runs()
     queue = places(store)
     rows: list[dict[str, Any]] = []
+    waits: dict[str, str] = {}
     for r in runs:
         left = (r.deadline - utcnow()).total_seconds() if r.deadline else None
-        place = queue.get(r.id)
+        place, reason = queue.get(r.id), cluster_reason(r)
+        if place is not None:
+            waits[r.id] = f"queued ({place.position} of {place.of})"
+        elif reason is not None:
+            waits[r.id] = f"queued (waiting for room in the cluster: {reason})"
         rows.append(
             {
                 "run_id": r.id,
@@ -328,9 +333,7 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
                 row["run_id"],
                 row["challenge"],
                 row["candidate"],
-                row["status"]
-                if row["queue_position"] is None
-                else f"queued ({row['queue_position']} of {row['queue_length']})",
+                waits.get(row["run_id"], row["status"]),
                 "" if row["score"] is None else f"{row['score']:.1f}",
                 clock,
             )

@@ -18,9 +18,11 @@ from typing import Any, Protocol
 from prodproven.graders.base import GraderError, GradeResult, ProbeOutput, ServedTester
 from prodproven.graders.deployment import DeployFile, DeploymentInvalid, ReplicaUsage
 from prodproven.graders.slo import IncidentRecord
+from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.grading import deployment as deployments
 from prodproven.runner.runs.services import ServicePlan, start_services
 from prodproven.runner.spec.challenge import Challenge
+from prodproven.runner.spec.prepare import pod_size
 from prodproven.sandbox import tarball
 from prodproven.sandbox.environment import (
     CANDIDATE_UID,
@@ -29,9 +31,10 @@ from prodproven.sandbox.environment import (
     ContainerSpec,
     Limits,
     Pod,
+    PodSize,
     Sandbox,
 )
-from prodproven.sandbox.errors import ContainerError, ServiceNotReady
+from prodproven.sandbox.errors import ContainerError, SandboxError, ServiceNotReady
 
 OUTPUT_LIMIT = 256 * 2**20
 CANDIDATE_TMPFS = {
@@ -39,6 +42,10 @@ CANDIDATE_TMPFS = {
     "/home/candidate": f"rw,nosuid,size=256m,uid={CANDIDATE_UID},gid={CANDIDATE_UID},mode=0700",
 }
 GRADER_LIMITS = Limits(memory_bytes=1 * 2**30, cpus=1.0, pids=512)
+
+
+class EvaluationLost(ProdprovenError):
+    """The evaluation pod was lost (its node went down): the grading ends errored."""
 
 
 @dataclass(frozen=True)
@@ -125,40 +132,52 @@ class Evaluation:
         self.current_grader = "evaluation"
 
     # lifecycle -----------------------------------------------------------------------------
+    def size(self) -> PodSize:
+        """What the pod reserves: services, service or deployment, a helper beside a tester."""
+        spec = self._plan.challenge.spec
+        limits = [plan.kind.limits for plan in self._plan.services]
+        if spec.service is not None and spec.service.deployment is not None:
+            quota = spec.service.deployment.quota
+            limits += [Limits(quota.memory_mb * 2**20, quota.cpus, 0), deployments.BALANCER_LIMITS]
+        elif spec.service is not None:
+            limits.append(self._service_limits())
+        return pod_size([*limits, GRADER_LIMITS, spec.resources.limits])
+
     def open(self) -> None:
+        """Make the evaluation pod, start what is graded. Raises EvaluationLost, SandboxError."""
         old = self._backend.attach_pod(self._plan.run_id, "evaluation")
         if old is not None:
             old.remove()
         plan = self._plan
         self._pod = self._backend.create_pod(
-            plan.run_id, "evaluation", hosts=[s.name for s in plan.services]
+            plan.run_id,
+            "evaluation",
+            hosts=[s.name for s in plan.services],
+            size=self.size(),
+            on_wait=lambda reason: self._log("evaluation.waiting", {"reason": reason}),
         )
+        try:
+            self._start(self._pod, plan)
+        except SandboxError:
+            self.check_standing()
+            raise
+
+    def _start(self, pod: Pod, plan: EvaluationPlan) -> None:
         if plan.services:
-            restore = {
-                name: Path(str(info["path"])) for name, info in plan.service_archives.items()
-            }
-            for running in start_services(self._pod, plan.services, restore=restore):
-                published = self._pod.publish(running.kind.port)
+            archives = plan.service_archives.items()
+            restore = {name: Path(str(info["path"])) for name, info in archives}
+            for running in start_services(pod, plan.services, restore=restore):
+                published = pod.publish(running.kind.port)
                 self._service_urls[running.name] = published.url
             self._log("evaluation.services", {"urls": dict(self._service_urls)})
-        spec = plan.challenge.spec
-        if spec.service is None:
+        service = plan.challenge.spec.service
+        if service is None:
             return
-        if spec.service.deployment is not None:
+        if service.deployment is not None:
             self._start_deployment()
             return
-        self._service = self._pod.add(
-            candidate_container(
-                "service",
-                self._plan.challenge_image,
-                self._plan.run_id,
-                "evaluation",
-                self._service_limits(),
-                command=spec.service.command,
-                cpuset=self._plan.cpus.service,
-                env=plan.client_env,
-            )
-        )
+        limits, cpuset = self._service_limits(), plan.cpus.service
+        self._service = pod.add(self._candidate("service", limits, service.command, cpuset=cpuset))
         self._service.put_archive("/workspace", self._plan.archive.read_bytes())
         self._service.start()
         self._log("evaluation.started", {"service": self._service.name})
@@ -178,14 +197,8 @@ class Evaluation:
             pod,
             declared,
             service,
-            replica_spec=lambda role, limits, env: candidate_container(
-                role,
-                plan.challenge_image,
-                plan.run_id,
-                "evaluation",
-                limits,
-                command=service.command,
-                env=env,
+            replica_spec=lambda role, limits, env: self._candidate(
+                role, limits, service.command, env=env
             ),
             archive=plan.archive.read_bytes(),
             pids=self._service_limits().pids,
@@ -205,8 +218,10 @@ class Evaluation:
         )
 
     def close(self) -> None:
+        """Remove the pod; a lost pod's leftovers are left to ``gc`` (its node is gone)."""
         if self._pod is not None:
-            self._pod.remove()
+            if self._pod.lost() is None:
+                self._pod.remove()
             self._pod = None
             self._service = None
             self._deployment = None
@@ -218,8 +233,16 @@ class Evaluation:
         return self._service.logs(tail=200) if self._service else ""
 
     def record_result(self, grader: str, result: GradeResult) -> None:
-        """Keep a finished grader's result for the graders after it (earlier_result)."""
+        """Keep a finished grader's result for the graders after it (earlier_result); raises
+        EvaluationLost when the pod was lost under the grader (the result would be void)."""
+        self.check_standing()
         self._results[grader] = result
+
+    def check_standing(self) -> None:
+        """Raises EvaluationLost, with the backend's reason, when the pod is lost."""
+        reason = self._pod.lost() if self._pod is not None else None
+        if reason is not None:
+            raise EvaluationLost(f"the evaluation pod of run {self._plan.run_id} is lost: {reason}")
 
     # EvaluationEnvironment -----------------------------------------------------------------
     @property
@@ -375,15 +398,11 @@ class Evaluation:
         self._helpers += 1
         role = f"tester{self._helpers}"
         container = pod.add(
-            candidate_container(
+            self._candidate(
                 role,
-                self._plan.challenge_image,
-                self._plan.run_id,
-                "evaluation",
                 self._plan.challenge.spec.resources.limits,
-                command=command,
+                command,
                 extra_volumes={f"pp-{self._plan.run_id}-evaluation-{role}-grading": "/grading"},
-                env=self._plan.client_env,
             )
         )
         container.put_archive("/workspace", self._plan.archive.read_bytes())
@@ -411,6 +430,16 @@ class Evaluation:
         if self._pod is None:
             raise GraderError("the evaluation pod is not open")
         return self._pod
+
+    def _candidate(
+        self, role: str, limits: Limits, command: Sequence[str], **more: Any
+    ) -> ContainerSpec:
+        """A container of the challenge image for the workspace (``env``: the client's)."""
+        plan = self._plan
+        more = {"env": plan.client_env, **more}
+        return candidate_container(
+            role, plan.challenge_image, plan.run_id, "evaluation", limits, command=command, **more
+        )
 
     def _require_deployment(self) -> deployments.Deployment:
         spec = self._plan.challenge.spec.service

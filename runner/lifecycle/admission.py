@@ -2,12 +2,16 @@
 ``provisioning``, ``running``, ``submitted``); a start that does not fit waits in ``queued``,
 and queued runs leave the queue in the order they were created.
 
-What a run holds is its challenge's *reservation*: the ``reservation`` its spec declares (idle
-use measured, like a Kubernetes request), or else the sum of the limits of the containers its
-pod keeps (workspace, services, live service, prober). The capacity is the settings'
-``capacity_memory`` (default: the engine's memory minus ``RUNNER_RESERVE_BYTES``) and
-``capacity_cpus`` (default: CPUs do not limit admission; idle runs use next to none and a CPU
-limit is a ceiling, not a reservation).
+What a run holds is its challenge's *reservation* (``start.need_of``): the ``reservation`` its
+spec declares (idle use measured, like a Kubernetes request), or else the sum of the limits of
+the containers its pod keeps (workspace, services, live service, prober); its pod reserves the
+same where a backend places pods on a cluster. An admitted run whose pod the cluster leaves
+pending goes back to ``queued`` until it is placed (``start.create_pod``): it keeps its
+reservation and is no part of this queue (it has no place in it, and holds none up).
+
+The capacity is the settings' ``capacity_memory`` (default: the engine's memory minus
+``RUNNER_RESERVE_BYTES``) and ``capacity_cpus`` (default: CPUs do not limit admission; idle
+runs use next to none and a CPU limit is a ceiling, not a reservation).
 
 Each decision is one transaction that first updates the one row of ``admission_turns``: on
 SQLite that takes the database's write lock, on PostgreSQL the row's lock, so two processes
@@ -31,13 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, delete, func, select, update
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, delete, exists, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ConfigError, ProdprovenError, RunNotFound, RunStateError
+from prodproven.runner.lifecycle.need import GIB, NOTHING, Need
 from prodproven.runner.lifecycle.pool import PoolRow
-from prodproven.runner.runs import prober
 from prodproven.runner.runs.store import (
     Base,
     EventRow,
@@ -48,12 +52,12 @@ from prodproven.runner.runs.store import (
     transition_in,
     utcnow,
 )
-from prodproven.runner.spec.challenge import Catalog, Challenge
 from prodproven.runner.spec.parts import parse_size
 from prodproven.sandbox.environment import Backend
 
-HOLDING = (Status.provisioning, Status.running, Status.submitted)
-"""Statuses of a run that holds a pod, and so its reservation."""
+HOLDING = (Status.queued, Status.provisioning, Status.running, Status.submitted)
+"""Statuses of a run that holds its reservation: it has a pod, or (``queued`` after it was
+admitted) waits for the cluster to place one."""
 RUNNER_RESERVE_BYTES = 2 * 2**30
 """Memory the default capacity leaves to the runner, the web app and grading."""
 POLL_S = 1.0
@@ -61,7 +65,6 @@ POLL_S = 1.0
 QUEUE_LOST = (
     "the process waiting for room for this run stopped while it was queued; start a new run"
 )
-GIB = 2**30
 
 
 class OverCapacity(ProdprovenError):
@@ -88,54 +91,32 @@ class AdmissionTurnRow(Base):
 
 
 @dataclass(frozen=True)
-class Need:
-    """Memory and CPUs, held by a run or available to all of them."""
-
-    memory_bytes: int
-    cpus: float
-
-    def __str__(self) -> str:
-        return f"{self.memory_bytes / GIB:.2f} GiB of memory and {self.cpus:g} CPUs"
-
-
-NOTHING = Need(0, 0.0)
-
-
-def need_of(challenge: Challenge, catalog: Catalog) -> Need:
-    """What one run of ``challenge`` holds while it has a pod: its declared reservation, or
-    the sum of the limits of the containers its pod keeps."""
-    declared = challenge.spec.reservation
-    if declared is not None:
-        return Need(declared.memory_bytes, declared.cpus)
-    own = challenge.spec.resources.limits
-    limits = [own, *(kind.limits for _, kind in challenge.services(catalog))]
-    live = challenge.live_service
-    if live is not None:
-        limits.append(live.limits or own)
-    if challenge.spec.probe is not None:
-        limits.append(prober.LIMITS)
-    return Need(sum(lim.memory_bytes for lim in limits), sum(lim.cpus for lim in limits))
-
-
-@dataclass(frozen=True)
 class Capacity:
-    """What all runs holding a pod may reserve together; ``cpus`` None: not limited."""
+    """What all runs holding a pod may reserve together; None: not limited (by us)."""
 
-    memory_bytes: int
+    memory_bytes: int | None
     cpus: float | None
 
     def fits(self, need: Need, held: Need = NOTHING) -> bool:
-        memory_ok = held.memory_bytes + need.memory_bytes <= self.memory_bytes
+        memory_ok = (
+            self.memory_bytes is None or held.memory_bytes + need.memory_bytes <= self.memory_bytes
+        )
         return memory_ok and (self.cpus is None or held.cpus + need.cpus <= self.cpus + 1e-9)
 
     def __str__(self) -> str:
         cpus = "any number of CPUs" if self.cpus is None else f"{self.cpus:g} CPUs"
+        if self.memory_bytes is None:
+            return f"any amount of memory and {cpus}"
         return f"{self.memory_bytes / GIB:.2f} GiB of memory and {cpus}"
 
 
 def capacity_of(settings: Settings, backend: Backend) -> Capacity:
-    """The capacity the settings declare, the engine's memory filling in the default. Raises
-    ConfigError for a memory setting that is not a size."""
+    """The capacity the settings declare, the engine's memory filling in the default. On a
+    backend that places pods on a cluster (``swarm``) the cluster's scheduler decides where a
+    pod fits and a run waits in its queue (``queued`` with its reason): memory is then limited
+    here only when the setting says so. Raises ConfigError for a memory setting that is not a
+    size."""
+    memory: int | None
     if settings.capacity_memory:
         try:
             memory = parse_size(settings.capacity_memory)
@@ -143,6 +124,8 @@ def capacity_of(settings: Settings, backend: Backend) -> Capacity:
             raise ConfigError(
                 "PRODPROVEN_CAPACITY_MEMORY", settings.capacity_memory, "a size like 20g"
             ) from None
+    elif settings.backend == "swarm":
+        memory = None
     else:
         memory = max(0, _engine_memory(backend) - RUNNER_RESERVE_BYTES)
     return Capacity(memory, settings.capacity_cpus or None)
@@ -165,6 +148,13 @@ class Place:
 
     def line(self) -> str:
         return f"queued: position {self.position} of {self.of}"
+
+
+def cluster_reason(run: Run) -> str | None:
+    """Why ``run`` waits for room in the cluster (admitted, its pod pending there: it has no
+    place in this machine's queue, and the cluster says no position), or None when it does
+    not: the reason the cluster gave is the queued run's ``error`` (``start.StartJob``)."""
+    return run.error if run.status is Status.queued else None
 
 
 def places(store: Store) -> dict[str, Place]:
@@ -301,8 +291,10 @@ def _event(s: Session, run_id: str, kind: str, need: Need, **more: bool) -> None
 
 
 def _queue(s: Session) -> list[str]:
-    """The queued runs' ids, first to leave first."""
-    query = select(RunRow.id).where(RunRow.status == Status.queued.value)
+    """The ids of the runs queued for this admission, first to leave first: not a run queued
+    after it was admitted (it holds a reservation), which waits for the cluster instead."""
+    admitted = exists().where(ReservationRow.run_id == RunRow.id)
+    query = select(RunRow.id).where(RunRow.status == Status.queued.value, ~admitted)
     return list(s.scalars(query.order_by(RunRow.created_at, RunRow.id)))
 
 

@@ -24,9 +24,11 @@ from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError, RunNotFound, RunStateError
 from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
 from prodproven.runner.grading.pipeline import GradingJob, grade
+from prodproven.runner.grading.slots import TimingSlots
 from prodproven.runner.grading.uncertainty import load_regrading
-from prodproven.runner.lifecycle.admission import Admission, capacity_of, need_of, places
+from prodproven.runner.lifecycle.admission import Admission, capacity_of, places
 from prodproven.runner.lifecycle.cancel import cancel_run, withdraw_queued
+from prodproven.runner.lifecycle.need import need_of
 from prodproven.runner.lifecycle.ownership import RunLocks
 from prodproven.runner.lifecycle.pool import Claimed, Pool, spawn_fill
 from prodproven.runner.lifecycle.recovery import Recovered, Recovery
@@ -292,6 +294,8 @@ class Runner:
         errored or cancelled, RunBusy when another process owns it."""
         withdrawn = withdraw_queued(self.admission, run_id, reason)
         if withdrawn is not None:
+            # Queued by a cluster's scheduler, it has a pending pod: removing it ends the wait.
+            self.backend.remove_run(run_id)
             return withdrawn
         with self.owning(run_id, "cancelled"):
             return cancel_run(self, run_id, reason)
@@ -334,6 +338,7 @@ class Runner:
                 regrading=load_regrading(
                     self.settings.data_dir, challenge.id, challenge.spec.version
                 ),
+                timing=TimingSlots.of(self.settings),
             )
             document = grade(job)
             return self.store.transition(

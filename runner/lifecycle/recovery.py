@@ -8,6 +8,8 @@ nobody working on it. What is done depends on the status it was left in:
   cleanly where a half-built one would not.
 - ``queued``: the process waiting for room for it stopped; it is errored with the reason, so it
   does not block the queue (admission does the same to a queue's first run nobody waits for).
+  A run that waited for room in a cluster (admitted, its pod pending there) is errored the
+  same way and its pending pod removed: nobody would claim the pod once placed.
 - ``running``, scripted: the process driving it is gone, so it is submitted and graded as its
   workspace stands (the event log says it was recovered).
 - ``running``, interactive: the candidate may still be working; when no supervisor holds it,

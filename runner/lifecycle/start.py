@@ -11,6 +11,11 @@ a variant (images, the pod, the services booted empty, the workspace container w
 id it picks. :data:`CLAIM_STEPS` bring in the variant's material and the candidate's run (the
 setup seeding the services, the starter files, the live service, the prober, the incidents,
 the clock). A cold start runs both (:data:`START_STEPS`).
+
+The pod reserves what a run of its challenge holds (``need.py``, as admission reserves on
+one machine). A backend that places pods on a cluster may leave it pending for want of room:
+the run then waits in ``queued`` with the cluster's reason and goes back to ``provisioning``
+once the pod is placed (:meth:`StartJob.waiting`, :func:`create_pod`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.errors import ProdprovenError, RunStateError
 from prodproven.runner.grading.evaluation import candidate_container
+from prodproven.runner.lifecycle.need import need
 from prodproven.runner.runs import prober, schedule, services
 from prodproven.runner.runs.lab import ensure_lab, lab_token
 from prodproven.runner.runs.provisioning import Provisioner
@@ -33,6 +39,8 @@ from prodproven.sandbox import tarball
 from prodproven.sandbox.environment import KEEPALIVE, Backend, Pod, Sandbox
 
 Reporter = Callable[[str], None]
+CLUSTER_WAIT = "cluster.waiting"
+"""The event of a start whose pod the cluster left pending, with the cluster's ``reason``."""
 
 
 @dataclass(kw_only=True)
@@ -57,6 +65,14 @@ class PodJob:
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         self.notes.append((kind, data))
+
+    def waiting(self, reason: str) -> None:
+        """The backend left the pod pending for want of room (``reason``)."""
+        self.report(f"waiting for room in the cluster: {reason}")
+        self.event(CLUSTER_WAIT, {"reason": reason})
+
+    def placed(self, pod: Pod) -> None:
+        """The pod is placed, after a wait or at once."""
 
     def the_pod(self) -> Pod:
         assert self.pod is not None, "the pod is created by an earlier step"
@@ -83,6 +99,23 @@ class StartJob(PodJob):
     def event(self, kind: str, data: dict[str, Any]) -> None:
         self.store.add_event(self.run.id, kind, data)
 
+    def waiting(self, reason: str) -> None:
+        """The run waits in ``queued``, the cluster's ``reason`` as its ``error`` (what the
+        status and the candidate's page show in place of a position)."""
+        super().waiting(reason)
+        self.run = self.store.transition(self.run.id, Status.queued, error=reason)
+
+    def placed(self, pod: Pod) -> None:
+        """Back to ``provisioning`` after a wait. Raises RunStateError, the pod removed, when
+        the run was cancelled while it waited."""
+        if self.run.status is not Status.queued:
+            return
+        try:
+            self.run = self.store.transition(self.run.id, Status.provisioning, error=None)
+        except RunStateError:
+            pod.remove()
+            raise
+
 
 def build_images(job: PodJob) -> None:
     """Find or build the challenge's and its services' images."""
@@ -93,9 +126,18 @@ def build_images(job: PodJob) -> None:
 
 
 def create_pod(job: PodJob) -> None:
+    """The workspace pod, sized for the run (``need.py``, from the services planned);
+    while the backend waits for room, the run is ``queued`` (:meth:`StartJob.waiting`)."""
     job.report("starting the workspace pod")
-    hosts = [plan.name for plan in job.plans]
-    job.pod = job.backend.create_pod(job.run_id, "workspace", hosts=hosts)
+    pod = job.backend.create_pod(
+        job.run_id,
+        "workspace",
+        hosts=[plan.name for plan in job.plans],
+        size=need(job.challenge, [plan.kind for plan in job.plans]),
+        on_wait=job.waiting,
+    )
+    job.pod = pod
+    job.placed(pod)
 
 
 def start_services(job: PodJob) -> None:
@@ -235,8 +277,7 @@ def open_clock(job: StartJob) -> None:
     job.run = job.store.transition(job.run.id, Status.running, deadline=deadline)
 
 
-POD_STEPS: list[Callable[[PodJob], None]] = [
-    build_images,
+POD_AFTER_IMAGES: list[Callable[[PodJob], None]] = [
     create_pod,
     start_services,
     start_setup,
@@ -244,10 +285,10 @@ POD_STEPS: list[Callable[[PodJob], None]] = [
     start_lab,
     await_setup_imports,
 ]
+POD_STEPS: list[Callable[[PodJob], None]] = [build_images, *POD_AFTER_IMAGES]
 """What a warm pool does ahead of any start: nothing here reads a variant or a candidate."""
 
-CLAIM_STEPS: list[Callable[[StartJob], None]] = [
-    find_material,
+SEED_STEPS: list[Callable[[StartJob], None]] = [
     run_setup,
     copy_starter_files,
     start_live_service,
@@ -256,9 +297,18 @@ CLAIM_STEPS: list[Callable[[StartJob], None]] = [
     plan_incidents,
     open_clock,
 ]
+CLAIM_STEPS: list[Callable[[StartJob], None]] = [find_material, *SEED_STEPS]
 """What a start does in a pod made by :data:`POD_STEPS` (its own or a pooled one)."""
 
-START_STEPS: list[Callable[[StartJob], None]] = [*POD_STEPS, *CLAIM_STEPS]
+START_STEPS: list[Callable[[StartJob], None]] = [
+    build_images,
+    find_material,
+    *POD_AFTER_IMAGES,
+    *SEED_STEPS,
+]
+"""A cold start: the variant's material is made before the workspace pod, so that its prepare
+pod is placed while the run holds no other: on a full cluster, runs each holding a workspace
+pod while their prepare pods wait for room would wait for each other for ever."""
 
 POOLED_STEPS: list[Callable[[StartJob], None]] = [build_images, *CLAIM_STEPS]
 """A start in a pooled pod: the images' names again (found, not built), then the claim's."""

@@ -4,7 +4,8 @@ submits when the clock runs out.
 
 It keeps no state of its own: every pass re-reads the run and its event log, so a supervisor
 started after a crash (``prodproven supervise RUN``) picks up exactly where the last one
-stopped. A lock file keeps two supervisors off one run.
+stopped. A lock file keeps two supervisors off one run. A run whose pod is lost (its cluster
+node went down) is marked errored with the reason, and supervising it ends.
 
 Interactive runs are supervised by one background process per data directory
 (:class:`AllSupervisor`, ``prodproven supervise --all``), a thread per run: a Python process
@@ -33,7 +34,7 @@ from prodproven.runner.runs.prober import ProbeFeed
 from prodproven.runner.runs.provisioning import Provisioner
 from prodproven.runner.runs.schedule import Decision, Planned, decide, incident_log
 from prodproven.runner.runs.services import LIVE_SERVICE_ROLE
-from prodproven.runner.runs.store import Run, Status, Store, utcnow
+from prodproven.runner.runs.store import Run, Status, Store, transition_in, utcnow
 from prodproven.runner.runs.workspace import RunPaths
 from prodproven.sandbox.environment import Backend, Pod
 from prodproven.sandbox.errors import SandboxError
@@ -57,6 +58,9 @@ POLL_S = 1.0
 TICK_S = 1.0
 """How often it checks each run: incidents have a grace of minutes and the prober is read
 once its interval, so a second is on time; more often costs CPU per idle run."""
+LOST_EVERY_S = 5.0
+"""How often it asks whether a run's pod is lost (and after every failure on it): a backend may
+ask a cluster's manager, and a node is seen down some 13 s after it died (docs/scaling.md)."""
 RETRY_S = 10.0
 """How long it waits before trying again a run it could not supervise (say, another process
 supervises it)."""
@@ -105,6 +109,7 @@ class RunSupervisor:
             self._feed = ProbeFeed(runner.store, run_id, canaries)
         self._poll_every = probe.interval_s if probe is not None else 0.0
         self._next_poll = 0.0
+        self._next_lost = 0.0
         self._pod: Pod | None = None
         self._last_error: str | None = None
         self._failure: BaseException | None = None
@@ -112,7 +117,8 @@ class RunSupervisor:
     # one pass ------------------------------------------------------------------------------
     def step(self) -> bool:
         """Ingest samples, fire what is due, submit at the deadline. False once the run is no
-        longer running (then there is nothing left to supervise)."""
+        longer running (then there is nothing left to supervise), or once its pod is lost
+        (:meth:`lost`)."""
         run = self.runner.store.get(self.run_id)
         if run.status != Status.running:
             return False
@@ -120,13 +126,17 @@ class RunSupervisor:
             # Attached once: looking a pod up lists and inspects its containers.
             self._pod = self._pod or self.runner.backend.attach_pod(self.run_id, "workspace")
             if self._pod is not None:
+                if time.monotonic() >= self._next_lost and self.lost(self._pod):
+                    return False
                 # The prober answers once an interval; reading it more often finds nothing.
                 if time.monotonic() >= self._next_poll:
                     self._next_poll = time.monotonic() + self._poll_every
                     self.poll_prober(self._pod)
                 self.fire_due(self._pod)
         except SandboxError as exc:
-            self._pod = None
+            pod, self._pod = self._pod, None
+            if pod is not None and self.lost(pod):
+                return False  # its node went down while we were at it
             if self.runner.store.get(self.run_id).status != Status.running:
                 return False  # submitted under our feet: the pod is being torn down
             if str(exc) != self._last_error:
@@ -136,6 +146,22 @@ class RunSupervisor:
             self._event("deadline.reached", {"deadline": run.deadline})
             self.runner.finish(self.run_id)
             return False
+        return True
+
+    def lost(self, pod: Pod) -> bool:
+        """When ``pod`` is lost (its node went down: ``Pod.lost``), mark the run ``errored``
+        with the reason (the status, then an event ``pod.lost``) and say True: nothing more is
+        tried on that pod, and its leftovers are ``gc``'s. A run that stopped running
+        meanwhile (a submit removed its pod) is left as it is."""
+        self._next_lost = time.monotonic() + LOST_EVERY_S
+        reason = pod.lost()
+        if reason is None:
+            return False
+        with self.runner.store.locked(self.run_id) as (s, row):
+            if row.status != Status.running.value:
+                return True
+            transition_in(s, self.run_id, Status.errored, error=reason)
+        self._event("pod.lost", {"reason": reason})
         return True
 
     def poll_prober(self, pod: Pod) -> int:

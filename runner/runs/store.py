@@ -59,7 +59,7 @@ class Status(StrEnum):
 ALLOWED: dict[Status, set[Status]] = {
     Status.created: {Status.queued, Status.provisioning, Status.errored, Status.cancelled},
     Status.queued: {Status.provisioning, Status.errored, Status.cancelled},
-    Status.provisioning: {Status.running, Status.errored, Status.cancelled},
+    Status.provisioning: {Status.queued, Status.running, Status.errored, Status.cancelled},
     Status.running: {Status.submitted, Status.errored, Status.cancelled},
     Status.submitted: {Status.grading, Status.errored, Status.cancelled},
     Status.grading: {Status.graded, Status.errored, Status.grading, Status.cancelled},
@@ -68,9 +68,11 @@ ALLOWED: dict[Status, set[Status]] = {
     Status.cancelled: set(),
 }
 """Which status may follow which. A run waits in ``queued`` while the machine has no room for
-it (``lifecycle/admission.py``). Re-grading moves graded/errored runs with an archive back to
-grading; errored runs without an archive can only be inspected. A run not yet graded can be
-cancelled on purpose (the reason goes to ``error``); cancelled is final."""
+it (``lifecycle/admission.py``), or, admitted, while the cluster has no node with room for its
+pod (``provisioning -> queued -> provisioning``, ``lifecycle/start.py``). Re-grading moves
+graded/errored runs with an archive back to grading; errored runs without an archive can only
+be inspected. A run not yet graded can be cancelled on purpose (the reason goes to ``error``);
+cancelled is final."""
 
 UNFINISHED = (
     Status.created,

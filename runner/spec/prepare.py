@@ -10,6 +10,7 @@ import secrets
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.spec.challenge import Challenge
 from prodproven.runner.spec.model import shown
 from prodproven.sandbox import tarball
-from prodproven.sandbox.environment import CANDIDATE_UID, Backend, ContainerSpec, Limits
+from prodproven.sandbox.environment import CANDIDATE_UID, Backend, ContainerSpec, Limits, PodSize
 from prodproven.sandbox.untrusted import UntrustedInput
 
 PREPARE_LIMITS = Limits(memory_bytes=2 * 2**30, cpus=2.0, pids=512)
@@ -26,6 +27,15 @@ MAX_VARIANT = 2**31 - 1
 
 
 PARTS = ("workspace", "hidden", "setup")
+
+
+def pod_size(limits: Iterable[Limits]) -> PodSize:
+    """What a pod whose containers have ``limits`` reserves where a backend places pods: their
+    sum. The one sizing of every pod the runner makes (the prepare pod here, a run's workspace
+    pod in ``lifecycle/start.py``, the evaluation pod in ``grading/evaluation.py``); here, in
+    the lowest layer that makes a pod."""
+    listed = list(limits)
+    return PodSize(sum(lim.memory_bytes for lim in listed), sum(lim.cpus for lim in listed))
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ def _generate(
     # runs starting on a fresh version, parallel test workers) must not take each other's pod.
     # A pod left by a crashed process belongs to no run of the store: `prodproven gc` removes it.
     job = f"prep-{secrets.token_hex(5)}"
-    pod = backend.create_pod(job, "prepare")
+    pod = backend.create_pod(job, "prepare", size=pod_size([PREPARE_LIMITS]))
     try:
         box = pod.add(
             ContainerSpec(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from prodproven.runner.errors import RunStateError
+from prodproven.runner.lifecycle.admission import cluster_reason
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.lab import LAB_BASE_URL
 from prodproven.runner.runs.store import Status
@@ -45,6 +46,11 @@ MESSAGES = {
     Status.errored: "Something went wrong on our side; your work is kept and the firm was told.",
     Status.cancelled: "The firm ended this run; what your workspace held is kept.",
 }
+CLUSTER_FULL = (
+    "The cluster is full right now: your workspace starts as soon as one of its machines has "
+    "room, and the clock only then."
+)
+"""A queued run's message while it waits for the cluster (it has no place in a queue)."""
 
 
 def _jobs(request: Request) -> Jobs:
@@ -83,8 +89,11 @@ def _state(request: Request, who: CandidateContext, the_portal: Portal) -> dict[
     jobs = _jobs(request)
     run = state.run
     message = MESSAGES[run.status] if run else "Read the brief, then start when ready."
+    reason = cluster_reason(run) if run else None
     if state.queue is not None:
         message += f" You are number {state.queue.position} in the queue."
+    elif reason is not None:
+        message = f"{CLUSTER_FULL} ({reason})"
     return {
         "status": run.status.value if run else "not started",
         "message": message,

@@ -22,8 +22,15 @@ from prodproven.runner.runs.store import Store
 from prodproven.sandbox.docker_backend import DockerBackend, connect
 from prodproven.sandbox.images import ImageBuilder
 from tests.conftest import BUILTIN
+from tests.integration.swarm_cluster import Cluster, shared_cluster
 
 pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """The local Swarm cluster (``swarm_cluster.py``), shared with other test processes."""
+    yield from shared_cluster()
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,14 @@ when no node has room. A pod is a Swarm task (the owner, on the run's own intern
 plus containers created on the chosen node's engine in the owner's network namespace: those
 keep the whole security profile and reach nothing but their pod, on every node.
 
-Uses a running cluster when its state file answers, otherwise brings up three nodes (and takes
-them down at the end).
+Uses a running cluster when its state file answers, otherwise brings up three nodes, taken down
+by the last test process using it (tests/integration/test_swarm_runs.py shares it, perhaps from
+another xdist worker).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import subprocess
@@ -21,22 +21,17 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
-from prodproven.runner.config import Settings
-from prodproven.sandbox.environment import ContainerSpec, Limits
-from prodproven.sandbox.swarm_backend import ENGINE_LABEL, SwarmBackend, SwarmPod
+from prodproven.sandbox.environment import ContainerSpec, Limits, PodSize
+from prodproven.sandbox.swarm_backend import SwarmBackend, SwarmPod
+from tests.integration.swarm_cluster import BASE_IMAGE, CLUSTER_SH, NODES, Cluster
 
 pytestmark = pytest.mark.cluster
 
-REPO = Path(__file__).resolve().parents[2]
-CLUSTER_SH = REPO / "infra" / "cluster.sh"
-NODES = 3
-BASE_IMAGE = os.environ.get("CLUSTER_BASE_IMAGE", "prodproven/base:bookworm")
 LABEL = "prodproven.test-cluster"
 NANO = 10**9
 PLACEMENT_TIMEOUT_S = 120.0
@@ -76,91 +71,6 @@ LISTENER = (
     "s = socket.socket(); s.bind(('0.0.0.0', 8000)); s.listen(8)\n"
     "while True: s.accept()\n"
 )
-
-
-@dataclass(frozen=True)
-class Cluster:
-    manager: Any
-    engines: dict[str, Any]
-    """Each node's engine client, by node hostname (from the node's prodproven.engine label)."""
-    addresses: dict[str, str]
-    """Each node's address on the cluster network, by hostname."""
-    image: str
-    """The probe image as the nodes pull it from the cluster's registry."""
-    host_addresses: list[str]
-    """Every address of the outer host a node could try: its gateways and its own."""
-    registry_address: str
-
-
-def _state_file() -> Path:
-    return Settings.from_env().data_dir / "cluster.env"
-
-
-def _read_state() -> dict[str, str] | None:
-    path = _state_file()
-    if not path.exists():
-        return None
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key: value.strip('"') for key, value in pairs}
-
-
-def _answers(state: dict[str, str] | None) -> bool:
-    if state is None or int(state.get("CLUSTER_NODES", "0")) < NODES:
-        return False
-    try:
-        nodes = docker.DockerClient(base_url=state["CLUSTER_MANAGER_URL"], timeout=5).nodes.list()
-    except docker.errors.DockerException:
-        return False
-    ready: list[bool] = [node.attrs["Status"]["State"] == "ready" for node in nodes]
-    return sum(ready) >= NODES
-
-
-def _host_addresses() -> list[str]:
-    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout
-    gateways = [
-        config["Gateway"]
-        for name in ("bridge", "pp-cluster-net")
-        for config in docker.from_env().networks.get(name).attrs["IPAM"]["Config"]
-        if config.get("Gateway")
-    ]
-    return sorted(set(out.split()) | set(gateways))
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    state = _read_state()
-    started = not _answers(state)
-    if started:
-        subprocess.run([str(CLUSTER_SH), "up", str(NODES)], check=True, timeout=900)
-        state = _read_state()
-    assert state is not None, f"{CLUSTER_SH} up wrote no state file at {_state_file()}"
-    host = docker.from_env()
-    pushed = f"{state['CLUSTER_REGISTRY_PUSH']}/prodproven/probe:latest"
-    host.images.get(BASE_IMAGE).tag(pushed)
-    pushing = host.images.push(pushed)
-    assert '"error"' not in pushing, f"pushing {pushed} failed: {pushing}"
-    host.images.remove(pushed)  # the host needs only the base's own tag
-    manager = docker.DockerClient(base_url=state["CLUSTER_MANAGER_URL"], timeout=60)
-    engines, addresses = {}, {}
-    for node in manager.nodes.list():
-        name = node.attrs["Description"]["Hostname"]
-        engines[name] = docker.DockerClient(
-            base_url=node.attrs["Spec"]["Labels"][ENGINE_LABEL], timeout=60
-        )
-        addresses[name] = node.attrs["Status"]["Addr"]
-    registry = host.containers.get("pp-cluster-registry")
-    yield Cluster(
-        manager=manager,
-        engines=engines,
-        addresses=addresses,
-        image=f"{state['CLUSTER_REGISTRY_PULL']}/prodproven/probe:latest",
-        host_addresses=_host_addresses(),
-        registry_address=registry.attrs["NetworkSettings"]["Networks"]["pp-cluster-net"][
-            "IPAddress"
-        ],
-    )
-    if started:
-        subprocess.run([str(CLUSTER_SH), "down"], check=True, timeout=300)
 
 
 @pytest.fixture
@@ -389,19 +299,15 @@ def test_a_pod_container_keeps_the_profile_and_reaches_only_its_pod(
     assert reached == [f"{host}:{port}" for host, port in inside]
 
 
-def test_the_swarm_backend_sketch_places_a_pod_that_works_like_a_local_one(
-    cluster: Cluster,
-) -> None:
-    backend = SwarmBackend(
-        cluster.manager, cluster.image, Limits(memory_bytes=512 * 2**20, cpus=0.5, pids=256)
-    )
+def test_the_swarm_backend_places_a_pod_that_works_like_a_local_one(cluster: Cluster) -> None:
+    backend = cluster.backend()
     run_id = "t" + secrets.token_hex(4)
-    pod = backend.create_pod(run_id, "workspace", hosts=["svc"])
+    pod = backend.create_pod(run_id, "workspace", hosts=["svc"], size=PodSize(512 * 2**20, 0.5))
     try:
         member = pod.add(
             ContainerSpec(
                 role="service",
-                image=cluster.image,
+                image=BASE_IMAGE,
                 limits=Limits(memory_bytes=128 * 2**20, cpus=0.25, pids=64),
                 command=["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"],
                 workdir="/",
@@ -413,47 +319,44 @@ def test_the_swarm_backend_sketch_places_a_pod_that_works_like_a_local_one(
         published = pod.publish(8000)
         with urllib.request.urlopen(f"{published.url}/", timeout=10) as answer:
             assert answer.status == 200
-        assert pod.node_lost() is None
+        assert pod.lost() is None
         assert run_id in backend.run_ids_with_leftovers()
     finally:
         pod.remove()
     assert run_id not in backend.run_ids_with_leftovers()
 
 
-def _filling_backend(cluster: Cluster, on_queued: Callable[[str, str], None]) -> SwarmBackend:
-    """Pods reserving 1.5 of a node's 2 CPUs: one per node."""
-    return SwarmBackend(
-        cluster.manager,
-        cluster.image,
-        Limits(memory_bytes=256 * 2**20, cpus=1.5, pids=256),
+def _filling_backend(cluster: Cluster) -> SwarmBackend:
+    """Pods reserving 1.5 of a node's 2 CPUs by default: one per node."""
+    return cluster.backend(
+        default_size=PodSize(memory_bytes=256 * 2**20, cpus=1.5),
         placement_timeout=PLACEMENT_TIMEOUT_S,
-        on_queued=on_queued,
     )
 
 
 def test_a_full_cluster_queues_the_next_pod_until_one_is_removed(cluster: Cluster) -> None:
-    queued: list[tuple[str, str]] = []
-    backend = _filling_backend(cluster, lambda run_id, why: queued.append((run_id, why)))
+    queued: list[str] = []
+    backend = _filling_backend(cluster)
     run = "t" + secrets.token_hex(3)
     pods = [backend.create_pod(f"{run}{i}", "workspace") for i in range(NODES)]
     fourth: list[SwarmPod] = []
     waiter = threading.Thread(
-        target=lambda: fourth.append(backend.create_pod(f"{run}q", "workspace"))
+        target=lambda: fourth.append(
+            backend.create_pod(f"{run}q", "workspace", on_wait=queued.append)
+        )
     )
     try:
         waiter.start()
         deadline = time.monotonic() + 30
         while not queued and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert queued == [
-            (f"{run}q", f"no suitable node (insufficient resources on {NODES} nodes)")
-        ]
+        assert queued == [f"no suitable node (insufficient resources on {NODES} nodes)"]
         assert waiter.is_alive()
 
         pods.pop().remove()
         waiter.join(timeout=60)
         assert len(fourth) == 1
-        assert fourth[0].node_lost() is None
+        assert fourth[0].lost() is None
     finally:
         for pod in pods:
             pod.remove()
@@ -463,7 +366,7 @@ def test_a_full_cluster_queues_the_next_pod_until_one_is_removed(cluster: Cluste
 
 
 def test_a_lost_node_is_reported_for_its_pods_and_only_theirs(cluster: Cluster) -> None:
-    backend = _filling_backend(cluster, lambda run_id, why: None)
+    backend = _filling_backend(cluster)
     run = "t" + secrets.token_hex(3)
     pods = [backend.create_pod(f"{run}{i}", "workspace") for i in range(NODES)]
     manager = cluster.manager.info()["Name"]
@@ -473,10 +376,10 @@ def test_a_lost_node_is_reported_for_its_pods_and_only_theirs(cluster: Cluster) 
         started = time.monotonic()
         reason = None
         while reason is None and time.monotonic() - started < 60:
-            reason = lost.node_lost()
+            reason = lost.lost()
             time.sleep(0.5)
         assert reason == f"node {lost.node} of run {lost.run_id} is down"
-        assert [pod.node_lost() for pod in pods if pod is not lost] == [None] * (NODES - 1)
+        assert [pod.lost() for pod in pods if pod is not lost] == [None] * (NODES - 1)
     finally:
         subprocess.run([str(CLUSTER_SH), "up", str(NODES)], check=True, timeout=300)
         for pod in pods:

@@ -16,19 +16,18 @@ from sqlalchemy import select
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ConfigError, RunStateError, SpecError
 from prodproven.runner.lifecycle.admission import (
-    GIB,
     QUEUE_LOST,
     RUNNER_RESERVE_BYTES,
     Admission,
     Capacity,
-    Need,
     OverCapacity,
     Place,
     capacity_of,
-    need_of,
+    cluster_reason,
     places,
 )
 from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.need import GIB, Need, need_of
 from prodproven.runner.lifecycle.pool import READY, PoolRow
 from prodproven.runner.runs import prober
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
@@ -101,6 +100,11 @@ class Engine:
 class EngineBackend:
     def __init__(self, memory: int) -> None:
         self.client = Engine(memory)
+        self.removed: list[str] = []
+
+    def remove_run(self, run_id: str, *, keep_volumes: bool = False) -> int:
+        self.removed.append(run_id)
+        return 0
 
 
 def test_the_default_capacity_is_the_engines_memory_less_the_runners_reserve(
@@ -115,6 +119,19 @@ def test_the_capacity_settings_replace_the_default(tmp_path: Path) -> None:
     environ = {"PRODPROVEN_CAPACITY_MEMORY": "20g", "PRODPROVEN_CAPACITY_CPUS": "6"}
     settings = Settings.from_env(environ, data_dir=tmp_path)
     assert capacity_of(settings, cast(Backend, EngineBackend(64 * GIB))) == Capacity(20 * GIB, 6.0)
+
+
+def test_on_swarm_the_clusters_scheduler_holds_runs_back_unless_a_capacity_is_set(
+    tmp_path: Path,
+) -> None:
+    runner_engine = cast(Backend, EngineBackend(4 * GIB))  # the runner's machine, not the nodes'
+    swarm = Settings.from_env({"PRODPROVEN_BACKEND": "swarm"}, data_dir=tmp_path)
+    assert capacity_of(swarm, runner_engine) == Capacity(None, None)
+    assert Capacity(None, None).fits(Need(1000 * GIB, 64.0))
+    declared = Settings.from_env(
+        {"PRODPROVEN_BACKEND": "swarm", "PRODPROVEN_CAPACITY_MEMORY": "100g"}, data_dir=tmp_path
+    )
+    assert capacity_of(declared, runner_engine) == Capacity(100 * GIB, None)
 
 
 def test_a_capacity_that_is_not_a_size_is_refused_naming_the_setting(tmp_path: Path) -> None:
@@ -206,6 +223,45 @@ def test_waiting_reports_each_new_place_and_returns_once_admitted(store: Store) 
     assert lines == ["queued: position 2 of 2", "queued: position 1 of 1"]
     assert polls == [0.5] * 4
     assert store.get(waiting.id).status is Status.provisioning
+
+
+# a run waiting for room in a cluster ----------------------------------------------------------
+def in_the_cluster_queue(store: Store, gate: Admission, candidate: str, need: Need) -> Run:
+    """A run admitted here whose pod the cluster left pending (``start.StartJob.waiting``)."""
+    run = created(store, candidate)
+    assert gate.ask(run.id, need) is None
+    return store.transition(run.id, Status.queued, error="no suitable node")
+
+
+def test_a_run_waiting_for_the_cluster_has_no_place_in_the_queue_and_holds_up_nobody(
+    store: Store,
+) -> None:
+    gate = admission(store, gib=3)
+    pending = in_the_cluster_queue(store, gate, "ada", ONE)
+    assert places(store) == {}
+    assert cluster_reason(pending) == "no suitable node"
+    later = created(store, "bob")
+    assert gate.ask(later.id, ONE) is None  # first in our queue, it is not passed by the pending
+    queued = created(store, "cy")
+    assert gate.ask(queued.id, Need(2 * GIB, 1.0)) == Place(1, 1)
+    assert cluster_reason(store.get(queued.id)) is None
+
+
+def test_a_run_waiting_for_the_cluster_keeps_its_reservation(store: Store) -> None:
+    gate = admission(store, gib=2)
+    in_the_cluster_queue(store, gate, "ada", ONE)
+    assert gate.ask(created(store, "bob").id, Need(2 * GIB, 1.0)) == Place(1, 1)
+    assert gate.ask(created(store, "cy").id, ONE) == Place(2, 2)
+
+
+def test_a_run_waiting_for_the_cluster_is_never_errored_as_abandoned_by_admission(
+    store: Store,
+) -> None:
+    """Recovery takes it up instead (tests/unit/test_recovery.py): its pod is the cluster's."""
+    pending = in_the_cluster_queue(store, admission(store, gib=4), "ada", ONE)
+    gate = admission(store, gib=4, **{pending.id: False})
+    assert gate.ask(created(store, "bob").id, ONE) is None
+    assert store.get(pending.id).status is Status.queued
 
 
 # cancelling, abandoned runs -------------------------------------------------------------------
@@ -303,6 +359,8 @@ def test_the_runner_cancels_a_queued_run_its_waiting_thread_owns(
     assert [(r.status, r.error) for r in outcome] == [
         (Status.cancelled, "the firm closed the role")
     ]
+    # A pod a cluster's scheduler left pending is removed, which ends its start's wait.
+    assert cast(EngineBackend, runner.backend).removed == [run.id]
 
 
 # warm pods hold room too -----------------------------------------------------------------------

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from prodproven.runner.lifecycle.admission import Admission, Capacity
+from prodproven.runner.lifecycle.need import Need
 from prodproven.runner.runs.store import Status, Store
 from tests.conftest import BUILTIN, MakeChallenge
 
@@ -203,3 +205,27 @@ def test_status_shows_each_queued_runs_place_in_the_queue(tmp_path: Path) -> Non
     assert (one["status"], one["queue_position"], one["queue_length"]) == ("queued", 2, 2)
     table = prodproven("status", env_dir=tmp_path, columns=200).stdout
     assert "queued (1 of 2)" in table and "queued (2 of 2)" in table
+
+
+def test_status_shows_what_the_cluster_said_for_a_run_waiting_for_room_there(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'prodproven.db'}")
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.0.0",
+        challenge_path="/c",
+        candidate="ada",
+        mode="interactive",
+    )
+    admission = Admission(store, lambda: Capacity(2**30, None), lambda run_id: True)
+    assert admission.ask(run.id, Need(2**29, 0.5)) is None
+    store.transition(run.id, Status.queued, error="no suitable node")
+    one = json.loads(prodproven("status", run.id, "--json", env_dir=tmp_path).stdout)
+    assert (one["status"], one["queue_position"], one["error"]) == (
+        "queued",
+        None,
+        "no suitable node",
+    )
+    table = prodproven("status", env_dir=tmp_path, columns=200).stdout
+    assert "queued (waiting for room in the cluster: no suitable node)" in table

@@ -1,13 +1,14 @@
 """A challenge whose service is the candidate's deployment: the evaluation starts exactly what
 deploy.yaml declares (replicas with the declared limits behind HAProxy), refuses an invalid
 file with one message, waits for the replicas it can, and reports their usage; graders read
-earlier graders' results."""
+earlier graders' results. The pod reserves what it holds, and a pod lost with its node ends
+the grading with the reason."""
 
 from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -17,10 +18,16 @@ import pytest
 from prodproven.graders.base import GraderError, GradeResult
 from prodproven.graders.deployment import DeploymentInvalid, ReplicaUsage
 from prodproven.runner.grading import deployment as deployments
-from prodproven.runner.grading.evaluation import CpuPlan, Evaluation, EvaluationPlan
+from prodproven.runner.grading.evaluation import (
+    GRADER_LIMITS,
+    CpuPlan,
+    Evaluation,
+    EvaluationLost,
+    EvaluationPlan,
+)
 from prodproven.runner.spec.challenge import Challenge, ChallengeSpec
-from prodproven.sandbox.environment import NOBODY_USER, Backend, ContainerSpec, Usage
-from prodproven.sandbox.errors import ServiceNotReady
+from prodproven.sandbox.environment import NOBODY_USER, Backend, ContainerSpec, PodSize, Usage
+from prodproven.sandbox.errors import ContainerError, ServiceNotReady
 
 DEPLOY = b"model: models/m.bin\nreplicas: 2\ncpus: 0.5\nmemory_mb: 256\nenv: {WORKERS: '3'}\n"
 
@@ -61,9 +68,16 @@ class Box:
 
 @dataclass
 class Pod:
+    """``down``: why the pod is lost (its node went down), None while it stands."""
+
     healthy: set[int]
     boxes: list[Box] = field(default_factory=list)
     waited: list[int] = field(default_factory=list)
+    down: str | None = None
+    removed: int = 0
+
+    def lost(self) -> str | None:
+        return self.down
 
     def add(self, spec: ContainerSpec) -> Box:
         box = Box(spec, f"pp-r1-evaluation-{spec.role}")
@@ -77,6 +91,7 @@ class Pod:
         return 0.5
 
     def remove(self) -> None:
+        self.removed += 1
         self.boxes.clear()
 
     def role(self, role: str) -> Box:
@@ -85,12 +100,28 @@ class Pod:
 
 @dataclass
 class Engine:
+    """Hands out ``pod``, the sizes asked recorded; ``waits``: what it reports waiting for."""
+
     pod: Pod
+    sizes: list[PodSize | None] = field(default_factory=list)
+    waits: list[str] = field(default_factory=list)
 
     def attach_pod(self, run_id: str, purpose: str) -> None:
         return None
 
-    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> Pod:
+    def create_pod(
+        self,
+        run_id: str,
+        purpose: str,
+        *,
+        hosts: Sequence[str] = (),
+        size: PodSize | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Pod:
+        self.sizes.append(size)
+        for reason in self.waits:
+            assert on_wait is not None
+            on_wait(reason)
         return self.pod
 
 
@@ -144,6 +175,7 @@ def evaluation(
     *,
     healthy: Sequence[int] = (8000, 8101, 8102),
     deployment: bool = True,
+    engine: Engine | None = None,
 ) -> tuple[Evaluation, Pod, Records]:
     files = {"deploy.yaml": DEPLOY, "models/m.bin": b"w"} if files is None else files
     plan = EvaluationPlan(
@@ -158,10 +190,11 @@ def evaluation(
         cpus=CpuPlan(service="0", load="1"),
         client_env={"HTTP_PROXY": "", "PORT": "1"},
     )
-    pod, records = Pod(set(healthy)), Records()
-    env = Evaluation(cast(Backend, Engine(pod)), plan, records)
+    engine = engine or Engine(Pod(set(healthy)))
+    records = Records()
+    env = Evaluation(cast(Backend, engine), plan, records)
     env.open()
-    return env, pod, records
+    return env, engine.pod, records
 
 
 def test_the_replicas_start_with_exactly_the_declared_limits_and_environment(
@@ -330,3 +363,67 @@ def test_earlier_results_are_those_recorded_before_the_asking_grader(tmp_path: P
     assert env.earlier_result("capacity") == capacity
     with pytest.raises(GraderError, match="'cost' was not graded before 'decision-record'"):
         env.earlier_result("cost")
+
+
+# the evaluation pod: what it reserves, waiting for room, lost with its node -------------------
+def test_the_pod_reserves_the_deployments_quota_its_balancer_a_helper_and_a_tester(
+    tmp_path: Path,
+) -> None:
+    engine = Engine(Pod({8000, 8101, 8102}))
+    evaluation(tmp_path, engine=engine)
+    resources = challenge(tmp_path).spec.resources.limits
+    parts = [deployments.BALANCER_LIMITS, GRADER_LIMITS, resources]
+    assert engine.sizes == [
+        PodSize(2048 * 2**20 + sum(p.memory_bytes for p in parts), 2.0 + sum(p.cpus for p in parts))
+    ]
+
+
+def test_the_pod_of_a_single_service_reserves_its_limits_a_helper_and_a_tester(
+    tmp_path: Path,
+) -> None:
+    engine = Engine(Pod({8000}))
+    evaluation(tmp_path, {"start.sh": b""}, deployment=False, engine=engine)
+    resources = challenge(tmp_path, deployment=False).spec.resources.limits
+    memory = 768 * 2**20 + GRADER_LIMITS.memory_bytes + resources.memory_bytes
+    assert engine.sizes == [PodSize(memory, 1.5 + GRADER_LIMITS.cpus + resources.cpus)]
+
+
+def test_waiting_for_room_in_the_cluster_is_logged_with_the_reason(tmp_path: Path) -> None:
+    engine = Engine(Pod({8000, 8101, 8102}), waits=["no suitable node"])
+    _, _, records = evaluation(tmp_path, engine=engine)
+    assert records.of("evaluation.waiting") == [{"reason": "no suitable node"}]
+
+
+def test_a_grader_result_on_a_lost_pod_ends_the_grading_with_the_reason(tmp_path: Path) -> None:
+    env, pod, _ = evaluation(tmp_path)
+    env.record_result("first", GradeResult(score=1.0, passed=True, summary="ok"))
+    pod.down = "node pp-cluster-node-2 of run r1 is down"
+    with pytest.raises(EvaluationLost, match="evaluation pod of run r1 is lost: node pp-cl"):
+        env.record_result("second", GradeResult(score=0.0, passed=False, summary="gone"))
+    with pytest.raises(GraderError, match="'second' was not graded"):
+        env.earlier_result("second")
+
+
+class Unreachable(Pod):
+    """A pod whose node's engine no longer answers."""
+
+    def add(self, spec: ContainerSpec) -> Box:
+        raise ContainerError("connection refused")
+
+
+def test_a_sandbox_failure_while_opening_on_a_lost_pod_is_told_as_the_loss(
+    tmp_path: Path,
+) -> None:
+    pod = Unreachable({8000}, down="node n2 is down")
+    with pytest.raises(EvaluationLost, match="is lost: node n2 is down"):
+        evaluation(tmp_path, {"start.sh": b""}, deployment=False, engine=Engine(pod))
+
+
+def test_a_lost_pod_is_not_removed_its_leftovers_are_gcs(tmp_path: Path) -> None:
+    env, pod, _ = evaluation(tmp_path)
+    pod.down = "node n2 is down"
+    env.close()
+    assert pod.removed == 0
+    standing, kept, _ = evaluation(tmp_path)
+    standing.close()
+    assert kept.removed == 1

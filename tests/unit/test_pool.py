@@ -5,7 +5,7 @@ tests/integration/test_pool.py."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from prodproven.runner.lifecycle.start import PodJob, build_images, create_pod, 
 from prodproven.runner.runs.provisioning import Provisioner
 from prodproven.runner.runs.store import Store, utcnow
 from prodproven.runner.spec.challenge import Catalog, Challenge, load_challenge
-from prodproven.sandbox.environment import Backend, ContainerSpec, Pod
+from prodproven.sandbox.environment import Backend, ContainerSpec, Pod, PodSize
 from prodproven.sandbox.images import ImageBuilder
 from tests.conftest import BUILTIN
 
@@ -62,7 +62,15 @@ class FakeBackend:
     pods: dict[str, FakePod] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
 
-    def create_pod(self, run_id: str, purpose: str, *, hosts: Sequence[str] = ()) -> FakePod:
+    def create_pod(
+        self,
+        run_id: str,
+        purpose: str,
+        *,
+        hosts: Sequence[str] = (),
+        size: PodSize | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> FakePod:
         self.pods[run_id] = FakePod(run_id, purpose)
         return self.pods[run_id]
 

@@ -13,12 +13,16 @@ import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import cast
 
 import pytest
 
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import RunStateError
+from prodproven.runner.grading.evaluation import EvaluationLost
+from prodproven.runner.grading.pipeline import GradingJob
+from prodproven.runner.lifecycle import core
 from prodproven.runner.lifecycle.admission import QUEUE_LOST
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.lifecycle.ownership import RunBusy, RunLocks
@@ -34,6 +38,7 @@ from prodproven.runner.runs.workspace import RunPaths
 from prodproven.runner.spec.challenge import Catalog
 from prodproven.sandbox.environment import Backend, Pod
 from prodproven.sandbox.images import ImageBuilder
+from tests.conftest import BUILTIN
 from tests.unit.fakes import write_workspace
 
 
@@ -139,7 +144,7 @@ def left_in(store: Store, status: Status, mode: str = "scripted") -> Run:
     return store.get(run.id)
 
 
-def archived(runner: Recording, run: Run) -> Run:
+def archived(runner: Recording | Runner, run: Run) -> Run:
     archive = runner.paths(run.id).archive
     archive.parent.mkdir(parents=True, exist_ok=True)
     write_workspace(archive)
@@ -249,6 +254,20 @@ def test_a_queued_run_whose_waiting_process_died_is_errored_and_one_still_waited
         (waited.id, "queued", "queued"),
     ]
     assert store.get(dead.id).error == QUEUE_LOST
+
+
+def test_a_run_waiting_for_the_cluster_when_its_process_died_is_errored_and_its_pod_removed(
+    runner: Recording, store: Store
+) -> None:
+    """Admitted, then left pending by the cluster (``start.StartJob.waiting``): the pending pod
+    would be placed for nobody, and the run holds its reservation until it ends."""
+    run = left_in(store, Status.provisioning)
+    store.transition(run.id, Status.queued, error="no suitable node")
+    runner.backend.add(run.id, "workspace")
+    done = recovery(runner).one(run.id)
+    assert (done.found, done.status) == ("queued", "errored")
+    assert store.get(run.id).error == QUEUE_LOST
+    assert runner.backend.removed == [run.id] and runner.backend.pods == {}
 
 
 def test_a_scripted_run_whose_driver_died_is_submitted_as_it_stood_and_graded(
@@ -450,3 +469,46 @@ def test_a_submit_of_a_run_already_graded_is_refused_and_grades_nothing_again(
     with pytest.raises(RunStateError, match="is graded; only running runs submit"):
         runner.finish(run.id)
     assert [e.kind for e in store.events(run.id)].count("status.grading") == 1
+
+
+# a grading whose evaluation pod was lost with its node -----------------------------------------
+def test_a_grading_whose_evaluation_pod_was_lost_keeps_its_archive_and_grades_again(
+    settings: Settings, store: Store, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = FakeBackend()
+    runner = real_runner(settings, store, backend, catalog)
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1",
+        challenge_path=str(BUILTIN / "deploy-model"),
+        candidate="ada",
+        mode="scripted",
+    )
+    for step in (Status.provisioning, Status.running, Status.submitted):
+        store.transition(run.id, step)
+    run = archived(runner, run)
+    digest = run.archive_sha256
+    lost = "the evaluation pod of run x is lost: node pp-cluster-node-2 is down"
+    attempts: list[int] = []
+
+    def grade(job: GradingJob) -> SimpleNamespace:
+        attempts.append(job.plan.attempt)
+        if len(attempts) == 1:
+            backend.add(run.id, "evaluation", "service")
+            raise EvaluationLost(lost)
+        return SimpleNamespace(score=80.0, stored=lambda: {"score": 80.0})
+
+    monkeypatch.setattr(core, "grade", grade)
+    monkeypatch.setattr(
+        Runner, "_evaluation_plan", lambda self, r, c, a: SimpleNamespace(attempt=a)
+    )
+    monkeypatch.setattr(core, "Evaluation", lambda *args: None)
+    with pytest.raises(EvaluationLost):
+        runner.grade(run.id)
+    errored = store.get(run.id)
+    assert (errored.status, errored.error) == (Status.errored, lost)
+    assert errored.archive_path == run.archive_path
+    assert sha256_of(Path(str(errored.archive_path))) == digest
+    assert runner.gc() == {run.id: 1}  # the lost pod's leftovers
+    regraded = runner.grade(run.id)
+    assert (regraded.status, regraded.score, attempts) == (Status.graded, 80.0, [1, 2])

@@ -1,7 +1,8 @@
 """The data directory's supervisor (runner/lifecycle/supervisor.py), decided without
 containers: one process supervises every interactive run that asked for it, a thread per run,
 keeps itself single with a lock file and stops once idle. Firing incidents and reading the
-prober are tests/integration/test_incidents.py."""
+prober are tests/integration/test_incidents.py. A run whose pod is lost with its node is
+errored with the reason and let go."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ from prodproven.runner.lifecycle.supervisor import (
     WANTED,
     AllSupervisor,
     AlreadySupervised,
+    RunSupervisor,
     Supervised,
     holder,
 )
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 from prodproven.runner.runs.workspace import RunPaths
 from prodproven.sandbox.environment import Pod
+from prodproven.sandbox.errors import SandboxError
 
 
 class NoPods:
@@ -184,6 +187,106 @@ def test_a_run_ended_by_someone_else_is_let_go(every: AllSupervisor, store: Stor
     every.sweep()
     store.transition(run.id, Status.submitted)
     wait_until(lambda: every.supervising() == [])
+
+
+# a pod lost with its node ---------------------------------------------------------------------
+@dataclass
+class NodePod:
+    """A workspace pod on a cluster node: ``down`` says why it is lost (None while it stands);
+    ``dies`` is a reason it is lost with at the next use of its containers, which fails as a
+    dead node's engine does."""
+
+    down: str | None = None
+    dies: str | None = None
+    used: int = 0
+    asked: int = 0
+
+    def lost(self) -> str | None:
+        self.asked += 1
+        return self.down
+
+    def member(self, role: str) -> None:
+        self.used += 1
+        if self.dies is not None:
+            self.down = self.dies
+            raise SandboxError("cannot connect to the node's engine")
+
+
+@dataclass
+class OnePod:
+    pod: NodePod
+
+    def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
+        return cast(Pod, self.pod)
+
+
+@pytest.fixture
+def each_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supervisor asks whether the pod is lost at every pass."""
+    monkeypatch.setattr(supervisor, "LOST_EVERY_S", 0.0)
+
+
+def supervised(runner: Watched, store: Store, pod: NodePod) -> tuple[Run, RunSupervisor]:
+    runner.backend = cast(NoPods, OnePod(pod))
+    run = running(store)
+    return run, RunSupervisor(cast(Supervised, runner), run.id)
+
+
+@pytest.mark.usefixtures("each_pass")
+def test_a_run_whose_node_goes_down_is_errored_with_the_reason_and_let_go(
+    runner: Watched, store: Store
+) -> None:
+    pod = NodePod()
+    run, one = supervised(runner, store, pod)
+    assert one.step() is True
+    pod.down = "node pp-cluster-node-3 of run x is down"
+    assert one.step() is False
+    errored = store.get(run.id)
+    assert (errored.status, errored.error) == (Status.errored, pod.down)
+    lost = [e.data for e in store.events(run.id) if e.kind == "pod.lost"]
+    assert lost == [{"reason": pod.down}]
+    assert runner.finished == []
+
+
+def test_nothing_more_is_tried_on_a_lost_pod(runner: Watched, store: Store) -> None:
+    pod = NodePod(down="node n3 is down")
+    _, one = supervised(runner, store, pod)
+    assert one.step() is False
+    assert pod.used == 0
+
+
+def test_a_failure_on_a_pod_whose_node_went_down_meanwhile_errors_the_run_at_once(
+    runner: Watched, store: Store
+) -> None:
+    pod = NodePod()
+    run, one = supervised(runner, store, pod)
+    assert one.step() is True
+    pod.dies = "node n3 is down"
+    assert one.step() is False
+    assert store.get(run.id).error == "node n3 is down"
+    assert "supervisor.error" not in [e.kind for e in store.events(run.id)]
+
+
+def test_a_run_submitted_before_its_pod_was_seen_lost_is_left_as_it_is(
+    runner: Watched, store: Store
+) -> None:
+    pod = NodePod()
+    run, one = supervised(runner, store, pod)
+    store.transition(run.id, Status.submitted, submitted_at=utcnow())
+    pod.down = "the owner task of run x is gone"
+    assert one.lost(cast(Pod, pod)) is True
+    assert store.get(run.id).status is Status.submitted
+    assert "pod.lost" not in [e.kind for e in store.events(run.id)]
+
+
+def test_a_pod_that_stands_is_supervised_as_before_and_asked_only_now_and_then(
+    runner: Watched, store: Store
+) -> None:
+    pod = NodePod()
+    run, one = supervised(runner, store, pod)
+    assert [one.step() for _ in range(3)] == [True] * 3
+    assert store.get(run.id).status is Status.running
+    assert pod.asked == 1  # within LOST_EVERY_S: a cluster's manager is not asked each second
 
 
 # one per data directory, and only while needed ----------------------------------------------
