@@ -36,23 +36,27 @@ from prodproven.sandbox.environment import (
     RUN_LABEL,
     Backend,
     ContainerSpec,
+    Pod,
     PodSize,
     Sandbox,
 )
 from prodproven.sandbox.errors import ContainerError, DockerUnavailable
 from prodproven.sandbox.settings import BackendSettings
 from prodproven.sandbox.swarm_images import RegistryImages
+from prodproven.sandbox.swarm_owner import (
+    ENDED_TASK_STATES,
+    POLL_S,
+    LostPod,
+    engine_answers,
+    owner_lost,
+    remove_owner,
+)
 
 LOG = logging.getLogger(__name__)
 ENGINE_LABEL = "prodproven.engine"
 """The node label naming the node's engine API (``tcp://host:2376``) for the runner."""
-POLL_S = 0.5
-NETWORK_REMOVAL_WAIT_S = 30.0
 DEFAULT_POD_SIZE = PodSize(memory_bytes=2**30, cpus=1.0)
 """What a pod reserves when ``create_pod`` is given no size."""
-LOST_NODE_STATES = ("down", "disconnected")
-"""Node states that mean the node is gone (``unknown``, seen while a manager restarts, is not)."""
-ENDED_TASK_STATES = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 Connect = Callable[[str], Any]
 """A Docker client for an engine API URL."""
 
@@ -109,7 +113,7 @@ class SwarmPod(DockerPod):
         manager that does not answer is logged, not a reason (it may be restarting, and a
         reason ends the run for good)."""
         try:
-            return self._lost()
+            return owner_lost(self._manager, self._service, self.run_id)
         except Exception as exc:  # never raises, by the interface's contract
             LOG.warning(
                 "cannot tell whether the pod of run %s on node %s is lost: %s: %s",
@@ -120,52 +124,18 @@ class SwarmPod(DockerPod):
             )
             return None
 
-    def _lost(self) -> str | None:
-        tasks = self._service.tasks()
-        if not tasks:
-            return f"the owner task of run {self.run_id} is gone"
-        task = tasks[0]
-        node = self._manager.nodes.get(task["NodeID"])
-        hostname = node.attrs["Description"]["Hostname"]
-        node_state = node.attrs["Status"]["State"]
-        if node_state in LOST_NODE_STATES:
-            return f"node {hostname} of run {self.run_id} is {node_state}"
-        status = task["Status"]
-        if status["State"] in ENDED_TASK_STATES:
-            return (
-                f"the owner of run {self.run_id} on node {hostname} ended {status['State']}: "
-                f"{status.get('Err') or status.get('Message')}"
-            )
-        if task["DesiredState"] != "running":
-            return f"Swarm shut down the owner of run {self.run_id} on node {hostname}"
-        return None
-
     def remove(self) -> None:
         """Also removes the owner's service and the run's network, and waits (up to
         NETWORK_REMOVAL_WAIT_S) until the manager has let the network go: Swarm removes it
         after the request returns."""
         super().remove()
-        for obj in (self._service, self._network):
-            try:
-                obj.remove()
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                raise ContainerError(
-                    f"cannot remove {obj.name} of run {self.run_id}: {exc}"
-                ) from exc
-        deadline = time.monotonic() + NETWORK_REMOVAL_WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                self._network.reload()
-            except docker.errors.NotFound:
-                return
-            time.sleep(POLL_S)
+        remove_owner(self._service, self._network, self.run_id)
 
 
 class SwarmBackend(Backend):
     """Creates pods through a Swarm manager; ``images`` carries images to the nodes.
-    ``default_size``: what a pod reserves when ``create_pod`` is given no size."""
+    ``default_size``: what a pod reserves when ``create_pod`` is given no size; ``connect``
+    and ``answers``: a client for a node's engine URL, and whether it accepts connections."""
 
     def __init__(
         self,
@@ -176,6 +146,7 @@ class SwarmBackend(Backend):
         default_size: PodSize = DEFAULT_POD_SIZE,
         placement_timeout: float = 3600.0,
         connect: Connect = connect_url,
+        answers: Callable[[str], bool] = engine_answers,
     ) -> None:
         self._manager = manager
         self._images = images
@@ -183,6 +154,8 @@ class SwarmBackend(Backend):
         self._default_size = default_size
         self._placement_timeout = placement_timeout
         self._connect = connect
+        self._answers = answers
+        """Whether a node's engine URL accepts connections (checked before attaching)."""
 
     @classmethod
     def from_settings(
@@ -280,6 +253,13 @@ class SwarmBackend(Backend):
         placement = self._wait_placed(
             service, run_id, on_wait, self._placement_timeout if timeout is None else timeout
         )
+        return self._pod_at(placement, service, network, run_id, purpose)
+
+    def _pod_at(
+        self, placement: Placement, service: Any, network: Any, run_id: str, purpose: str
+    ) -> SwarmPod:
+        """The pod whose owner runs at ``placement``. Raises ContainerError when its node's
+        engine does not answer."""
         try:
             return SwarmPod(
                 self._connect(placement.engine_url),
@@ -297,16 +277,29 @@ class SwarmBackend(Backend):
                 f"({placement.engine_url}): {exc}"
             ) from exc
 
-    def attach_pod(self, run_id: str, purpose: str) -> SwarmPod | None:
-        """The pod with its containers, when its owner runs now (no waiting); else None."""
+    def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
+        """The pod with its containers, when its owner runs now (no waiting); a
+        :class:`LostPod` when the manager says its owner is gone (so the loss can be told);
+        None when it has no owner, or its node's engine does not answer (yet)."""
         name = _owner_name(run_id, purpose)
         try:
             service = self._manager.services.get(name)
             network = self._manager.networks.get(name)
+            reason = owner_lost(self._manager, service, run_id)
         except docker.errors.NotFound:
             return None
+        except ENGINE_ERRORS:  # the manager does not answer: unsure, not lost
+            return None
+        if reason is not None:
+            return LostPod(run_id, purpose, reason, service, network)
         try:
-            pod = self._pod(service, network, run_id, purpose, timeout=0.0)
+            placement = self._wait_placed(service, run_id, None, 0.0)
+        except ContainerError:
+            return None
+        if not self._answers(placement.engine_url):
+            return None
+        try:
+            pod = self._pod_at(placement, service, network, run_id, purpose)
             pod.adopt_members()
         except ContainerError:
             return None

@@ -128,6 +128,9 @@ class Network:
     def remove(self) -> None:
         pass
 
+    def reload(self) -> None:  # removed: the manager has let it go
+        raise docker.errors.NotFound("network not found")
+
 
 class Networks:
     def create(self, name: str, **kwargs: Any) -> Network:
@@ -153,10 +156,18 @@ class Images:
         self.calls.append(("put_on", image))
 
 
-def backend(manager: Manager, images: Images | None = None, **kwargs: Any) -> SwarmBackend:
+def backend(
+    manager: Manager, images: Images | None = None, *, dead: bool = False, **kwargs: Any
+) -> SwarmBackend:
+    """A backend on ``manager``, whose nodes' engines answer unless ``dead``."""
     fake = cast(RegistryImages, images or Images())
     return SwarmBackend(
-        manager, fake, "prodproven/runtime:1", connect=lambda url: manager, **kwargs
+        manager,
+        fake,
+        "prodproven/runtime:1",
+        connect=lambda url: manager,
+        answers=lambda url: not dead,
+        **kwargs,
     )
 
 
@@ -254,6 +265,22 @@ def test_a_pod_attached_again_has_its_containers_and_a_pending_one_is_none() -> 
     assert [box.role for box in pod.containers()] == ["workspace"]
     pending = Manager(Service([[task("pending", Err=NO_ROOM)]]))
     assert backend(pending).attach_pod("r1", "workspace") is None
+
+
+def test_a_pod_whose_node_is_down_attaches_as_lost_without_its_engine() -> None:
+    manager = Manager(Service([[task()]]), Node(state="down"))
+    pod = backend(manager, dead=True).attach_pod("r1", "workspace")
+    assert pod is not None and pod.lost() == "node pp-cluster-node-2 of run r1 is down"
+    assert pod.containers() == []
+    with pytest.raises(ContainerError, match="is down"):
+        pod.wait_port(8000, timeout=1)
+    pod.remove()
+    assert manager.service.removed
+
+
+def test_a_pod_whose_node_swarm_still_calls_ready_but_does_not_answer_is_not_attached() -> None:
+    # Died a moment ago: Swarm marks the node down some seconds later, then it attaches as lost.
+    assert backend(Manager(Service([[task()]])), dead=True).attach_pod("r1", "workspace") is None
 
 
 def placed(manager: Manager) -> SwarmPod:
