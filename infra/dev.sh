@@ -80,9 +80,18 @@ case "${1:-}" in
         # on one worker (its module fixtures start runs once), in the order given: the e2e
         # gates, the longest, start first.
         # Tests marked `release` (per-fault matrices) are the release tier's: see `gate`.
+        # Beside them, in a process of their own, the tests of the local Swarm cluster (marked
+        # `cluster`): its modules share one cluster and kill its nodes, so they run one after
+        # the other; their output follows the parallel phase's.
         alone="timing or engine_restart or machine_wide"
-        "$venv/bin/pytest" -n 3 --dist loadfile --no-loadscope-reorder -m "not ($alone or release)" \
-            tests/e2e tests/integration || status=1
+        cluster_log=$(mktemp)
+        "$venv/bin/pytest" -m "cluster and not release" tests/integration >"$cluster_log" 2>&1 &
+        cluster_pid=$!
+        "$venv/bin/pytest" -n 3 --dist loadfile --no-loadscope-reorder \
+            -m "not ($alone or release or cluster)" tests/e2e tests/integration || status=1
+        wait "$cluster_pid" || status=1
+        cat "$cluster_log"
+        rm -f "$cluster_log"
         # Then the others one at a time, with nothing beside them: load, capacity, incident and
         # claims graders measure latency or time on this machine, one test restarts the engine,
         # and some act on every run of the engine.

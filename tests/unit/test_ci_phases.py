@@ -137,6 +137,9 @@ def test_the_docker_phases_split_on_registered_markers_and_lose_no_test() -> Non
     # The parallel phase takes exactly what the one-at-a-time phase leaves; both leave the
     # slow repeats marked `release` to the release tier, which runs them.
     assert "release" in registered
-    assert '-m "not ($alone or release)"' in script
+    assert '-m "not ($alone or release or cluster)"' in script
     assert '-m "($alone) and not release"' in script
+    # The cluster's tests go one after the other beside the parallel phase, in one process:
+    # they share one cluster and kill its nodes.
+    assert "cluster" in registered and '-m "cluster and not release"' in script
     assert "-m release" in script.split("gate)")[1]
