@@ -43,7 +43,9 @@ MESSAGES = {
     Status.submitted: "Your work was submitted and is being archived.",
     Status.grading: "Your work was submitted and is being graded.",
     Status.graded: "Your work was received and graded. Thank you! The firm will be in touch.",
-    Status.errored: "Something went wrong on our side; your work is kept and the firm was told.",
+    Status.errored: (
+        "Something went wrong on our side; the firm was told, with what was kept of your work."
+    ),
     Status.cancelled: "The firm ended this run; what your workspace held is kept.",
 }
 CLUSTER_FULL = (

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from prodproven.runner.errors import ContainerError, RunStateError
+from prodproven.runner.lifecycle.admission import Admission, Capacity
 from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.need import Need
 from prodproven.runner.runs.lab import LabLink
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 from prodproven.runner.runs.workspace import RunPaths
@@ -161,3 +163,18 @@ def write_workspace(path: Path) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+def queued_on_cluster(store: Store, candidate: str, reason: str = "no suitable node") -> Run:
+    """An interactive run admitted here whose pod a cluster's scheduler left pending: it holds
+    its reservation and waits in ``queued`` with the cluster's ``reason``."""
+    run = store.create_run(
+        challenge_id="deploy-model",
+        challenge_version="1.0.0",
+        challenge_path="/c",
+        candidate=candidate,
+        mode="interactive",
+    )
+    admission = Admission(store, lambda: Capacity(2**30, None), lambda run_id: True)
+    assert admission.ask(run.id, Need(2**29, 0.5)) is None
+    return store.transition(run.id, Status.queued, error=reason)

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from prodproven.runner.lifecycle.admission import Admission, Capacity
-from prodproven.runner.lifecycle.need import Need
 from prodproven.runner.runs.store import Status, Store
 from tests.conftest import BUILTIN, MakeChallenge
+from tests.unit.fakes import queued_on_cluster
 
 
 def prodproven(
@@ -211,16 +210,7 @@ def test_status_shows_what_the_cluster_said_for_a_run_waiting_for_room_there(
     tmp_path: Path,
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'prodproven.db'}")
-    run = store.create_run(
-        challenge_id="deploy-model",
-        challenge_version="1.0.0",
-        challenge_path="/c",
-        candidate="ada",
-        mode="interactive",
-    )
-    admission = Admission(store, lambda: Capacity(2**30, None), lambda run_id: True)
-    assert admission.ask(run.id, Need(2**29, 0.5)) is None
-    store.transition(run.id, Status.queued, error="no suitable node")
+    run = queued_on_cluster(store, "ada")
     one = json.loads(prodproven("status", run.id, "--json", env_dir=tmp_path).stdout)
     assert (one["status"], one["queue_position"], one["error"]) == (
         "queued",

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from prodproven.runner.lifecycle.admission import Admission, Capacity
-from prodproven.runner.lifecycle.need import Need
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.runs.store import Status
 from prodproven.runner.web.candidate import CLUSTER_FULL
+from tests.unit.fakes import queued_on_cluster
 from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
 
 
@@ -74,16 +73,7 @@ def test_a_candidate_whose_run_waits_for_the_cluster_is_told_so_with_no_place(we
     candidate = web.candidate(web.settings.base_url + link_path(web))
     [invitation] = web.portal.records.invitations.list()
     store = web.portal.records.store
-    run = store.create_run(
-        challenge_id="deploy-model",
-        challenge_version="1.0.0",
-        challenge_path="/c",
-        candidate="Cleo",
-        mode="interactive",
-    )
-    admission = Admission(store, lambda: Capacity(2**30, None), lambda run_id: True)
-    assert admission.ask(run.id, Need(2**29, 0.5)) is None
-    store.transition(run.id, Status.queued, error="no suitable node")
+    run = queued_on_cluster(store, "Cleo")
     web.portal.records.invitations.attach_run(invitation.id, run.id)
     live = candidate.get("/candidate/status").json()
     assert (live["status"], live["queue_position"]) == ("queued", None)
