@@ -19,8 +19,9 @@
    again from its archive REPEAT times): median, against the issue's target of a minute, with
    each grader's share;
 10. scale (only with --only scale, see benchmarks/scale.py): per built-in challenge, an
-   interactive run's start-to-ready, its idle memory and CPU and how many fit in the engine's
-   memory; N idle deploy-model runs open at once; graded runs per hour at each concurrency.
+   interactive run's start-to-ready, cold and with a warm pool of 1 (against the 3 s goal), its
+   idle memory and CPU and how many fit in the engine's memory; N idle deploy-model runs open
+   at once; graded runs per hour at each concurrency.
 
 Usage: .venv/bin/python benchmarks/run.py [--repeat N] [--only NAME]... [scale options]
 """
@@ -390,7 +391,8 @@ def main() -> None:
         return
     client = connect()
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings.from_env(data_dir=Path(data))
+        # No warm pool from the environment: cold starts stay cold (scale makes its own pool).
+        settings = Settings.from_env(data_dir=Path(data), warm_pool="")
         images = ImageBuilder(client, settings.images())
         runtime = images.runtime()
         image = images.recipe(

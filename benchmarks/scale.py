@@ -3,18 +3,14 @@
 Per built-in challenge: an interactive run started as a candidate's start does it
 (``Runner.start``, then the data directory's supervisor asked for it), timed until ready (the
 candidate's wait after "Start", the median of ``--starts`` starts after one unmeasured start
-that prepares the challenge's material); then, idle, each container's memory (its cgroup's
-usage less inactive file pages, as ``docker stats`` shows it), the supervisor process's
-proportional set size divided by the runs it supervises, the CPU of both over
+that prepares the challenge's material), cold and with a warm pool of 1 (``warm.py``); then,
+idle, each container's memory (cgroup usage less inactive file pages, as ``docker stats``
+shows it), the supervisor process's proportional set size, the CPU of both over
 :data:`IDLE_WINDOW_S`, and how many such runs fit in the engine's memory less a reserve.
-For deploy-model, ``--runs N`` idle runs are open at once: memory per run, measured, and
-whether each one's JupyterLab answers. Then graded runs per hour: the challenges'
-references submitted (as ``prodproven run CH --submission challenges/CH/solution``) at each
-``--concurrency``, with grading seconds per run and how many of them it waited for a timing slot:
-a grading with a timed grader (deploy-model's load) takes one of ``PRODPROVEN_TIMED_GRADINGS``
-slots (default 1), so at a concurrency above it the gradings are serialised, as in production;
-set the variable to the concurrency to measure gradings really at once (their verdicts then
-measure each other's load).
+``--runs N`` idle deploy-model runs at once: memory per run, and whether each JupyterLab
+answers. Graded runs per hour: the references submitted (``prodproven run CH --submission
+challenges/CH/solution``) at each ``--concurrency``, with grading seconds per run and its wait
+for a timing slot (``PRODPROVEN_TIMED_GRADINGS``, default 1: serialised as in production).
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import warm
 from prodproven.runner import plugins
 from prodproven.runner.config import Settings
 from prodproven.runner.grading.slots import SLOT_EVENT
@@ -130,6 +127,8 @@ class Idle:
 
     challenge: str
     start_s: list[float]
+    pooled_s: list[float]
+    """Starts that took a warm pod (a pool of 1); empty when not measured."""
     memory_mib: dict[str, float]
     """Its containers' memory by role."""
     cpu_percent: float
@@ -205,6 +204,13 @@ class Bench:
         self.runner.event(run.id, supervisor.WANTED, {"pid": pid, "by": "benchmark"})
         return run, time.perf_counter() - started
 
+    def timed_start(self, challenge: Challenge) -> tuple[str, float]:
+        """A start timed as :meth:`open`, its run then cancelled: its id and the wait."""
+        run, wait = self.open(challenge)
+        self.runner.cancel(run.id, CANCEL_REASON)
+        self.opened.remove(run.id)
+        return run.id, wait
+
     def close(self) -> None:
         """Cancel every run opened, then stop the supervisor the benchmark started."""
         for run_id in self.opened:
@@ -271,21 +277,18 @@ def available_bytes() -> int:
 
 
 # the three measurements -----------------------------------------------------------------------
-def idle(bench: Bench, name: str, starts: int, total: int, reserve: int) -> Idle:
+def idle(bench: Bench, name: str, starts: int, total: int, reserve: int, pooled: bool) -> Idle:
     challenge = bench.challenge(name)
     first, _ = bench.open(challenge)  # prepares the material: not a candidate's wait
-    waits = []
-    for _ in range(starts):
-        run, wait = bench.open(challenge)
-        waits.append(wait)
-        bench.runner.cancel(run.id, CANCEL_REASON)
-        bench.opened.remove(run.id)
+    waits = [bench.timed_start(challenge)[1] for _ in range(starts)]
+    warm_waits = warm.pooled_starts(bench, challenge, starts) if pooled else []
     time.sleep(SETTLE_S)
     used = bench.usage([first.id])
     bench.close()
     return Idle(
         name,
         waits,
+        warm_waits,
         {role: value / MIB for role, value in sorted(used.memory.items())},
         used.cpu_percent,
         used.supervisor_bytes / MIB,
@@ -355,11 +358,12 @@ def graded(bench: Bench, name: str, concurrency: int) -> Graded:
 def add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scale (--only scale)")
     group.add_argument(
-        "--runs", type=int, default=5, help="deploy-model idle runs open at once (default 5)"
+        "--runs", type=int, default=5, help="deploy-model idle runs at once (default 5; 0: none)"
     )
     group.add_argument(
         "--starts", type=int, default=3, help="timed starts per challenge (default 3)"
     )
+    warm.add_options(group)
     group.add_argument(
         "--challenges",
         default="deploy-model",
@@ -372,7 +376,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--concurrency",
         default="1,2",
-        help="gradings at once, comma-separated levels (default 1,2)",
+        help="gradings at once, comma-separated levels (default 1,2; 0: no grading)",
     )
     group.add_argument(
         "--reserve-gib",
@@ -396,13 +400,13 @@ def run(runner: Runner, client: Any, settings: Settings, args: argparse.Namespac
     names = _names(args.idle_challenges) if args.idle_challenges else builtin_challenges()
     say: Callable[[str], None] = (lambda _: None) if args.json else print
     try:
-        idles = [idle(bench, name, args.starts, total, reserve) for name in names]
+        idles = [idle(bench, name, args.starts, total, reserve, args.pooled) for name in names]
         say(idle_table(idles, total, reserve))
-        crowd = many(bench, args.runs, total, reserve)
-        say(many_line(crowd))
-        levels = [int(level) for level in _names(args.concurrency)]
+        crowd = many(bench, args.runs, total, reserve) if args.runs > 0 else None
+        say(many_line(crowd) if crowd else "")
+        levels = [int(level) for level in _names(args.concurrency) if int(level) > 0]
         grades = [graded(bench, n, c) for n in _names(args.challenges) for c in levels]
-        say(graded_table(grades, settings.timed_gradings))
+        say(graded_table(grades, settings.timed_gradings) if grades else "")
     finally:
         bench.close()
     if args.json:
@@ -410,8 +414,8 @@ def run(runner: Runner, client: Any, settings: Settings, args: argparse.Namespac
             "engine_memory_gib": total / GIB,
             "reserve_gib": args.reserve_gib,
             "timed_gradings": settings.timed_gradings,
-            "idle": [{**asdict(i), "total_mib": i.total_mib} for i in idles],
-            "many": asdict(crowd),
+            "idle": [{**asdict(i), "total_mib": i.total_mib, **warm.figures(i)} for i in idles],
+            "many": asdict(crowd) if crowd else None,
             "graded": [{**asdict(g), "per_hour": g.per_hour} for g in grades],
         }
         print(json.dumps(document, indent=2))
@@ -422,6 +426,7 @@ def idle_table(idles: Sequence[Idle], total: int, reserve: int) -> str:
         (
             i.challenge,
             statistics.median(i.start_s),
+            *warm.cells(i.pooled_s),
             ", ".join(f"{role} {mib:.0f}" for role, mib in i.memory_mib.items()),
             i.supervisor_mib,
             i.total_mib,
@@ -438,6 +443,7 @@ def idle_table(idles: Sequence[Idle], total: int, reserve: int) -> str:
     columns = (
         "challenge",
         "start s",
+        *warm.HEADERS,
         "containers MiB",
         "supervisor MiB",
         "MiB/run at fit",
@@ -445,7 +451,7 @@ def idle_table(idles: Sequence[Idle], total: int, reserve: int) -> str:
         "supervisor CPU %",
         "fit",
     )
-    note = "(the supervisor is one process for every run: counted once in the fit)"
+    note = f"(start s: cold; {warm.NOTE}; the supervisor is one process: counted once in the fit)"
     return f"{head}\n{table(columns, rows)}\n{note}"
 
 

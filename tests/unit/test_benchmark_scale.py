@@ -1,5 +1,6 @@
-"""The scale benchmark's figures (benchmarks/scale.py), from numbers instead of a machine:
-container memory as `docker stats` shows it, how many runs fit, throughput, the tables."""
+"""The scale benchmark's figures (benchmarks/scale.py, its warm starts in benchmarks/warm.py),
+from numbers instead of a machine: container memory as `docker stats` shows it, how many runs
+fit, throughput, the warm-start goal, the tables."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from benchmarks import warm
 from benchmarks.scale import (
     GIB,
     MIB,
@@ -17,6 +19,7 @@ from benchmarks.scale import (
     container_memory,
     fits,
     graded_table,
+    idle_table,
     runs_per_hour,
     slot_wait_s,
     table,
@@ -53,7 +56,7 @@ def test_fits_refuses_a_run_that_uses_nothing() -> None:
 
 
 def test_an_idle_run_carries_its_share_of_the_one_supervisor_when_the_machine_is_full() -> None:
-    idle = Idle("deploy-model", [5.0], {"pod": 4.0, "workspace": 70.0}, 0.1, 90.0, 1.0, fits=10)
+    idle = Idle("deploy-model", [5.0], [], {"pod": 4.0, "workspace": 70.0}, 0.1, 90.0, 1.0, fits=10)
     assert idle.total_mib == 83.0
 
 
@@ -93,3 +96,38 @@ def test_the_graded_table_shows_the_slot_wait_and_how_many_slots_there_were() ->
     assert lines[0].startswith("graded runs (reference submissions; 1 timing slot,")
     assert "slot wait s/run" in lines[1]
     assert lines[3].split()[:5] == ["deploy-model", "2", "82.5", "27.0", "111.0"]
+
+
+def _idle(name: str, cold: list[float], pooled: list[float]) -> Idle:
+    return Idle(name, cold, pooled, {"workspace": 70.0}, 0.1, 90.0, 1.0, fits=10)
+
+
+def test_the_warm_start_goal_is_met_when_the_median_pooled_start_is_at_most_3_seconds() -> None:
+    assert warm.goal_met([2.0, 3.0, 9.0]) is True  # median 3.0: at the goal is met
+    assert warm.goal_met([2.0, 3.1, 3.2]) is False
+    assert warm.goal_met([]) is None  # not measured: no verdict
+
+
+def test_the_idle_table_shows_the_pooled_median_and_the_goal_next_to_the_cold_start() -> None:
+    idles = [
+        _idle("deploy-model", [4.7, 4.5, 5.0], [1.2, 1.0, 4.0]),
+        _idle("fix-drift", [20.0], [3.5, 3.4, 3.6]),
+        _idle("capacity-plan", [6.0], []),
+    ]
+    lines = idle_table(idles, 24 * GIB, 4 * GIB).splitlines()
+    assert lines[1].split()[:6] == ["challenge", "start", "s", "pooled", "s", "goal"]
+    assert lines[3].split()[:4] == ["deploy-model", "4.7", "1.2", "yes"]
+    assert lines[4].split()[:4] == ["fix-drift", "20.0", "3.5", "no"]
+    assert lines[5].split()[:4] == ["capacity-plan", "6.0", "-", "-"]  # --no-pooled
+    assert "warm pool of 1" in lines[-1]
+
+
+def test_the_json_figures_give_both_medians_and_the_verdict_or_none_when_not_measured() -> None:
+    assert warm.figures(_idle("deploy-model", [4.0, 5.0], [1.0, 2.0, 2.5])) == {
+        "start_median_s": 4.5,
+        "pooled_median_s": 2.0,
+        "goal_s": 3.0,
+        "goal_met": True,
+    }
+    assert warm.figures(_idle("fix-drift", [20.0], []))["goal_met"] is None
+    assert warm.figures(_idle("fix-drift", [20.0], []))["pooled_median_s"] is None
