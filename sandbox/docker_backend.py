@@ -217,6 +217,11 @@ class DockerSandbox(Sandbox):
             self._container.stop(timeout=int(timeout))
 
 
+def owner_name(run_id: str, purpose: str) -> str:
+    """The name of a pod's owner: a container here, a Swarm service on a cluster."""
+    return f"pp-{run_id}-{purpose}-pod"
+
+
 class DockerPod(Pod):
     def __init__(
         self, client: Any, owner: Container, run_id: str, purpose: str, loops: LoopVolumes | None
@@ -357,7 +362,7 @@ class DockerBackend(Backend):
         size: PodSize | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> Pod:
-        name = f"pp-{run_id}-{purpose}-pod"
+        name = owner_name(run_id, purpose)
         try:
             owner = self._client.containers.run(
                 self._pod_image,
@@ -383,7 +388,7 @@ class DockerBackend(Backend):
 
     def attach_pod(self, run_id: str, purpose: str) -> Pod | None:
         try:
-            owner = self._client.containers.get(f"pp-{run_id}-{purpose}-pod")
+            owner = self._client.containers.get(owner_name(run_id, purpose))
         except docker.errors.NotFound:
             return None
         pod = DockerPod(self._client, owner, run_id, purpose, self._loops)

@@ -28,6 +28,7 @@ from prodproven.sandbox.docker_backend import (
     ROLE_LABEL,
     DockerPod,
     _remove_labelled,
+    owner_name,
 )
 from prodproven.sandbox.docker_backend import connect as connect_local
 from prodproven.sandbox.environment import (
@@ -73,10 +74,6 @@ class Placement:
     node: str
     engine_url: str
     container_id: str
-
-
-def _owner_name(run_id: str, purpose: str) -> str:
-    return f"pp-{run_id}-{purpose}-pod"
 
 
 class SwarmPod(DockerPod):
@@ -208,7 +205,7 @@ class SwarmBackend(Backend):
         on_wait: Callable[[str], None] | None = None,
     ) -> SwarmPod:
         labels = {RUN_LABEL: run_id, PURPOSE_LABEL: purpose}
-        name = _owner_name(run_id, purpose)
+        name = owner_name(run_id, purpose)
         self._images.push(self._pod_image)
         try:
             network = self._manager.networks.create(
@@ -281,7 +278,7 @@ class SwarmBackend(Backend):
         """The pod with its containers, when its owner runs now (no waiting); a
         :class:`LostPod` when the manager says its owner is gone (so the loss can be told);
         None when it has no owner, or its node's engine does not answer (yet)."""
-        name = _owner_name(run_id, purpose)
+        name = owner_name(run_id, purpose)
         try:
             service = self._manager.services.get(name)
             network = self._manager.networks.get(name)

@@ -2,7 +2,7 @@
 ``provisioning``, ``running``, ``submitted``); a start that does not fit waits in ``queued``,
 and queued runs leave the queue in the order they were created.
 
-What a run holds is its challenge's *reservation* (``start.need_of``): the ``reservation`` its
+What a run holds is its challenge's *reservation* (``need.need_of``): the ``reservation`` its
 spec declares (idle use measured, like a Kubernetes request), or else the sum of the limits of
 the containers its pod keeps (workspace, services, live service, prober); its pod reserves the
 same where a backend places pods on a cluster. An admitted run whose pod the cluster leaves
