@@ -332,8 +332,10 @@ class Store:
         when another process changed the attempt first.
         """
         with self.session() as s:
-            transition_in(s, run_id, to, attempt=attempt, **fields)
-        return self.get(run_id)
+            row = transition_in(s, run_id, to, attempt=attempt, **fields)
+            s.flush()
+            # read inside the transaction: after the commit another process may move it again
+            return Run.from_row(row)
 
     def claim_grading(self, run_id: str) -> Run:
         """Move a run to grading as its next attempt (``grading_attempts`` + 1), unless another
@@ -429,9 +431,9 @@ class Store:
 
 def transition_in(
     s: Session, run_id: str, to: Status, *, attempt: int | None = None, **fields: Any
-) -> None:
+) -> RunRow:
     """``Store.transition`` inside the caller's transaction ``s`` (for a move that must commit
-    with other writes). Raises RunNotFound, RunStateError, RunChanged."""
+    with other writes); the run's row as moved. Raises RunNotFound, RunStateError, RunChanged."""
     row = _locked_row(s, run_id)
     current = Status(row.status)
     if attempt is not None and row.grading_attempts != attempt:
@@ -449,6 +451,7 @@ def transition_in(
         **{k: _jsonable(v) for k, v in fields.items() if k not in ("result",)},
     }
     s.add(EventRow(run_id=run_id, at=utcnow(), kind=f"status.{to.value}", data=data))
+    return row
 
 
 def _locked_row(s: Session, run_id: str) -> RunRow:

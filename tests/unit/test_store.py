@@ -185,3 +185,24 @@ def test_claiming_grading_takes_the_next_attempt(store: Store) -> None:
     claimed = store.claim_grading(run.id)
     assert (claimed.status, claimed.grading_attempts) == (Status.grading, 2)
     assert store.claim_grading(run.id).grading_attempts == 3  # a grading taken up again
+
+
+def test_a_claim_answers_the_attempt_it_took_even_when_another_follows_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another grader claiming right after this claim's commit (CI caught two graders both
+    told attempt 4) does not change the attempt this claim answers."""
+    run = graded_once(store)
+    reads = 0
+    plain_get = Store.get
+
+    def get_then_claimed_by_another(self: Store, run_id: str) -> Run:
+        nonlocal reads
+        reads += 1
+        if reads > 1:  # any read after this claim's own first one: the other grader went first
+            plain_transition(self, run_id, Status.grading, attempt=2, grading_attempts=3)
+        return plain_get(self, run_id)
+
+    plain_transition = Store.transition
+    monkeypatch.setattr(Store, "get", get_then_claimed_by_another)
+    assert store.claim_grading(run.id).grading_attempts == 2
