@@ -52,7 +52,7 @@ def label(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def main(out: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    x_train = sample(20000, rng)
+    x_train = sample(40000, rng)
     y_train = label(x_train, rng)
     model = Pipeline([
         ("features", ColumnTransformer([
@@ -60,7 +60,7 @@ def main(out: Path, seed: int) -> None:
             ("categorical", OneHotEncoder(handle_unknown="ignore"), [8, 9]),
         ])),
         ("classifier", RandomForestClassifier(
-            n_estimators=100, min_samples_leaf=5, random_state=0, n_jobs=1
+            n_estimators=100, random_state=0, n_jobs=1
         )),
     ])
     model.fit(x_train, y_train)
