@@ -66,13 +66,16 @@ def test_a_submission_missing_a_requirement_does_not_pass_and_scores_below_the_p
     assert [r["name"] for r in doc["requirements"] if not r["met"]]
 
 
-def test_the_slo_breach_misses_exactly_the_slo_and_says_by_how_much(
+def test_the_slo_breach_misses_only_latency_slos_and_says_by_how_much(
     verdict: dict[str, Any], data_dir: Path
 ) -> None:
+    """Correct and safe, but slow: its reload stalls (about 280 ms each) break the 25 req/s
+    SLO and, in a grading where enough batches land in them, the batch SLO as well."""
     doc = show_json(ladder(verdict)["slo-breach"]["run_id"], data_dir)
-    missed = [r for r in doc["requirements"] if not r["met"]]
-    assert [r["name"] for r in missed] == ["SLO met at 25 req/s"]
-    assert "> SLO 100 ms" in missed[0]["detail"]
+    missed = {r["name"]: r["detail"] for r in doc["requirements"] if not r["met"]}
+    assert "SLO met at 25 req/s" in missed
+    assert set(missed) <= {"SLO met at 25 req/s", "Batch SLO met at 4 req/s"}
+    assert "> SLO 100 ms" in missed["SLO met at 25 req/s"]
 
 
 def test_the_fragile_service_misses_the_malformed_input_requirement(
