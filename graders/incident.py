@@ -6,11 +6,14 @@ for the SLO's stability period (graders/slo.py). The score follows one curve::
     score = 0.5 ** (max(0, ttm - grace_s) / half_life_s)      never mitigated: 0
 
 then halves (``unhealthy_end_factor``) when the service is not healthy at the end of the run.
-Several incidents in one run score the mean. The evidence is the timeline, ready to plot.
+Several incidents in one run score the mean. The evidence is the timeline, ready to plot, with
+when the on-call alert paged the candidate and when they acknowledged it (evidence only: the
+score does not use them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
@@ -24,7 +27,7 @@ from prodproven.graders.base import (
     Params,
     Verdict,
 )
-from prodproven.graders.slo import Analysis, IncidentRecord, Injection, analyse
+from prodproven.graders.slo import Alert, Analysis, IncidentRecord, Injection, analyse
 
 MAX_SERIES = 1200
 """Most points of the latency/health series kept as evidence (longer runs are thinned)."""
@@ -78,14 +81,15 @@ def score_record(record: IncidentRecord, params: IncidentParams) -> GradeResult:
         score = mitigation_score(found.time_to_mitigate_s, params.grace_s, params.half_life_s)
         if not found.healthy_at_end:
             score *= params.unhealthy_end_factor
-        parts.append((injection, found, score))
-    score = sum(p[2] for p in parts) / len(parts)
+        parts.append(Part(injection, found, score, paged_by(record, injection)))
+    score = sum(p.score for p in parts) / len(parts)
     return GradeResult(
         score=score,
         passed=score >= params.pass_score,
-        summary="; ".join(_summary(injection, found) for injection, found, _ in parts),
+        summary="; ".join(_summary(part) for part in parts),
         evidence={
-            "incidents": [_evidence(i, f, s) for i, f, s in parts],
+            "incidents": [_evidence(part) for part in parts],
+            "alerts": [_alert(alert) for alert in record.alerts],
             "slo": {
                 "latency_ms": record.slo.latency_ms,
                 "stability_s": record.slo.stability_s,
@@ -99,7 +103,30 @@ def score_record(record: IncidentRecord, params: IncidentParams) -> GradeResult:
     )
 
 
-def _summary(injection: Injection, found: Analysis) -> str:
+@dataclass(frozen=True)
+class Part:
+    """One injection: what followed it, its score and the alert its break fired (if any)."""
+
+    injection: Injection
+    found: Analysis
+    score: float
+    alert: Alert | None
+
+
+def paged_by(record: IncidentRecord, injection: Injection) -> Alert | None:
+    """The alert the injection's break fired: the first that fired at or after the injection
+    and before the next one (an alert already open when the fault came fired for something
+    else)."""
+    later = [i.at for i in record.injections if i.at > injection.at]
+    until = min(later, default=float("inf"))
+    return next(
+        (a for a in record.alerts if injection.at <= a.fired_at < until),
+        None,
+    )
+
+
+def _summary(part: Part) -> str:
+    injection, found = part.injection, part.found
     ttm = found.time_to_mitigate_s
     head = (
         f"{injection.fault}: not mitigated"
@@ -109,10 +136,23 @@ def _summary(injection: Injection, found: Analysis) -> str:
     seen = found.detected_by_prober_s
     broke = "the SLO never broke" if seen is None else f"SLO broke {seen:.0f} s after injection"
     end = "healthy at the end" if found.healthy_at_end else "unhealthy at the end"
-    return f"{head} ({broke}; {found.bad_s:.0f} s unhealthy; {end})"
+    return f"{head} ({broke}{_paged(part)}; {found.bad_s:.0f} s unhealthy; {end})"
 
 
-def _evidence(injection: Injection, found: Analysis, score: float) -> dict[str, Any]:
+def _paged(part: Part) -> str:
+    """The alert's part of the summary: nothing when the SLO never broke."""
+    alert = part.alert
+    if alert is None:
+        return "" if part.found.broke_at is None else "; no alert fired"
+    paged = f"; paged {alert.fired_at - part.injection.at:.0f} s after injection"
+    if alert.acknowledged_at is None:
+        return f"{paged}, never acknowledged"
+    return f"{paged}, acknowledged after {alert.acknowledged_at - part.injection.at:.0f} s"
+
+
+def _evidence(part: Part) -> dict[str, Any]:
+    injection, found, score, alert = part.injection, part.found, part.score, part.alert
+
     def rel(t: float | None) -> float | None:
         return None if t is None else round(t - found.injected_at, 2)
 
@@ -123,6 +163,9 @@ def _evidence(injection: Injection, found: Analysis, score: float) -> dict[str, 
         "injected_at": found.injected_at,
         "broke_after_s": rel(found.broke_at),
         "time_to_mitigate_s": rel(found.mitigated_at),
+        "alert": alert.id if alert else None,
+        "alerted_after_s": rel(alert.fired_at) if alert else None,
+        "acknowledged_after_s": rel(alert.acknowledged_at) if alert else None,
         "unhealthy_s": found.bad_s,
         "error_budget_s": round(found.budget_s, 2),
         "budget_burned": round(found.budget_burned, 3),
@@ -138,6 +181,16 @@ def _evidence(injection: Injection, found: Analysis, score: float) -> dict[str, 
             }
             for w in found.windows
         ],
+    }
+
+
+def _alert(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "fired_at": alert.fired_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "resolved_at": alert.resolved_at,
+        "symptom": alert.symptom,
     }
 
 

@@ -83,6 +83,20 @@ class Injection:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """A page the run's on-call alert sent the candidate (runner/runs/alerts.py): when it fired
+    (the first unhealthy sample), what it said, when the candidate acknowledged it and when
+    the service had been healthy long enough to resolve it (None: not yet)."""
+
+    id: str
+    fired_at: float
+    symptom: str
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    resolved_at: float | None = None
+
+
+@dataclass(frozen=True)
 class IncidentRecord:
     """Everything the runner recorded about a run's incidents."""
 
@@ -91,6 +105,8 @@ class IncidentRecord:
     samples: list[Sample]
     missed: list[str] = field(default_factory=list)
     """Scheduled events that never fired, with the reason."""
+    alerts: list[Alert] = field(default_factory=list)
+    """The pages the on-call alert sent, in the order they fired."""
 
 
 @dataclass(frozen=True)

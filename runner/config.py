@@ -3,6 +3,7 @@ the web app). Every setting is documented in docs/operations.md."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -104,7 +105,11 @@ class Settings(BaseModel):
     web_port: int = Field(default=8080, ge=1, le=65535)
     """Port ``prodproven serve`` listens on."""
     public_url: str = ""
-    """Base URL people reach the web app at, for invitation links; default: from host and port."""
+    """Base URL people reach the web app at, for invitation links; default: from host and port.
+    ``https://…`` makes every cookie ``Secure`` and every answer carry HSTS."""
+    trusted_proxies: str = ""
+    """Addresses of the reverse proxies in front of ``serve`` (comma-separated, ``*`` for any):
+    their ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; empty: nobody's are."""
     firm: str = "default"
     """The firm that owns runs started from the CLI and invitations made there."""
     session_hours: int = 12
@@ -115,6 +120,9 @@ class Settings(BaseModel):
     """Default lifetime of a new API token, in days."""
     validity_months: int = 12
     """How long a credential is valid after it is issued."""
+    view_idle_s: float = Field(default=600.0, ge=1, le=86400, allow_inf_nan=False)
+    """Seconds a view of a submitted run's restored services stays open unused before its pod
+    is closed (``lifecycle/views.py``); the next request opens it again."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     """Lowest level written to ``<data_dir>/logs/prodproven.log`` (any case)."""
 
@@ -127,6 +135,19 @@ class Settings(BaseModel):
     def warm_pool_size(self, challenge_id: str) -> int:
         """How many warm pods ``warm_pool`` keeps for ``challenge_id``."""
         return pool_sizes(self.warm_pool).get(challenge_id, 0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if part != "*":
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{part!r} is not an address, a network (10.0.0.0/8) or *"
+                    ) from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

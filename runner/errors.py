@@ -12,7 +12,8 @@
     ├── RunNotFound                  no run with that id
     ├── RunStateError                the run's status does not allow the operation
     │   ├── RunBusy                  another process is starting, submitting or grading the run
-    │   └── RunChanged               another process changed the run first (claimed its grading)
+    │   ├── RunChanged               another process changed the run first (claimed its grading)
+    │   └── AlertError               an alert that cannot be acknowledged: unknown or resolved
     ├── OverCapacity                 a run needs more than the machine's whole capacity
     ├── ResultUnreadable             a run's stored result is not a result document
     ├── SetupFailed                  the challenge's setup script failed
@@ -69,6 +70,7 @@ layer and this module re-exports the ones the runner catches)::
     AlreadySupervised                runner.lifecycle.supervisor
     RunBusy                          runner.lifecycle.ownership
     RunChanged                       runner.runs.store
+    AlertError                       runner.runs.alerts
     OverCapacity                     runner.lifecycle.admission
     ArchiveMismatch                  runner.grading.pipeline
     EvaluationLost                   runner.grading.evaluation

@@ -38,6 +38,14 @@ class ServiceKind:
     limits: Limits = field(default_factory=lambda: Limits(2**30, 1.0, 256))
     startup_timeout_s: float = 90.0
     client_env: Callable[[str], Mapping[str, str]] = lambda _name: {}
+    read_only_posts: tuple[str, ...] = ()
+    """Regular expressions of the POST paths that only read (e.g. searches), each matching a
+    whole path without its query: what a read-only view of the service restored from its
+    archive lets through besides GET, HEAD and OPTIONS (``runner/lifecycle/views.py``)."""
+    trusted_ui: tuple[str, ...] = ()
+    """Shell-style patterns (``*`` crossing ``/``) of the paths of the kind's own web UI,
+    served to browsers through the web app as they are; every other answer (an artifact a
+    candidate logged, say) is sandboxed like candidate code (``runner/web/upstream.py``)."""
 
     def url(self, name: str) -> str:
         """The service's URL as containers of the run see it."""
@@ -66,6 +74,19 @@ def _mlflow_command(name: str) -> list[str]:
     ]
 
 
+_MLFLOW_API = r"/(?:ajax-)?api/"
+MLFLOW_READ_ONLY_POSTS = (
+    # The UI's searches and the GraphQL endpoint (MLflow 3.17: its queries and its two
+    # "mutations" are searches); every other POST of the REST API writes.
+    _MLFLOW_API + r"2\.0/?mlflow/experiments/search(?:-datasets)?",
+    _MLFLOW_API + r"2\.0/mlflow/runs/search",
+    _MLFLOW_API + r"2\.0/mlflow/logged-models/search",
+    _MLFLOW_API + r"2\.0/mlflow/registered-models/get-latest-versions",
+    _MLFLOW_API + r"3\.0/mlflow/traces/(?:search|batchGetInfos|metrics)",
+    _MLFLOW_API + r"3\.0/mlflow/(?:issues|datasets|prompt-optimization/jobs)/search",
+    r"/graphql",
+)
+
 MLFLOW = ServiceKind(
     kind="mlflow",
     description="MLflow tracking server and model registry (sqlite store, served artifacts)",
@@ -77,4 +98,8 @@ MLFLOW = ServiceKind(
     health_path="/health",
     data_dir="/mlflow",
     client_env=lambda name: {"MLFLOW_TRACKING_URI": f"http://{name}:5000"},
+    read_only_posts=MLFLOW_READ_ONLY_POSTS,
+    # Its page and the page's scripts and styles; the UI reads the ajax-api with fetch, where
+    # the sandbox changes nothing, and an artifact opened by itself is the candidate's.
+    trusted_ui=("/", "/static-files/*"),
 )

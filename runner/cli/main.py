@@ -17,6 +17,7 @@ from rich.text import Text
 
 from prodproven.runner import logs
 from prodproven.runner.cli import challenges, runs
+from prodproven.runner.cli.alerts import alerts
 from prodproven.runner.cli.candidates import candidate
 from prodproven.runner.cli.context import Context, err
 from prodproven.runner.cli.credentials import credential
@@ -76,6 +77,7 @@ def _without_emails(args: Sequence[str]) -> list[str]:
 
 cli.add_command(challenges.challenge)
 cli.add_command(challenges.images)
+cli.add_command(alerts)
 for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool):
     cli.add_command(_command)
 

@@ -7,12 +7,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
 from prodproven.runner.cli.context import ROW_NUMBER, Context, OutFile, out, plain, write_out
+from prodproven.runner.config import Settings
 from prodproven.runner.errors import AccountError
 from prodproven.runner.lifecycle import recovery
 from prodproven.runner.people.accounts import MAX_TOKEN_DAYS, SCOPES, ApiToken
@@ -63,13 +65,16 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         out.print("no assessor yet: add one with `prodproven assessor add EMAIL --firm FIRM`")
     app = create_app(the_portal)
     recovery.in_background(the_portal.invited.runner)  # logged once the app set logging up
-    uvicorn.run(
-        app,
-        host=settings.web_host,
-        port=settings.web_port,
-        log_level="info",
-        proxy_headers=False,
-    )
+    uvicorn.run(app, host=settings.web_host, port=settings.web_port, **server_options(settings))
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options beyond the address: forwarded headers are believed only from the
+    ``trusted_proxies`` (none by default: anyone could send them)."""
+    proxies = settings.trusted_proxies.strip()
+    if not proxies:
+        return {"log_level": "info", "proxy_headers": False}
+    return {"log_level": "info", "proxy_headers": True, "forwarded_allow_ips": proxies}
 
 
 @click.command()

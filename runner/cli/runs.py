@@ -1,6 +1,6 @@
 """The commands of one run: ``run`` (scripted), ``start`` (interactive) and what reaches into
 a running run (``shell``, ``lab``, ``forward``, ``supervise``), then ``submit``, ``grade``,
-``show``, ``status`` and ``gc``."""
+``view`` (a submitted run's services), ``show``, ``status`` and ``gc``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +207,40 @@ def lab(ctx: Context, run_id: str) -> None:
     _hold()
 
 
-def _hold() -> None:
-    """Keep this process, and so its port forwards, alive until Ctrl-C."""
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name", metavar="SERVICE")
+@click.option("--json", "as_json", is_flag=True, help="Print the URL as one JSON object.")
+@click.pass_obj
+def view(ctx: Context, run_id: str, name: str, as_json: bool) -> None:
+    """Open a submitted run's service (e.g. mlflow) as it was at submit: restored from its
+    archive into the run's view pod, on 127.0.0.1 until Ctrl-C, then removed. Changes made
+    through this URL change a throwaway copy, never the archive (the web app passes reads
+    only)."""
+    portal = ctx.portal()
+    with progress(quiet=True):
+        tool = portal.runs.tool_view(operator(), run_id, name)
+    url = f"http://127.0.0.1:{tool.port}"
+    if as_json:
+        click.echo(json.dumps({"run_id": run_id, "service": name, "url": url}))
+    else:
+        out.print(
+            Text.assemble(f"{name} of run {run_id} at submit: ", (url, "bold"), " (Ctrl-C to stop)")
+        )
+    views = portal.invited.runner().views
+    try:
+        _hold(every_s=min(60.0, ctx.settings.view_idle_s / 2), tick=lambda: views.touch(run_id))
+    finally:
+        views.close(run_id)
+
+
+def _hold(every_s: float = 3600, tick: Callable[[], object] = lambda: None) -> None:
+    """Keep this process, and so its port forwards, alive until Ctrl-C, calling ``tick``
+    every ``every_s`` seconds."""
     try:
         while True:
-            time.sleep(3600)
+            time.sleep(every_s)
+            tick()
     except KeyboardInterrupt:
         out.print("stopped")
 
@@ -400,6 +430,7 @@ RUN_COMMANDS = [
     supervise,
     forward,
     lab,
+    view,
     shell,
     submit,
     grade,

@@ -35,6 +35,7 @@ from prodproven.runner.lifecycle.recovery import Recovered, Recovery
 from prodproven.runner.lifecycle.start import POOLED_STEPS, START_STEPS, StartJob, start_run
 from prodproven.runner.lifecycle.submit import SubmitJob, commit_submitted, submit_run
 from prodproven.runner.lifecycle.supervisor import RunSupervisor
+from prodproven.runner.lifecycle.views import VIEW_LOCK, Views
 from prodproven.runner.runs.archives import DataDirFull
 from prodproven.runner.runs.forwards import Forwards
 from prodproven.runner.runs.lab import LabLink
@@ -125,6 +126,16 @@ class Runner:
             report,
             room=lambda s, challenge: self.admission.room_for_pod(s, need_of(challenge, catalog)),
         )
+        self.views = Views(
+            store,
+            backend,
+            self.provisioner,
+            RunLocks(lambda run_id: self.paths(run_id).root, VIEW_LOCK),
+            settings.view_idle_s,
+            reap_every_s=min(30.0, settings.view_idle_s / 4),
+        )
+        """This process's views of submitted runs' services (``views.Views``: ``touch``,
+        ``close``, ``reap`` and ``kind``, of a service that can be opened)."""
         self.refill: Callable[[Settings, Challenge], int | None] = spawn_fill
         """Refills a challenge's warm pool after an interactive start (``pool.spawn_fill``)."""
 
@@ -159,6 +170,12 @@ class Runner:
 
     def lab(self, run_id: str) -> LabLink:
         return self.forwards.lab(run_id)
+
+    def view_service(self, run_id: str, name: str) -> PublishedPort:
+        """Service ``name`` of a submitted run restored from its archive in the run's view
+        pod and published on 127.0.0.1, opened or reused (``views.Views.open``, which lists
+        what it raises); closed after ``view_idle_s`` unused."""
+        return self.views.open(run_id, name)
 
     # start, submit, grade ------------------------------------------------------------------
     def start(
@@ -422,18 +439,25 @@ class Runner:
         """Remove the containers and volumes of runs that are over, unknown to the store (a
         crashed ``challenge validate``'s material pods), or left mid-transition by a process
         that stopped (nobody owns them: ``recover`` errors or resumes those runs). A running
-        run keeps its workspace; a run some process is acting on keeps everything. Warm pods
-        stay unless stale (``pool.Pool.sweep``)."""
+        run keeps its workspace; a run some process is acting on keeps everything but a
+        leftover view pod; a run with a view open (here or in another process) keeps
+        everything. Warm pods stay unless stale (``pool.Pool.sweep``)."""
         removed = self.pool.sweep()
         leftovers = self.backend.run_ids_with_leftovers()
         for run_id in sorted(leftovers - self.pool.pooled_ids()):  # read after: rows come first
             try:
                 status: Status | None = self.store.get(run_id).status
             except RunNotFound:
-                status = None
-            if status is Status.running or not self.locks.free(run_id):
+                removed[run_id] = self.backend.remove_run(run_id)
                 continue
-            removed[run_id] = self.backend.remove_run(run_id)
+            with self.views.shut(run_id) as shut:
+                if not shut:
+                    continue  # a view of it is open: everything stays until it closes
+                if status is Status.running or not self.locks.free(run_id):
+                    if count := self.views.remove_leftover(run_id):
+                        removed[run_id] = count
+                    continue
+                removed[run_id] = self.backend.remove_run(run_id)
         return removed
 
 

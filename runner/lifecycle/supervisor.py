@@ -1,6 +1,7 @@
 """The run supervisor: the part of the runner that lives as long as a run does. It moves the
-prober's samples into the store, fires scheduled incidents on time, and (for interactive runs)
-submits when the clock runs out.
+prober's samples into the store and pages the candidate when they turn unhealthy (the on-call
+alert), fires scheduled incidents on time, and (for interactive runs) submits when the clock
+runs out.
 
 It keeps no state of its own: every pass re-reads the run and its event log, so a supervisor
 started after a crash (``prodproven supervise RUN``) picks up exactly where the last one
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.lifecycle.detached import start_detached
+from prodproven.runner.runs.alerts import AlertFeed, AlertRule
 from prodproven.runner.runs.prober import ROLE as PROBER_ROLE
 from prodproven.runner.runs.prober import ProbeFeed
 from prodproven.runner.runs.provisioning import Provisioner
@@ -104,9 +106,11 @@ class RunSupervisor:
         self.variant = run.variant
         probe = self.challenge.spec.probe
         self._feed: ProbeFeed | None = None
+        self._alerts: AlertFeed | None = None
         if probe is not None:
             canaries = runner.provisioner.canaries(self.challenge, run.variant)
             self._feed = ProbeFeed(runner.store, run_id, canaries)
+            self._alerts = AlertFeed(runner.store, run_id, AlertRule.of(probe))
         self._poll_every = probe.interval_s if probe is not None else 0.0
         self._next_poll = 0.0
         self._next_lost = 0.0
@@ -165,11 +169,14 @@ class RunSupervisor:
         return True
 
     def poll_prober(self, pod: Pod) -> int:
-        """Store the prober's new samples; returns how many."""
+        """Store the prober's new samples, then check the on-call alert's rule against them
+        (runner/runs/alerts.py); returns how many samples were new."""
         prober = pod.member(PROBER_ROLE)
-        if self._feed is None or prober is None:
+        if self._feed is None or self._alerts is None or prober is None:
             return 0
-        return self._feed.poll(prober)
+        added = self._feed.poll(prober)
+        self._alerts.check()
+        return added
 
     def fire_due(self, pod: Pod) -> None:
         log = incident_log(self.runner.store, self.run_id)

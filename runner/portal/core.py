@@ -17,6 +17,7 @@ from prodproven.runner.portal.catalogue import Catalogue
 from prodproven.runner.portal.credentials import CredentialDesk
 from prodproven.runner.portal.invitations import InvitationDesk
 from prodproven.runner.portal.invited import Invited
+from prodproven.runner.portal.oncall import OnCall
 from prodproven.runner.portal.people import AccountDesk, CandidateDesk
 from prodproven.runner.portal.runs import ReviewDesk, RunDesk
 from prodproven.runner.runs.store import Store
@@ -25,7 +26,7 @@ from prodproven.runner.runs.store import Store
 class Portal:
     """The operations behind the web app, its API and the people-facing CLI commands, by
     facet: ``catalogue``, ``accounts``, ``invitations``, ``invited`` (the candidate's side),
-    ``runs``, ``reviews``, ``credentials`` and ``candidates``."""
+    ``oncall`` (a run's alerts), ``runs``, ``reviews``, ``credentials`` and ``candidates``."""
 
     def __init__(
         self,
@@ -41,6 +42,7 @@ class Portal:
         self.accounts = AccountDesk(self.records, access)
         self.invitations = InvitationDesk(self.records, access, self.catalogue)
         self.invited = Invited(self.records, access, self.catalogue, runner, supervise)
+        self.oncall = OnCall(self.records, access)
         self.runs = RunDesk(self.records, access, self.invited.runner)
         self.reviews = ReviewDesk(self.records, access)
         self.credentials = CredentialDesk(self.records, access)

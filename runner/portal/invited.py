@@ -9,9 +9,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
+from prodproven.runner import plugins
 from prodproven.runner.config import Settings
-from prodproven.runner.errors import AccessDenied, RunStateError
+from prodproven.runner.errors import AccessDenied, ProdprovenError, RunStateError
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.lifecycle.admission import Place, places
 from prodproven.runner.lifecycle.core import Runner
@@ -19,7 +22,7 @@ from prodproven.runner.people.invitations import Invitation
 from prodproven.runner.portal.access import Access, Records
 from prodproven.runner.portal.catalogue import Catalogue
 from prodproven.runner.runs.store import Run, Status, utcnow
-from prodproven.runner.spec.challenge import Challenge
+from prodproven.runner.spec.challenge import Challenge, load_challenge
 
 log = logging.getLogger(__name__)
 SESSION_SLACK = timedelta(days=14)
@@ -34,6 +37,69 @@ class LabUpstream:
     run_id: str
     port: int
     token: str
+
+
+@dataclass(frozen=True)
+class ToolUpstream:
+    """A service or declared port of a run as the web app's proxy reaches it:
+    ``127.0.0.1:port``; the answers of paths matching ``trusted`` (the service kind's own UI)
+    are served as they are, every other answer is sandboxed as candidate code."""
+
+    run_id: str
+    name: str
+    port: int
+    trusted: tuple[str, ...]
+
+
+class _Upstream(Protocol):
+    @property
+    def port(self) -> int: ...
+
+
+U = TypeVar("U", bound=_Upstream)
+
+
+class UpstreamCache(Generic[U]):
+    """Upstreams by (run, tool), each looked up once: concurrent callers of one key wait for
+    a single lookup, and a lookup whose port a caller could not reach is made again."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], U] = {}
+        self._lookups: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], lookup: Callable[[], U], failed_port: int | None) -> U:
+        """The cached upstream of ``key``, or ``lookup()`` (cached) when there is none or it
+        is at ``failed_port``. Raises what ``lookup`` raises."""
+        with self._lock:
+            one = self._lookups.setdefault(key, threading.Lock())
+        with one:
+            with self._lock:
+                cached = self._found.get(key)
+                if cached is not None and cached.port == failed_port:
+                    del self._found[key]
+                    cached = None
+            if cached is not None:
+                return cached
+            found = lookup()
+            with self._lock:
+                self._found[key] = found
+            return found
+
+    def drop_run(self, run_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._found if key[0] == run_id]:
+                del self._found[key]
+
+
+def trusted_paths(challenge: Challenge, name: str) -> tuple[str, ...]:
+    """The paths of tool ``name`` of ``challenge`` served as they are: its service kind's own
+    UI (:attr:`ServiceKind.trusted_ui`); none for a declared port (candidate code), which
+    wins when a port and a service share a name, as the runner's forward does."""
+    if any(port.name == name for port in challenge.spec.ports):
+        return ()
+    kinds = dict(challenge.services(plugins.catalog()))
+    return kinds[name].trusted_ui if name in kinds else ()
 
 
 @dataclass(frozen=True)
@@ -82,8 +148,8 @@ class Invited:
         self._runner_lock = threading.Lock()
         self._local = threading.local()
         self._the_runner: Runner | None = None
-        self._labs: dict[str, LabUpstream] = {}
-        self._lab_lookups: dict[str, threading.Lock] = {}
+        self._labs: UpstreamCache[LabUpstream] = UpstreamCache()
+        self._tools: UpstreamCache[ToolUpstream] = UpstreamCache()
 
     def runner(self) -> Runner:
         """The one runner of this process (made on first use: it needs the Docker engine).
@@ -215,39 +281,43 @@ class Invited:
             raise RunStateError("start the challenge first")
         run = self._records.store.get(invitation.run_id)
         if run.status != Status.running:
-            with self._lock:
-                self._labs.pop(run.id, None)
+            self._labs.drop_run(run.id)
+            self._tools.drop_run(run.id)
             raise RunStateError(f"your run is {run.status.value}; its tools are closed")
         return run
 
-    def tool_url(self, invitation_id: str, name: str) -> str:
-        """Where a browser on this machine reaches a tool of the candidate's running run:
-        ``lab`` (JupyterLab, with its token; restarted if it died) or a service or port the
-        challenge declares. The runner publishes each once per process on 127.0.0.1."""
-        run = self._running_run(invitation_id)
-        runner = self.runner()
-        return runner.lab(run.id).url if name == "lab" else runner.forward(run.id, name).url
-
-    def lab_upstream(self, invitation_id: str, *, failed: LabUpstream | None = None) -> LabUpstream:
+    def lab_upstream(self, invitation_id: str, *, failed_port: int | None = None) -> LabUpstream:
         """Where the web app's proxy reaches the JupyterLab of the candidate's running run
         (blocking: call it off the event loop). Cached per run, so only the first request
-        asks the runner (a docker exec); ``failed``, the upstream a request could not reach,
+        asks the runner (a docker exec); ``failed_port``, the port a request could not reach,
         drops that entry and asks the runner again, which restarts a dead lab. Concurrent
         callers of one run wait for a single lookup. Raises RunStateError when the run is not
         running."""
         run = self._running_run(invitation_id)
-        with self._lock:
-            lookup = self._lab_lookups.setdefault(run.id, threading.Lock())
-        with lookup:
-            with self._lock:
-                cached = self._labs.get(run.id)
-                if cached is not None and cached == failed:
-                    del self._labs[run.id]
-                    cached = None
-            if cached is not None:
-                return cached
+
+        def lookup() -> LabUpstream:
             link = self.runner().lab(run.id)
-            found = LabUpstream(run.id, link.port, link.token)
-            with self._lock:
-                self._labs[run.id] = found
-            return found
+            return LabUpstream(run.id, link.port, link.token)
+
+        return self._labs.get((run.id, "lab"), lookup, failed_port)
+
+    def tool_upstream(
+        self, invitation_id: str, name: str, *, failed_port: int | None = None
+    ) -> ToolUpstream:
+        """Where the web app's proxy reaches a service or declared port ``name`` of the
+        candidate's running run (blocking), cached like :meth:`lab_upstream`: the runner
+        publishes it (and records ``port.forwarded``) on the first request only. Raises
+        RunStateError when the run is not running, ProdprovenError when the challenge has no
+        tool ``name``."""
+        run = self._running_run(invitation_id)
+
+        def lookup() -> ToolUpstream:
+            challenge = load_challenge(Path(run.challenge_path), plugins.catalog())
+            tools = self._catalogue.tools(challenge)[1:]
+            if name not in tools:
+                known = ", ".join(tools) or "none"
+                raise ProdprovenError(f"this challenge has no tool named {name!r} (tools: {known})")
+            published = self.runner().forward(run.id, name)
+            return ToolUpstream(run.id, name, published.host_port, trusted_paths(challenge, name))
+
+        return self._tools.get((run.id, name), lookup, failed_port)

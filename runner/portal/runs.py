@@ -1,8 +1,10 @@
 """Runs as assessors and the operator see them: lists, one run in detail, a comparison per
-challenge, and the review of a run (notes and overrides)."""
+challenge, a submitted run's services opened read-only, and the review of a run (notes and
+overrides)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.grading.result import RunResult, status_document
 from prodproven.runner.hookspecs import Figure
 from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.views import read_only
 from prodproven.runner.people.audit import AuditEntry
 from prodproven.runner.people.invitations import Invitation
 from prodproven.runner.people.reviews import EffectiveScore, Review
@@ -62,6 +65,18 @@ class Comparison:
     rows: list[tuple[RunSummary, dict[str, float | None]]]
 
 
+@dataclass(frozen=True)
+class ToolView:
+    """A service of a submitted run, restored from its archive, on the host's 127.0.0.1
+    ``port``; ``allows(method, path)`` says whether a request only reads (the web proxy
+    refuses the others)."""
+
+    run_id: str
+    name: str
+    port: int
+    allows: Callable[[str, str], bool]
+
+
 SORT_KEYS: dict[str, Callable[[RunSummary], Any]] = {
     "created": lambda s: s.run.created_at,
     "score": lambda s: (s.score.score is not None, s.score.score or 0.0),
@@ -88,6 +103,9 @@ class RunDesk:
         self._records = records
         self._access = access
         self._runner = runner
+        self._allows: dict[tuple[str, str], Callable[[str, str], bool]] = {}
+        self._audited: set[tuple[str, str, str, int]] = set()
+        self._lock = threading.Lock()
 
     def get(self, actor: Actor, run_id: str) -> Run:
         """The run, if ``actor`` may see it. Raises RunNotFound otherwise."""
@@ -137,6 +155,30 @@ class RunDesk:
         cancelled = self._runner().cancel(run_id, reason)
         self._access.record(actor.label, "run.cancelled", run_id, {"reason": cancelled.error})
         return cancelled
+
+    def tool_view(self, actor: Actor, run_id: str, name: str) -> ToolView:
+        """Service ``name`` of a submitted run (e.g. its MLflow), as it was at submit, for
+        ``actor`` to look at read-only: the run's view, opened, reused or opened again
+        (``Runner.view_service``). Cheap once open, so the web proxy asks on each request;
+        audited once per actor and opening. Raises ScopeDenied, RunNotFound (no such run
+        visible to ``actor``, or no such service: the message names those there are),
+        RunStateError (no archive yet), RunBusy, ArchiveMismatch, SandboxError."""
+        self._access.visible_run(actor, run_id)
+        runner = self._runner()
+        with self._lock:
+            allows = self._allows.get((run_id, name))
+        if allows is None:
+            allows = read_only(runner.views.kind(run_id, name))
+            with self._lock:
+                self._allows[(run_id, name)] = allows
+        published = runner.view_service(run_id, name)
+        seen = (actor.label, run_id, name, published.host_port)
+        with self._lock:
+            first = seen not in self._audited
+            self._audited.add(seen)
+        if first:
+            self._access.record(actor.label, "run.service_viewed", run_id, {"service": name})
+        return ToolView(run_id, name, published.host_port, allows)
 
     def events(self, actor: Actor, run_id: str) -> list[EventRow]:
         """The run's event log, oldest first."""

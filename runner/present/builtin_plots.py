@@ -85,7 +85,8 @@ def _failed_pct(row: dict[str, Any]) -> float | None:
 
 def _incident(name: str, ev: dict[str, Any]) -> list[Figure]:
     """Per incident: probe latency around the injection against the SLO, unhealthy windows and
-    probes in red, and markers where the fault was injected, broke the SLO and was mitigated."""
+    probes in red, and markers where the fault was injected, broke the SLO, paged the candidate
+    (the on-call alert fired), was acknowledged and was mitigated."""
     slo_ms = _num(_dict(ev.get("slo")).get("latency_ms"))
     rows = [r for r in _list(ev.get("series")) if len(_list(r)) >= 4 and _num(r[0]) is not None]
     plots = []
@@ -94,7 +95,9 @@ def _incident(name: str, ev: dict[str, Any]) -> list[Figure]:
         if at is None or not rows:
             continue
         broke, ttm = _num(incident.get("broke_after_s")), _num(incident.get("time_to_mitigate_s"))
-        marks = [(0.0, "injected", INK), (broke, "broke", BAD), (ttm, "mitigated", GOOD)]
+        paged, acked = (_num(incident.get(k)) for k in ("alerted_after_s", "acknowledged_after_s"))
+        marks = [(0.0, "injected", INK), (broke, "broke", BAD), (paged, "paged", PALETTE[1]),
+                 (acked, "acknowledged", PALETTE[3]), (ttm, "mitigated", GOOD)]  # fmt: skip
         bands = [
             Band(start, end, f"{w.get('problem') or 'unhealthy'} ({start:g} s to {end:g} s)")
             for w in map(_dict, _list(incident.get("timeline")))
@@ -123,6 +126,7 @@ def _incident(name: str, ev: dict[str, Any]) -> list[Figure]:
         svg = line_chart(title, lines, **axes, refs=refs, markers=rules,
                          bands=bands, band_name="unhealthy window")  # fmt: skip
         caption = _incident_caption(broke, ttm, _num(incident.get("unhealthy_s")))
+        caption += _alert_caption(paged, acked)
         if incident.get("healthy_at_end") is False:
             caption += "; still unhealthy at the end of the run"
         plots.append(figure(name, f"{index}-timeline", title, svg, caption))
@@ -136,6 +140,13 @@ def _incident_caption(broke: float | None, ttm: float | None, bad: float | None)
     if ttm is None:
         return f"never mitigated: the SLO broke {broke:.0f} s after the injection{unhealthy}"
     return f"mitigated {ttm:.0f} s after the injection (SLO broke after {broke:.0f} s{unhealthy})"
+
+
+def _alert_caption(paged: float | None, acked: float | None) -> str:
+    if paged is None:
+        return ""
+    seen = "never acknowledged" if acked is None else f"acknowledged after {acked:.0f} s"
+    return f"; the alert paged after {paged:.0f} s, {seen}"
 
 
 def _mlflow_model(name: str, ev: dict[str, Any]) -> list[Figure]:

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from prodproven.graders.slo import IncidentRecord, Injection
+from prodproven.runner.runs.alerts import run_alerts
 from prodproven.runner.runs.prober import to_sample
 from prodproven.runner.runs.store import Store
 from prodproven.runner.spec.challenge import Challenge
@@ -163,7 +164,8 @@ def incident_log(store: Store, run_id: str) -> EventLog:
 
 
 def incident_record(store: Store, run_id: str, challenge: Challenge) -> IncidentRecord | None:
-    """What the run's prober and schedule recorded (None: the challenge has no probe)."""
+    """What the run's prober, schedule and on-call alert recorded (None: the challenge has no
+    probe)."""
     if challenge.spec.probe is None:
         return None
     log = incident_log(store, run_id)
@@ -172,4 +174,5 @@ def incident_record(store: Store, run_id: str, challenge: Challenge) -> Incident
         injections=log.injections(challenge),
         samples=[to_sample(row) for row in store.samples(run_id)],
         missed=log.missed(),
+        alerts=run_alerts(store, run_id),
     )

@@ -16,6 +16,8 @@ from prodproven.sandbox.faults import FaultKind
 if TYPE_CHECKING:
     from prodproven.runner.spec.parts import ServiceSpec
 
+DEFAULT_ALERT_NAME = "Canary SLO failing"
+
 
 class SloSpec(_Strict):
     """What the prober counts as healthy, and how long health must hold to count as mitigated."""
@@ -33,6 +35,29 @@ class SloSpec(_Strict):
     target: float = Field(0.99, gt=0, lt=1, description="availability objective (error budget)")
 
 
+class AlertSpec(_Strict):
+    """The on-call alert on the probe: it pages the candidate on the first unhealthy sample and
+    resolves once the service has been healthy for ``resolve_after_s``."""
+
+    name: str = Field(
+        DEFAULT_ALERT_NAME, min_length=1, max_length=80, description="the page's title"
+    )
+    summary: str | None = Field(
+        None,
+        min_length=10,
+        max_length=300,
+        description="the symptom the rule watches, as the candidate sees it, never its cause "
+        "(default: said from the probe, e.g. canary requests to POST /predict fail or take "
+        "longer than 500 ms)",
+    )
+    resolve_after_s: float | None = Field(
+        None,
+        gt=0,
+        le=DAY_S,
+        description="healthy this long in a row resolves the alert (default: slo.stability_s)",
+    )
+
+
 class ProbeSpec(_Strict):
     """The SLO prober: one canary request to the live service every interval, the whole run."""
 
@@ -45,6 +70,23 @@ class ProbeSpec(_Strict):
     interval_s: float = Field(1.0, ge=0.2, le=60, description="seconds between probes")
     timeout_s: float = Field(2.0, gt=0, le=60, description="a slower answer is a failure")
     slo: SloSpec = Field(description="what counts as healthy, and for how long")
+    alert: AlertSpec = Field(
+        default_factory=AlertSpec,
+        description="the page sent to the candidate when the prober sees the service unhealthy",
+    )
+
+    def alert_summary(self) -> str:
+        """What the alert watches: its declared summary, or one said from the probe."""
+        if self.alert.summary is not None:
+            return self.alert.summary
+        return (
+            f"canary requests to {self.method} {self.path} fail, answer wrongly or take "
+            f"longer than {self.slo.latency_ms:g} ms"
+        )
+
+    def resolve_after_s(self) -> float:
+        """How long the service must be healthy again before the alert resolves."""
+        return self.alert.resolve_after_s or self.slo.stability_s
 
     def to_slo(self) -> Slo:
         return Slo(

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from prodproven.runner import logs
+from prodproven.runner.config import Settings
 from prodproven.runner.errors import (
     AccessDenied,
     AccountError,
@@ -32,7 +33,17 @@ from prodproven.runner.errors import (
 )
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.present.render import environment
-from prodproven.runner.web import api, assessor, candidate, candidates, credentials, proxy
+from prodproven.runner.web import (
+    api,
+    assessor,
+    candidate,
+    candidates,
+    credentials,
+    proxy,
+    tools,
+    upstream,
+)
+from prodproven.runner.web.alerts import router as alerts_router
 from prodproven.runner.web.auth import (
     ASSESSOR_COOKIE,
     LOGIN_COOKIE,
@@ -56,8 +67,20 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 """No inline scripts, nothing from elsewhere, never framed: a candidate's file or notebook
-shown to an assessor cannot run code in the assessor's session. Not sent with JupyterLab's
-own answers through the proxy (runner/web/proxy.py): it needs its scripts and sets its own."""
+shown to an assessor cannot run code in the assessor's session. Not sent with the answers the
+proxy relays (runner/web/upstream.py): JupyterLab and MLflow need their scripts, and candidate
+code's answers get a sandbox policy instead."""
+HSTS = {"Strict-Transport-Security": "max-age=31536000"}
+"""Sent when the public URL is ``https://``: browsers then refuse plain HTTP to the host for a
+year (docs/operations.md, behind a TLS reverse proxy)."""
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The headers every answer of the app carries: SECURITY_HEADERS, and HSTS when people
+    reach the app over TLS."""
+    tls = settings.base_url.startswith("https://")
+    return {**SECURITY_HEADERS, **(HSTS if tls else {})}
+
 
 STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (ScopeDenied, 403),
@@ -78,8 +101,8 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
 def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with proxy.upstream_client() as client:
-            app.state.lab_client = client
+        async with upstream.upstream_client() as client:
+            app.state.proxy_client = client
             yield
         app.state.jobs.shutdown()
 
@@ -103,12 +126,14 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
+    app.include_router(alerts_router)
     app.include_router(credentials.router)
     app.include_router(candidates.router)
     app.include_router(proxy.router)
+    app.include_router(tools.router)
     _sign_in_routes(app)
 
-    app.add_middleware(Guard, headers=SECURITY_HEADERS)
+    app.add_middleware(Guard, headers=security_headers(portal.settings))
 
     @app.exception_handler(ProdprovenError)
     async def prodproven_error(request: Request, exc: ProdprovenError) -> Response:

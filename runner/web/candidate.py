@@ -164,9 +164,9 @@ async def submit(request: Request, who: Who, the_portal: ThePortal) -> Response:
 
 
 @router.get("/candidate/tools/{name}")
-def tool(name: str, who: Who, the_portal: ThePortal) -> Response:
-    """A service or port of the run, on this machine's loopback (a browser on the server or an
-    SSH tunnel). JupyterLab is served by the app itself, under /candidate/lab/."""
+def tool(name: str, who: Who) -> Response:
+    """A tool of the run: ``lab`` is JupyterLab (/candidate/lab/), any other is served by the
+    app under /candidate/tools/NAME/ (runner/web/tools.py)."""
     if name == "lab":
         return RedirectResponse(f"{LAB_BASE_URL}lab", status_code=303)
-    return RedirectResponse(the_portal.invited.tool_url(who.invitation_id, name), status_code=303)
+    return RedirectResponse(f"/candidate/tools/{name}/", status_code=303)

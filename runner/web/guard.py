@@ -3,8 +3,8 @@
 - a request body over its cap is refused with 413 (its ``Content-Length`` before anything is
   read; a body without one is counted while it is received, and the app's answer to the cut
   body is replaced);
-- every answer carries the security headers (an error page included), except JupyterLab's
-  own through the proxy;
+- every answer carries the security headers (an error page included), except those the
+  proxy relays from a run's JupyterLab and tools (runner/web/upstream.py);
 - an error nobody expected becomes a 500 page (or JSON under /api/) with a reference, logged
   with its traceback under that reference; the answer never holds the traceback.
 
@@ -26,12 +26,14 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 """The largest request body (1 MiB): forms, notes and API calls are far smaller."""
 MAX_LAB_BODY = 64 << 20
-"""The largest request body to JupyterLab through the proxy (64 MiB): notebooks with their
-outputs, and uploads (which JupyterLab sends in chunks of 1 MiB)."""
+"""The largest request body to JupyterLab and the run's tools through the proxy (64 MiB):
+notebooks with their outputs, uploads (which JupyterLab sends in chunks of 1 MiB), models and
+artifacts logged from the browser."""
+LARGE_BODIES = ("/candidate/lab/", "/candidate/tools/")
 
 
 def body_limit(path: str) -> int:
-    return MAX_LAB_BODY if path.startswith("/candidate/lab/") else MAX_BODY
+    return MAX_LAB_BODY if path.startswith(LARGE_BODIES) else MAX_BODY
 
 
 @dataclass
@@ -74,7 +76,7 @@ class Guard:
                 return  # the app's answer to a body it never got whole
             if message["type"] == "http.response.start":
                 exchange.started = True
-                if not state.get("lab_proxied"):
+                if not state.get("proxied"):
                     static = scope["path"].startswith("/static/")
                     message["headers"] = self._with_headers(message.get("headers", []), static)
             await send(message)

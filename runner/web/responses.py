@@ -21,8 +21,8 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 def set_cookie(request: Request, response: Response, name: str, value: str, **options: Any) -> None:
     """Set an ``HttpOnly`` cookie, ``Secure`` whenever the app is reached over TLS: its public
     URL (``PRODPROVEN_PUBLIC_URL``) is https, or this request came over https (a server that
-    terminates TLS itself). ``X-Forwarded-Proto`` is not read: anyone can send it; behind a
-    proxy that terminates TLS, the public URL says https."""
+    terminates TLS itself, or ``X-Forwarded-Proto`` from one of ``PRODPROVEN_TRUSTED_PROXIES``,
+    which uvicorn turns into the request's scheme; nobody else's is believed)."""
     secure = request.app.state.portal.settings.base_url.startswith("https://")
     options.setdefault("samesite", "lax")
     response.set_cookie(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from prodproven.runner.cli.people import server_options
+from prodproven.runner.config import Settings
 from prodproven.runner.errors import AccessDenied
 from prodproven.runner.people.accounts import Accounts
 from prodproven.runner.people.audit import Audit
@@ -162,3 +164,11 @@ def test_a_token_lifetime_of_zero_days_is_refused_with_one_message(tmp_path: Pat
     add_assessor(tmp_path)
     proc = prodproven("assessor", "token", "ada@acme.test", "--days", "0", env_dir=tmp_path)
     assert proc.returncode == 2 and "--days" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_believes_forwarded_headers_only_from_the_trusted_proxies(tmp_path: Path) -> None:
+    alone = server_options(Settings.from_env({}, data_dir=tmp_path))
+    assert alone["proxy_headers"] is False and "forwarded_allow_ips" not in alone
+    env = {"PRODPROVEN_TRUSTED_PROXIES": "10.0.0.5"}
+    behind = server_options(Settings.from_env(env, data_dir=tmp_path))
+    assert behind["proxy_headers"] is True and behind["forwarded_allow_ips"] == "10.0.0.5"

@@ -81,3 +81,11 @@ def test_the_log_level_is_info_unless_set_in_any_case(tmp_path: Path) -> None:
 def test_an_unknown_log_level_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PRODPROVEN_LOG_LEVEL='loud'"):
         Settings.from_env({"PRODPROVEN_LOG_LEVEL": "loud"}, data_dir=tmp_path)
+
+
+def test_trusted_proxies_are_addresses_networks_or_a_star(tmp_path: Path) -> None:
+    chosen = "10.0.0.5, 172.16.0.0/12,*"
+    env = {"PRODPROVEN_TRUSTED_PROXIES": chosen}
+    assert Settings.from_env(env, data_dir=tmp_path).trusted_proxies == chosen
+    with pytest.raises(ConfigError, match="PRODPROVEN_TRUSTED_PROXIES='proxy.example.com'"):
+        Settings.from_env({"PRODPROVEN_TRUSTED_PROXIES": "proxy.example.com"}, data_dir=tmp_path)

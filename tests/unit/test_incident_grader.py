@@ -16,7 +16,7 @@ from prodproven.graders.incident import (
     mitigation_score,
     score_record,
 )
-from prodproven.graders.slo import IncidentRecord, Injection, Sample, Slo
+from prodproven.graders.slo import Alert, IncidentRecord, Injection, Sample, Slo
 
 SLO = Slo(latency_ms=200, stability_s=5, interval_s=1.0, max_gap_s=3, target=0.99)
 PARAMS = IncidentParams(grace_s=5, half_life_s=60)
@@ -39,9 +39,18 @@ def injection(at: float, fault: str = "error", event: str = "incident") -> Injec
     )
 
 
-def record(pattern: str, *injected: Injection, missed: list[str] | None = None) -> IncidentRecord:
+def record(
+    pattern: str,
+    *injected: Injection,
+    missed: list[str] | None = None,
+    alerts: list[Alert] | None = None,
+) -> IncidentRecord:
     return IncidentRecord(
-        slo=SLO, injections=list(injected), samples=samples(pattern), missed=missed or []
+        slo=SLO,
+        injections=list(injected),
+        samples=samples(pattern),
+        missed=missed or [],
+        alerts=alerts or [],
     )
 
 
@@ -92,7 +101,7 @@ def test_a_fault_mitigated_within_grace_and_healthy_at_the_end_scores_full_marks
     assert (result.score, result.passed) == (1.0, True)
     assert result.summary == (
         "error: mitigated 4 s after injection "
-        "(SLO broke 0 s after injection; 4 s unhealthy; healthy at the end)"
+        "(SLO broke 0 s after injection; no alert fired; 4 s unhealthy; healthy at the end)"
     )
 
 
@@ -150,6 +159,9 @@ def test_the_evidence_describes_each_incident_relative_to_its_injection() -> Non
         "injected_at": 3,
         "broke_after_s": 0.0,
         "time_to_mitigate_s": 4.0,
+        "alert": None,
+        "alerted_after_s": None,
+        "acknowledged_after_s": None,
         "unhealthy_s": 4.0,
         "error_budget_s": 0.15,
         "budget_burned": pytest.approx(26.667, abs=0.001),
@@ -225,3 +237,68 @@ def test_the_grader_scores_the_runs_incident_record() -> None:
     found = record("HHxxxxHHHHHHHH", injection(2))
     result = IncidentGrader().grade(IncidentEnv(found), PARAMS)
     assert result == score_record(found, PARAMS)
+
+
+# the on-call alert, as evidence ------------------------------------------------------------
+
+
+def paged(at: float, acked: float | None = None, resolved: float | None = None) -> Alert:
+    return Alert(
+        id=f"alert-{at:g}",
+        fired_at=at,
+        symptom="canary requests fail. Canary saw: HTTP 500 after 5 ms",
+        acknowledged_at=acked,
+        resolved_at=resolved,
+    )
+
+
+def test_the_evidence_says_when_the_injections_break_paged_and_was_acknowledged() -> None:
+    alerts = [paged(3.0, acked=20.0, resolved=12.0)]
+    result = score_record(record("HHHxxxxHHHHHHHH", injection(2), alerts=alerts), PARAMS)
+    incident = result.evidence["incidents"][0]
+    assert (incident["alert"], incident["alerted_after_s"]) == ("alert-3", 1.0)
+    assert incident["acknowledged_after_s"] == 18.0
+    assert "paged 1 s after injection, acknowledged after 18 s" in result.summary
+    assert result.evidence["alerts"] == [
+        {
+            "id": "alert-3",
+            "fired_at": 3.0,
+            "acknowledged_at": 20.0,
+            "resolved_at": 12.0,
+            "symptom": "canary requests fail. Canary saw: HTTP 500 after 5 ms",
+        }
+    ]
+
+
+def test_an_alert_never_acknowledged_has_no_acknowledgement_time() -> None:
+    result = score_record(record("HHHxxxxHHHHHHHH", injection(2), alerts=[paged(3.0)]), PARAMS)
+    assert result.evidence["incidents"][0]["acknowledged_after_s"] is None
+    assert "paged 1 s after injection, never acknowledged" in result.summary
+
+
+def test_an_alert_already_open_before_the_injection_is_not_the_injections() -> None:
+    result = score_record(record("xxHxxxxHHHHHHHH", injection(2), alerts=[paged(0.0)]), PARAMS)
+    incident = result.evidence["incidents"][0]
+    assert incident["alert"] is incident["alerted_after_s"] is None
+
+
+def test_each_injection_gets_the_alert_its_own_break_fired() -> None:
+    first, second = injection(0, "error", "first"), injection(10, "slow", "second")
+    alerts = [paged(0.0, acked=4.0, resolved=7.0), paged(10.0)]
+    result = score_record(
+        record("xxHHHHHHHH" + "x" * 5 + "H" * 10, first, second, alerts=alerts), PARAMS
+    )
+    found = [(i["alert"], i["acknowledged_after_s"]) for i in result.evidence["incidents"]]
+    assert found == [("alert-0", 4.0), ("alert-10", None)]
+
+
+def test_the_alert_does_not_change_the_score() -> None:
+    pattern, fault = "HHxxxxxxxxxxHHHHHHHH", injection(2)
+    quiet = score_record(record(pattern, fault), PARAMS)
+    acked = score_record(record(pattern, fault, alerts=[paged(2.0, acked=3.0)]), PARAMS)
+    assert (acked.score, acked.passed) == (quiet.score, quiet.passed)
+
+
+def test_a_fault_that_never_broke_the_slo_says_nothing_of_alerts() -> None:
+    result = score_record(record("HHHHHHHHHH", injection(2)), PARAMS)
+    assert "alert" not in result.summary

@@ -159,6 +159,25 @@ def test_incident_timeline_marks_injection_and_mitigation_at_their_seconds() -> 
     assert mitigated == pytest.approx(at(x, incident["time_to_mitigate_s"]), abs=0.1)
 
 
+def test_incident_timeline_marks_when_the_alert_paged_and_was_acknowledged() -> None:
+    result = copy.deepcopy(fixture("incident-response"))
+    incident = result["graders"][0]["evidence"]["incidents"][0]
+    incident.update(alerted_after_s=1.0, acknowledged_after_s=3.0)
+    plot = figure_of(result, "mitigation-1-timeline")
+    root = ET.fromstring(plot.svg)
+    x = axis(root, x=True)
+    assert marker_x(root, "paged") == pytest.approx(at(x, 1.0), abs=0.1)
+    assert marker_x(root, "acknowledged") == pytest.approx(at(x, 3.0), abs=0.1)
+    assert plot.caption.endswith("; the alert paged after 1 s, acknowledged after 3 s")
+
+
+def test_an_incident_from_before_the_alert_has_no_alert_markers() -> None:
+    plot = figure_of(fixture("incident-response"), "mitigation-1-timeline")
+    root = ET.fromstring(plot.svg)
+    assert marker_x(root, "paged") is None and marker_x(root, "acknowledged") is None
+    assert "alert" not in plot.caption
+
+
 def test_incident_caption_states_the_time_to_mitigate() -> None:
     plot = figure_of(fixture("incident-response"), "mitigation-1-timeline")
     assert plot.caption.startswith("mitigated 5 s after the injection")

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from prodproven.runner.config import Settings
-from prodproven.runner.errors import AccessDenied, ContainerError, RunStateError
+from prodproven.runner.errors import AccessDenied, ContainerError, ProdprovenError, RunStateError
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.portal.core import Portal
+from prodproven.runner.portal.invited import ToolUpstream
 from prodproven.runner.runs.store import Status, Store
+from prodproven.sandbox.environment import PublishedPort
+from prodproven.sandbox.services import MLFLOW
 from tests.unit.fakes import FakeRunner, as_runner
 from tests.unit.portalsupport import ADA, fake, invitation_for
 
@@ -142,38 +145,75 @@ def test_submit_invited_of_a_submitted_run_only_grades_it(portal: Portal) -> Non
 
 
 # candidates: tools ----------------------------------------------------------------------------
-def test_tool_url_asks_the_runner_for_the_lab_each_time_so_a_dead_lab_restarts(
-    portal: Portal,
-) -> None:
+def published(monkeypatch: pytest.MonkeyPatch, portal: Portal, port: int = 2) -> None:
+    """The fake runner's forwards, published on ``port`` (the real runner's PublishedPort)."""
+    runner = fake(portal)
+
+    def forward(run_id: str, name: str) -> PublishedPort:
+        runner.calls.append(("forward", (run_id, name)))
+        return PublishedPort(inner_port=5000, host="127.0.0.1", host_port=port)
+
+    monkeypatch.setattr(runner, "forward", forward)
+
+
+def test_the_lab_is_looked_up_once_and_again_when_its_port_failed(portal: Portal) -> None:
     invitation = invitation_for(portal, "firm-a")
     run = portal.invited.start(invitation.id)
-    first = portal.invited.tool_url(invitation.id, "lab")
-    second = portal.invited.tool_url(invitation.id, "lab")
-    assert first == second == f"http://127.0.0.1:1/lab?token=t-{run.id}"
+    first = portal.invited.lab_upstream(invitation.id)
+    assert portal.invited.lab_upstream(invitation.id) == first
+    assert (first.port, first.token) == (1, f"t-{run.id}")
+    assert fake(portal).called("lab") == [run.id]
+    portal.invited.lab_upstream(invitation.id, failed_port=99)  # not the cached one's
+    assert fake(portal).called("lab") == [run.id]
+    portal.invited.lab_upstream(invitation.id, failed_port=first.port)  # the runner restarts it
     assert fake(portal).called("lab") == [run.id, run.id]
 
 
-def test_tool_url_forwards_a_named_service(portal: Portal) -> None:
+def test_a_service_is_forwarded_once_with_its_kinds_trusted_ui(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     invitation = invitation_for(portal, "firm-a", challenge="fix-drift")
     run = portal.invited.start(invitation.id)
-    assert portal.invited.tool_url(invitation.id, "mlflow") == "http://127.0.0.1:2/mlflow"
+    published(monkeypatch, portal)
+    found = portal.invited.tool_upstream(invitation.id, "mlflow")
+    assert portal.invited.tool_upstream(invitation.id, "mlflow") == found
+    assert found == ToolUpstream(run.id, "mlflow", 2, MLFLOW.trusted_ui)
     assert fake(portal).called("forward") == [(run.id, "mlflow")]
+    portal.invited.tool_upstream(invitation.id, "mlflow", failed_port=2)
+    assert fake(portal).called("forward") == [(run.id, "mlflow")] * 2
     assert fake(portal).called("lab") == []
 
 
-def test_tool_url_is_refused_before_the_run_starts(portal: Portal) -> None:
-    invitation = invitation_for(portal, "firm-a")
-    with pytest.raises(RunStateError, match="start the challenge first"):
-        portal.invited.tool_url(invitation.id, "lab")
-
-
-def test_tool_url_is_refused_when_the_run_is_not_running(portal: Portal) -> None:
+def test_a_declared_port_is_candidate_code_with_nothing_trusted(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     invitation = invitation_for(portal, "firm-a")
     portal.invited.start(invitation.id)
-    portal.invited.tool_url(invitation.id, "lab")  # cached while running...
+    published(monkeypatch, portal)
+    assert portal.invited.tool_upstream(invitation.id, "service").trusted == ()
+    with pytest.raises(ProdprovenError, match="no tool named 'lab' \\(tools: service\\)"):
+        portal.invited.tool_upstream(invitation.id, "lab")
+
+
+def test_tools_are_refused_before_the_run_starts(portal: Portal) -> None:
+    invitation = invitation_for(portal, "firm-a")
+    with pytest.raises(RunStateError, match="start the challenge first"):
+        portal.invited.lab_upstream(invitation.id)
+
+
+def test_tools_are_refused_when_the_run_is_not_running(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invitation = invitation_for(portal, "firm-a")
+    portal.invited.start(invitation.id)
+    published(monkeypatch, portal)
+    portal.invited.lab_upstream(invitation.id)  # cached while running...
+    portal.invited.tool_upstream(invitation.id, "service")
     portal.invited.submit(invitation.id)
     with pytest.raises(RunStateError, match="graded; its tools are closed"):
-        portal.invited.tool_url(invitation.id, "lab")  # ...but never served once it stopped
+        portal.invited.lab_upstream(invitation.id)  # ...but never served once it stopped
+    with pytest.raises(RunStateError, match="graded; its tools are closed"):
+        portal.invited.tool_upstream(invitation.id, "service")
 
 
 def test_the_runner_may_report_progress_while_it_is_made(

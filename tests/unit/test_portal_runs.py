@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from prodproven.runner.errors import ProdprovenError, RunNotFound, ScopeDenied
+from prodproven.runner.config import Settings
+from prodproven.runner.errors import (
+    ProdprovenError,
+    RunNotFound,
+    RunStateError,
+    ScopeDenied,
+)
+from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import RunFilter
-from prodproven.runner.runs.store import Status
-from tests.unit.portalsupport import ADA, BOB, REASON, ids, run_for
+from prodproven.runner.runs.store import Status, Store
+from prodproven.sandbox.environment import PublishedPort
+from prodproven.sandbox.services import MLFLOW, ServiceKind
+from tests.unit.fakes import FakeRunner, as_runner
+from tests.unit.portalsupport import ADA, BOB, CLI, REASON, ids, run_for
 
 
 # filters and sorting --------------------------------------------------------------------------
@@ -155,3 +167,119 @@ def test_a_run_of_another_firm_or_without_the_review_scope_cannot_be_cancelled(
     with pytest.raises(ScopeDenied):
         portal.runs.cancel(Actor(ADA.label, "firm-a", ("read",)), run.id, "read only")
     assert portal.records.store.get(run.id).status is Status.running
+
+
+# a submitted run's services, read-only -------------------------------------------------------
+@dataclass
+class FakeViews:
+    """What the portal asks of ``Runner.views``: the kind of a service that can be opened."""
+
+    store: Store
+    asked: list[tuple[str, str]] = field(default_factory=list)
+
+    def kind(self, run_id: str, name: str) -> ServiceKind:
+        self.asked.append((run_id, name))
+        if not self.store.get(run_id).service_archives:
+            raise RunStateError(f"run {run_id} has no service archives")
+        if name != "mlflow":
+            raise RunNotFound(f"run {run_id} has no service {name!r} to open (it has: mlflow)")
+        return MLFLOW
+
+
+@dataclass
+class ViewingRunner(FakeRunner):
+    """A fake runner whose view of a run is on ``port`` (a new port: the view was reopened)."""
+
+    views: FakeViews = field(init=False)
+    port: int = 40001
+
+    def __post_init__(self) -> None:
+        self.views = FakeViews(self.store)
+
+    def view_service(self, run_id: str, name: str) -> PublishedPort:
+        self.calls.append(("view_service", (run_id, name)))
+        return PublishedPort(MLFLOW.port, "127.0.0.1", self.port)
+
+
+@pytest.fixture
+def viewing(settings: Settings, store: Store, tmp_path: Path) -> tuple[Portal, ViewingRunner]:
+    fake = ViewingRunner(store, tmp_path / "runs")
+
+    def factory(_report: Callable[[str], None]) -> Runner:
+        return as_runner(fake)
+
+    return Portal(settings, store, runner=factory), fake
+
+
+def graded_with_mlflow(portal: Portal, firm: str | None) -> str:
+    run = run_for(portal, firm, score=80.0)
+    archives = {"mlflow": {"path": "/data/runs/x/services/mlflow.tar", "sha256": "0" * 64}}
+    portal.records.store.update(run.id, service_archives=archives)
+    return run.id
+
+
+def test_an_assessor_opens_a_graded_runs_mlflow_read_only(
+    viewing: tuple[Portal, ViewingRunner],
+) -> None:
+    portal, fake = viewing
+    run_id = graded_with_mlflow(portal, "firm-a")
+    tool = portal.runs.tool_view(ADA, run_id, "mlflow")
+    assert (tool.run_id, tool.name, tool.port) == (run_id, "mlflow", 40001)
+    assert tool.allows("GET", "/#/models")
+    assert tool.allows("POST", "/ajax-api/2.0/mlflow/runs/search")
+    assert not tool.allows("POST", "/ajax-api/2.0/mlflow/experiments/create")
+    assert fake.called("view_service") == [(run_id, "mlflow")]
+
+
+def test_the_operator_opens_a_run_of_any_firm(viewing: tuple[Portal, ViewingRunner]) -> None:
+    portal, _ = viewing
+    run_id = graded_with_mlflow(portal, "firm-b")
+    assert portal.runs.tool_view(CLI, run_id, "mlflow").port == 40001
+
+
+def test_a_run_of_another_firm_or_without_the_read_scope_opens_nothing(
+    viewing: tuple[Portal, ViewingRunner],
+) -> None:
+    portal, fake = viewing
+    run_id = graded_with_mlflow(portal, "firm-a")
+    with pytest.raises(RunNotFound, match="no run"):
+        portal.runs.tool_view(BOB, run_id, "mlflow")
+    with pytest.raises(ScopeDenied):
+        portal.runs.tool_view(Actor(ADA.label, "firm-a", ("review",)), run_id, "mlflow")
+    assert fake.called("view_service") == [] and fake.views.asked == []
+
+
+def test_an_unknown_service_is_not_found_with_the_known_ones_named(
+    viewing: tuple[Portal, ViewingRunner],
+) -> None:
+    portal, fake = viewing
+    run_id = graded_with_mlflow(portal, "firm-a")
+    with pytest.raises(RunNotFound, match=r"no service 'jupyter' to open \(it has: mlflow\)"):
+        portal.runs.tool_view(ADA, run_id, "jupyter")
+    assert fake.called("view_service") == []
+
+
+def test_a_run_without_archives_cannot_be_opened(viewing: tuple[Portal, ViewingRunner]) -> None:
+    portal, _ = viewing
+    running = run_for(portal, "firm-a")
+    with pytest.raises(RunStateError):
+        portal.runs.tool_view(ADA, running.id, "mlflow")
+
+
+def test_repeated_requests_look_the_kind_up_once_and_audit_once_per_actor_and_opening(
+    viewing: tuple[Portal, ViewingRunner],
+) -> None:
+    portal, fake = viewing
+    run_id = graded_with_mlflow(portal, "firm-a")
+    for _ in range(3):
+        portal.runs.tool_view(ADA, run_id, "mlflow")
+    portal.runs.tool_view(CLI, run_id, "mlflow")
+    fake.port = 40002  # the view was closed when idle and opened again
+    assert portal.runs.tool_view(ADA, run_id, "mlflow").port == 40002
+    assert fake.views.asked == [(run_id, "mlflow")]
+    assert len(fake.called("view_service")) == 5  # each request reaches the (cheap) view
+    audit = portal.records.audit.entries(subject=run_id)[::-1]  # oldest first
+    assert [e.actor for e in audit] == [ADA.label, CLI.label, ADA.label]
+    assert [(e.action, e.data) for e in audit] == [
+        ("run.service_viewed", {"service": "mlflow"})
+    ] * 3

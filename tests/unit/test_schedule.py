@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from prodproven.graders.slo import Injection
+from prodproven.graders.slo import Alert, Injection
 from prodproven.runner.errors import SpecError
+from prodproven.runner.runs.alerts import ACKNOWLEDGED, FIRED
 from prodproven.runner.runs.schedule import (
     Decision,
     EventLog,
@@ -273,6 +274,18 @@ def test_the_incident_record_has_the_slo_and_what_the_log_says(store: Store) -> 
     assert record.slo == challenge.spec.probe.to_slo()
     assert (record.injections, record.samples) == ([], [])
     assert record.missed == incident_log(store, run.id).missed()
+
+
+def test_the_incident_record_carries_the_runs_alerts(store: Store) -> None:
+    run = store.create_run(
+        challenge_id="slo-lab", challenge_version="1", challenge_path="/x", candidate="a", mode="x"
+    )
+    fired = {"id": "alert-1", "name": "n", "at": 5.0, "symptom": "canary requests fail"}
+    store.add_event(run.id, FIRED, fired)
+    store.add_event(run.id, ACKNOWLEDGED, {"id": "alert-1", "at": 9.0, "by": "candidate:c"})
+    record = incident_record(store, run.id, lab())
+    assert record is not None
+    assert record.alerts == [Alert("alert-1", 5.0, "canary requests fail", 9.0, "candidate:c")]
 
 
 def test_a_challenge_without_a_probe_has_no_incident_record(store: Store) -> None:

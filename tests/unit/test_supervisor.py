@@ -7,6 +7,7 @@ errored with the reason and let go."""
 from __future__ import annotations
 
 import fcntl
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,8 +31,10 @@ from prodproven.runner.lifecycle.supervisor import (
     Supervised,
     holder,
 )
+from prodproven.runner.runs.prober import Canary
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 from prodproven.runner.runs.workspace import RunPaths
+from prodproven.runner.spec.incidents import ProbeSpec
 from prodproven.sandbox.environment import Pod
 from prodproven.sandbox.errors import SandboxError
 
@@ -349,3 +352,74 @@ def test_nobody_holds_a_lock_file_that_does_not_exist_or_was_let_go(tmp_path: Pa
     assert holder(lock) is None
     lock.write_text("12345")
     assert holder(lock) is None
+
+
+# the prober's samples and the on-call alert -------------------------------------------------
+PROBE = ProbeSpec.model_validate(
+    {"canaries": "c.jsonl", "slo": {"latency_ms": 500, "stability_s": 5}}
+)
+
+
+@dataclass
+class Probed(Provisioner):
+    """A challenge with a probe and one canary that expects ``{"ok": true}``."""
+
+    def challenge_of(self, run: Run) -> object:
+        return SimpleNamespace(spec=SimpleNamespace(probe=PROBE))
+
+    def canaries(self, challenge: object, variant: int | None) -> list[Canary]:
+        return [Canary(body={}, expect={"ok": True})]
+
+
+@dataclass
+class Prober:
+    """The prober's container: ``lines`` is what it printed so far."""
+
+    lines: list[str] = field(default_factory=list)
+    role: str = "prober"
+
+    def answer(self, t: float, status: int) -> None:
+        self.lines.append(
+            json.dumps(
+                {
+                    "seq": int(t * 1000),
+                    "t": t,
+                    "canary": 0,
+                    "status": status,
+                    "latency_ms": 9.0,
+                    "answer": {"ok": True},
+                    "error": None,
+                    "text": None,
+                }
+            )  # fmt: skip
+        )
+
+    def logs(self, tail: int = 200) -> str:
+        return "\n".join(self.lines[-tail:])
+
+
+@dataclass
+class ProberPod:
+    prober: Prober
+
+    def member(self, role: str) -> Prober | None:
+        return self.prober if role == self.prober.role else None
+
+
+def test_each_poll_of_the_prober_stores_its_samples_then_checks_the_alert(
+    runner: Watched, store: Store
+) -> None:
+    runner.provisioner = Probed()
+    run = running(store)
+    one = RunSupervisor(cast(Supervised, runner), run.id)
+    prober = Prober()
+    pod = cast(Pod, ProberPod(prober))
+    for t in (1.0, 2.0):
+        prober.answer(t, 200)
+    assert one.poll_prober(pod) == 2
+    assert [e.kind for e in store.events(run.id) if e.kind.startswith("alert.")] == []
+    prober.answer(3.0, 503)
+    assert one.poll_prober(pod) == 1
+    [fired] = [e.data for e in store.events(run.id) if e.kind == "alert.fired"]
+    assert (fired["at"], fired["id"]) == (3.0, "alert-1")
+    assert fired["symptom"].endswith("Canary saw: HTTP 503 after 9 ms")

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from prodproven.runner.web.app import SECURITY_HEADERS
+from prodproven.runner.config import Settings
+from prodproven.runner.web.app import HSTS, SECURITY_HEADERS, security_headers
 from prodproven.runner.web.guard import MAX_BODY
 from tests.unit.websupport import Web, csrf_of, make_web
 
@@ -92,3 +93,13 @@ def test_a_malformed_body_is_422_without_the_value_sent(web: Web) -> None:
     )
     assert answer.status_code == 422
     assert all(set(problem) == {"loc", "msg", "type"} for problem in answer.json()["detail"])
+
+
+def test_hsts_is_sent_only_when_people_reach_the_app_over_tls(tmp_path: Path) -> None:
+    plain = Settings.from_env({}, data_dir=tmp_path)
+    tls = Settings.from_env(
+        {"PRODPROVEN_PUBLIC_URL": "https://assess.example.com"}, data_dir=tmp_path
+    )
+    assert "Strict-Transport-Security" not in security_headers(plain)
+    assert security_headers(tls) == {**SECURITY_HEADERS, **HSTS}
+    assert HSTS["Strict-Transport-Security"].startswith("max-age=31536000")

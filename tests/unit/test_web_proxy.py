@@ -1,10 +1,10 @@
-"""The candidate's JupyterLab through the web app (runner/web/proxy.py), against a real
-upstream on loopback standing in for JupyterLab: a small Starlette app under uvicorn that
-answers only with the run's token and echoes what it got, over HTTP and WebSocket."""
+"""The candidate's JupyterLab through the web app (runner/web/proxy.py, over the proxy core of
+runner/web/upstream.py), against a real upstream on loopback standing in for JupyterLab
+(tests/unit/upstreamsupport.py): it answers only with the run's token and echoes what it got,
+over HTTP and WebSocket."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,121 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi.testclient import TestClient
-from starlette.applications import Starlette
-from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
-from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.lab import LAB_BASE_URL, LabLink
 from prodproven.runner.runs.store import Status
-from prodproven.runner.web import proxy
+from prodproven.runner.web import upstream as upstream_module
 from prodproven.runner.web.app import SECURITY_HEADERS
-from tests.conftest import free_port
+from prodproven.runner.web.proxy import BANNER
 from tests.unit.fakes import FakeRunner, as_runner
+from tests.unit.upstreamsupport import PAGE, Upstream, running_candidate
 from tests.unit.websupport import Web, make_web
 
 ORIGIN = "http://127.0.0.1:8080"  # the test client's base URL: the app's own origin
 WS = f"ws://127.0.0.1:8080{LAB_BASE_URL}"  # absolute, so the browser's cookies go along
-
-
-# the stand-in for JupyterLab -------------------------------------------------------------------
-class Upstream:
-    """A Starlette app under uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tokens: list[str] = []
-        self.closed: list[int] = []
-        self.port = free_port()
-        app = Starlette(
-            routes=[
-                Route(LAB_BASE_URL + "stream", self.stream),
-                Route(
-                    LAB_BASE_URL + "{path:path}",
-                    self.echo,
-                    methods=["GET", "POST", "PUT", "DELETE", "HEAD"],
-                ),  # fmt: skip
-                WebSocketRoute(LAB_BASE_URL + "ws/{path:path}", self.websocket),
-            ]
-        )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the upstream did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def authorised(self, headers: Headers) -> bool:
-        token = headers.get("authorization", "").removeprefix("token ")
-        self.tokens.append(token)
-        return token.startswith("t-")
-
-    async def echo(self, request: Request) -> Response:
-        if not self.authorised(request.headers):
-            return Response("forbidden", 403)
-        body = await request.body()
-        response = JSONResponse(
-            {
-                "upstream": self.name,
-                "method": request.method,
-                "path": request.scope["raw_path"].decode(),
-                "query": request.scope["query_string"].decode(),
-                "body": body.decode(),
-                "headers": dict(request.headers),
-            },
-            headers={
-                "Content-Security-Policy": "frame-ancestors 'self'",
-                "Access-Control-Allow-Origin": request.headers.get("origin", "*"),
-            },
-        )
-        response.set_cookie("_xsrf", "2|abc", path=LAB_BASE_URL)
-        response.set_cookie("pp_session", "planted", path="/")
-        if request.url.path.endswith("/redirect"):
-            response.status_code = 302
-            response.headers["location"] = f"http://127.0.0.1:{self.port}{LAB_BASE_URL}lab"
-        return response
-
-    async def stream(self, request: Request) -> Response:
-        async def chunks() -> Any:
-            for i in range(5):
-                yield f"chunk {i}\n".encode()
-
-        return StreamingResponse(chunks(), media_type="text/plain")
-
-    async def websocket(self, websocket: WebSocket) -> None:
-        if not self.authorised(websocket.headers):
-            await websocket.close(1008)
-            return
-        offered = websocket.scope.get("subprotocols") or []
-        await websocket.accept(subprotocol=offered[0] if offered else None)
-        await websocket.send_text(f"hello from {self.name}")
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    self.closed.append(message["code"])
-                    return
-                if message.get("bytes") is not None:
-                    await websocket.send_bytes(message["bytes"][::-1])
-                elif message["text"] == "close please":
-                    await websocket.close(4321, "as asked")
-                    return
-                else:
-                    await websocket.send_text(message["text"].upper())
-        except WebSocketDisconnect:
-            return
 
 
 # the app with a runner whose labs are those upstreams ------------------------------------------
@@ -146,9 +45,14 @@ class LabRunner(FakeRunner):
         return LabLink(url=url, port=upstream.port, token=f"t-{run_id}")
 
 
+def lab(name: str) -> Upstream:
+    """A stand-in for JupyterLab: under its base URL, answering only with a token."""
+    return Upstream(name, LAB_BASE_URL)
+
+
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
-    server = Upstream("first")
+    server = lab("first")
     yield server
     server.stop()
 
@@ -164,16 +68,6 @@ def web(tmp_path: Path, upstream: Upstream) -> Web:
         supervise=lambda *_: 1,
     )
     return Web(portal, runner, base.settings)
-
-
-def running_candidate(web: Web, name: str = "Cleo") -> tuple[TestClient, str]:
-    """A browser of a candidate whose run is running, and the run's id."""
-    invitation, link = web.portal.invitations.invite(
-        Actor("lead@acme.test", "acme"), "deploy-model", name, f"{name.lower()}@x.test"
-    )
-    browser = web.candidate(link)
-    run = web.portal.invited.start(invitation.id)
-    return browser, run.id
 
 
 def runner_of(web: Web) -> LabRunner:
@@ -211,6 +105,16 @@ def test_the_apps_cookies_are_not_forwarded_nor_set_by_the_lab(web: Web) -> None
     assert not any(c.startswith("pp_") for c in set_cookies)
 
 
+def test_jupyterlabs_pages_get_the_alert_banner_decoded_with_their_new_length(web: Web) -> None:
+    browser, _ = running_candidate(web)
+    page = browser.get(f"{LAB_BASE_URL}page.html")  # gzipped by the upstream
+    assert page.content == PAGE.replace(b"</BODY>", BANNER + b"</BODY>")
+    assert BANNER == b'<script src="/static/alerts.js" defer></script>'
+    assert "content-encoding" not in page.headers
+    assert page.headers["content-length"] == str(len(page.content))
+    assert b"alerts.js" not in browser.get(f"{LAB_BASE_URL}api/status").content  # JSON
+
+
 def test_jupyterlabs_own_headers_replace_the_apps_security_headers(web: Web) -> None:
     browser, _ = running_candidate(web)
     proxied = browser.get(f"{LAB_BASE_URL}lab")
@@ -242,7 +146,7 @@ def test_without_a_candidate_session_there_is_no_lab(web: Web, upstream: Upstrea
 
 
 def test_each_candidate_reaches_only_their_own_lab(web: Web, tmp_path: Path) -> None:
-    second = Upstream("second")
+    second = lab("second")
     try:
         first_browser, first_run = running_candidate(web, "Finn")
         second_browser, second_run = running_candidate(web, "Gus")
@@ -273,7 +177,7 @@ def test_a_request_from_another_site_is_refused(web: Web, upstream: Upstream) ->
 
 
 def test_a_run_that_is_not_running_has_no_lab(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(proxy, "RECHECK_S", 0.3)
+    monkeypatch.setattr(upstream_module, "RECHECK_S", 0.3)
     browser, run_id = running_candidate(web)
     assert browser.get(f"{LAB_BASE_URL}lab").status_code == 200
     web.portal.records.store.transition(run_id, Status.submitted)
@@ -311,7 +215,7 @@ def test_the_lab_is_looked_up_once_and_again_when_it_died(web: Web, upstream: Up
         assert browser.get(f"{LAB_BASE_URL}api/status").json()["upstream"] == "first"
     assert runner_of(web).called("lab") == [run_id]  # cached
     upstream.stop()
-    replacement = Upstream("restarted")
+    replacement = lab("restarted")
     try:
         runner_of(web).default = replacement
         response = browser.put(f"{LAB_BASE_URL}api/contents/x.txt", content=b"saved")
@@ -387,7 +291,7 @@ def test_a_websocket_finds_a_restarted_lab(web: Web, upstream: Upstream) -> None
     browser, run_id = running_candidate(web)
     assert browser.get(f"{LAB_BASE_URL}api/status").status_code == 200
     upstream.stop()
-    replacement = Upstream("restarted")
+    replacement = lab("restarted")
     try:
         runner_of(web).default = replacement
         with browser.websocket_connect(f"{WS}ws/x", headers={"Origin": ORIGIN}) as ws:

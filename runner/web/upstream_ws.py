@@ -1,0 +1,128 @@
+"""WebSockets through the web app's proxy core (:mod:`prodproven.runner.web.upstream`): the
+handshake is checked like a request (the app's own ``Origin`` required, then the target's
+session) and refused before it opens; then frames are copied both ways, text and binary, with
+the subprotocol the upstream picks, and each side's close code passed to the other."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+from starlette.datastructures import Headers
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
+from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.web.upstream import Target, Upstreams, own_origins, request_headers
+from prodproven.sandbox.errors import SandboxError
+
+WS_OPEN_TIMEOUT_S = 30.0
+
+
+async def proxy_websocket(websocket: WebSocket, upstreams: Upstreams) -> None:
+    """Relay a WebSocket to its target. Refused handshakes (another origin, no session, the
+    run not running, the upstream not answering, a request the target does not allow) are
+    closed before they open: the browser sees HTTP 403."""
+    origin = websocket.headers.get("origin")
+    if origin is None or origin.lower() not in own_origins(websocket):
+        await websocket.close(1008, "this WebSocket was opened by another site")
+        return
+    try:
+        target = await upstreams.find(websocket)
+        path = target.upstream_path(websocket)
+        if target.allows is not None and not target.allows("GET", path):
+            await websocket.close(1008, target.refusal[:120])
+            return
+        remote = await _open(websocket, upstreams, target)
+    except (OSError, TimeoutError, InvalidHandshake, SandboxError) as exc:
+        await websocket.close(1011, f"{upstreams.what} does not answer: {exc}"[:120])
+        return
+    except ProdprovenError as exc:
+        await websocket.close(1008, str(exc)[:120])
+        return
+    async with remote:
+        await websocket.accept(subprotocol=remote.subprotocol)
+        await _relay(websocket, remote)
+
+
+async def _open(websocket: WebSocket, upstreams: Upstreams, target: Target) -> ClientConnection:
+    """A WebSocket to the target, same path and subprotocols; after a failure the target is
+    looked up again, once."""
+    cookies = [(k, v) for k, v in websocket.scope["headers"] if k.lower() == b"cookie"]
+    offered = [Subprotocol(p) for p in websocket.scope.get("subprotocols", [])]
+    for attempt in (1, 2):
+        try:
+            return await connect(
+                target.url("ws", websocket),
+                additional_headers=request_headers(Headers(raw=cookies), target),
+                subprotocols=offered or None,
+                compression=None,
+                proxy=None,
+                max_size=None,
+                ping_interval=None,
+                open_timeout=WS_OPEN_TIMEOUT_S,
+                user_agent_header=None,
+            )
+        except InvalidStatus:
+            raise  # the upstream answered, and refused
+        except (OSError, TimeoutError, InvalidHandshake):
+            if attempt == 2:
+                raise
+            target = await upstreams.again(websocket, target)
+    raise AssertionError("unreachable")
+
+
+async def _relay(websocket: WebSocket, remote: ClientConnection) -> None:
+    """Copy messages both ways until either side closes; the other side gets its close
+    code."""
+
+    async def from_browser() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                await remote.close(_sendable(message.get("code")), message.get("reason") or "")
+                return
+            if message.get("text") is not None:
+                await remote.send(message["text"])
+            elif message.get("bytes") is not None:
+                await remote.send(message["bytes"])
+
+    async def from_upstream() -> None:
+        try:
+            async for data in remote:
+                if isinstance(data, str):
+                    await websocket.send_text(data)
+                else:
+                    await websocket.send_bytes(data)
+        except ConnectionClosed:
+            pass
+        if websocket.application_state == WebSocketState.CONNECTED:
+            code = remote.close_code
+            await websocket.close(
+                _sendable(1006 if code is None else code), remote.close_reason or ""
+            )
+
+    async with anyio.create_task_group() as group:
+
+        async def run(side: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await side()
+            except (ConnectionClosed, WebSocketDisconnect, OSError, RuntimeError):
+                pass  # the other side is gone: closing ends the relay
+            finally:
+                group.cancel_scope.cancel()
+
+        group.start_soon(run, from_browser)
+        group.start_soon(run, from_upstream)
+
+
+def _sendable(code: int | None) -> int:
+    """A close code one may send: none given (1005) becomes 1000, reserved ones (1006, a
+    dropped connection) 1011."""
+    if code is None or code == 1005:
+        return 1000
+    if 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999:
+        return code
+    return 1011
