@@ -69,12 +69,14 @@ class Comparison:
 class ToolView:
     """A service of a submitted run, restored from its archive, on the host's 127.0.0.1
     ``port``; ``allows(method, path)`` says whether a request only reads (the web proxy
-    refuses the others)."""
+    refuses the others); ``trusted``: the paths of its kind's own UI
+    (:attr:`ServiceKind.trusted_ui`), the only answers served without a sandbox."""
 
     run_id: str
     name: str
     port: int
     allows: Callable[[str, str], bool]
+    trusted: tuple[str, ...]
 
 
 SORT_KEYS: dict[str, Callable[[RunSummary], Any]] = {
@@ -103,7 +105,8 @@ class RunDesk:
         self._records = records
         self._access = access
         self._runner = runner
-        self._allows: dict[tuple[str, str], Callable[[str, str], bool]] = {}
+        self._kinds: dict[tuple[str, str], tuple[Callable[[str, str], bool], tuple[str, ...]]] = {}
+        """Per (run, service): what a view lets through and which paths it trusts."""
         self._audited: set[tuple[str, str, str, int]] = set()
         self._lock = threading.Lock()
 
@@ -166,11 +169,13 @@ class RunDesk:
         self._access.visible_run(actor, run_id)
         runner = self._runner()
         with self._lock:
-            allows = self._allows.get((run_id, name))
-        if allows is None:
-            allows = read_only(runner.views.kind(run_id, name))
+            known = self._kinds.get((run_id, name))
+        if known is None:
+            kind = runner.views.kind(run_id, name)
+            known = (read_only(kind), kind.trusted_ui)
             with self._lock:
-                self._allows[(run_id, name)] = allows
+                self._kinds[(run_id, name)] = known
+        allows, trusted = known
         published = runner.view_service(run_id, name)
         seen = (actor.label, run_id, name, published.host_port)
         with self._lock:
@@ -178,7 +183,7 @@ class RunDesk:
             self._audited.add(seen)
         if first:
             self._access.record(actor.label, "run.service_viewed", run_id, {"service": name})
-        return ToolView(run_id, name, published.host_port, allows)
+        return ToolView(run_id, name, published.host_port, allows, trusted)
 
     def events(self, actor: Actor, run_id: str) -> list[EventRow]:
         """The run's event log, oldest first."""

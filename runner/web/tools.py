@@ -16,19 +16,15 @@ and ``nosniff``, so they never run as the app's origin (:attr:`ServiceKind.trust
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from prodproven.runner import plugins
 from prodproven.runner.errors import AccessDenied, SignInRequired
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
-from prodproven.runner.portal.invited import trusted_paths
-from prodproven.runner.spec.challenge import load_challenge
 from prodproven.runner.web.auth import ASSESSOR_COOKIE
 from prodproven.runner.web.proxy import CandidateUpstream
 from prodproven.runner.web.upstream import (
@@ -102,15 +98,12 @@ def _view(the_portal: Portal, cookie: str, run_id: str, name: str) -> Target:
         person, _ = the_portal.accounts.assessor_session(cookie)
     except AccessDenied as exc:
         raise SignInRequired(str(exc)) from None
-    actor = Actor.of(person)
-    view = the_portal.runs.tool_view(actor, run_id, name)
-    run = the_portal.runs.get(actor, run_id)
-    challenge = load_challenge(Path(run.challenge_path), plugins.catalog())
+    view = the_portal.runs.tool_view(Actor.of(person), run_id, name)
     return Target(
         port=view.port,
         mount=f"/runs/{run_id}/tools/{name}/",
         sandbox=True,
-        trusted=trusted_paths(challenge, name),
+        trusted=view.trusted,
         allows=view.allows,
         refusal=READ_ONLY,
     )

@@ -228,6 +228,7 @@ def test_an_assessor_opens_a_graded_runs_mlflow_read_only(
     assert tool.allows("GET", "/#/models")
     assert tool.allows("POST", "/ajax-api/2.0/mlflow/runs/search")
     assert not tool.allows("POST", "/ajax-api/2.0/mlflow/experiments/create")
+    assert tool.trusted == MLFLOW.trusted_ui  # only MLflow's own UI is served unsandboxed
     assert fake.called("view_service") == [(run_id, "mlflow")]
 
 
