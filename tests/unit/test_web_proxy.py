@@ -14,15 +14,14 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.lab import LAB_BASE_URL, LabLink
 from prodproven.runner.runs.store import Status
 from prodproven.runner.web import upstream as upstream_module
 from prodproven.runner.web.app import SECURITY_HEADERS
 from prodproven.runner.web.proxy import BANNER
-from tests.unit.fakes import FakeRunner, as_runner
-from tests.unit.upstreamsupport import PAGE, Upstream, running_candidate
-from tests.unit.websupport import Web, make_web
+from tests.unit.fakes import FakeRunner
+from tests.unit.upstreamsupport import PAGE, Upstream, running_candidate, web_over
+from tests.unit.websupport import Web
 
 ORIGIN = "http://127.0.0.1:8080"  # the test client's base URL: the app's own origin
 WS = f"ws://127.0.0.1:8080{LAB_BASE_URL}"  # absolute, so the browser's cookies go along
@@ -59,15 +58,7 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture
 def web(tmp_path: Path, upstream: Upstream) -> Web:
-    base = make_web(tmp_path)
-    runner = LabRunner(base.portal.records.store, tmp_path / "runs", default=upstream)
-    portal = Portal(
-        base.settings,
-        base.portal.records.store,
-        lambda _: as_runner(runner),
-        supervise=lambda *_: 1,
-    )
-    return Web(portal, runner, base.settings)
+    return web_over(tmp_path, lambda store, runs: LabRunner(store, runs, default=upstream))
 
 
 def runner_of(web: Web) -> LabRunner:

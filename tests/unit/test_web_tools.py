@@ -13,16 +13,16 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from prodproven.runner.portal.access import Actor
-from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import ToolView
 from prodproven.runner.runs.store import Status
 from prodproven.runner.web import upstream as upstream_module
 from prodproven.runner.web.guard import MAX_BODY
 from prodproven.runner.web.upstream import SANDBOX
 from prodproven.sandbox.environment import PublishedPort
-from tests.unit.fakes import FakeRunner, as_runner
-from tests.unit.upstreamsupport import Upstream, running_candidate
-from tests.unit.websupport import Web, make_web
+from prodproven.sandbox.services import MLFLOW as MLFLOW_KIND
+from tests.unit.fakes import FakeRunner
+from tests.unit.upstreamsupport import Upstream, running_candidate, web_over
+from tests.unit.websupport import Web
 
 ORIGIN = "http://127.0.0.1:8080"  # the test client's base URL: the app's own origin
 MLFLOW = "/candidate/tools/mlflow/"
@@ -54,15 +54,7 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture
 def web(tmp_path: Path, upstream: Upstream) -> Web:
-    base = make_web(tmp_path)
-    runner = ToolRunner(base.portal.records.store, tmp_path / "runs", default=upstream)
-    portal = Portal(
-        base.settings,
-        base.portal.records.store,
-        lambda _: as_runner(runner),
-        supervise=lambda *_: 1,
-    )
-    return Web(portal, runner, base.settings)
+    return web_over(tmp_path, lambda store, runs: ToolRunner(store, runs, default=upstream))
 
 
 def runner_of(web: Web) -> ToolRunner:
@@ -245,7 +237,7 @@ def views(web: Web, upstream: Upstream, monkeypatch: pytest.MonkeyPatch) -> list
     def tool_view(actor: Actor, run_id: str, name: str) -> ToolView:
         runs.get(actor, run_id)  # the firm's runs only
         asked.append(actor.label)
-        return ToolView(run_id, name, upstream.port, reads)
+        return ToolView(run_id, name, upstream.port, reads, MLFLOW_KIND.trusted_ui)
 
     monkeypatch.setattr(runs, "tool_view", tool_view)
     return asked

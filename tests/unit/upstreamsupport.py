@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,8 +21,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prodproven.runner.portal.access import Actor
+from prodproven.runner.portal.core import Portal
+from prodproven.runner.runs.store import Store
 from tests.conftest import free_port
-from tests.unit.websupport import Web
+from tests.unit.fakes import FakeRunner, as_runner
+from tests.unit.websupport import Web, make_web
 
 PAGE = b"<!doctype html><html><head></head><body><p>the upstream's page</p></BODY></html>"
 
@@ -141,3 +146,16 @@ def running_candidate(
     browser = web.candidate(link)
     run = web.portal.invited.start(invitation.id)
     return browser, run.id
+
+
+def web_over(tmp_path: Path, make_runner: Callable[[Store, Path], FakeRunner]) -> Web:
+    """The app over a fake runner made by ``make_runner(store, runs_dir)``."""
+    base = make_web(tmp_path)
+    runner = make_runner(base.portal.records.store, tmp_path / "runs")
+    portal = Portal(
+        base.settings,
+        base.portal.records.store,
+        lambda _: as_runner(runner),
+        supervise=lambda *_: 1,
+    )
+    return Web(portal, runner, base.settings)
