@@ -3,7 +3,8 @@ called out the false ones.
 
 In a tester container (the challenge image) the hidden bundle of the repository as the
 assistant made it is cloned twice, at the manifest's base and head commits, and the hidden
-harness measures each checkout the same way (``{"p95_ms", "auc", "tests_passed"}``). Each claim
+harness measures both checkouts the same way, in turns, so that contention slows both alike
+(``{"p95_ms", "auc", "tests_passed"}`` for each). Each claim
 is decided from the two measurements, with a margin for measurement noise::
 
     ratio   holds when head / base <= at_most + RATIO_MARGIN

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Measures a pull request's checkable claims: clones the base and the head commit from the
-# bundle and runs the harness on each checkout the same way.
+# bundle and runs the harness once on both checkouts, which it measures side by side.
 # usage: claims_measure.sh BUNDLE HARNESS DATA BASE_COMMIT HEAD_COMMIT
 # The harness writes /grading/out/base.json and /grading/out/head.json.
 set -eu
@@ -10,5 +10,5 @@ for which in base head; do
     dest=/tmp/pp-claims-$which
     git clone --quiet --no-checkout "$bundle" "$dest"
     git -C "$dest" checkout --quiet "$commit"
-    python -I "$harness" "$dest" "$data" "/grading/out/$which.json"
 done
+python -I "$harness" "$data" /grading/out /tmp/pp-claims-base /tmp/pp-claims-head

@@ -50,10 +50,8 @@ for fix in /out/fixes/*/; do
   REPO=/tmp/f t test_defects.py --junitxml=$X/fix-$id.xml
 done
 git -C $R checkout -q main && REPO=$R t test_feature.py --junitxml=$X/feature-main.xml
-for branch in main ai/change; do
-  rm -rf /tmp/m && git clone -q -b $branch $H/repo.bundle /tmp/m
-  python -I $H/claims/measure.py /tmp/m $H/claims $X/measure-${branch%%/*}.json
-done
+git clone -q -b main $H/repo.bundle /tmp/base && git clone -q -b ai/change $H/repo.bundle /tmp/head
+mkdir $X/measure && python -I $H/claims/measure.py $H/claims $X/measure /tmp/base /tmp/head
 cp $H/manifest.json $X/
 """
 
@@ -139,8 +137,8 @@ def test_generated_material_behaves_as_the_manifest_says(
     on_main = outcomes(results / "feature-main.xml")
     assert not any(on_main.get(name, False) for name in features)
 
-    base = json.loads((results / "measure-main.json").read_text())
-    head = json.loads((results / "measure-ai.json").read_text())
+    base = json.loads((results / "measure" / "base.json").read_text())
+    head = json.loads((results / "measure" / "head.json").read_text())
     false_claims = prepare_module("variant").draw(seed).false_claims
     ratio = head["p95_ms"] / base["p95_ms"]
     drop = base["auc"] - head["auc"]
