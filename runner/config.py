@@ -3,6 +3,7 @@ the web app). Every setting is documented in docs/operations.md."""
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import os
 import tempfile
@@ -11,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from prodproven.runner.errors import ConfigError
 from prodproven.sandbox.images import ImageSettings, default_debian_mirror
@@ -123,6 +124,21 @@ class Settings(BaseModel):
     view_idle_s: float = Field(default=600.0, ge=1, le=86400, allow_inf_nan=False)
     """Seconds a view of a submitted run's restored services stays open unused before its pod
     is closed (``lifecycle/views.py``); the next request opens it again."""
+    smtp_host: str = ""
+    """SMTP server every email goes through (``people/mail.py``); empty: emails wait in the
+    outbox, unsent."""
+    smtp_port: int = Field(default=0, ge=0, le=65535)
+    """The SMTP server's port; 0: 25, 587 or 465 as ``smtp_tls`` is none, starttls or tls."""
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    """How the connection to the SMTP server is encrypted: not at all, STARTTLS after connecting,
+    or TLS from the start; the server's certificate is verified against the system's CAs."""
+    smtp_user: str = ""
+    """User to sign in to the SMTP server as; empty: no sign-in."""
+    smtp_password: SecretStr = SecretStr("")
+    """Password of ``smtp_user``."""
+    smtp_from: str = ""
+    """The ``From`` of every email, an address or ``Name <address>``; default:
+    ``prodproven@`` this machine's name."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     """Lowest level written to ``<data_dir>/logs/prodproven.log`` (any case)."""
 
@@ -147,6 +163,13 @@ class Settings(BaseModel):
                     raise ValueError(
                         f"{part!r} is not an address, a network (10.0.0.0/8) or *"
                     ) from None
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if value and "@" not in email.utils.parseaddr(value)[1]:
+            raise ValueError(f"{value!r} is not an address or Name <address>")
         return value
 
     @field_validator("log_level", mode="before")

@@ -35,6 +35,9 @@
     ├── CredentialError              a credential cannot be issued, read or revoked as asked
     │   ├── CredentialNotFound       no credential with that id was issued here
     │   └── StatusListUnreachable    a credential's status list could not be fetched
+    ├── FrameworkError               a framework or role profile is invalid or cannot be changed
+    │   ├── FrameworkNotFound        the firm has no framework with that id
+    │   └── RoleProfileNotFound      the firm has no role profile with that name
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     │   ├── _Unusable                a candidate's model cannot be scored (a zero, reported)
     │   └── DeploymentInvalid        a declared deployment (deploy.yaml) is invalid or over quota
@@ -71,6 +74,9 @@ layer and this module re-exports the ones the runner catches)::
     RunBusy                          runner.lifecycle.ownership
     RunChanged                       runner.runs.store
     AlertError                       runner.runs.alerts
+    FrameworkError                   runner.spec.framework
+    FrameworkNotFound                runner.spec.framework
+    RoleProfileNotFound              runner.spec.framework
     OverCapacity                     runner.lifecycle.admission
     ArchiveMismatch                  runner.grading.pipeline
     EvaluationLost                   runner.grading.evaluation

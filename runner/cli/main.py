@@ -21,8 +21,10 @@ from prodproven.runner.cli.alerts import alerts
 from prodproven.runner.cli.candidates import candidate
 from prodproven.runner.cli.context import Context, err
 from prodproven.runner.cli.credentials import credential
+from prodproven.runner.cli.outbox import outbox
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
 from prodproven.runner.cli.pool import pool
+from prodproven.runner.cli.roles import role
 from prodproven.runner.config import Settings, usable_data_dir
 from prodproven.runner.errors import ProdprovenError, SpecError
 from prodproven.sandbox.docker_backend import ENGINE_ERRORS
@@ -78,7 +80,8 @@ def _without_emails(args: Sequence[str]) -> list[str]:
 cli.add_command(challenges.challenge)
 cli.add_command(challenges.images)
 cli.add_command(alerts)
-for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool):
+cli.add_command(outbox)
+for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool, role):
     cli.add_command(_command)
 
 

@@ -15,6 +15,7 @@ from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.portal.access import Access, Records
 from prodproven.runner.portal.catalogue import Catalogue
 from prodproven.runner.portal.credentials import CredentialDesk
+from prodproven.runner.portal.frameworks import FrameworkDesk
 from prodproven.runner.portal.invitations import InvitationDesk
 from prodproven.runner.portal.invited import Invited
 from prodproven.runner.portal.oncall import OnCall
@@ -26,7 +27,8 @@ from prodproven.runner.runs.store import Store
 class Portal:
     """The operations behind the web app, its API and the people-facing CLI commands, by
     facet: ``catalogue``, ``accounts``, ``invitations``, ``invited`` (the candidate's side),
-    ``oncall`` (a run's alerts), ``runs``, ``reviews``, ``credentials`` and ``candidates``."""
+    ``oncall`` (a run's alerts), ``runs``, ``reviews``, ``credentials``, ``candidates`` and
+    ``frameworks`` (competency frameworks and role profiles)."""
 
     def __init__(
         self,
@@ -47,3 +49,4 @@ class Portal:
         self.reviews = ReviewDesk(self.records, access)
         self.credentials = CredentialDesk(self.records, access)
         self.candidates = CandidateDesk(self.records, access)
+        self.frameworks = FrameworkDesk(self.records)

@@ -7,9 +7,17 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from prodproven.graders.deployment import MAX_REPLICAS, Quota
+from prodproven.runner.spec.framework import (
+    BUILTIN,
+    BUILTIN_FILE,
+    FOREIGN_COMPETENCY,
+    FrameworkError,
+)
 from prodproven.runner.spec.model import DAY_S
 from prodproven.runner.spec.model import Strict as _Strict
 from prodproven.sandbox.environment import Limits
@@ -32,8 +40,11 @@ def parse_size(text: str) -> int:
 
 
 class Competency(StrEnum):
-    """What a grader's score counts toward; ``ABOUT_COMPETENCIES`` gives each its label and
-    description for people (docs/scoring.md#competencies lists the same)."""
+    """What a grader's score counts toward: a competency of the built-in framework
+    (runner/spec/frameworks/builtin.yaml gives each its label, description and levels;
+    docs/scoring.md#competencies lists the same), or one of another framework named
+    ``FRAMEWORK/COMPETENCY`` (runner/spec/framework.py), which is not a member of this
+    enumeration but a value of it all the same."""
 
     deployment = "deployment"
     optimization = "optimization"
@@ -41,40 +52,43 @@ class Competency(StrEnum):
     incident_response = "incident_response"
     ai_judgment = "ai_judgment"
 
+    @classmethod
+    def _missing_(cls, value: object) -> Competency | None:
+        if not (isinstance(value, str) and re.match(FOREIGN_COMPETENCY, value)):
+            return None
+        foreign = str.__new__(cls, value)
+        foreign._name_, foreign._value_ = value, value
+        return foreign
 
-ABOUT_COMPETENCIES: dict[Competency, tuple[str, str]] = {
-    Competency.deployment: (
-        "deployment",
-        "a model served behind an API that is correct, robust and meets its SLO under load",
-    ),
-    Competency.optimization: (
-        "optimization",
-        "trade-offs between accuracy, latency, size and cost; drift detection and retraining",
-    ),
-    Competency.infrastructure: (
-        "infrastructure",
-        "sound choices of serving, tracking, packaging and resources, visible in what was built",
-    ),
-    Competency.incident_response: (
-        "incident response",
-        "time to detect and mitigate an injected fault, the right root cause, a useful postmortem",
-    ),
-    Competency.ai_judgment: (
-        "judgment applied to AI output",
-        "catching what an AI assistant's change got wrong before it ships, and leaving its "
-        "correct work alone",
-    ),
-}
-"""Each competency's label and one-line description, as people read them (the one list)."""
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        builtin = handler.resolve_ref_schema(handler(core))
+        foreign = {"type": "string", "pattern": FOREIGN_COMPETENCY}
+        return {"anyOf": [builtin, foreign], "description": "a built-in id or FRAMEWORK/ID"}
+
+
+def _about_builtin() -> dict[Competency, tuple[str, str]]:
+    """Raises FrameworkError when the built-in framework's file and this enumeration differ."""
+    ids = [c.id for c in BUILTIN.competencies]
+    if ids != [c.value for c in Competency]:
+        raise FrameworkError(f"{BUILTIN_FILE} has competencies {ids}, the code {list(Competency)}")
+    return {Competency(c.id): (c.label, c.description) for c in BUILTIN.competencies}
+
+
+ABOUT_COMPETENCIES = _about_builtin()
+"""Each built-in competency's label and one-line description, as people read them (the one
+list)."""
 
 
 def about_competency(name: str) -> tuple[str, str]:
-    """The label and description of a competency named by its id, as a stored result document
-    has it; an id this version does not know (a document from another version) is shown as it
-    is, without a description."""
+    """The label and description of a built-in competency named by its id, as a stored result
+    document has it; another framework's (``FRAMEWORK/ID``) or an id this version does not
+    know (a document from another version) is shown as it is, without a description."""
     try:
         return ABOUT_COMPETENCIES[Competency(name)]
-    except ValueError:
+    except (ValueError, KeyError):
         return name, ""
 
 

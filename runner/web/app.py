@@ -33,8 +33,10 @@ from prodproven.runner.errors import (
 )
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.present.render import environment
+from prodproven.runner.spec.framework import FrameworkNotFound, RoleProfileNotFound
 from prodproven.runner.web import (
     api,
+    api_frameworks,
     assessor,
     candidate,
     candidates,
@@ -90,6 +92,8 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (CredentialNotFound, 404),
     (CandidateNotFound, 404),
     (ChallengeNotFound, 404),
+    (FrameworkNotFound, 404),
+    (RoleProfileNotFound, 404),
     (RunStateError, 409),
     (ReviewError, 400),
     (InvitationError, 400),
@@ -124,6 +128,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     static = StaticFiles(packages=[("prodproven.runner.present", "static")])
     app.mount("/static", static, name="static")
     app.include_router(api.router)
+    app.include_router(api_frameworks.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
     app.include_router(alerts_router)
