@@ -38,6 +38,8 @@
     ├── FrameworkError               a framework or role profile is invalid or cannot be changed
     │   ├── FrameworkNotFound        the firm has no framework with that id
     │   └── RoleProfileNotFound      the firm has no role profile with that name
+    ├── TeamError                    a team cannot be saved or changed as asked
+    │   └── TeamNotFound             the firm has no team of that name
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     │   ├── _Unusable                a candidate's model cannot be scored (a zero, reported)
     │   └── DeploymentInvalid        a declared deployment (deploy.yaml) is invalid or over quota
@@ -77,6 +79,8 @@ layer and this module re-exports the ones the runner catches)::
     FrameworkError                   runner.spec.framework
     FrameworkNotFound                runner.spec.framework
     RoleProfileNotFound              runner.spec.framework
+    TeamError                        runner.people.teams
+    TeamNotFound                     runner.people.teams
     OverCapacity                     runner.lifecycle.admission
     ArchiveMismatch                  runner.grading.pipeline
     EvaluationLost                   runner.grading.evaluation

@@ -118,7 +118,7 @@ def forget(ctx: Context, name: str, yes: bool) -> None:
         Text(
             f"forgot {name}: now {done.alias}; {done.runs} runs anonymised and their workspaces "
             f"erased, {done.credentials} credentials revoked, {done.invitations} invitations "
-            "erased"
+            f"and {done.messages} emails erased"
         )
     )
 

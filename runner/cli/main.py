@@ -25,6 +25,7 @@ from prodproven.runner.cli.outbox import outbox
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
 from prodproven.runner.cli.pool import pool
 from prodproven.runner.cli.roles import role
+from prodproven.runner.cli.teams import gaps, team
 from prodproven.runner.config import Settings, usable_data_dir
 from prodproven.runner.errors import ProdprovenError, SpecError
 from prodproven.sandbox.docker_backend import ENGINE_ERRORS
@@ -81,8 +82,9 @@ cli.add_command(challenges.challenge)
 cli.add_command(challenges.images)
 cli.add_command(alerts)
 cli.add_command(outbox)
-for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool, role):
+for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool, role, team):
     cli.add_command(_command)
+candidate.add_command(gaps)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,6 +18,11 @@ from prodproven.runner.config import Settings
 from prodproven.runner.errors import AccountError
 from prodproven.runner.lifecycle import recovery
 from prodproven.runner.people.accounts import MAX_TOKEN_DAYS, SCOPES, ApiToken
+from prodproven.runner.people.invitations import (
+    MAX_EXTRA_MINUTES,
+    MAX_EXTRA_PERCENT,
+    Accommodation,
+)
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.present.htmlreport import render_report
 from prodproven.runner.runs.store import utcnow
@@ -87,6 +92,18 @@ def server_options(settings: Settings) -> dict[str, Any]:
     type=click.IntRange(0, MAX_VARIANT),
     help="Seed of the generated material [default: random].",
 )
+@click.option(
+    "--extra-minutes",
+    type=click.IntRange(0, MAX_EXTRA_MINUTES),
+    default=0,
+    help="An accommodation: this many minutes more than the challenge's time limit.",
+)
+@click.option(
+    "--extra-percent",
+    type=click.IntRange(0, MAX_EXTRA_PERCENT),
+    default=0,
+    help="An accommodation: this percentage of the time limit more (not with --extra-minutes).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the invitation as JSON.")
 @click.pass_obj
 def invite(
@@ -96,11 +113,15 @@ def invite(
     candidate_email: str,
     days: float | None,
     variant: int | None,
+    extra_minutes: int,
+    extra_percent: int,
     as_json: bool,
 ) -> None:
-    """Invite a candidate to CHALLENGE; prints the single-use link (shown only now)."""
+    """Invite a candidate to CHALLENGE; prints the single-use link (shown only now). Extra
+    time granted is added to the run's deadline and shown to assessors."""
+    accommodation = Accommodation(extra_minutes, extra_percent)
     invitation, link = ctx.portal().invitations.invite(
-        operator(), challenge_ref, candidate_name, candidate_email, days, variant
+        operator(), challenge_ref, candidate_name, candidate_email, days, variant, accommodation
     )
     if as_json:
         click.echo(
@@ -110,6 +131,7 @@ def invite(
                     "challenge": invitation.challenge_id,
                     "candidate_email": invitation.candidate_email,
                     "expires_at": invitation.expires_at.isoformat(),
+                    "extra_time": accommodation.describe(),
                     "link": link,
                 }
             )
@@ -121,6 +143,8 @@ def invite(
             f"({invitation.challenge_id})"
         )
     )
+    if accommodation:
+        out.print(Text(f"extra time granted: {accommodation.describe()}"))
     out.print(
         Text(f"expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC; send this link, shown only now:")
     )

@@ -42,6 +42,8 @@ class GradingJob:
     """The gate's re-grading spread for this challenge version, when it was measured."""
     timing: TimingSlots | None = None
     """The machine's timing slots (``TimingSlots.of(settings)``); None: take none."""
+    extra_minutes: float | None = None
+    """Extra time the run was granted (an accommodation), for the result document."""
     slot: Slot | None = None
     """The timing slot held while the evaluation pod is open, when a grader is timed."""
     outcomes: list[Outcome] = field(default_factory=list)
@@ -186,6 +188,7 @@ def build_document(job: GradingJob) -> None:
         job.requirements,
         job.uncertainty,
         job.plan.attempt,
+        job.extra_minutes,
     )
 
 

@@ -84,6 +84,7 @@ class RunResult(_Document):
     submitted_at: Timestamp | None = None
     graded_at: Timestamp | None = None
     deadline: Timestamp | None = None
+    extra_minutes: float | None = None
     error: str | None = None
 
     def stored(self) -> dict[str, Any]:
@@ -124,8 +125,10 @@ def result_document(
     requirements: Sequence[RequirementResult],
     uncertainty: Uncertainty,
     attempt: int,
+    extra_minutes: float | None = None,
 ) -> RunResult:
-    """The graded result of ``run`` (its status already ``graded``)."""
+    """The graded result of ``run`` (its status already ``graded``); ``extra_minutes`` the
+    extra time the run was granted (an accommodation; its ``deadline`` includes it)."""
     return RunResult(
         **_state(replace(run, status=Status.graded)),
         challenge_title=spec.title,
@@ -159,6 +162,7 @@ def result_document(
             f.model_copy(update={"grader": o.name}) for o in outcomes for f in o.result.findings
         ],
         attempt=attempt,
+        extra_minutes=extra_minutes,
     )
 
 

@@ -32,7 +32,13 @@ from prodproven.runner.lifecycle.need import need_of
 from prodproven.runner.lifecycle.ownership import RunLocks
 from prodproven.runner.lifecycle.pool import Claimed, Pool, spawn_fill
 from prodproven.runner.lifecycle.recovery import Recovered, Recovery
-from prodproven.runner.lifecycle.start import POOLED_STEPS, START_STEPS, StartJob, start_run
+from prodproven.runner.lifecycle.start import (
+    POOLED_STEPS,
+    START_STEPS,
+    StartJob,
+    granted_minutes,
+    start_run,
+)
 from prodproven.runner.lifecycle.submit import SubmitJob, commit_submitted, submit_run
 from prodproven.runner.lifecycle.supervisor import RunSupervisor
 from prodproven.runner.lifecycle.views import VIEW_LOCK, Views
@@ -356,6 +362,7 @@ class Runner:
                     self.settings.data_dir, challenge.id, challenge.spec.version
                 ),
                 timing=TimingSlots.of(self.settings),
+                extra_minutes=granted_minutes(self.store, run_id),
             )
             document = grade(job)
             return self.store.transition(

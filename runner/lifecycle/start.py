@@ -41,6 +41,10 @@ from prodproven.sandbox.environment import KEEPALIVE, Backend, Pod, Sandbox
 Reporter = Callable[[str], None]
 CLUSTER_WAIT = "cluster.waiting"
 """The event of a start whose pod the cluster left pending, with the cluster's ``reason``."""
+EXTRA_TIME = "accommodation.granted"
+"""The event granting a run extra time (an invitation's accommodation), written before its
+clock opens: ``extra_s`` seconds added to the time limit, ``granted`` as the invitation put it
+(e.g. "+25 %"). The clock opens with the last one."""
 
 
 @dataclass(kw_only=True)
@@ -271,10 +275,19 @@ def plan_incidents(job: StartJob) -> None:
 
 
 def open_clock(job: StartJob) -> None:
-    """Commit ``running`` with the deadline."""
+    """Commit ``running`` with the deadline: the time limit, plus the extra time granted
+    (:data:`EXTRA_TIME`)."""
     assert job.started is not None
-    deadline = job.started + timedelta(minutes=job.challenge.spec.time_limit_minutes)
-    job.run = job.store.transition(job.run.id, Status.running, deadline=deadline)
+    limit = timedelta(minutes=job.challenge.spec.time_limit_minutes)
+    extra = timedelta(minutes=granted_minutes(job.store, job.run.id) or 0)
+    job.run = job.store.transition(job.run.id, Status.running, deadline=job.started + limit + extra)
+
+
+def granted_minutes(store: Store, run_id: str) -> float | None:
+    """The extra time granted to run ``run_id`` in minutes (:data:`EXTRA_TIME`); None when
+    none was."""
+    granted = [e.data for e in store.events(run_id) if e.kind == EXTRA_TIME]
+    return round(float(granted[-1]["extra_s"]) / 60, 2) if granted else None
 
 
 POD_AFTER_IMAGES: list[Callable[[PodJob], None]] = [

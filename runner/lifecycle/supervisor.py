@@ -12,7 +12,9 @@ Interactive runs are supervised by one background process per data directory
 (:class:`AllSupervisor`, ``prodproven supervise --all``), a thread per run: a Python process
 with prodproven loaded costs about 100 MiB, more than an idle workspace. :func:`spawn` makes
 sure it runs; it takes up every running interactive run that asked for it (the event
-:data:`WANTED`) and exits once no interactive run has been running for a while.
+:data:`WANTED`) and exits once no interactive run has been running for a while. While it
+runs it also sends the outbox's due email (:class:`DueMail`), on a thread of its own so a slow
+mail server never delays a run's supervision.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ ask a cluster's manager, and a node is seen down some 13 s after it died (docs/s
 RETRY_S = 10.0
 """How long it waits before trying again a run it could not supervise (say, another process
 supervises it)."""
+MAIL_EVERY_S = 5.0
+"""How often it sends the outbox's due email: a message waits at most this long, and an idle
+outbox costs one query."""
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,12 @@ class Supervised(Protocol):
     def paths(self, run_id: str) -> RunPaths: ...
 
     def finish(self, run_id: str) -> Run: ...
+
+
+class DueMail(Protocol):
+    """What sends the email that is due (``runner.people.outbox.Outbox`` is one)."""
+
+    def deliver_due(self) -> object: ...
 
 
 class AlreadySupervised(ProdprovenError):
@@ -282,24 +293,29 @@ class AllSupervisor:
     """Supervises every interactive run of one data directory that asked for it (an event
     :data:`WANTED`), each on a thread of its own as a :class:`RunSupervisor` that submits at
     the deadline. ``lock`` (the data directory's lock file) keeps it single. It stops once no
-    interactive run has been running for ``idle_exit_s``."""
+    interactive run has been running for ``idle_exit_s``. While it holds the lock it sends
+    ``mail``'s due email every ``mail_every_s`` on a thread of its own."""
 
     def __init__(
         self,
         runner: Supervised,
         lock: Path,
         *,
+        mail: DueMail | None = None,
         poll_s: float = POLL_S,
         idle_exit_s: float = IDLE_EXIT_S,
         retry_s: float = RETRY_S,
         tick_s: float = TICK_S,
+        mail_every_s: float = MAIL_EVERY_S,
     ) -> None:
         self.runner = runner
         self.lock = lock
+        self.mail = mail
         self.poll_s = poll_s
         self.idle_exit_s = idle_exit_s
         self.retry_s = retry_s
         self.tick_s = tick_s
+        self.mail_every_s = mail_every_s
         self._threads: dict[str, threading.Thread] = {}
         self._wanted: set[str] = set()
         self._retry_at: dict[str, float] = {}
@@ -349,14 +365,46 @@ class AllSupervisor:
                 thread.start()
         return len(running)
 
+    def deliver_mail(self) -> None:
+        """Send the due email once; a failure is logged, never raised (the outbox records
+        each message's own failure: this is for the store being unreachable and the like)."""
+        if self.mail is None:
+            return
+        try:
+            self.mail.deliver_due()
+        except Exception:  # the edge of the mail thread: logged, and tried again next time
+            log.exception("sending the outbox's due email failed")
+
     def _serve(self, stop: threading.Event) -> None:
-        idle_since = time.monotonic()
-        while not stop.is_set():
-            if self.sweep():
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since >= self.idle_exit_s:
-                return
-            stop.wait(self.poll_s)
+        with self._mailing(stop):
+            idle_since = time.monotonic()
+            while not stop.is_set():
+                if self.sweep():
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since >= self.idle_exit_s:
+                    return
+                stop.wait(self.poll_s)
+
+    @contextmanager
+    def _mailing(self, stop: threading.Event) -> Iterator[None]:
+        """Send due email every ``mail_every_s`` on a thread while the block runs."""
+        if self.mail is None:
+            yield
+            return
+        done = threading.Event()
+
+        def loop() -> None:
+            while not (done.is_set() or stop.is_set() or self._halt.is_set()):
+                self.deliver_mail()
+                done.wait(self.mail_every_s)
+
+        thread = threading.Thread(target=loop, name="supervise-mail", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=30)
 
     def _running(self) -> list[str]:
         runs = self.runner.store.list_runs(status=Status.running, results=False)

@@ -26,6 +26,7 @@ from prodproven.runner.grading.result import status_document
 from prodproven.runner.people import track_record
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.invitations import InvitationRow
+from prodproven.runner.people.outbox import Outbox
 from prodproven.runner.runs.store import UNFINISHED, Base, Run, Status, Store, utcnow
 
 FORGOTTEN_REASON = "the candidate asked to be forgotten"
@@ -80,6 +81,8 @@ class Forgotten:
     runs: int
     credentials: int
     invitations: int
+    messages: int
+    """Emails to them deleted from the outbox."""
 
 
 class Candidates:
@@ -142,7 +145,8 @@ class Candidates:
         ]
 
     def forget(self, name: str, actor: str, credentials: CredentialRegister) -> Forgotten:
-        """Erase the candidate's personal data and workspaces; revoke their credentials.
+        """Erase the candidate's personal data and workspaces, and their emails in the outbox
+        (to their address and every address they were invited at); revoke their credentials.
         Raises CandidateNotFound, or RunStateError while one of their runs is under way."""
         candidate = self.get(name)
         runs = self.runs(name)
@@ -168,13 +172,16 @@ class Candidates:
             theirs = theirs | (InvitationRow.candidate_email == candidate.email)
         with self.store.session() as s:
             invitations = list(s.scalars(select(InvitationRow).where(theirs)))
+            addresses = {candidate.email or ""} | {i.candidate_email for i in invitations}
             for invitation in invitations:
                 invitation.candidate_name, invitation.candidate_email = alias, ""
             row = s.get(CandidateRow, candidate.id)
             assert row is not None
             row.name, row.email, row.external_id = alias, None, None
             row.forgotten_at = utcnow()
+        outbox = Outbox(self.store, None)
+        messages = sum(outbox.forget(address) for address in sorted(addresses - {""}))
         self.audit.pseudonymize([name, candidate.email or "", candidate.external_id or ""], alias)
-        done = Forgotten(alias, len(runs), revoked, len(invitations))
+        done = Forgotten(alias, len(runs), revoked, len(invitations), messages)
         self.audit.record(actor, "candidate.forgotten", alias, vars(done))
         return done

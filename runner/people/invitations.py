@@ -26,6 +26,10 @@ MAX_NAME = 200
 """The longest candidate name (characters)."""
 MAX_EMAIL = 254
 """The longest email address (characters, RFC 5321)."""
+MAX_EXTRA_MINUTES = 600
+"""The most extra time an invitation grants in minutes."""
+MAX_EXTRA_PERCENT = 200
+"""The most extra time an invitation grants as a percentage of the challenge's time limit."""
 
 
 class InvitationRow(Base):
@@ -43,6 +47,46 @@ class InvitationRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
     run_id: Mapped[str | None] = mapped_column(String(32), index=True)
     variant: Mapped[int | None] = mapped_column(Integer)
+    extra_minutes: Mapped[int | None] = mapped_column(Integer)
+    extra_percent: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class Accommodation:
+    """Extra time an invitation grants: ``minutes``, or ``percent`` of the time limit (one of
+    them, or neither)."""
+
+    minutes: int = 0
+    percent: int = 0
+
+    def __post_init__(self) -> None:
+        """Raises InvitationError when out of range or both are given."""
+        if not 0 <= self.minutes <= MAX_EXTRA_MINUTES:
+            raise InvitationError(
+                f"extra time is 0 to {MAX_EXTRA_MINUTES} minutes, not {self.minutes}"
+            )
+        if not 0 <= self.percent <= MAX_EXTRA_PERCENT:
+            raise InvitationError(
+                f"extra time is 0 to {MAX_EXTRA_PERCENT} percent, not {self.percent}"
+            )
+        if self.minutes and self.percent:
+            raise InvitationError("grant extra time in minutes or as a percentage, not both")
+
+    def __bool__(self) -> bool:
+        return bool(self.minutes or self.percent)
+
+    def extra(self, time_limit: timedelta) -> timedelta:
+        """The extra time for a challenge of ``time_limit``."""
+        return timedelta(minutes=self.minutes) + time_limit * self.percent / 100
+
+    def describe(self) -> str:
+        """For people: "+30 min", "+25 %" or "none"."""
+        if self.minutes:
+            return f"+{self.minutes} min"
+        return f"+{self.percent} %" if self.percent else "none"
+
+
+NO_EXTRA_TIME = Accommodation()
 
 
 @dataclass(frozen=True)
@@ -59,6 +103,7 @@ class Invitation:
     revoked_at: datetime | None
     run_id: str | None
     variant: int | None
+    accommodation: Accommodation = NO_EXTRA_TIME
 
     @property
     def state(self) -> str:
@@ -73,7 +118,9 @@ class Invitation:
 
     @classmethod
     def from_row(cls, row: InvitationRow) -> Invitation:
-        return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+        fields = {f: getattr(row, f) for f in cls.__dataclass_fields__ if f != "accommodation"}
+        granted = Accommodation(row.extra_minutes or 0, row.extra_percent or 0)
+        return cls(**fields, accommodation=granted)
 
 
 class Invitations:
@@ -90,6 +137,7 @@ class Invitations:
         created_by: str,
         lifetime: timedelta,
         variant: int | None = None,
+        accommodation: Accommodation = NO_EXTRA_TIME,
     ) -> tuple[Invitation, str]:
         """A new invitation and its link token (shown only now). Raises InvitationError."""
         candidate_email = candidate_email.strip().lower()
@@ -121,6 +169,8 @@ class Invitations:
             expires_at=now + lifetime,
             digest=digest(token),
             variant=variant if variant is not None else secrets.randbelow(10_000),
+            extra_minutes=accommodation.minutes or None,
+            extra_percent=accommodation.percent or None,
         )
         with self.store.session() as s:
             s.add(row)

@@ -21,6 +21,7 @@ from prodproven.runner.portal.invited import Invited
 from prodproven.runner.portal.oncall import OnCall
 from prodproven.runner.portal.people import AccountDesk, CandidateDesk
 from prodproven.runner.portal.runs import ReviewDesk, RunDesk
+from prodproven.runner.portal.teams import TeamDesk
 from prodproven.runner.runs.store import Store
 
 
@@ -28,7 +29,8 @@ class Portal:
     """The operations behind the web app, its API and the people-facing CLI commands, by
     facet: ``catalogue``, ``accounts``, ``invitations``, ``invited`` (the candidate's side),
     ``oncall`` (a run's alerts), ``runs``, ``reviews``, ``credentials``, ``candidates`` and
-    ``frameworks`` (competency frameworks and role profiles)."""
+    ``frameworks`` (competency frameworks and role profiles) and ``teams`` (teams and skill
+    gaps)."""
 
     def __init__(
         self,
@@ -50,3 +52,4 @@ class Portal:
         self.credentials = CredentialDesk(self.records, access)
         self.candidates = CandidateDesk(self.records, access)
         self.frameworks = FrameworkDesk(self.records)
+        self.teams = TeamDesk(self.records, access, self.catalogue, self.frameworks)

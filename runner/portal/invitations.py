@@ -6,7 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prodproven.runner.errors import InvitationError
-from prodproven.runner.people.invitations import MAX_LIFETIME, Invitation
+from prodproven.runner.people.invitations import (
+    MAX_LIFETIME,
+    NO_EXTRA_TIME,
+    Accommodation,
+    Invitation,
+)
 from prodproven.runner.portal.access import Access, Actor, Records
 from prodproven.runner.portal.catalogue import Catalogue
 from prodproven.sandbox.untrusted import finite
@@ -28,9 +33,11 @@ class InvitationDesk:
         candidate_email: str,
         days: float | None = None,
         variant: int | None = None,
+        accommodation: Accommodation = NO_EXTRA_TIME,
     ) -> tuple[Invitation, str]:
         """A new invitation and its single-use link (shown only now). ``challenge_ref`` is the
-        id of an installed challenge, never a path. Raises ChallengeNotFound, InvitationError,
+        id of an installed challenge, never a path; ``accommodation`` the extra time it
+        grants (recorded in the audit log when any). Raises ChallengeNotFound, InvitationError,
         UntrustedInput (a lifetime that is not a number of days up to the maximum); nothing is
         created then."""
         actor.require("invite")
@@ -46,12 +53,17 @@ class InvitationDesk:
             created_by=actor.label,
             lifetime=timedelta(days=days if days is not None else settings.invitation_days),
             variant=variant,
+            accommodation=accommodation,
         )
         self._access.record(
             actor.label,
             "invitation.created",
             invitation.id,
-            {"challenge": challenge.id, "candidate": invitation.candidate_email},
+            {
+                "challenge": challenge.id,
+                "candidate": invitation.candidate_email,
+                **({"extra_time": accommodation.describe()} if accommodation else {}),
+            },
         )
         self._records.candidates.ensure(candidate_name, candidate_email)
         return invitation, self.link(token)

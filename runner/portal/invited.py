@@ -18,6 +18,7 @@ from prodproven.runner.errors import AccessDenied, ProdprovenError, RunStateErro
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.lifecycle.admission import Place, places
 from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.start import EXTRA_TIME
 from prodproven.runner.people.invitations import Invitation
 from prodproven.runner.portal.access import Access, Records
 from prodproven.runner.portal.catalogue import Catalogue
@@ -242,7 +243,7 @@ class Invited:
                 challenge,
                 invitation.candidate_name,
                 variant=invitation.variant,
-                on_created=lambda run: self._attach(invitation, run),
+                on_created=lambda run: self._attach(invitation, run, challenge),
             )
             pid = self._supervise(self._records.settings)
             log = supervisor.log_path(self._records.settings)
@@ -253,8 +254,15 @@ class Invited:
         run = self._records.store.get(run_id)
         return run.status == Status.errored and run.deadline is None
 
-    def _attach(self, invitation: Invitation, run: Run) -> None:
+    def _attach(self, invitation: Invitation, run: Run, challenge: Challenge) -> None:
+        """Record ``run`` as the invitation's, with the extra time it grants (before the
+        run's clock opens: start.EXTRA_TIME)."""
         self._records.invitations.attach_run(invitation.id, run.id, replacing=invitation.run_id)
+        granted = invitation.accommodation
+        if granted:
+            limit = timedelta(minutes=challenge.spec.time_limit_minutes)
+            extra = {"extra_s": granted.extra(limit).total_seconds(), "granted": granted.describe()}
+            self._records.store.add_event(run.id, EXTRA_TIME, extra)
         log.info("invitation %s: run %s created", invitation.id, run.id)
         self._access.record(
             f"candidate:{invitation.candidate_email}",

@@ -16,8 +16,11 @@ from pydantic import BaseModel, Field
 from prodproven.runner.grading.result import RunResult, status_document
 from prodproven.runner.people.invitations import (
     MAX_EMAIL,
+    MAX_EXTRA_MINUTES,
+    MAX_EXTRA_PERCENT,
     MAX_LIFETIME,
     MAX_NAME,
+    Accommodation,
     Invitation,
 )
 from prodproven.runner.people.reviews import MAX_TEXT, MIN_REASON, Review
@@ -77,6 +80,16 @@ class InvitationIn(BaseModel):
     variant: int | None = Field(
         None, ge=0, le=MAX_VARIANT, description="Seed of the generated material; default random"
     )
+    extra_minutes: int = Field(
+        0, ge=0, le=MAX_EXTRA_MINUTES, description="Extra time granted, in minutes"
+    )
+    extra_percent: int = Field(
+        0,
+        ge=0,
+        le=MAX_EXTRA_PERCENT,
+        description="Extra time granted, as a percentage of the time limit (not with "
+        "extra_minutes)",
+    )
 
 
 class InvitationOut(BaseModel):
@@ -89,6 +102,8 @@ class InvitationOut(BaseModel):
     expires_at: datetime
     state: str
     run_id: str | None
+    extra_minutes: int = Field(description="Extra time granted, in minutes (0: none)")
+    extra_percent: int = Field(description="Extra time granted, as a percentage (0: none)")
 
     @classmethod
     def of(cls, invitation: Invitation) -> InvitationOut:
@@ -102,6 +117,8 @@ class InvitationOut(BaseModel):
             expires_at=invitation.expires_at,
             state=invitation.state,
             run_id=invitation.run_id,
+            extra_minutes=invitation.accommodation.minutes,
+            extra_percent=invitation.accommodation.percent,
         )
 
 
@@ -219,7 +236,13 @@ def invitations(
 @router.post("/invitations", status_code=201)
 def invite(body: InvitationIn, actor: Caller, the_portal: ThePortal) -> InvitationCreated:
     created, link = the_portal.invitations.invite(
-        actor, body.challenge, body.candidate_name, body.candidate_email, body.days, body.variant
+        actor,
+        body.challenge,
+        body.candidate_name,
+        body.candidate_email,
+        body.days,
+        body.variant,
+        Accommodation(body.extra_minutes, body.extra_percent),
     )
     return InvitationCreated(invitation=InvitationOut.of(created), link=link)
 

@@ -31,12 +31,14 @@ from prodproven.runner.errors import (
     ScopeDenied,
     SignInRequired,
 )
+from prodproven.runner.people.teams import TeamNotFound
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.present.render import environment
 from prodproven.runner.spec.framework import FrameworkNotFound, RoleProfileNotFound
 from prodproven.runner.web import (
     api,
     api_frameworks,
+    api_teams,
     assessor,
     candidate,
     candidates,
@@ -94,6 +96,7 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (ChallengeNotFound, 404),
     (FrameworkNotFound, 404),
     (RoleProfileNotFound, 404),
+    (TeamNotFound, 404),
     (RunStateError, 409),
     (ReviewError, 400),
     (InvitationError, 400),
@@ -129,6 +132,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.mount("/static", static, name="static")
     app.include_router(api.router)
     app.include_router(api_frameworks.router)
+    app.include_router(api_teams.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
     app.include_router(alerts_router)

@@ -11,7 +11,12 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from prodproven.runner.errors import ProdprovenError, ReviewError, RunStateError
-from prodproven.runner.people.invitations import MAX_LIFETIME
+from prodproven.runner.people.invitations import (
+    MAX_EXTRA_MINUTES,
+    MAX_EXTRA_PERCENT,
+    MAX_LIFETIME,
+    Accommodation,
+)
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import SORTS, RunFilter
 from prodproven.runner.present.htmlreport import notebooks, render_report
@@ -246,10 +251,19 @@ async def invite(request: Request, who: Who, the_portal: ThePortal) -> Response:
             days=optional_number(
                 str(form.get("days", "")), what="days", low=0, high=MAX_LIFETIME.days
             ),
+            accommodation=Accommodation(
+                _whole(form.get("extra_minutes"), "extra minutes", MAX_EXTRA_MINUTES),
+                _whole(form.get("extra_percent"), "extra percent", MAX_EXTRA_PERCENT),
+            ),
         )
     except ProdprovenError as exc:
         return _invitations_page(request, who, the_portal, 400, error=str(exc))
     return _invitations_page(request, who, the_portal, created=created, link=link)
+
+
+def _whole(raw: object, what: str, high: int) -> int:
+    """A form's whole number from 0 to ``high`` (empty: 0), rounded. Raises UntrustedInput."""
+    return round(optional_number(str(raw or ""), what=what, low=0, high=high) or 0)
 
 
 @router.post("/invitations/{invitation_id}/revoke")

@@ -18,6 +18,7 @@ from prodproven.runner.people import track_record
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.candidates import FORGOTTEN_REASON, Candidates, Forgotten
 from prodproven.runner.people.invitations import Invitations
+from prodproven.runner.people.outbox import Outbox
 from prodproven.runner.runs.store import Run, Status, Store, utcnow
 from prodproven.runner.spec.challenge import load_challenge
 from tests.conftest import BUILTIN
@@ -111,6 +112,9 @@ def forgotten(
     )
     audit.record("ada@acme.test", "invitation.created", "inv1", {"candidate": "grace@example.org"})
     candidates.ensure("Grace", "grace@example.org", "ats-17")
+    outbox = Outbox(store, None)
+    for to in ("Grace@Example.org", "grace@example.org", "linus@example.org"):
+        outbox.queue(to, "Your invitation", "link", "campaign.invitation", "c1", firm="acme")
     run = run_of(store, "Grace", tmp_path)
     spec = load_challenge(BUILTIN / "deploy-model", plugins.catalog()).spec
     register.issue(
@@ -162,6 +166,14 @@ def test_forgetting_erases_the_invitation_and_audit_personal_data(
     assert (invitation.candidate_name, invitation.candidate_email) == (done.alias, "")
     logged = json.dumps([e.data for e in audit.entries()])
     assert "grace@example.org" not in logged and "Grace" not in logged
+
+
+def test_forgetting_deletes_their_emails_from_the_outbox_and_no_one_elses(
+    forgotten: tuple[Forgotten, Run], store: Store
+) -> None:
+    done, _ = forgotten
+    assert done.messages == 2
+    assert [m.recipient for m in Outbox(store, None).messages()] == ["linus@example.org"]
 
 
 def test_forgetting_revokes_the_credentials(

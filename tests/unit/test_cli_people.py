@@ -80,6 +80,23 @@ def test_invite_prints_a_single_use_link(tmp_path: Path) -> None:
     assert invitation["challenge"] == "deploy-model"
 
 
+def test_invite_grants_extra_time_on_the_invitation(tmp_path: Path) -> None:
+    proc = prodproven(
+        "invite", "deploy-model", "--name", "Cleo", "--email", "cleo@x.test",
+        "--extra-minutes", "30", "--json", env_dir=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["extra_time"] == "+30 min"
+
+
+def test_invite_refuses_extra_minutes_and_percent_at_once(tmp_path: Path) -> None:
+    proc = prodproven(
+        "invite", "deploy-model", "--name", "Cleo", "--email", "cleo@x.test",
+        "--extra-minutes", "30", "--extra-percent", "10", env_dir=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "not both" in proc.stderr
+
+
 def test_invite_to_an_unknown_challenge_names_it(tmp_path: Path) -> None:
     proc = prodproven("invite", "nope", "--name", "C", "--email", "c@x.test", env_dir=tmp_path)
     assert proc.returncode == 1 and "nope" in proc.stderr

@@ -186,6 +186,16 @@ def test_every_graded_document_carries_its_uncertainty() -> None:
     assert doc["uncertainty"]["basis"].startswith("no repeated measurement")
 
 
+def test_a_graded_document_carries_the_extra_time_the_run_was_granted() -> None:
+    plain = document({"name": "right", "params": {"score": 1.0}}, requirements=[])
+    assert plain["extra_minutes"] is None
+    job = job_for({"name": "right", "params": {"score": 1.0}})
+    job.extra_minutes = 15.0
+    for step in (run_graders, judge_requirements, score, build_document):
+        step(job)
+    assert job.document is not None and job.document.extra_minutes == 15.0
+
+
 # timing slots -----------------------------------------------------------------------------------
 TIMED_BUILTINS = {"load", "capacity", "search-load", "freshness"}
 """Built-in graders whose verdict is a wall-clock measurement: latency and throughput under

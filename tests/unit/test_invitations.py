@@ -11,7 +11,12 @@ import pytest
 
 from prodproven.runner.errors import AccessDenied, InvitationError
 from prodproven.runner.people import invitations as invitations_module
-from prodproven.runner.people.invitations import Invitation, InvitationRow, Invitations
+from prodproven.runner.people.invitations import (
+    Accommodation,
+    Invitation,
+    InvitationRow,
+    Invitations,
+)
 from prodproven.runner.runs.store import Store, utcnow
 
 
@@ -78,6 +83,39 @@ def test_an_invitation_lifetime_outside_5_minutes_to_90_days_is_refused(
 ) -> None:
     with pytest.raises(InvitationError, match="valid between"):
         invite(invitations, lifetime=lifetime)
+
+
+# accommodations ------------------------------------------------------------------------------
+def test_an_invitation_records_the_extra_time_it_grants(invitations: Invitations) -> None:
+    minutes, _ = invite(invitations, accommodation=Accommodation(minutes=30))
+    percent, _ = invite(invitations, accommodation=Accommodation(percent=25))
+    plain, _ = invite(invitations)
+    assert invitations.get(minutes.id).accommodation == Accommodation(minutes=30)
+    assert invitations.get(percent.id).accommodation == Accommodation(percent=25)
+    assert not invitations.get(plain.id).accommodation
+
+
+def test_extra_time_is_minutes_or_a_share_of_the_time_limit() -> None:
+    limit = timedelta(minutes=60)
+    assert Accommodation(minutes=30).extra(limit) == timedelta(minutes=30)
+    assert Accommodation(percent=25).extra(limit) == timedelta(minutes=15)
+    assert Accommodation().extra(limit) == timedelta()
+    assert [a.describe() for a in (Accommodation(30), Accommodation(0, 25), Accommodation())] == [
+        "+30 min",
+        "+25 %",
+        "none",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "percent", "problem"),
+    [(30, 25, "not both"), (-1, 0, "0 to 600 minutes"), (0, 201, "0 to 200 percent")],
+)
+def test_extra_time_out_of_range_or_given_twice_is_refused(
+    minutes: int, percent: int, problem: str
+) -> None:
+    with pytest.raises(InvitationError, match=problem):
+        Accommodation(minutes, percent)
 
 
 def test_the_link_token_is_not_stored_in_clear(store: Store, invitations: Invitations) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from prodproven.runner.errors import ChallengeNotFound, InvitationError, UntrustedInput
+from prodproven.runner.people.invitations import Accommodation
 from prodproven.runner.portal.core import Portal
 from tests.unit.portalsupport import ADA, CLI, invitation_for
 
@@ -25,6 +26,16 @@ def test_an_invitation_belongs_to_the_inviting_firm_and_is_audited(portal: Porta
     [entry] = portal.records.audit.entries(subject=invitation.id)
     assert (entry.actor, entry.action) == (ADA.label, "invitation.created")
     assert entry.data == {"challenge": "deploy-model", "candidate": "grace@example.org"}
+
+
+def test_the_extra_time_an_invitation_grants_is_audited(portal: Portal) -> None:
+    granted = Accommodation(minutes=45)
+    invitation, _ = portal.invitations.invite(
+        ADA, "deploy-model", "Grace", "grace@example.org", accommodation=granted
+    )
+    assert invitation.accommodation == granted
+    [entry] = portal.records.audit.entries(subject=invitation.id)
+    assert entry.data["extra_time"] == "+45 min"
 
 
 def test_an_invitation_from_the_cli_belongs_to_the_installations_firm(portal: Portal) -> None:

@@ -12,6 +12,8 @@ import pytest
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import AccessDenied, ContainerError, ProdprovenError, RunStateError
 from prodproven.runner.lifecycle.core import Runner
+from prodproven.runner.lifecycle.start import EXTRA_TIME
+from prodproven.runner.people.invitations import Accommodation
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.invited import ToolUpstream
 from prodproven.runner.runs.store import Status, Store
@@ -29,6 +31,19 @@ def test_start_invited_attaches_the_run_to_the_invitation(portal: Portal) -> Non
     assert (run.challenge_id, run.candidate, run.variant) == ("deploy-model", "Grace", 7)
     assert portal.records.invitations.get(invitation.id).run_id == run.id
     assert portal.runs.get(ADA, run.id).id == run.id
+
+
+def test_start_invited_grants_the_invitations_extra_time_before_the_clock_opens(
+    portal: Portal,
+) -> None:
+    invitation = invitation_for(portal, "firm-a", accommodation=Accommodation(percent=50))
+    run = portal.invited.start(invitation.id)
+    [granted] = [e for e in portal.records.store.events(run.id) if e.kind == EXTRA_TIME]
+    limit = portal.catalogue.find_id("deploy-model").spec.time_limit_minutes
+    assert granted.data == {"extra_s": limit * 60 * 0.5, "granted": "+50 %"}
+    assert granted.id < next(
+        e.id for e in portal.records.store.events(run.id) if e.kind == "status.running"
+    )
 
 
 def test_start_invited_records_the_start_in_the_audit_log(portal: Portal) -> None:

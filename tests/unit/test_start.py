@@ -18,6 +18,7 @@ from prodproven.runner.lifecycle.need import Need, need_of
 from prodproven.runner.lifecycle.start import (
     CLAIM_STEPS,
     CLUSTER_WAIT,
+    EXTRA_TIME,
     POD_STEPS,
     START_STEPS,
     PodJob,
@@ -26,6 +27,7 @@ from prodproven.runner.lifecycle.start import (
     create_pod,
     declare_ports,
     find_material,
+    granted_minutes,
     open_clock,
     plan_incidents,
     start_services,
@@ -87,6 +89,20 @@ def test_the_clock_opens_with_the_time_limit_from_the_incident_plan(job: StartJo
     assert job.run.status is Status.running and job.started is not None
     limit = timedelta(minutes=job.challenge.spec.time_limit_minutes)
     assert job.run.deadline == job.started + limit
+
+
+def test_the_clock_opens_with_the_extra_time_granted_to_the_run(job: StartJob) -> None:
+    job.store.add_event(job.run.id, EXTRA_TIME, {"extra_s": 900.0, "granted": "+25 %"})
+    for step in (declare_ports, plan_incidents, open_clock):
+        step(job)
+    assert job.started is not None and job.run.deadline is not None
+    limit = timedelta(minutes=job.challenge.spec.time_limit_minutes)
+    assert job.run.deadline == job.started + limit + timedelta(minutes=15)
+    assert granted_minutes(job.store, job.run.id) == 15
+
+
+def test_a_run_granted_nothing_has_no_extra_minutes(job: StartJob) -> None:
+    assert granted_minutes(job.store, job.run.id) is None
 
 
 def test_ports_are_declared_before_the_run_is_running(job: StartJob) -> None:

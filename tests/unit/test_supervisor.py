@@ -347,6 +347,72 @@ def test_it_stays_while_a_run_is_running_even_one_it_does_not_supervise(
     assert thread.is_alive()
 
 
+# the outbox's due email ---------------------------------------------------------------------
+@dataclass
+class Mail:
+    """An outbox: counts its deliveries; ``broken`` makes each raise; ``stuck`` holds each
+    until set (a mail server that does not answer)."""
+
+    calls: int = 0
+    broken: bool = False
+    stuck: threading.Event | None = None
+
+    def deliver_due(self) -> None:
+        self.calls += 1
+        if self.stuck is not None:
+            self.stuck.wait(10)
+        if self.broken:
+            raise ProdprovenError("the store is unreachable")
+
+
+def test_it_sends_the_due_email_every_few_seconds_while_it_runs(
+    every: AllSupervisor, store: Store, in_background: Callable[[], threading.Thread]
+) -> None:
+    mail = Mail()
+    every.mail, every.mail_every_s = mail, 0.02
+    run = running(store)
+    thread = in_background()
+    wait_until(lambda: mail.calls >= 3)
+    store.transition(run.id, Status.submitted)
+    thread.join(timeout=5)
+    sent = mail.calls
+    time.sleep(0.1)
+    assert not thread.is_alive() and mail.calls == sent  # stops with the supervisor
+
+
+def test_a_failure_to_send_email_is_logged_and_tried_again(
+    every: AllSupervisor,
+    store: Store,
+    in_background: Callable[[], threading.Thread],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mail = Mail(broken=True)
+    every.mail, every.mail_every_s = mail, 0.02
+    run = running(store)
+    in_background()
+    wait_until(lambda: mail.calls >= 2)
+    wait_until(lambda: every.supervising() == [run.id])
+    assert "sending the outbox's due email failed" in caplog.text
+
+
+def test_a_mail_server_that_does_not_answer_delays_no_run(
+    every: AllSupervisor,
+    runner: Watched,
+    store: Store,
+    in_background: Callable[[], threading.Thread],
+) -> None:
+    stuck = threading.Event()
+    mail = Mail(stuck=stuck)
+    every.mail, every.mail_every_s = mail, 0.02
+    run = running(store, in_s=0.3)
+    in_background()
+    try:
+        wait_until(lambda: store.get(run.id).status is Status.submitted)
+        assert runner.finished == [run.id] and mail.calls == 1
+    finally:
+        stuck.set()
+
+
 def test_nobody_holds_a_lock_file_that_does_not_exist_or_was_let_go(tmp_path: Path) -> None:
     lock = tmp_path / "supervisor.lock"
     assert holder(lock) is None

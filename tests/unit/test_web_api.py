@@ -53,6 +53,20 @@ def test_the_api_refuses_a_path_as_the_challenge_without_echoing_files(
     assert web.portal.records.invitations.list() == []
 
 
+def test_an_invitation_grants_extra_time_and_lists_it(api: TestClient) -> None:
+    answer = api.post("/api/invitations", json=invitation(extra_percent=25))
+    assert answer.status_code == 201, answer.text
+    granted = answer.json()["invitation"]
+    assert (granted["extra_minutes"], granted["extra_percent"]) == (0, 25)
+    assert api.get("/api/invitations").json()[0]["extra_percent"] == 25
+
+
+def test_extra_time_in_minutes_and_percent_at_once_is_refused(web: Web, api: TestClient) -> None:
+    answer = api.post("/api/invitations", json=invitation(extra_minutes=30, extra_percent=25))
+    assert answer.status_code in (400, 422) and "not both" in answer.text
+    assert web.portal.records.invitations.list() == []
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -64,6 +78,9 @@ def test_the_api_refuses_a_path_as_the_challenge_without_echoing_files(
         '{"variant": 100000000000000000000}',
         '{"variant": -1}',
         '{"candidate_name": ""}',
+        '{"extra_minutes": 601}',
+        '{"extra_percent": -1}',
+        '{"extra_percent": 2.5}',
     ],
 )
 def test_invitation_numbers_that_are_not_finite_or_in_range_are_422(

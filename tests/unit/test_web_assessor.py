@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
+from prodproven.runner.people.invitations import Accommodation
+from prodproven.runner.portal.access import Actor
 from prodproven.runner.web import assessor
 from tests.unit.websupport import Web, csrf_of, graded_run, make_web
 
@@ -38,6 +40,42 @@ def test_invitation_days_that_are_not_finite_or_in_range_are_refused_by_the_form
     form["csrf"] = csrf_of(browser.get("/invitations").text)
     page = browser.post("/invitations", data=form)
     assert page.status_code == 400 and "days" in page.text
+    assert web.portal.records.invitations.list() == []
+
+
+def test_the_invite_form_grants_extra_time_and_the_list_shows_it(web: Web) -> None:
+    browser = web.assessor()
+    form = {"challenge": "deploy-model", "name": "Cleo", "email": "cleo@x.test"}
+    form |= {"extra_minutes": "30", "csrf": csrf_of(browser.get("/invitations").text)}
+    page = browser.post("/invitations", data=form)
+    assert page.status_code == 200 and "Extra time granted" in page.text
+    [created] = web.portal.records.invitations.list()
+    assert created.accommodation.minutes == 30
+    assert "+30 min" in browser.get("/invitations").text
+
+
+def test_the_run_page_shows_assessors_the_extra_time_granted(web: Web) -> None:
+    lead = Actor("lead@acme.test", "acme")
+    granted = Accommodation(percent=25)
+    _, link = web.portal.invitations.invite(
+        lead, "deploy-model", "Dana", "dana@x.test", accommodation=granted
+    )
+    invitation = web.portal.records.invitations.redeem(link.rsplit("/", 1)[1])
+    run = web.portal.invited.start(invitation.id)
+    page = web.assessor().get(f"/runs/{run.id}")
+    assert "extra time granted: +25 %" in page.text
+    assert "extra time granted" not in web.assessor().get(f"/runs/{graded_run(web)}").text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("extra_minutes", "601"), ("extra_percent", "nan"), ("extra_minutes", "x")]
+)
+def test_extra_time_out_of_range_is_refused_by_the_form(web: Web, field: str, value: str) -> None:
+    browser = web.assessor()
+    form = {"challenge": "deploy-model", "name": "Cleo", "email": "cleo@x.test", field: value}
+    form["csrf"] = csrf_of(browser.get("/invitations").text)
+    page = browser.post("/invitations", data=form)
+    assert page.status_code == 400 and "extra" in page.text
     assert web.portal.records.invitations.list() == []
 
 
