@@ -40,6 +40,10 @@
     │   └── RoleProfileNotFound      the firm has no role profile with that name
     ├── TeamError                    a team cannot be saved or changed as asked
     │   └── TeamNotFound             the firm has no team of that name
+    ├── CampaignError                a campaign cannot be created or changed as asked
+    │   └── CampaignNotFound         the firm has no campaign of that name
+    ├── ShareError                   a person's record cannot be shared or unshared as asked
+    │   └── ShareNotFound            the person has no live record link
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     │   ├── _Unusable                a candidate's model cannot be scored (a zero, reported)
     │   └── DeploymentInvalid        a declared deployment (deploy.yaml) is invalid or over quota
@@ -81,6 +85,10 @@ layer and this module re-exports the ones the runner catches)::
     RoleProfileNotFound              runner.spec.framework
     TeamError                        runner.people.teams
     TeamNotFound                     runner.people.teams
+    CampaignError                    runner.people.campaigns
+    CampaignNotFound                 runner.people.campaigns
+    ShareError                       runner.people.shares
+    ShareNotFound                    runner.people.shares
     OverCapacity                     runner.lifecycle.admission
     ArchiveMismatch                  runner.grading.pipeline
     EvaluationLost                   runner.grading.evaluation
@@ -92,6 +100,8 @@ Outside the tree, an exception that never leaves the module raising it::
                                      document that cannot be read is scored, not an error)
     PostmortemInvalid                graders.postmortem (a DocumentInvalid: a malformed
                                      postmortem is a finding about the candidate's work)
+    _ClaimLost                       runner.people.campaigns (a campaign step's claim ran
+                                     out: its transaction is rolled back, nothing is raised)
 
 Errors are raised where the problem is found and caught once, at the edge: the CLI
 (``runner/cli/main.py``) and the web app (``runner/web/app.py``). ``tests/unit/test_errors.py``

@@ -1,4 +1,5 @@
-"""``prodproven candidate``: profiles, track records, and forgetting a candidate."""
+"""``prodproven candidate``: profiles, track records, record links, and forgetting a
+candidate."""
 
 from __future__ import annotations
 
@@ -109,18 +110,44 @@ def forget(ctx: Context, name: str, yes: bool) -> None:
     runs = portal.candidates.runs(operator(), name)  # an unknown name fails before the question
     if not yes:
         click.confirm(
-            f"Erase {name}'s name, email, external id and {len(runs)} workspaces, and revoke "
-            "their credentials? This cannot be undone",
+            f"Erase {name}'s name, email, external id, {len(runs)} workspaces, team "
+            "memberships and record links, and revoke their credentials? This cannot be undone",
             abort=True,
         )
     done = portal.candidates.forget(operator(), name)
+    others = ", ".join(f"{n} {part.replace('_', ' ')}" for part, n in done.others.items())
     out.print(
         Text(
             f"forgot {name}: now {done.alias}; {done.runs} runs anonymised and their workspaces "
             f"erased, {done.credentials} credentials revoked, {done.invitations} invitations "
-            f"and {done.messages} emails erased"
+            f"and {done.messages} emails erased{f'; {others} deleted' if others else ''}"
         )
     )
+
+
+@candidate.command("share")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the link and its share as JSON.")
+@click.pass_obj
+def share(ctx: Context, name: str, as_json: bool) -> None:
+    """Make NAME's record link, on their behalf: anyone holding it sees their name, credentials
+    valid now and current levels (never runs, evidence, emails or notes). Shown only now; NAME's
+    previous link stops working."""
+    made, link = ctx.portal().candidates.share(operator(), name)
+    if as_json:
+        document = {"link": link, "share": made.id, "created_at": made.created_at}
+        click.echo(json.dumps(document, indent=2, default=str))
+        return
+    click.echo(link)
+
+
+@candidate.command("unshare")
+@click.argument("name")
+@click.pass_obj
+def unshare(ctx: Context, name: str) -> None:
+    """End NAME's record link: it answers 404 from now on."""
+    ended = ctx.portal().candidates.unshare(operator(), name)
+    out.print(Text(f"{name}'s record link {ended.id} no longer works"))
 
 
 def _profile(c: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rich.text import Text
 from prodproven.runner import logs
 from prodproven.runner.cli import challenges, runs
 from prodproven.runner.cli.alerts import alerts
+from prodproven.runner.cli.campaigns import campaign
 from prodproven.runner.cli.candidates import candidate
 from prodproven.runner.cli.context import Context, err
 from prodproven.runner.cli.credentials import credential
@@ -82,6 +83,7 @@ cli.add_command(challenges.challenge)
 cli.add_command(challenges.images)
 cli.add_command(alerts)
 cli.add_command(outbox)
+cli.add_command(campaign)
 for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool, role, team):
     cli.add_command(_command)
 candidate.add_command(gaps)

@@ -24,8 +24,6 @@ from prodproven.runner.errors import CommandTimeout, ProdprovenError
 from prodproven.runner.grading.result import status_document
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.lifecycle.admission import cluster_reason, places
-from prodproven.runner.people.mail import SmtpSender
-from prodproven.runner.people.outbox import Outbox
 from prodproven.runner.runs.store import Status, utcnow
 from prodproven.runner.spec.prepare import MAX_VARIANT
 
@@ -164,8 +162,8 @@ def supervise(ctx: Context, run_id: str | None, every: bool) -> None:
     if run_id is None:
         err.print(Text(f"supervising the runs of {ctx.settings.data_dir} (Ctrl-C to stop)"))
         log.info("supervising the runs of %s", ctx.settings.data_dir)
-        mail = Outbox(ctx.store(), SmtpSender.from_settings(ctx.settings))
-        supervisor.AllSupervisor(runner, supervisor.lock_path(ctx.settings), mail=mail).run()
+        due = ctx.portal().campaigns.due_work()
+        supervisor.AllSupervisor(runner, supervisor.lock_path(ctx.settings), due=due).run()
         log.info("no interactive run is running; supervisor done")
         return
     if runner.store.get(run_id).status is not Status.running:

@@ -13,8 +13,8 @@ Interactive runs are supervised by one background process per data directory
 with prodproven loaded costs about 100 MiB, more than an idle workspace. :func:`spawn` makes
 sure it runs; it takes up every running interactive run that asked for it (the event
 :data:`WANTED`) and exits once no interactive run has been running for a while. While it
-runs it also sends the outbox's due email (:class:`DueMail`), on a thread of its own so a slow
-mail server never delays a run's supervision.
+runs it also does the due work (:class:`DueLoop`: the outbox's due email, the campaigns' due
+steps), on a thread of its own so a slow mail server never delays a run's supervision.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,8 +69,7 @@ RETRY_S = 10.0
 """How long it waits before trying again a run it could not supervise (say, another process
 supervises it)."""
 MAIL_EVERY_S = 5.0
-"""How often it sends the outbox's due email: a message waits at most this long, and an idle
-outbox costs one query."""
+"""How often it does the due work (an email or a campaign's step waits at most this long)."""
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +91,7 @@ class Supervised(Protocol):
     def finish(self, run_id: str) -> Run: ...
 
 
-class DueMail(Protocol):
-    """What sends the email that is due (``runner.people.outbox.Outbox`` is one)."""
-
-    def deliver_due(self) -> object: ...
+DueWork = Callable[[], object]  # done when due: Outbox.deliver_due, CampaignDesk.run_due
 
 
 class AlreadySupervised(ProdprovenError):
@@ -293,15 +289,15 @@ class AllSupervisor:
     """Supervises every interactive run of one data directory that asked for it (an event
     :data:`WANTED`), each on a thread of its own as a :class:`RunSupervisor` that submits at
     the deadline. ``lock`` (the data directory's lock file) keeps it single. It stops once no
-    interactive run has been running for ``idle_exit_s``. While it holds the lock it sends
-    ``mail``'s due email every ``mail_every_s`` on a thread of its own."""
+    interactive run has been running for ``idle_exit_s``. While it holds the lock it does the
+    ``due`` work every ``mail_every_s`` on a thread of its own (:class:`DueLoop`)."""
 
     def __init__(
         self,
         runner: Supervised,
         lock: Path,
         *,
-        mail: DueMail | None = None,
+        due: Sequence[DueWork] = (),
         poll_s: float = POLL_S,
         idle_exit_s: float = IDLE_EXIT_S,
         retry_s: float = RETRY_S,
@@ -310,7 +306,7 @@ class AllSupervisor:
     ) -> None:
         self.runner = runner
         self.lock = lock
-        self.mail = mail
+        self.due = list(due)
         self.poll_s = poll_s
         self.idle_exit_s = idle_exit_s
         self.retry_s = retry_s
@@ -365,18 +361,8 @@ class AllSupervisor:
                 thread.start()
         return len(running)
 
-    def deliver_mail(self) -> None:
-        """Send the due email once; a failure is logged, never raised (the outbox records
-        each message's own failure: this is for the store being unreachable and the like)."""
-        if self.mail is None:
-            return
-        try:
-            self.mail.deliver_due()
-        except Exception:  # the edge of the mail thread: logged, and tried again next time
-            log.exception("sending the outbox's due email failed")
-
     def _serve(self, stop: threading.Event) -> None:
-        with self._mailing(stop):
+        with DueLoop(self.due, self.mail_every_s).running(stop, self._halt):
             idle_since = time.monotonic()
             while not stop.is_set():
                 if self.sweep():
@@ -384,27 +370,6 @@ class AllSupervisor:
                 elif time.monotonic() - idle_since >= self.idle_exit_s:
                     return
                 stop.wait(self.poll_s)
-
-    @contextmanager
-    def _mailing(self, stop: threading.Event) -> Iterator[None]:
-        """Send due email every ``mail_every_s`` on a thread while the block runs."""
-        if self.mail is None:
-            yield
-            return
-        done = threading.Event()
-
-        def loop() -> None:
-            while not (done.is_set() or stop.is_set() or self._halt.is_set()):
-                self.deliver_mail()
-                done.wait(self.mail_every_s)
-
-        thread = threading.Thread(target=loop, name="supervise-mail", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join(timeout=30)
 
     def _running(self) -> list[str]:
         runs = self.runner.store.list_runs(status=Status.running, results=False)
@@ -436,6 +401,41 @@ class AllSupervisor:
 
     def _locked(self) -> AbstractContextManager[None]:
         return _exclusive(self.lock, f"the data directory {self.lock.parent} is already supervised")
+
+
+class DueLoop:
+    """Does each piece of ``work`` in turn every ``every_s`` (for the data directory's
+    supervisor and ``prodproven serve``). A failure (the store unreachable, say: the outbox and
+    campaigns record their items' own) is logged, never raised, and tried again next time."""
+
+    def __init__(self, work: Sequence[DueWork], every_s: float = MAIL_EVERY_S) -> None:
+        self.work = list(work)
+        self.every_s = every_s
+
+    def once(self) -> None:
+        for work in self.work:
+            try:
+                work()
+            except Exception:  # the edge of the due-work thread: logged, tried again next time
+                log.exception("due work %s failed", getattr(work, "__qualname__", work))
+
+    @contextmanager
+    def running(self, *stops: threading.Event) -> Iterator[None]:
+        """Do the work every ``every_s`` on a thread while the block runs (until a ``stops``)."""
+        done = threading.Event()
+
+        def loop() -> None:
+            while not any(e.is_set() for e in (done, *stops)):
+                self.once()
+                done.wait(self.every_s)
+
+        thread = threading.Thread(target=loop, name="due-work", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=30)
 
 
 @contextmanager

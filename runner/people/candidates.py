@@ -4,16 +4,17 @@ with all their runs, their track record, and the right to be forgotten.
 A run names its candidate; the profile of that name gathers the runs. Profiles are made when a
 candidate is invited, by ``prodproven candidate add``, or on first look for a name that has
 runs. Forgetting a candidate replaces their name everywhere with an alias, erases their email,
-external id and workspaces, and revokes their credentials; the scores stay, anonymous, for the
-challenge's statistics.
+external id and workspaces, revokes their credentials, and has every other part that keeps
+something of them (a ``Keeper``: team memberships, record links) delete it; the scores stay,
+anonymous, for the challenge's statistics.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -83,6 +84,17 @@ class Forgotten:
     invitations: int
     messages: int
     """Emails to them deleted from the outbox."""
+    others: dict[str, int] = field(default_factory=dict)
+    """What each other keeper of the person deleted, by its name (e.g. ``team_memberships``)."""
+
+
+class Keeper(Protocol):
+    """A part of prodproven, above this module, that keeps something of a candidate (their
+    team memberships, their record links) and deletes it when they are forgotten."""
+
+    def forget(self, candidate: Candidate) -> int:
+        """Delete what is kept of ``candidate``; how many things there were."""
+        ...
 
 
 class Candidates:
@@ -144,10 +156,17 @@ class Candidates:
             for competency, score in result.competencies.items()
         ]
 
-    def forget(self, name: str, actor: str, credentials: CredentialRegister) -> Forgotten:
+    def forget(
+        self,
+        name: str,
+        actor: str,
+        credentials: CredentialRegister,
+        keepers: Mapping[str, Keeper] | None = None,
+    ) -> Forgotten:
         """Erase the candidate's personal data and workspaces, and their emails in the outbox
-        (to their address and every address they were invited at); revoke their credentials.
-        Raises CandidateNotFound, or RunStateError while one of their runs is under way."""
+        (to their address and every address they were invited at); revoke their credentials;
+        have each of ``keepers`` delete what it keeps of them. Raises CandidateNotFound, or
+        RunStateError while one of their runs is under way."""
         candidate = self.get(name)
         runs = self.runs(name)
         busy = [r.id for r in runs if r.status in UNFINISHED]
@@ -181,7 +200,8 @@ class Candidates:
             row.forgotten_at = utcnow()
         outbox = Outbox(self.store, None)
         messages = sum(outbox.forget(address) for address in sorted(addresses - {""}))
+        others = {part: keeper.forget(candidate) for part, keeper in (keepers or {}).items()}
         self.audit.pseudonymize([name, candidate.email or "", candidate.external_id or ""], alias)
-        done = Forgotten(alias, len(runs), revoked, len(invitations), messages)
+        done = Forgotten(alias, len(runs), revoked, len(invitations), messages, others)
         self.audit.record(actor, "candidate.forgotten", alias, vars(done))
         return done

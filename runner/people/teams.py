@@ -142,6 +142,16 @@ class Teams:
         self.audit.record(who, "team.remove", firm, {"team": name, "removed": len(members)})
         return team
 
+    def forget(self, candidate: Candidate) -> int:
+        """End ``candidate``'s memberships of every firm's teams; how many there were."""
+        with self.store.session() as s:
+            rows = list(
+                s.scalars(select(TeamMemberRow).where(TeamMemberRow.candidate_id == candidate.id))
+            )
+            for row in rows:
+                s.delete(row)
+            return len(rows)
+
 
 def _check(name: str, description: str) -> None:
     if not 0 < len(name) <= MAX_NAME or name != name.strip():

@@ -13,12 +13,14 @@ from prodproven.runner.config import Settings
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.portal.access import Access, Records
+from prodproven.runner.portal.campaigns import CampaignDesk
 from prodproven.runner.portal.catalogue import Catalogue
 from prodproven.runner.portal.credentials import CredentialDesk
 from prodproven.runner.portal.frameworks import FrameworkDesk
 from prodproven.runner.portal.invitations import InvitationDesk
 from prodproven.runner.portal.invited import Invited
 from prodproven.runner.portal.oncall import OnCall
+from prodproven.runner.portal.outbox import OutboxDesk
 from prodproven.runner.portal.people import AccountDesk, CandidateDesk
 from prodproven.runner.portal.runs import ReviewDesk, RunDesk
 from prodproven.runner.portal.teams import TeamDesk
@@ -30,7 +32,7 @@ class Portal:
     facet: ``catalogue``, ``accounts``, ``invitations``, ``invited`` (the candidate's side),
     ``oncall`` (a run's alerts), ``runs``, ``reviews``, ``credentials``, ``candidates`` and
     ``frameworks`` (competency frameworks and role profiles) and ``teams`` (teams and skill
-    gaps)."""
+    gaps), ``outbox`` (a firm's email), ``campaigns`` (re-certification campaigns)."""
 
     def __init__(
         self,
@@ -53,3 +55,5 @@ class Portal:
         self.candidates = CandidateDesk(self.records, access)
         self.frameworks = FrameworkDesk(self.records)
         self.teams = TeamDesk(self.records, access, self.catalogue, self.frameworks)
+        self.campaigns = CampaignDesk(self.records, access, self.catalogue, self.teams)
+        self.outbox = OutboxDesk(self.records, access)

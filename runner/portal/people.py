@@ -1,5 +1,5 @@
 """The people the portal knows: assessors with their sessions and API tokens, and candidates
-with their profiles and track records."""
+with their profiles, track records and the record links they share."""
 
 from __future__ import annotations
 
@@ -9,10 +9,22 @@ from datetime import datetime, timedelta
 from prodproven.runner.errors import AccessDenied, CandidateNotFound
 from prodproven.runner.people import track_record
 from prodproven.runner.people.accounts import ApiToken, Assessor, Removed, WebSession
-from prodproven.runner.people.candidates import Candidate, Forgotten
+from prodproven.runner.people.candidates import Candidate, Forgotten, Keeper
+from prodproven.runner.people.frameworks import Frameworks, RoleProfiles
+from prodproven.runner.people.shares import (
+    Share,
+    SharedCredential,
+    SharedLevel,
+    SharedRecord,
+    ShareNotFound,
+    Shares,
+)
+from prodproven.runner.people.teams import Teams
 from prodproven.runner.portal.access import Access, Actor, Records
 from prodproven.runner.present.plots import track_record_plot
 from prodproven.runner.runs.store import Run, utcnow
+from prodproven.runner.spec.framework import BUILTIN
+from prodproven.runner.spec.parts import about_competency
 
 
 class AccountDesk:
@@ -139,6 +151,8 @@ class CandidateDesk:
     def __init__(self, records: Records, access: Access) -> None:
         self._records = records
         self._access = access
+        self._shares = Shares(records.store, records.audit)
+        self._teams = Teams(RoleProfiles(Frameworks(records.store, records.audit)))
 
     def add(self, name: str, email: str | None = None, external_id: str | None = None) -> Candidate:
         """Make (or complete) the profile of ``name``."""
@@ -173,4 +187,96 @@ class CandidateDesk:
     def forget(self, actor: Actor, name: str) -> Forgotten:
         """Only the operator, who sees every firm, may erase a candidate."""
         self._access.operator_only(actor, "forget a candidate")
-        return self._records.candidates.forget(name, actor.label, self._records.credentials)
+        candidates = self._records.candidates
+        return candidates.forget(name, actor.label, self._records.credentials, self._keepers())
+
+    def _keepers(self) -> dict[str, Keeper]:
+        """Everything that keeps something of a person beyond their runs, invitations,
+        credentials and emails, by what ``forget`` reports it as: the one list to extend."""
+        return {"team_memberships": self._teams, "record_links": self._shares}
+
+    def share(self, actor: Actor, name: str) -> tuple[Share, str]:
+        """The operator makes ``name``'s record link on their behalf (a new one ends the old):
+        the share and the link, shown only now. Raises CandidateNotFound, ShareError."""
+        self._access.operator_only(actor, "share a candidate's record")
+        return self._share(self._records.candidates.get(name), actor.label)
+
+    def unshare(self, actor: Actor, name: str) -> Share:
+        """Raises CandidateNotFound, ShareNotFound when ``name`` shares no link."""
+        self._access.operator_only(actor, "stop sharing a candidate's record")
+        return self._shares.revoke(self._records.candidates.get(name), actor.label)
+
+    def own_share(self, invitation_id: str) -> Share | None:
+        """The live record link of the candidate of an invitation (their session's), if any."""
+        return self._shares.current(self._invited(invitation_id))
+
+    def share_own(self, invitation_id: str) -> tuple[Share, str]:
+        """The candidate of an invitation shares their own record. Raises ShareError."""
+        return self._share(self._invited(invitation_id), f"candidate:{invitation_id}")
+
+    def unshare_own(self, invitation_id: str) -> Share:
+        """Raises ShareNotFound when the candidate shares no link."""
+        return self._shares.revoke(self._invited(invitation_id), f"candidate:{invitation_id}")
+
+    def shared_record(self, token: str) -> SharedRecord:
+        """What a record link shows, to anyone holding it: the person's name, their credentials
+        valid now, and their current level per competency from the runs those credentials
+        attest (any firm's; a run without a valid credential never counts). Raises
+        ShareNotFound for a revoked or unknown link, alike."""
+        person = self._shares.find(token)
+        if person is None:
+            raise ShareNotFound("no record is shared at this link")
+        now, records = utcnow(), self._records
+        runs = {r.id: r for r in records.candidates.runs(person.name)}
+        valid = sorted(
+            (
+                c
+                for run_id in runs
+                for c in records.credentials.for_run(run_id)
+                if c.revoked_at is None and c.valid_until > now
+            ),
+            key=lambda c: c.issued_at,
+        )
+        attested = {c.run_id for c in valid}
+        evidence = [e for e in records.candidates.evidence(person.name) if e.run_id in attested]
+        standings = track_record.record(evidence, now, records.settings.validity_months)
+        base = records.settings.base_url
+        return SharedRecord(
+            name=person.name,
+            at=now,
+            credentials=[
+                SharedCredential(
+                    id=c.id,
+                    challenge=runs[c.run_id].challenge_id,
+                    title=str(c.document["credentialSubject"]["achievement"]["name"]),
+                    issued=c.issued_at,
+                    expires=c.valid_until,
+                    url=f"{base}/credentials/{c.id}",
+                )
+                for c in valid
+            ],
+            levels=[_level(s) for s, _ in standings.values() if s.value is not None],
+        )
+
+    def _share(self, candidate: Candidate, who: str) -> tuple[Share, str]:
+        share, token = self._shares.create(candidate, who)
+        return share, f"{self._records.settings.base_url}/record/{token}"
+
+    def _invited(self, invitation_id: str) -> Candidate:
+        invitation = self._records.invitations.get(invitation_id)
+        return self._records.candidates.ensure(invitation.candidate_name)
+
+
+def _level(standing: track_record.Standing) -> SharedLevel:
+    """A current competency as a record link shows it."""
+    value, competency = standing.value or 0.0, standing.competency
+    low, high = standing.interval or (value, value)
+    builtin = {c.id: c for c in BUILTIN.competencies}.get(competency)
+    return SharedLevel(
+        competency=competency,
+        label=about_competency(competency)[0],
+        value=round(value, 1),
+        level=None if builtin is None else builtin.level_of(value),
+        interval=(round(low, 1), round(high, 1)),
+        lapses=(standing.lapsed_at or standing.last_evidence).date(),
+    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from prodproven.runner.errors import CandidateNotFound
 from prodproven.runner.people import track_record
@@ -95,6 +95,41 @@ class Gaps:
     """The required competencies shown at or above their level now."""
 
 
+@dataclass(frozen=True)
+class Requirement:
+    """One competency a role profile requires, and how many of a team's members reach it."""
+
+    competency: str
+    label: str
+    required: int
+    at_level: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How a team covers one of its role profiles now."""
+
+    role_profile: str
+    meeting: list[str]
+    """The members at or above every required level."""
+    members: int
+    requirements: list[Requirement]
+
+
+@dataclass(frozen=True)
+class TeamTrend:
+    """A team's mean value per competency at each quarter's end, oldest first."""
+
+    quarters: list[str]
+    """Each quarter as people read it, e.g. ``2026 Q3``; the last is the quarter under way."""
+    ends: list[datetime]
+    """When each quarter's value is taken: its last moment, for the last quarter now."""
+    values: dict[str, list[float | None]]
+    """Competency -> the mean of the current values of the members measured in it at each end
+    (None where no member's evidence counted then), for each competency a member was ever
+    measured in."""
+
+
 class TeamDesk:
     """A firm's teams, their members' standings, and a person's gaps against a role profile."""
 
@@ -171,6 +206,56 @@ class TeamDesk:
         cells = {m: [_cell(c, standings[m], defs) for c in order] for m in team.members}
         return TeamGrid(team, order, cells)
 
+    def coverage(self, actor: Actor, grid: TeamGrid, firm: str | None = None) -> list[Coverage]:
+        """For each of the team's role profiles (one deleted since is passed over): the members
+        meeting it, and per required competency how many members are at level, from ``grid``
+        (the team's :meth:`grid`)."""
+        actor.require("read")
+        where = self._desk.firm(actor, firm)
+        column = {c: i for i, c in enumerate(grid.competencies)}
+        found = []
+        for profile in self._profiles.all(where):
+            if profile.name not in grid.team.role_profiles:
+                continue
+            framework = self._desk.framework(actor, profile.framework, where)
+            needs = {framework.qualified(c): (c, lv) for c, lv in profile.requires.items()}
+            meets = {
+                m: {q: _shortfall(cells[column[q]], lv) is None for q, (_, lv) in needs.items()}
+                for m, cells in grid.cells.items()
+            }
+            requirements = [
+                Requirement(q, framework.competency(c).label, lv, sum(m[q] for m in meets.values()))
+                for q, (c, lv) in needs.items()
+            ]
+            meeting = [m for m, ok in meets.items() if all(ok.values())]
+            found.append(Coverage(profile.name, meeting, len(grid.cells), requirements))
+        return found
+
+    def trend(
+        self, actor: Actor, name: str, quarters: int = 8, firm: str | None = None
+    ) -> TeamTrend:
+        """The team's mean value per competency at the end of each of the last ``quarters``
+        calendar quarters (the current one taken now), from each member's track record at that
+        moment: only evidence then younger than the validity period counts, weighted by its age
+        then. Raises TeamNotFound, ValueError for fewer than one quarter."""
+        actor.require("read")
+        if quarters < 1:
+            raise ValueError(f"a trend needs at least one quarter, not {quarters}")
+        where = self._desk.firm(actor, firm)
+        team = self._teams.get(where, name)
+        now = utcnow()
+        labels, ends = _quarter_ends(now, quarters)
+        evidence = {m: self._evidence(where, m) for m in team.members}
+        months = self._records.settings.validity_months
+        measured = sorted({e.competency for found in evidence.values() for e in found})
+        values: dict[str, list[float | None]] = {}
+        for competency in measured:
+            of_members = [
+                [e for e in found if e.competency == competency] for found in evidence.values()
+            ]
+            values[competency] = [_mean_at(of_members, end, months) for end in ends]
+        return TeamTrend(labels, ends, values)
+
     def gaps(self, actor: Actor, candidate: str, role: str, firm: str | None = None) -> Gaps:
         """What ``candidate`` lacks now for role profile ``role``, each gap with the challenges
         that measure it. Raises CandidateNotFound, RoleProfileNotFound."""
@@ -208,16 +293,19 @@ class TeamDesk:
             raise CandidateNotFound(f"no candidate {name!r}")
         return candidates.ensure(name)
 
-    def _standings(self, firm: str, name: str) -> dict[str, track_record.Standing]:
+    def _evidence(self, firm: str, name: str) -> list[track_record.Evidence]:
+        """``name``'s evidence from the runs of ``firm`` only."""
         firms = self._access.firms()
         runs = {
             r.id
             for r in self._records.candidates.runs(name)
             if self._access.firm_of(r.id, firms) == firm
         }
-        evidence = [e for e in self._records.candidates.evidence(name) if e.run_id in runs]
+        return [e for e in self._records.candidates.evidence(name) if e.run_id in runs]
+
+    def _standings(self, firm: str, name: str) -> dict[str, track_record.Standing]:
         months = self._records.settings.validity_months
-        found = track_record.record(evidence, utcnow(), months)
+        found = track_record.record(self._evidence(firm, name), utcnow(), months)
         return {c: standing for c, (standing, _) in found.items()}
 
     def _definitions(self, actor: Actor, firm: str) -> dict[str, CompetencyDef]:
@@ -232,6 +320,33 @@ class TeamDesk:
             for competency in dict.fromkeys(g.competency.value for g in challenge.spec.graders):
                 found.setdefault(competency, []).append(challenge.spec.id)
         return found
+
+
+def _quarter_ends(now: datetime, count: int) -> tuple[list[str], list[datetime]]:
+    """The labels and ends of the last ``count`` calendar quarters, oldest first; the current
+    quarter ends ``now``."""
+    year, quarter = now.year, (now.month - 1) // 3 + 1
+    labels, ends = [f"{year} Q{quarter}"], [now]
+    for _ in range(count - 1):
+        start = datetime(year, 3 * quarter - 2, 1, tzinfo=UTC)
+        ends.append(start - timedelta(microseconds=1))
+        year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+        labels.append(f"{year} Q{quarter}")
+    return labels[::-1], ends[::-1]
+
+
+def _mean_at(
+    members: Iterable[list[track_record.Evidence]], at: datetime, months: int
+) -> float | None:
+    """The mean of the members' current values at ``at`` (each member's evidence of one
+    competency); None when no member's evidence counts then."""
+    values = [
+        v
+        for evidence in members
+        if any(e.at <= at for e in evidence)
+        and (v := track_record.standing(evidence, at, months).value) is not None
+    ]
+    return sum(values) / len(values) if values else None
 
 
 def _number(x: float | None) -> str:

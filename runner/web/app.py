@@ -31,12 +31,15 @@ from prodproven.runner.errors import (
     ScopeDenied,
     SignInRequired,
 )
+from prodproven.runner.lifecycle.supervisor import DueLoop
+from prodproven.runner.people.campaigns import CampaignNotFound
 from prodproven.runner.people.teams import TeamNotFound
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.present.render import environment
 from prodproven.runner.spec.framework import FrameworkNotFound, RoleProfileNotFound
 from prodproven.runner.web import (
     api,
+    api_campaigns,
     api_frameworks,
     api_teams,
     assessor,
@@ -59,7 +62,10 @@ from prodproven.runner.web.auth import (
 from prodproven.runner.web.auth import assessor as signed_in
 from prodproven.runner.web.guard import Guard
 from prodproven.runner.web.jobs import Jobs
+from prodproven.runner.web.outbox import router as outbox_router
 from prodproven.runner.web.responses import page, set_cookie
+from prodproven.runner.web.shares import router as shares_router
+from prodproven.runner.web.teams import router as teams_router
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -97,6 +103,7 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (FrameworkNotFound, 404),
     (RoleProfileNotFound, 404),
     (TeamNotFound, 404),
+    (CampaignNotFound, 404),
     (RunStateError, 409),
     (ReviewError, 400),
     (InvitationError, 400),
@@ -108,9 +115,12 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
 def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # campaigns' steps and the outbox's email are due whether or not a run is open
+        due = DueLoop(portal.campaigns.due_work())
         async with upstream.upstream_client() as client:
             app.state.proxy_client = client
-            yield
+            with due.running():
+                yield
         app.state.jobs.shutdown()
 
     app = FastAPI(
@@ -133,10 +143,14 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_frameworks.router)
     app.include_router(api_teams.router)
+    app.include_router(api_campaigns.router)
     app.include_router(assessor.router)
     app.include_router(candidate.router)
     app.include_router(alerts_router)
     app.include_router(credentials.router)
+    app.include_router(shares_router)
+    app.include_router(teams_router)
+    app.include_router(outbox_router)
     app.include_router(candidates.router)
     app.include_router(proxy.router)
     app.include_router(tools.router)

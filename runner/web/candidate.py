@@ -1,4 +1,5 @@
-"""The candidate's pages: the invitation link, the brief, the clock, the tools, submit.
+"""The candidate's pages: the invitation link, the brief, the clock, the tools, submit, and
+sharing their record (docs/teams.md#sharing-a-record).
 
 The clock is the server's: the page is told how many seconds remain and counts down from
 that, asking the server again every few seconds. Nothing lives only in the browser, so a
@@ -110,6 +111,11 @@ def _state(request: Request, who: CandidateContext, the_portal: Portal) -> dict[
 
 @router.get("/candidate")
 def home(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    return _home(request, who, the_portal)
+
+
+def _home(request: Request, who: Who, the_portal: Portal, link: str | None = None) -> Response:
+    """The candidate's page; ``link`` is a record link they just made (shown only now)."""
     state = the_portal.invited.state(who.invitation_id)
     return page(
         request,
@@ -119,8 +125,29 @@ def home(request: Request, who: Who, the_portal: ThePortal) -> Response:
         live=_state(request, who, the_portal),
         tools=the_portal.catalogue.tools(state.challenge),
         credentials=the_portal.credentials.of_invitation(who.invitation_id),
+        shared=the_portal.candidates.own_share(who.invitation_id),
+        link=link,
         brief=(state.challenge.root / "brief.md").read_text(),
     )
+
+
+@router.post("/candidate/share")
+async def share(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    """Share the candidate's record (their choice): the new link, shown once; an older one
+    stops working."""
+    await checked_form(request, who.session)
+    _, link = the_portal.candidates.share_own(who.invitation_id)
+    response = _home(request, who, the_portal, link)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/candidate/unshare")
+async def unshare(request: Request, who: Who, the_portal: ThePortal) -> Response:
+    await checked_form(request, who.session)
+    if the_portal.candidates.own_share(who.invitation_id) is not None:
+        the_portal.candidates.unshare_own(who.invitation_id)
+    return RedirectResponse("/candidate#record", status_code=303)
 
 
 @router.get("/candidate/status")

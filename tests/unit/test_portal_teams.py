@@ -154,3 +154,46 @@ def test_a_role_profile_deleted_since_is_passed_over(team_a: Portal) -> None:
     team_a.teams.save(ADA, "Platform", ["SRE", "Data"])
     team_a.frameworks.delete_profile(ADA, "SRE")
     assert len(team_a.teams.grid(ADA, "Platform").competencies) == 5
+
+
+def test_coverage_counts_the_members_meeting_each_role_profile_and_each_level(
+    team_a: Portal,
+) -> None:
+    measured(team_a, "firm-a", "Grace", {"deployment": 60.0, "incident_response": 40.0,
+                                         "ai_judgment": 99.0})  # fmt: skip
+    measured(team_a, "firm-a", "Alan", {"deployment": 40.0})
+    grid = team_a.teams.grid(ADA, "Platform")
+    (sre,) = team_a.teams.coverage(ADA, grid)
+    assert sre.role_profile == "SRE" and sre.meeting == ["Grace"] and sre.members == 2
+    at_level = {r.competency: (r.required, r.at_level) for r in sre.requirements}
+    assert at_level == {"deployment": (3, 1), "incident_response": (2, 1), "ai_judgment": (2, 1)}
+    assert [r.label for r in sre.requirements][-1] == "judgment applied to AI output"
+
+
+def test_the_trend_is_the_members_mean_value_at_each_quarters_end(team_a: Portal) -> None:
+    now = utcnow()
+    quarter_start = now.replace(month=(now.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0,
+                                second=0, microsecond=0)  # fmt: skip
+    before = (now - quarter_start).total_seconds() / 86400 + 10  # ten days before this quarter
+    measured(team_a, "firm-a", "Alan", {"deployment": 60.0}, days_ago=before)
+    measured(team_a, "firm-a", "Grace", {"deployment": 80.0}, days_ago=0.0001)
+    measured(team_a, "firm-b", "Grace", {"optimization": 90.0})  # another firm's: not counted
+    trend = team_a.teams.trend(ADA, "Platform", quarters=3)
+    assert trend.quarters[-1] == f"{now.year} Q{(now.month - 1) // 3 + 1}"
+    assert len(trend.quarters) == len(trend.ends) == 3
+    assert trend.ends[1] == quarter_start - timedelta(microseconds=1)
+    assert list(trend.values) == ["deployment"]
+    oldest, last_quarter, this_one = trend.values["deployment"]
+    assert oldest is None  # nobody measured yet
+    assert last_quarter == pytest.approx(60.0)  # Alan only: Grace's run came later
+    assert this_one == pytest.approx(70.0)  # both, each at their own current value
+
+
+def test_the_trend_needs_a_quarter_and_the_read_scope(team_a: Portal) -> None:
+    with pytest.raises(ValueError, match="at least one quarter"):
+        team_a.teams.trend(ADA, "Platform", quarters=0)
+    with pytest.raises(ScopeDenied, match="'read'"):
+        team_a.teams.trend(Actor("ada@a.example", "firm-a", ("invite",)), "Platform")
+    with pytest.raises(TeamNotFound):
+        team_a.teams.trend(BOB, "Platform")
+    assert team_a.teams.trend(ADA, "Platform").values == {}

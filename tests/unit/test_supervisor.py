@@ -27,6 +27,7 @@ from prodproven.runner.lifecycle.supervisor import (
     WANTED,
     AllSupervisor,
     AlreadySupervised,
+    DueLoop,
     RunSupervisor,
     Supervised,
     holder,
@@ -369,7 +370,7 @@ def test_it_sends_the_due_email_every_few_seconds_while_it_runs(
     every: AllSupervisor, store: Store, in_background: Callable[[], threading.Thread]
 ) -> None:
     mail = Mail()
-    every.mail, every.mail_every_s = mail, 0.02
+    every.due, every.mail_every_s = [mail.deliver_due], 0.02
     run = running(store)
     thread = in_background()
     wait_until(lambda: mail.calls >= 3)
@@ -387,12 +388,12 @@ def test_a_failure_to_send_email_is_logged_and_tried_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mail = Mail(broken=True)
-    every.mail, every.mail_every_s = mail, 0.02
+    every.due, every.mail_every_s = [mail.deliver_due], 0.02
     run = running(store)
     in_background()
     wait_until(lambda: mail.calls >= 2)
     wait_until(lambda: every.supervising() == [run.id])
-    assert "sending the outbox's due email failed" in caplog.text
+    assert "due work Mail.deliver_due failed" in caplog.text
 
 
 def test_a_mail_server_that_does_not_answer_delays_no_run(
@@ -403,7 +404,7 @@ def test_a_mail_server_that_does_not_answer_delays_no_run(
 ) -> None:
     stuck = threading.Event()
     mail = Mail(stuck=stuck)
-    every.mail, every.mail_every_s = mail, 0.02
+    every.due, every.mail_every_s = [mail.deliver_due], 0.02
     run = running(store, in_s=0.3)
     in_background()
     try:
@@ -411,6 +412,19 @@ def test_a_mail_server_that_does_not_answer_delays_no_run(
         assert runner.finished == [run.id] and mail.calls == 1
     finally:
         stuck.set()
+
+
+def test_the_due_work_is_each_piece_in_turn_and_one_failing_stops_none(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken, fine = Mail(broken=True), Mail()
+    loop = DueLoop([broken.deliver_due, fine.deliver_due], every_s=0.02)
+    with loop.running():
+        wait_until(lambda: broken.calls >= 2 and fine.calls >= 2)
+    calls = fine.calls
+    time.sleep(0.1)
+    assert fine.calls == calls  # stops with the block
+    assert "due work Mail.deliver_due failed" in caplog.text
 
 
 def test_nobody_holds_a_lock_file_that_does_not_exist_or_was_let_go(tmp_path: Path) -> None:
