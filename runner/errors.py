@@ -44,6 +44,7 @@
     │   └── CampaignNotFound         the firm has no campaign of that name
     ├── ShareError                   a person's record cannot be shared or unshared as asked
     │   └── ShareNotFound            the person has no live record link
+    ├── MessageNotFound              the outbox has no message of that id the actor may see
     ├── GraderError                  a grader could not do its job (becomes a failed result)
     │   ├── _Unusable                a candidate's model cannot be scored (a zero, reported)
     │   └── DeploymentInvalid        a declared deployment (deploy.yaml) is invalid or over quota
@@ -239,6 +240,11 @@ class StatusListUnreachable(CredentialError):
     def __init__(self, url: str, reason: str) -> None:
         self.url, self.reason = url, reason
         super().__init__(f"revocation not checked: {url} unreachable ({reason})")
+
+
+class MessageNotFound(ProdprovenError):
+    """The outbox has no message of that id the actor may see (another firm's is the same as
+    none)."""
 
 
 class StoreError(ProdprovenError):

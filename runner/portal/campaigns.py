@@ -105,10 +105,10 @@ class CampaignDesk:
         where = self._firms.firm(actor, firm)
         if spec.team is not None:
             self._teams.team(actor, spec.team, where)
-        people = [self._teams._known(actor, where, p).id for p in spec.people]
+        people = [self._teams.known(actor, where, p).id for p in spec.people]
         if spec.challenge is not None:
             self._catalogue.find_id(spec.challenge)
-        elif not self._teams._measures().get(spec.competency or ""):
+        elif not self._teams.measures().get(spec.competency or ""):
             raise CampaignError(
                 f"campaign {spec.name!r}: no installed challenge measures {spec.competency!r}"
             )
@@ -198,7 +198,7 @@ class CampaignDesk:
         """When ``name``'s evidence in the campaign's competencies (the challenge's graders')
         first lapses; None when never measured."""
         wanted = self._competencies(campaign)
-        standings = self._teams._standings(campaign.firm, name)
+        standings = self._teams.standings(campaign.firm, name)
         found = [s.lapsed_at for c, s in standings.items() if c in wanted and s.lapsed_at]
         return min(found, default=None)
 
@@ -298,7 +298,7 @@ class CampaignDesk:
         spec = campaign.spec
         if spec.challenge is not None:
             return self._catalogue.find_id(spec.challenge)
-        options = sorted(self._teams._measures().get(spec.competency or "", []))
+        options = sorted(self._teams.measures().get(spec.competency or "", []))
         taken = [r.challenge_id for r in self._records.candidates.runs(name)]
         recent = next((c for c in reversed(taken) if c in options), None)
         chosen = next(iter([c for c in options if c != recent] or options), None)

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from prodproven.runner.errors import ProdprovenError
+from prodproven.runner.errors import MessageNotFound
 from prodproven.runner.people.mail import SmtpSender
 from prodproven.runner.people.outbox import Delivery, Message, Outbox, OutboxRow
 from prodproven.runner.portal.access import Access, Actor, Records
-
-
-class MessageNotFound(ProdprovenError):
-    """The outbox has no message of that id the actor may see."""
 
 
 class OutboxDesk:

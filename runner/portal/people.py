@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from prodproven.runner.errors import AccessDenied, CandidateNotFound
 from prodproven.runner.people import track_record
 from prodproven.runner.people.accounts import ApiToken, Assessor, Removed, WebSession
+from prodproven.runner.people.campaigns import Campaigns
 from prodproven.runner.people.candidates import Candidate, Forgotten, Keeper
 from prodproven.runner.people.frameworks import Frameworks, RoleProfiles
 from prodproven.runner.people.shares import (
@@ -153,6 +154,7 @@ class CandidateDesk:
         self._access = access
         self._shares = Shares(records.store, records.audit)
         self._teams = Teams(RoleProfiles(Frameworks(records.store, records.audit)))
+        self._campaigns = Campaigns(records.store)
 
     def add(self, name: str, email: str | None = None, external_id: str | None = None) -> Candidate:
         """Make (or complete) the profile of ``name``."""
@@ -193,7 +195,11 @@ class CandidateDesk:
     def _keepers(self) -> dict[str, Keeper]:
         """Everything that keeps something of a person beyond their runs, invitations,
         credentials and emails, by what ``forget`` reports it as: the one list to extend."""
-        return {"team_memberships": self._teams, "record_links": self._shares}
+        return {
+            "team_memberships": self._teams,
+            "campaign_places": self._campaigns,
+            "record_links": self._shares,
+        }
 
     def share(self, actor: Actor, name: str) -> tuple[Share, str]:
         """The operator makes ``name``'s record link on their behalf (a new one ends the old):

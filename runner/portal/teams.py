@@ -174,7 +174,7 @@ class TeamDesk:
         """Raises TeamNotFound, CandidateNotFound for a name the firm does not know."""
         actor.require("review")
         where = self._desk.firm(actor, firm)
-        found = [self._known(actor, where, m) for m in members]
+        found = [self.known(actor, where, m) for m in members]
         return self._teams.add(where, name, found, actor.label)
 
     def remove(
@@ -183,7 +183,7 @@ class TeamDesk:
         """Raises TeamNotFound, CandidateNotFound, TeamError for one who is not a member."""
         actor.require("review")
         where = self._desk.firm(actor, firm)
-        found = [self._known(actor, where, m) for m in members]
+        found = [self.known(actor, where, m) for m in members]
         return self._teams.remove(where, name, found, actor.label)
 
     def grid(self, actor: Actor, name: str, firm: str | None = None) -> TeamGrid:
@@ -194,7 +194,7 @@ class TeamDesk:
         where = self._desk.firm(actor, firm)
         team = self._teams.get(where, name)
         defs = self._definitions(actor, where)
-        standings = {m: self._standings(where, m) for m in team.members}
+        standings = {m: self.standings(where, m) for m in team.members}
         required = [
             self._desk.framework(actor, p.framework, where).qualified(c)
             for p in self._profiles.all(where)
@@ -261,11 +261,11 @@ class TeamDesk:
         that measure it. Raises CandidateNotFound, RoleProfileNotFound."""
         actor.require("read")
         where = self._desk.firm(actor, firm)
-        person = self._known(actor, where, candidate)
+        person = self.known(actor, where, candidate)
         profile = self._profiles.get(where, role)
         framework = self._desk.framework(actor, profile.framework, where)
-        standings = self._standings(where, person.name)
-        measures = self._measures()
+        standings = self.standings(where, person.name)
+        measures = self.measures()
         gaps, met = [], []
         for competency, required in profile.requires.items():
             qualified = framework.qualified(competency)
@@ -279,7 +279,7 @@ class TeamDesk:
             gaps.append(Gap(qualified, label, required, kind, cell, challenges))
         return Gaps(person.name, profile.name, gaps, met)
 
-    def _known(self, actor: Actor, firm: str, name: str) -> Candidate:
+    def known(self, actor: Actor, firm: str, name: str) -> Candidate:
         """The candidate: any profile for the operator; for an assessor one that ``firm``
         invited or has a run of. Raises CandidateNotFound (for another firm's candidate the
         same as for nobody)."""
@@ -303,7 +303,7 @@ class TeamDesk:
         }
         return [e for e in self._records.candidates.evidence(name) if e.run_id in runs]
 
-    def _standings(self, firm: str, name: str) -> dict[str, track_record.Standing]:
+    def standings(self, firm: str, name: str) -> dict[str, track_record.Standing]:
         months = self._records.settings.validity_months
         found = track_record.record(self._evidence(firm, name), utcnow(), months)
         return {c: standing for c, (standing, _) in found.items()}
@@ -313,7 +313,7 @@ class TeamDesk:
             f.qualified(c.id): c for f in self._desk.frameworks(actor, firm) for c in f.competencies
         }
 
-    def _measures(self) -> dict[str, list[str]]:
+    def measures(self) -> dict[str, list[str]]:
         """Competency -> the ids of the challenges whose graders measure it."""
         found: dict[str, list[str]] = {}
         for challenge in self._catalogue.all():

@@ -24,6 +24,7 @@ from prodproven.runner.errors import (
     CredentialNotFound,
     CsrfFailed,
     InvitationError,
+    MessageNotFound,
     ProdprovenError,
     ReviewError,
     RunNotFound,
@@ -43,6 +44,7 @@ from prodproven.runner.web import (
     api_frameworks,
     api_teams,
     assessor,
+    campaigns,
     candidate,
     candidates,
     credentials,
@@ -104,6 +106,7 @@ STATUS_OF: list[tuple[type[ProdprovenError], int]] = [
     (RoleProfileNotFound, 404),
     (TeamNotFound, 404),
     (CampaignNotFound, 404),
+    (MessageNotFound, 404),
     (RunStateError, 409),
     (ReviewError, 400),
     (InvitationError, 400),
@@ -150,6 +153,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(credentials.router)
     app.include_router(shares_router)
     app.include_router(teams_router)
+    app.include_router(campaigns.router)
     app.include_router(outbox_router)
     app.include_router(candidates.router)
     app.include_router(proxy.router)

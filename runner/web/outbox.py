@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from prodproven.runner.portal.core import Portal
-from prodproven.runner.portal.outbox import MessageNotFound
 from prodproven.runner.web.auth import AssessorContext, assessor, checked_form, portal
 from prodproven.runner.web.responses import page
 
@@ -35,13 +34,7 @@ def outbox(request: Request, who: Who, the_portal: ThePortal) -> Response:
 @router.post("/outbox/{message_id}/retry")
 async def retry(request: Request, message_id: int, who: Who, the_portal: ThePortal) -> Response:
     """Make the message due now and send what is due (talking to the SMTP server takes time:
-    off the event loop). Another firm's message, or none, is a 404 page."""
+    off the event loop). Another firm's message, or none, is a 404 page (MessageNotFound)."""
     await checked_form(request, who.session)
-    try:
-        await run_in_threadpool(the_portal.outbox.retry, who.actor, message_id)
-    except MessageNotFound as exc:
-        return page(
-            request, "error.html", 404, csrf=who.session.csrf, user=who, message=str(exc),
-            status=404,
-        )  # fmt: skip
+    await run_in_threadpool(the_portal.outbox.retry, who.actor, message_id)
     return RedirectResponse(f"/outbox#message-{message_id}", status_code=303)

@@ -228,3 +228,14 @@ def test_a_lapse_reminder_found_late_is_not_sent_once_the_evidence_lapsed(team_a
     done = team_a.campaigns.run_due(lapses + timedelta(days=1))
     assert done == ["campaign Q: remind_lapse Alan (cycle 0): the evidence lapsed already"]
     assert mail(team_a, "campaign.lapse_reminder") == []
+
+
+def test_forgetting_a_member_removes_their_steps_and_their_place_in_the_campaign(
+    team_a: Portal,
+) -> None:
+    team_a.campaigns.create(ADA, quarterly(team=None, people=["Grace", "Alan"]))
+    team_a.campaigns.run_due(NOW)
+    done = team_a.candidates.forget(CLI, "Grace")
+    # her invitation step, her deadline reminder's and her place on the list
+    assert done.others["campaign_places"] == 3
+    assert [m.candidate for m in team_a.campaigns.progress(ADA, "Q").members] == ["Alan"]

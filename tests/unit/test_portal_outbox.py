@@ -8,12 +8,11 @@ import smtplib
 
 import pytest
 
-from prodproven.runner.errors import ScopeDenied
+from prodproven.runner.errors import MessageNotFound, ScopeDenied
 from prodproven.runner.people.mail import Letter
 from prodproven.runner.people.outbox import Message, Outbox, State
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
-from prodproven.runner.portal.outbox import MessageNotFound
 from tests.unit.portalsupport import ADA, BOB, CLI
 
 
