@@ -275,6 +275,23 @@ def test_calibration_submissions_land_in_their_bands_with_the_expected_verdict(
     assert ladder["order"]["detail"] == "reference 98.0 > fine 90.0 > slow 55.0 > starter 0.0"
 
 
+def test_calibration_submissions_start_before_the_reference_and_are_judged_after_it(
+    runner: TableRunner, make_challenge: MakeChallenge
+) -> None:
+    challenge = laddered(make_challenge, ["reference", "fine", "slow", "starter"])
+    runner.ladder = {
+        "slow": document(REFERENCE, 55.0, passed=False),
+        "fine": document(REFERENCE, 90.0, passed=True),
+    }
+    verdict = validate_challenge(as_runner(runner), challenge, [ConstantCheat()])
+    assert runner.runs[:2] == ["validate-calibration", "validate-calibration"]
+    assert runner.runs[2:] == ["validate-reference", "validate-starter", "validate-cheat-constant"]
+    labels = [c["label"] for c in verdict["checks"] if c["section"] not in ("static", "order")]
+    assert challenge.spec.calibration is not None
+    ladder = [s.name for s in challenge.spec.calibration.submissions]
+    assert labels == ["reference", "starter", *ladder, "constant", "noise"]
+
+
 def test_a_calibration_submission_with_the_wrong_verdict_fails_even_in_its_band(
     runner: TableRunner, make_challenge: MakeChallenge
 ) -> None:
