@@ -26,6 +26,14 @@ def prodproven(
     )
 
 
+def ok(*args: str, data: Path) -> str:
+    """``prodproven ARGS`` on the data directory ``data`` (a wide console), which must succeed:
+    its output."""
+    done = prodproven(*args, env_dir=data, columns=200)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_help_lists_every_command(tmp_path: Path) -> None:
     out = prodproven("--help", env_dir=tmp_path).stdout
     for command in (

@@ -9,13 +9,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.unit.test_cli import prodproven
-
-
-def ok(*args: str, data: Path) -> str:
-    done = prodproven(*args, env_dir=data, columns=200)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from tests.unit.test_cli import ok, prodproven
 
 
 def test_a_campaign_is_created_ticked_shown_listed_and_closed(tmp_path: Path) -> None:

@@ -11,13 +11,7 @@ from prodproven.runner.config import Settings
 from prodproven.runner.people.audit import Audit
 from prodproven.runner.people.shares import Shares
 from prodproven.runner.runs.store import Store
-from tests.unit.test_cli import prodproven
-
-
-def ok(*args: str, data: Path) -> str:
-    done = prodproven(*args, env_dir=data, columns=200)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from tests.unit.test_cli import ok, prodproven
 
 
 def shares_of(data: Path) -> Shares:

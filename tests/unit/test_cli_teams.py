@@ -11,15 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.unit.test_cli import prodproven
+from tests.unit.test_cli import ok, prodproven
 
 ML2 = {"name": "ML2", "requires": {"deployment": 3, "incident_response": 2}}
-
-
-def ok(*args: str, data: Path) -> str:
-    done = prodproven(*args, env_dir=data, columns=200)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_a_team_is_made_filled_shown_and_exported(tmp_path: Path) -> None:

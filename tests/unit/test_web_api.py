@@ -20,12 +20,6 @@ def web(tmp_path: Path) -> Web:
 
 
 @pytest.fixture
-def api(web: Web) -> TestClient:
-    client = web.client()
-    client.headers["Authorization"] = f"Bearer {web.token()}"
-    return client
-
-
 def invitation(**changes: object) -> dict[str, object]:
     return {
         "challenge": "deploy-model",

@@ -27,16 +27,10 @@ def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
 
 
-def api(web: Web, email: str = "ada@acme.test", *scopes: str, firm: str = "acme") -> TestClient:
-    client = web.client()
-    client.headers["Authorization"] = f"Bearer {web.token(email, *scopes, firm=firm)}"
-    return client
-
-
 @pytest.fixture
 def ada(web: Web) -> TestClient:
     """Acme's assessor, with team Platform of Dana and Eve and campaign Q of it."""
-    client = api(web)
+    client = web.api()
     graded_run(web, "Dana")
     graded_run(web, "Eve")
     assert client.put("/api/teams/Platform", json={}).status_code == 200
@@ -70,7 +64,7 @@ def test_an_assessor_creates_a_campaign_and_follows_its_progress(web: Web, ada: 
 
 
 def test_another_firms_token_neither_sees_nor_closes_it(web: Web, ada: TestClient) -> None:
-    bob = api(web, "bob@other.test", firm="other")
+    bob = web.api("bob@other.test", firm="other")
     assert bob.get("/api/campaigns").json() == []
     assert bob.get("/api/campaigns/Q").status_code == 404
     refused = bob.post("/api/campaigns/Q/close")
@@ -82,7 +76,7 @@ def test_another_firms_token_neither_sees_nor_closes_it(web: Web, ada: TestClien
 
 
 def test_reading_needs_read_and_changing_needs_review(web: Web, ada: TestClient) -> None:
-    reader = api(web, "reader@acme.test", "read")
+    reader = web.api("reader@acme.test", "read")
     assert reader.get("/api/campaigns/Q").status_code == 200
     answer = reader.post("/api/campaigns/Q/close")
     assert answer.status_code == 403 and "'review'" in answer.json()["detail"]

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 
 from prodproven.runner.web import api_frameworks
 from tests.unit.test_framework import framework_doc
@@ -25,12 +24,6 @@ def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
 
 
-def api(web: Web, email: str = "ada@acme.test", *scopes: str, firm: str = "acme") -> TestClient:
-    client = web.client()
-    client.headers["Authorization"] = f"Bearer {web.token(email, *scopes, firm=firm)}"
-    return client
-
-
 def test_the_routes_are_in_the_openapi_document(web: Web) -> None:
     paths = web.client().get("/openapi.json").json()["paths"]
     assert set(paths["/api/frameworks/{framework_id}"]) == {"get", "put", "delete"}
@@ -39,7 +32,7 @@ def test_the_routes_are_in_the_openapi_document(web: Web) -> None:
 
 
 def test_an_assessor_writes_and_reads_back_a_role_profile(web: Web) -> None:
-    ada = api(web)
+    ada = web.api()
     put = ada.put(ML2_PATH, json=ML2)
     assert put.status_code == 200, put.text
     assert ada.get(ML2_PATH).json() == {**ML2, "framework": "builtin", "description": ""}
@@ -49,7 +42,7 @@ def test_an_assessor_writes_and_reads_back_a_role_profile(web: Web) -> None:
 
 
 def test_a_firms_framework_and_the_builtin_one_are_listed(web: Web) -> None:
-    ada = api(web)
+    ada = web.api()
     assert ada.put("/api/frameworks/acme", json=framework_doc()).status_code == 200
     assert [f["id"] for f in ada.get("/api/frameworks").json()] == ["builtin", "acme"]
     builtin = ada.get("/api/frameworks/builtin").json()
@@ -57,10 +50,10 @@ def test_a_firms_framework_and_the_builtin_one_are_listed(web: Web) -> None:
 
 
 def test_another_firms_token_neither_sees_nor_changes_them(web: Web) -> None:
-    ada = api(web)
+    ada = web.api()
     ada.put(ML2_PATH, json=ML2)
     ada.put("/api/frameworks/acme", json=framework_doc())
-    bob = api(web, "bob@other.test", firm="other")
+    bob = web.api("bob@other.test", firm="other")
     assert bob.get("/api/role-profiles").json() == []
     assert bob.get(ML2_PATH).status_code == 404
     assert bob.delete(ML2_PATH).status_code == 404
@@ -73,11 +66,11 @@ def test_another_firms_token_neither_sees_nor_changes_them(web: Web) -> None:
 
 
 def test_reading_needs_read_and_changing_needs_review(web: Web) -> None:
-    reader = api(web, "reader@acme.test", "read")
+    reader = web.api("reader@acme.test", "read")
     answer = reader.put(ML2_PATH, json=ML2)
     assert answer.status_code == 403 and "'review'" in answer.json()["detail"]
     assert reader.get("/api/role-profiles").status_code == 200
-    inviter = api(web, "inviter@acme.test", "invite")
+    inviter = web.api("inviter@acme.test", "invite")
     assert inviter.get("/api/frameworks").status_code == 403
     assert web.client().get("/api/role-profiles").status_code == 401
 
@@ -95,11 +88,11 @@ def test_reading_needs_read_and_changing_needs_review(web: Web) -> None:
 def test_a_body_that_cannot_be_saved_is_refused_saying_why(
     web: Web, path: str, body: dict[str, object], status: int, detail: str | None
 ) -> None:
-    answer = api(web).put(path, json=body)
+    answer = web.api().put(path, json=body)
     assert answer.status_code == status, answer.text
     if detail is not None:
         assert detail in answer.json()["detail"]
-    assert api(web).get("/api/role-profiles").json() == []
+    assert web.api().get("/api/role-profiles").json() == []
 
 
 def test_every_route_is_documented_in_web_md() -> None:

@@ -21,16 +21,10 @@ def web(tmp_path: Path) -> Web:
     return make_web(tmp_path)
 
 
-def api(web: Web, email: str = "ada@acme.test", *scopes: str, firm: str = "acme") -> TestClient:
-    client = web.client()
-    client.headers["Authorization"] = f"Bearer {web.token(email, *scopes, firm=firm)}"
-    return client
-
-
 @pytest.fixture
 def ada(web: Web) -> TestClient:
     """Acme's assessor, with role profile SRE and team Platform of Dana (graded) and Eve."""
-    client = api(web)
+    client = web.api()
     graded_run(web, "Dana")
     graded_run(web, "Eve")
     assert client.put("/api/role-profiles/SRE", json=SRE).status_code == 200
@@ -77,7 +71,7 @@ def test_gaps_name_each_shortfall_and_the_challenges_measuring_it(ada: TestClien
 
 
 def test_another_firms_token_neither_sees_nor_changes_them(web: Web, ada: TestClient) -> None:
-    bob = api(web, "bob@other.test", firm="other")
+    bob = web.api("bob@other.test", firm="other")
     assert bob.get("/api/teams").json() == []
     for path in ("/api/teams/Platform", "/api/teams/Platform/standings",
                  "/api/teams/Platform/export.csv"):  # fmt: skip
@@ -93,12 +87,12 @@ def test_another_firms_token_neither_sees_nor_changes_them(web: Web, ada: TestCl
 
 
 def test_reading_needs_read_and_changing_needs_review(web: Web, ada: TestClient) -> None:
-    reader = api(web, "reader@acme.test", "read")
+    reader = web.api("reader@acme.test", "read")
     assert reader.get("/api/teams/Platform").status_code == 200
     answer = reader.post("/api/teams/Platform/members", json={"names": ["Dana"]})
     assert answer.status_code == 403 and "'review'" in answer.json()["detail"]
     assert reader.put("/api/teams/Ops", json={}).status_code == 403
-    inviter = api(web, "inviter@acme.test", "invite")
+    inviter = web.api("inviter@acme.test", "invite")
     assert inviter.get("/api/teams").status_code == 403
 
 

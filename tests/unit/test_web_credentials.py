@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from prodproven.runner.credentials.status_list import fetch_json
@@ -110,10 +111,8 @@ def test_issuing_needs_the_forms_csrf_secret(tmp_path: Path) -> None:
     assert answer.status_code == 403
 
 
-def test_the_candidate_downloads_their_credential(tmp_path: Path) -> None:
-    web = make_web(tmp_path)
-    link = invitation_link(web, "Eve")
-    candidate = web.candidate(link)
+def started_and_submitted(web: Web, candidate: TestClient) -> str:
+    """The candidate (the only one invited) starts, submits and waits for grading: the run."""
     start(web, candidate)
     page = candidate.get("/candidate/submit")
     candidate.post("/candidate/submit", data={"csrf": csrf_of(page.text)})
@@ -121,7 +120,14 @@ def test_the_candidate_downloads_their_credential(tmp_path: Path) -> None:
     jobs_of(candidate).wait(invitation.id, timeout=10)
     run_id = web.portal.records.invitations.get(invitation.id).run_id
     assert run_id is not None
-    issue(web, judged(web, run_id))
+    return run_id
+
+
+def test_the_candidate_downloads_their_credential(tmp_path: Path) -> None:
+    web = make_web(tmp_path)
+    link = invitation_link(web, "Eve")
+    candidate = web.candidate(link)
+    issue(web, judged(web, started_and_submitted(web, candidate)))
     assert 'data-testid="credential-download"' in candidate.get("/candidate").text
     download = candidate.get("/candidate/credential.json")
     assert download.status_code == 200

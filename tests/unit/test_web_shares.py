@@ -12,9 +12,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from prodproven.runner.portal.access import Actor
-from tests.unit.test_web_credentials import issue, judged
-from tests.unit.test_web_pages import invitation_link, start
-from tests.unit.websupport import Web, csrf_of, jobs_of, make_web
+from tests.unit.test_web_credentials import issue, judged, started_and_submitted
+from tests.unit.test_web_pages import invitation_link
+from tests.unit.websupport import Web, csrf_of, make_web
 
 OPERATOR = Actor("cli:root", None)
 
@@ -23,13 +23,7 @@ def credentialed(web: Web, name: str = "Eve") -> tuple[TestClient, str, str]:
     """The browser of ``name`` after their run was graded, passed and got a credential; the
     run's id and the credential's."""
     candidate = web.candidate(invitation_link(web, name))
-    start(web, candidate)
-    page = candidate.get("/candidate/submit")
-    candidate.post("/candidate/submit", data={"csrf": csrf_of(page.text)})
-    invitation = web.portal.records.invitations.list()[0]
-    jobs_of(candidate).wait(invitation.id, timeout=10)
-    run_id = web.portal.records.invitations.get(invitation.id).run_id
-    assert run_id is not None
+    run_id = started_and_submitted(web, candidate)
     location, _ = issue(web, judged(web, run_id))
     return candidate, run_id, location.removeprefix("/credentials/")
 

@@ -57,6 +57,12 @@ class Web:
         )
         return secret
 
+    def api(self, email: str = "ada@acme.test", *scopes: str, firm: str = "acme") -> TestClient:
+        """A client of the JSON API with a (new) token of ``email`` at ``firm``."""
+        client = self.client()
+        client.headers["Authorization"] = f"Bearer {self.token(email, *scopes, firm=firm)}"
+        return client
+
     def candidate(self, link: str) -> TestClient:
         """A browser that opened an invitation link and pressed its button."""
         client = self.client()
