@@ -20,6 +20,10 @@ def web(tmp_path: Path) -> Web:
 
 
 @pytest.fixture
+def api(web: Web) -> TestClient:
+    return web.api()
+
+
 def invitation(**changes: object) -> dict[str, object]:
     return {
         "challenge": "deploy-model",
