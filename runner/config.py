@@ -80,6 +80,9 @@ class Settings(BaseModel):
     """Largest workspace archive accepted at submit, in MiB."""
     workspace_mb: int = Field(default=4096, ge=0, le=2**20)
     """Size of each /workspace volume, in MiB (a loop-mounted ext4 image); 0: no limit."""
+    recording_cap_mb: int = Field(default=20, ge=1, le=2**20)
+    """Largest size of a run's terminal recordings and cell log together, in MiB; at it the
+    recording of that run stops (the terminals keep working) with ``recording.capped``."""
     capacity_memory: str = ""
     """Memory all runs holding a pod may reserve together, a size like ``20g``; a start past it
     waits in ``queued``. Default: the engine's total memory minus 2 GiB for the runner and
@@ -124,6 +127,11 @@ class Settings(BaseModel):
     view_idle_s: float = Field(default=600.0, ge=1, le=86400, allow_inf_nan=False)
     """Seconds a view of a submitted run's restored services stays open unused before its pod
     is closed (``lifecycle/views.py``); the next request opens it again."""
+    timeline_cap_mb: int = Field(default=50, ge=0, le=2**20)
+    """Largest size of a run's workspace timeline, in MiB (``runs/timeline.py``); a snapshot
+    that would pass it is not kept, and none is taken after it (``timeline.capped``)."""
+    snapshot_every_s: float = Field(default=60.0, ge=1, le=3600, allow_inf_nan=False)
+    """Seconds between snapshots of a running run's workspace into its timeline."""
     smtp_host: str = ""
     """SMTP server every email goes through (``people/mail.py``); empty: emails wait in the
     outbox, unsent."""

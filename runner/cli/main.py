@@ -26,6 +26,7 @@ from prodproven.runner.cli.outbox import outbox
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
 from prodproven.runner.cli.pool import pool
 from prodproven.runner.cli.roles import role
+from prodproven.runner.cli.similarity import similarity_command
 from prodproven.runner.cli.teams import gaps, team
 from prodproven.runner.config import Settings, usable_data_dir
 from prodproven.runner.errors import ProdprovenError, SpecError
@@ -84,6 +85,7 @@ cli.add_command(challenges.images)
 cli.add_command(alerts)
 cli.add_command(outbox)
 cli.add_command(campaign)
+cli.add_command(similarity_command)
 for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool, role, team):
     cli.add_command(_command)
 candidate.add_command(gaps)

@@ -24,6 +24,7 @@ from prodproven.runner.errors import CommandTimeout, ProdprovenError
 from prodproven.runner.grading.result import status_document
 from prodproven.runner.lifecycle import supervisor
 from prodproven.runner.lifecycle.admission import cluster_reason, places
+from prodproven.runner.runs import recording
 from prodproven.runner.runs.store import Status, utcnow
 from prodproven.runner.spec.prepare import MAX_VARIANT
 
@@ -250,15 +251,23 @@ def _hold(every_s: float = 3600, tick: Callable[[], object] = lambda: None) -> N
 @click.argument("run_id", metavar="RUN")
 @click.pass_obj
 def shell(ctx: Context, run_id: str) -> None:
-    """Open an interactive shell in a running workspace, as the candidate."""
+    """Open an interactive shell in a running workspace, as the candidate (recorded into the
+    run's data directory, like the lab's terminals)."""
     with progress(quiet=True) as step:
-        _, workspace = ctx.runner(step).workspace(run_id)
+        runner = ctx.runner(step)
+        _, workspace = runner.workspace(run_id)
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise ProdprovenError("the docker command line is needed for an interactive shell")
     command = [docker_cli, "exec", "-it", "-w", "/workspace", workspace.name, "bash", "-l"]
+    recordings = recording.Recordings.of_run(
+        runner.paths(run_id).root,
+        ctx.settings.recording_cap_mb,
+        lambda kind, data: runner.event(run_id, kind, data),
+    )
+    cast = recordings.terminal("shell", f"prodproven shell {run_id}")
     try:
-        sys.exit(subprocess.call(command, timeout=SHELL_TIMEOUT_S))
+        sys.exit(recording.relay_pty(command, cast, timeout_s=SHELL_TIMEOUT_S))
     except subprocess.TimeoutExpired:
         raise CommandTimeout(
             f"the shell in run {run_id} was closed after {SHELL_TIMEOUT_S // 3600} hours"

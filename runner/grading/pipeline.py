@@ -6,6 +6,8 @@ it can be repeated after a crash or for a noise check, and gives the same inputs
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -23,10 +25,12 @@ from prodproven.runner.grading.slots import SLOT_EVENT, Slot, TimingSlots
 from prodproven.runner.grading.uncertainty import Regrading, Uncertainty, of_score
 from prodproven.runner.runs.archives import sha256_of
 from prodproven.runner.runs.store import Run
+from prodproven.runner.similarity import store as similarity
 from prodproven.runner.spec.challenge import Challenge
 from prodproven.sandbox.errors import ExecTimeout, ServiceNotReady
 
 Reporter = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -192,6 +196,18 @@ def build_document(job: GradingJob) -> None:
     )
 
 
+def fingerprint(job: GradingJob) -> None:
+    """Save the submission's similarity fingerprints (``similarity.ARTIFACT``); evidence for
+    people only, so a failure is logged and the run still grades."""
+    try:
+        doc = similarity.of_archive(job.plan.archive, job.run.archive_sha256 or "")
+        job.evaluation.current_grader = "similarity"
+        job.evaluation.save_artifact("fingerprints.json", json.dumps(doc).encode())
+    except Exception as exc:  # evidence only: it never fails the grading
+        log.exception("fingerprinting run %s failed", job.run.id)
+        job.event("similarity.failed", {"error": f"{exc.__class__.__name__}: {exc}"})
+
+
 STEPS: list[Callable[[GradingJob], None]] = [
     verify_archive,
     take_timing_slot,
@@ -201,6 +217,7 @@ STEPS: list[Callable[[GradingJob], None]] = [
     judge_requirements,
     score,
     build_document,
+    fingerprint,
 ]
 
 

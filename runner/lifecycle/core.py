@@ -286,6 +286,7 @@ class Runner:
                 forwards=self.forwards,
                 paths=self.paths(run_id),
                 max_bytes=self.settings.max_archive_mb * 2**20,
+                timeline_cap_bytes=self.settings.timeline_cap_mb * 2**20,
                 report=self.report,
             )
             return submit_run(job)

@@ -1,10 +1,11 @@
 """Submitting a run, declared as a list of small steps run in order (like grading).
 
 ``submitted`` is committed first (:func:`commit_submitted`), before any step touches a
-container. The steps then stop what could still change the workspace, archive the workspace
-and each service's data (fsync'd, checksummed, written to a ``.partial`` name and renamed),
-record the archives together, and only then remove the pod. A submit interrupted before that
-record finds the run ``submitted`` without an archive and can be run again.
+container. The steps then stop what could still change the workspace, archive the workspace,
+its recordings (terminals and cell executions) and each service's data (fsync'd,
+checksummed, written to a ``.partial`` name and renamed), record the archives together, and
+only then remove the pod. A submit interrupted before that record finds the run
+``submitted`` without an archive and can be run again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodproven.runner.errors import RunStateError
-from prodproven.runner.runs import prober, services
+from prodproven.runner.lifecycle.snapshots import Snapshots
+from prodproven.runner.runs import prober, recording, services
 from prodproven.runner.runs.archives import left_out_message, write_archive
 from prodproven.runner.runs.forwards import Forwards
 from prodproven.runner.runs.provisioning import Provisioner
@@ -61,6 +63,8 @@ class SubmitJob:
     max_bytes: int
     """The limit of each archive."""
     report: Reporter
+    timeline_cap_bytes: int = 50 * 2**20
+    """The cap of the run's workspace timeline (``PRODPROVEN_TIMELINE_CAP_MB``)."""
     pod: Pod | None = None
     workspace: Sandbox | None = None
     archive_sha256: str = ""
@@ -106,6 +110,15 @@ def stop_live_parts(job: SubmitJob) -> None:
         live.stop(timeout=5)
 
 
+def snapshot_workspace(job: SubmitJob) -> None:
+    """The workspace's last snapshot into its timeline, which is then sealed (a failure is
+    logged and recorded, never raised: lifecycle/snapshots.py)."""
+    assert job.workspace is not None
+    Snapshots(job.store, job.run_id, job.paths, cap_bytes=job.timeline_cap_bytes).final(
+        job.workspace
+    )
+
+
 def archive_workspace(job: SubmitJob) -> None:
     assert job.workspace is not None
     job.workspace.stop(timeout=2)
@@ -125,6 +138,14 @@ def archive_workspace(job: SubmitJob) -> None:
         "archive.written",
         {"bytes": written.size, "sha256": written.sha256, "late": job.submission.late},
     )
+
+
+def archive_recordings(job: SubmitJob) -> None:
+    """Archive the run's terminal recordings and cell log (the lab, stopped with the
+    workspace, records no more)."""
+    archived = recording.archive(job.paths.root)
+    if archived is not None:
+        job.event("recordings.archived", vars(archived))
 
 
 def archive_services(job: SubmitJob) -> None:
@@ -158,7 +179,9 @@ SUBMIT_STEPS: list[Callable[[SubmitJob], None]] = [
     find_workspace,
     close_forwards,
     stop_live_parts,
+    snapshot_workspace,
     archive_workspace,
+    archive_recordings,
     archive_services,
     record_archives,
     remove_pod,

@@ -1,7 +1,8 @@
 """The run supervisor: the part of the runner that lives as long as a run does. It moves the
 prober's samples into the store and pages the candidate when they turn unhealthy (the on-call
 alert), fires scheduled incidents on time, and (for interactive runs) submits when the clock
-runs out.
+runs out. It also snapshots the workspace into the run's timeline every minute, on a thread
+of its own (``snapshots.py``).
 
 It keeps no state of its own: every pass re-reads the run and its event log, so a supervisor
 started after a crash (``prodproven supervise RUN``) picks up exactly where the last one
@@ -24,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,9 @@ from typing import Any, Protocol
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.lifecycle.detached import start_detached
+from prodproven.runner.lifecycle.dueloop import MAIL_EVERY_S, DueWork
+from prodproven.runner.lifecycle.dueloop import DueLoop as DueLoop  # its old home: still here
+from prodproven.runner.lifecycle.snapshots import Snapshots
 from prodproven.runner.runs.alerts import AlertFeed, AlertRule
 from prodproven.runner.runs.prober import ROLE as PROBER_ROLE
 from prodproven.runner.runs.prober import ProbeFeed
@@ -68,14 +72,15 @@ ask a cluster's manager, and a node is seen down some 13 s after it died (docs/s
 RETRY_S = 10.0
 """How long it waits before trying again a run it could not supervise (say, another process
 supervises it)."""
-MAIL_EVERY_S = 5.0
-"""How often it does the due work (an email or a campaign's step waits at most this long)."""
 
 log = logging.getLogger(__name__)
 
 
 class Supervised(Protocol):
     """What a supervisor needs of the runner (``lifecycle.Runner`` is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
 
     @property
     def store(self) -> Store: ...
@@ -89,9 +94,6 @@ class Supervised(Protocol):
     def paths(self, run_id: str) -> RunPaths: ...
 
     def finish(self, run_id: str) -> Run: ...
-
-
-DueWork = Callable[[], object]  # done when due: Outbox.deliver_due, CampaignDesk.run_due
 
 
 class AlreadySupervised(ProdprovenError):
@@ -124,6 +126,8 @@ class RunSupervisor:
         self._pod: Pod | None = None
         self._last_error: str | None = None
         self._failure: BaseException | None = None
+        paths = runner.paths(run_id)
+        self._snapshots = Snapshots.of(runner.store, run_id, paths, runner.settings)
 
     # one pass ------------------------------------------------------------------------------
     def step(self) -> bool:
@@ -139,6 +143,7 @@ class RunSupervisor:
             if self._pod is not None:
                 if time.monotonic() >= self._next_lost and self.lost(self._pod):
                     return False
+                self._snapshots.tick(self._pod)  # on a thread of its own
                 # The prober answers once an interval; reading it more often finds nothing.
                 if time.monotonic() >= self._next_poll:
                     self._next_poll = time.monotonic() + self._poll_every
@@ -401,41 +406,6 @@ class AllSupervisor:
 
     def _locked(self) -> AbstractContextManager[None]:
         return _exclusive(self.lock, f"the data directory {self.lock.parent} is already supervised")
-
-
-class DueLoop:
-    """Does each piece of ``work`` in turn every ``every_s`` (for the data directory's
-    supervisor and ``prodproven serve``). A failure (the store unreachable, say: the outbox and
-    campaigns record their items' own) is logged, never raised, and tried again next time."""
-
-    def __init__(self, work: Sequence[DueWork], every_s: float = MAIL_EVERY_S) -> None:
-        self.work = list(work)
-        self.every_s = every_s
-
-    def once(self) -> None:
-        for work in self.work:
-            try:
-                work()
-            except Exception:  # the edge of the due-work thread: logged, tried again next time
-                log.exception("due work %s failed", getattr(work, "__qualname__", work))
-
-    @contextmanager
-    def running(self, *stops: threading.Event) -> Iterator[None]:
-        """Do the work every ``every_s`` on a thread while the block runs (until a ``stops``)."""
-        done = threading.Event()
-
-        def loop() -> None:
-            while not any(e.is_set() for e in (done, *stops)):
-                self.once()
-                done.wait(self.every_s)
-
-        thread = threading.Thread(target=loop, name="due-work", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join(timeout=30)
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from prodproven.runner.people.teams import Teams
 from prodproven.runner.portal.access import Access, Actor, Records
 from prodproven.runner.present.plots import track_record_plot
 from prodproven.runner.runs.store import Run, utcnow
+from prodproven.runner.similarity import store as similarity_store
 from prodproven.runner.spec.framework import BUILTIN
 from prodproven.runner.spec.parts import about_competency
 
@@ -199,6 +200,7 @@ class CandidateDesk:
             "team_memberships": self._teams,
             "campaign_places": self._campaigns,
             "record_links": self._shares,
+            "fingerprints": similarity_store.Forgetting(self._records.store),
         }
 
     def share(self, actor: Actor, name: str) -> tuple[Share, str]:

@@ -65,7 +65,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Chunks(io.RawIOBase):
+class Chunks(io.RawIOBase):
     """A readable file over an iterator of byte chunks (the container's tar stream)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -146,7 +146,7 @@ def _copy_within(box: Sandbox, path: str, partial: Path, *, max_bytes: int) -> l
     left_out: list[Entry] = []
     budget = max_bytes - tarfile.RECORDSIZE  # the end-of-archive blocks and their padding
     with contextlib.closing(box.archive_chunks(path)) as chunks, partial.open("wb") as fh:
-        source = io.BufferedReader(_Chunks(chunks), MIB)
+        source = io.BufferedReader(Chunks(chunks), MIB)
         with (
             tarfile.open(fileobj=source, mode="r|") as tar,
             tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as out,

@@ -49,6 +49,7 @@ from prodproven.runner.web import (
     candidates,
     credentials,
     proxy,
+    similarity,
     tools,
     upstream,
 )
@@ -158,6 +159,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(candidates.router)
     app.include_router(proxy.router)
     app.include_router(tools.router)
+    app.include_router(similarity.router)
     _sign_in_routes(app)
 
     app.add_middleware(Guard, headers=security_headers(portal.settings))

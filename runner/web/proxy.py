@@ -10,6 +10,10 @@ assessor or another candidate reaches no one else's lab. JupyterLab skips its XS
 checks for token-authenticated requests, so the proxy does them (the core's cross-site
 refusal). JupyterLab's pages get the app's alert banner script before ``</body>``.
 
+The candidate's terminals and cell executions are recorded as they pass
+(:mod:`prodproven.runner.runs.recording`, into their run's data directory): only here, for the
+candidate's own lab; the tools proxy and assessors' views record nothing.
+
 Finding the upstream is a cached lookup
 (:meth:`prodproven.runner.portal.invited.Invited.lab_upstream`); when the upstream cannot be
 reached the entry is dropped and the runner asked once more (it restarts a dead lab), then the
@@ -19,6 +23,7 @@ request is sent again, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,6 +32,7 @@ from starlette.websockets import WebSocket
 
 from prodproven.runner.errors import AccessDenied
 from prodproven.runner.portal.core import Portal
+from prodproven.runner.runs import recording
 from prodproven.runner.runs.lab import LAB_BASE_URL
 from prodproven.runner.web.auth import CANDIDATE_COOKIE
 from prodproven.runner.web.upstream import (
@@ -36,7 +42,7 @@ from prodproven.runner.web.upstream import (
     proxy_http,
     remembered,
 )
-from prodproven.runner.web.upstream_ws import proxy_websocket
+from prodproven.runner.web.upstream_ws import FrameObserver, proxy_websocket
 
 PREFIX = LAB_BASE_URL
 BANNER = b'<script src="/static/alerts.js" defer></script>'
@@ -83,11 +89,19 @@ class CandidateUpstream:
         return await remembered(conn, key, check, again=failed_port is not None)
 
 
+@dataclass(frozen=True)
+class LabTarget(Target):
+    """The lab of run ``run_id``."""
+
+    run_id: str = ""
+
+
 def _lab(
     the_portal: Portal, invitation_id: str, _: Mapping[str, str], failed_port: int | None
 ) -> Target:
     found = the_portal.invited.lab_upstream(invitation_id, failed_port=failed_port)
-    return Target(
+    return LabTarget(
+        run_id=found.run_id,
         port=found.port,
         mount=PREFIX,
         base=PREFIX,
@@ -97,6 +111,22 @@ def _lab(
 
 
 LAB = CandidateUpstream("JupyterLab", _lab)
+
+
+def recorder(conn: HTTPConnection, target: Target, path: str) -> FrameObserver | None:
+    """What records the lab WebSocket at upstream ``path`` of the candidate's run: a terminal
+    or a kernel channel (blocking)."""
+    if not isinstance(target, LabTarget) or not path.startswith(PREFIX):
+        return None
+    the_portal = portal_of(conn)
+    runner = the_portal.invited.runner()
+    run_id = target.run_id
+    recordings = recording.Recordings.of_run(
+        runner.paths(run_id).root,
+        the_portal.settings.recording_cap_mb,
+        lambda kind, data: runner.event(run_id, kind, data),
+    )
+    return recording.lab_observer(recordings, path[len(PREFIX) :])
 
 
 @router.get("/candidate/lab")
@@ -111,4 +141,4 @@ async def lab_http(request: Request) -> Response:
 
 @router.websocket(PREFIX + "{path:path}")
 async def lab_websocket(websocket: WebSocket) -> None:
-    await proxy_websocket(websocket, LAB)
+    await proxy_websocket(websocket, LAB, recorder)

@@ -1,14 +1,22 @@
 """WebSockets through the web app's proxy core (:mod:`prodproven.runner.web.upstream`): the
 handshake is checked like a request (the app's own ``Origin`` required, then the target's
 session) and refused before it opens; then frames are copied both ways, text and binary, with
-the subprotocol the upstream picks, and each side's close code passed to the other."""
+the subprotocol the upstream picks, and each side's close code passed to the other.
+
+A caller may have the frames observed (the lab proxy records terminals and cell executions):
+:data:`Observe` gives an observer per WebSocket, called with each frame as it is relayed;
+an observer that raises is dropped (logged), the relay goes on."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -20,11 +28,29 @@ from prodproven.sandbox.errors import SandboxError
 
 WS_OPEN_TIMEOUT_S = 30.0
 
+log = logging.getLogger(__name__)
 
-async def proxy_websocket(websocket: WebSocket, upstreams: Upstreams) -> None:
-    """Relay a WebSocket to its target. Refused handshakes (another origin, no session, the
-    run not running, the upstream not answering, a request the target does not allow) are
-    closed before they open: the browser sees HTTP 403."""
+
+class FrameObserver(Protocol):
+    """Sees each frame relayed over one WebSocket (on the event loop: it must be quick)."""
+
+    def frame(self, from_browser: bool, data: str | bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Observe = Callable[[HTTPConnection, Target, str], FrameObserver | None]
+"""The observer of a WebSocket to ``target``'s upstream path, or None (blocking: called
+once per WebSocket when it opens)."""
+
+
+async def proxy_websocket(
+    websocket: WebSocket, upstreams: Upstreams, observe: Observe | None = None
+) -> None:
+    """Relay a WebSocket to its target, its frames seen by ``observe``'s observer. Refused
+    handshakes (another origin, no session, the run not running, the upstream not answering,
+    a request the target does not allow) are closed before they open: the browser sees HTTP
+    403."""
     origin = websocket.headers.get("origin")
     if origin is None or origin.lower() not in own_origins(websocket):
         await websocket.close(1008, "this WebSocket was opened by another site")
@@ -44,7 +70,48 @@ async def proxy_websocket(websocket: WebSocket, upstreams: Upstreams) -> None:
         return
     async with remote:
         await websocket.accept(subprotocol=remote.subprotocol)
-        await _relay(websocket, remote)
+        watch = _Watch(await _observer(observe, websocket, target, path))
+        try:
+            await _relay(websocket, remote, watch)
+        finally:
+            watch.close()
+
+
+async def _observer(
+    observe: Observe | None, websocket: WebSocket, target: Target, path: str
+) -> FrameObserver | None:
+    """``observe``'s observer, made off the event loop; None when it fails (logged)."""
+    if observe is None:
+        return None
+    try:
+        return await run_in_threadpool(observe, websocket, target, path)
+    except Exception:  # a recording never stops what it records
+        log.exception("observing the WebSocket %s failed; it is relayed unobserved", path)
+        return None
+
+
+class _Watch:
+    """An observer, or none; one that raises is logged and dropped."""
+
+    def __init__(self, observer: FrameObserver | None) -> None:
+        self._observer = observer
+
+    def frame(self, from_browser: bool, data: str | bytes) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer.frame(from_browser, data)
+        except Exception:  # a recording never breaks what it records
+            log.exception("observing a WebSocket frame failed; observing stops")
+            self.close()
+
+    def close(self) -> None:
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            try:
+                observer.close()
+            except Exception:
+                log.exception("closing a WebSocket's observer failed")
 
 
 async def _open(websocket: WebSocket, upstreams: Upstreams, target: Target) -> ClientConnection:
@@ -74,9 +141,9 @@ async def _open(websocket: WebSocket, upstreams: Upstreams, target: Target) -> C
     raise AssertionError("unreachable")
 
 
-async def _relay(websocket: WebSocket, remote: ClientConnection) -> None:
-    """Copy messages both ways until either side closes; the other side gets its close
-    code."""
+async def _relay(websocket: WebSocket, remote: ClientConnection, watch: _Watch) -> None:
+    """Copy messages both ways, each seen by ``watch`` as it passes, until either side
+    closes; the other side gets its close code."""
 
     async def from_browser() -> None:
         while True:
@@ -84,14 +151,17 @@ async def _relay(websocket: WebSocket, remote: ClientConnection) -> None:
             if message["type"] == "websocket.disconnect":
                 await remote.close(_sendable(message.get("code")), message.get("reason") or "")
                 return
-            if message.get("text") is not None:
-                await remote.send(message["text"])
-            elif message.get("bytes") is not None:
-                await remote.send(message["bytes"])
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes")
+            if data is not None:
+                watch.frame(True, data)
+                await remote.send(data)
 
     async def from_upstream() -> None:
         try:
             async for data in remote:
+                watch.frame(False, data)
                 if isinstance(data, str):
                     await websocket.send_text(data)
                 else:

@@ -58,6 +58,6 @@ def test_forget_reports_the_team_memberships_and_record_links_it_deleted(tmp_pat
     link = ok("candidate", "share", "Grace", data=tmp_path).strip()
     said = ok("candidate", "forget", "Grace", "--yes", data=tmp_path)
     said = " ".join(said.split())  # the console wraps long lines
-    assert "1 team memberships, 0 campaign places, 1 record links deleted" in said
+    assert "1 team memberships, 0 campaign places, 1 record links, 0 fingerprints deleted" in said
     assert shares_of(tmp_path).find(link.rsplit("/", 1)[1]) is None
     assert json.loads(ok("team", "list", "--json", data=tmp_path))[0]["members"] == []
