@@ -69,6 +69,7 @@ from prodproven.runner.web.outbox import router as outbox_router
 from prodproven.runner.web.responses import page, set_cookie
 from prodproven.runner.web.shares import router as shares_router
 from prodproven.runner.web.teams import router as teams_router
+from prodproven.runner.web.workprocess import router as workprocess_router
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -160,6 +161,7 @@ def create_app(portal: Portal, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(proxy.router)
     app.include_router(tools.router)
     app.include_router(similarity.router)
+    app.include_router(workprocess_router)
     _sign_in_routes(app)
 
     app.add_middleware(Guard, headers=security_headers(portal.settings))

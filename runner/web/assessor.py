@@ -25,6 +25,7 @@ from prodproven.runner.runs.store import UNFINISHED, Status
 from prodproven.runner.web.auth import AssessorContext, assessor, checked_form, portal
 from prodproven.runner.web.inputs import attachment, optional_number
 from prodproven.runner.web.responses import page
+from prodproven.runner.web.workprocess import work_of
 from prodproven.sandbox.untrusted import UntrustedInput
 
 router = APIRouter(include_in_schema=False)
@@ -106,6 +107,7 @@ def run_page(
         credentials=the_portal.credentials.of_run(who.actor, run_id),
         interactive=True,
         cancellable=detail.run.status in UNFINISHED,
+        work=work_of(the_portal, detail.run),
         **extra,
     )
 

@@ -1,0 +1,87 @@
+"""The run page's "How the candidate worked" card and its pages (runner/web/workprocess.py):
+the summary, signals and timeline on the run page, a step's diff, a terminal's transcript
+shown as escaped text and its cast downloaded as it is; another firm's assessor, or nobody
+signed in, gets none of them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from prodproven.runner.runs import recording
+from tests.unit.websupport import Web, graded_run, make_web
+from tests.unit.workprocess_support import CAST, plant
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Web:
+    return make_web(tmp_path)
+
+
+def planted(web: Web) -> str:
+    """A graded run of acme's with the planted recordings and timeline, archived at submit
+    and the live recordings gone."""
+    run_id = graded_run(web)
+    root = web.settings.data_dir / "runs" / run_id
+    started = next(e.at for e in web.portal.records.store.events(run_id))
+    plant(root, started)
+    recording.archive(root)
+    shutil.rmtree(root / "recordings")
+    return run_id
+
+
+def test_the_run_page_shows_the_summary_signals_file_changes_and_recordings(web: Web) -> None:
+    run_id = planted(web)
+    page = web.assessor().get(f"/runs/{run_id}")
+    assert page.status_code == 200, page.text
+    assert "How the candidate worked" in page.text
+    assert "6 commands · 1 cell execution · 2 files touched" in page.text
+    assert "cat /grading/tests.py" in page.text and "looked for hidden material" in page.text
+    assert "pastebin.com" in page.text and "mlflow:5000" not in page.text
+    assert f'href="/runs/{run_id}/timeline/1"' in page.text
+    assert "solution.py</code></td><td>created +100 -0" in page.text
+    assert f'href="/runs/{run_id}/recordings/terminal-1-1"' in page.text
+
+
+def test_a_run_with_nothing_recorded_says_so(web: Web) -> None:
+    page = web.assessor().get(f"/runs/{graded_run(web)}")
+    assert "No terminal was recorded." in page.text
+    assert "No snapshot of the workspace was recorded." in page.text
+
+
+def test_a_step_shows_its_unified_diff(web: Web) -> None:
+    run_id = planted(web)
+    page = web.assessor().get(f"/runs/{run_id}/timeline/2")
+    assert page.status_code == 200
+    assert "+++ b/train.py" in page.text and "\n+d" in page.text
+    assert web.assessor().get(f"/runs/{run_id}/timeline/9").status_code == 404
+
+
+def test_a_transcript_is_escaped_text_and_the_cast_downloads_as_recorded(web: Web) -> None:
+    run_id = planted(web)
+    browser = web.assessor()
+    page = browser.get(f"/runs/{run_id}/recordings/terminal-1-1")
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;red" in page.text
+    assert "<script>alert" not in page.text
+    cast = browser.get(f"/runs/{run_id}/recordings/{CAST}")
+    assert cast.status_code == 200
+    assert cast.headers["content-type"] == "application/octet-stream"
+    assert "attachment" in cast.headers["content-disposition"]
+    assert cast.content.startswith(b'{"version": 2')
+    assert browser.get(f"/runs/{run_id}/recordings/terminal-9-9").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["", "/timeline/0", "/recordings/terminal-1-1", f"/recordings/{CAST}"]
+)
+def test_another_firms_run_is_not_found_and_nobody_signed_in_is_sent_to_sign_in(
+    web: Web, path: str
+) -> None:
+    run_id = planted(web)
+    other = web.assessor("bob@globex.test", "globex")
+    assert other.get(f"/runs/{run_id}{path}").status_code == 404
+    anonymous = web.client().get(f"/runs/{run_id}{path}", follow_redirects=False)
+    assert anonymous.status_code == 303 and "/login" in anonymous.headers["location"]
