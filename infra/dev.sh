@@ -23,6 +23,29 @@ ensure_python() {
     fi
 }
 
+ensure_player() {
+    # The run page's terminal player (asciinema-player, Apache-2.0), from the npm registry as
+    # pinned by infra/player/package-lock.json, copied beside the app's static files with its
+    # license; again whenever the lockfile changes. Without it the page shows transcripts only.
+    local player=$root/infra/player static=$root/runner/present/static/player mark
+    mark=$player/node_modules/.copied-$(sha256sum "$player/package-lock.json" | cut -c1-16)
+    if [ ! -f "$mark" ] || [ ! -f "$static/asciinema-player.min.js" ]; then
+        echo "prodproven: installing the recordings' player in runner/present/static/player" >&2
+        command -v npm >/dev/null || {
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get install -y -qq npm >/dev/null 2>&1 \
+                || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+        }
+        (cd "$player" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+        local dist=$player/node_modules/asciinema-player
+        rm -rf "$static"
+        mkdir -p "$static"
+        cp "$dist/dist/bundle/asciinema-player.min.js" "$dist/dist/bundle/asciinema-player.css" \
+            "$dist/LICENSE" "$static/"
+        touch "$mark"
+    fi
+}
+
 ensure_engine() {
     infra/docker-engine.sh
 }
@@ -55,6 +78,7 @@ ensure_images() {
 case "${1:-}" in
     demo)
         ensure_python
+        ensure_player
         ensure_engine
         ensure_images deploy-model
         exec "$venv/bin/prodproven" run deploy-model --submission challenges/deploy-model/solution --candidate demo
@@ -62,6 +86,7 @@ case "${1:-}" in
     test)
         shift
         ensure_python
+        ensure_player
         ensure_engine
         ensure_images
         ensure_browser

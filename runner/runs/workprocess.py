@@ -12,21 +12,30 @@ Signals are evidence for a person to judge, never penalties: nothing here change
   other control characters dropped. A command recalled from history or completed with Tab
   shows as what was typed, not as what ran: the transcript shows what ran.
 - The recordings are read from ``recordings.tar`` once it is written at submit (the live
-  folder may be gone), else from the live folder ``recordings/``.
+  folder may be gone), else from the live folder ``recordings/``; each terminal recording
+  (``runner/runs/casts.py``) carries the moments that belong to it as markers for the player.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import tarfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prodproven.runner.errors import RunNotFound
+from prodproven.runner.runs.casts import (
+    ANSI,
+    CONTROL,
+    CastEvent,
+    RecordingView,
+    json_line,
+    read_cast,
+    view,
+)
 from prodproven.runner.runs.recording import ARCHIVE, CELLS, RECORDINGS
 from prodproven.runner.runs.timeline import Change, timeline_of
 
@@ -59,17 +68,6 @@ NETWORK = re.compile(
     r"|nc|ncat|netcat|ssh|scp|telnet|ftp)(\s|$)"
 )
 URL_HOST = re.compile(r"(?:[a-z]+://)?(?:[^@\s/]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d+(?:\.\d+){3})")
-ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b.?"
-)
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class CastEvent:
-    at: datetime
-    code: str
-    data: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,8 @@ class Moment:
     after_s: float
     """Seconds since the run started."""
     detail: str = ""
+    recording: str = ""
+    """The terminal recording a command was typed in; empty for the others."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,8 @@ class WorkProcess:
     changes: list[Change]
     cells: list[Cell]
     commands: list[Command]
-    recordings: list[str] = field(default_factory=list)
+    recordings: list[RecordingView]
+    """Each terminal recording, with the moments that belong to it as markers."""
 
 
 class Recordings:
@@ -171,28 +172,6 @@ class Recordings:
             return fh.read(MAX_RECORDING_BYTES)
 
 
-def cast_events(content: bytes) -> list[CastEvent]:
-    """The events of an asciicast v2 recording, timed from its header's timestamp; lines that
-    cannot be read (a crash mid-line) are skipped."""
-    lines = content.decode(errors="replace").splitlines()
-    header = _json(lines[0]) if lines else None
-    if not isinstance(header, dict):
-        return []
-    start = datetime.fromtimestamp(float(header.get("timestamp", 0)), UTC)
-    found = []
-    for line in lines[1:]:
-        event = _json(line)
-        if isinstance(event, list) and len(event) == 3 and isinstance(event[0], int | float):
-            found.append(CastEvent(start + timedelta(seconds=event[0]), *map(str, event[1:])))
-    return found
-
-
-def transcript(content: bytes) -> str:
-    """A recording's output as plain text: escape sequences and control characters dropped."""
-    shown = "".join(e.data for e in cast_events(content) if e.code == "o")
-    return CONTROL.sub("", ANSI.sub("", shown.replace("\r\n", "\n")))
-
-
 def commands(recording: str, events: Sequence[CastEvent]) -> list[Command]:
     """The lines typed in a recording, each at the time of its Enter (see the module's doc)."""
     found: list[Command] = []
@@ -219,7 +198,7 @@ def cells(content: bytes) -> list[Cell]:
     started: dict[str, tuple[datetime, str]] = {}
     status: dict[str, str] = {}
     for line in content.decode(errors="replace").splitlines():
-        item = _json(line)
+        item = json_line(line)
         if not isinstance(item, dict) or not isinstance(item.get("t"), int | float):
             continue
         key = f"{item.get('kernel')}/{item.get('msg_id')}"
@@ -240,11 +219,10 @@ def read(run_root: Path, events: Sequence[Event], started: datetime) -> WorkProc
     recorded = Recordings(run_root)
     typed: list[Command] = []
     activity: list[datetime] = []
-    casts = recorded.casts()
-    for name in casts:
-        found = cast_events(recorded.read(name))
-        typed += commands(name, found)
-        activity += [e.at for e in found if e.code in "oi"]
+    casts = {name: read_cast(recorded.read(name)) for name in recorded.casts()}
+    for name, cast in casts.items():
+        typed += commands(name, cast.events)
+        activity += [e.at for e in cast.events if e.code in "oi"]
     executed = cells(recorded.read(CELLS)) if CELLS in recorded.names() else []
     changes = timeline_of(run_root).changes()
     typed.sort(key=lambda c: c.at)
@@ -255,15 +233,16 @@ def read(run_root: Path, events: Sequence[Event], started: datetime) -> WorkProc
     )
     lines = [(c.at, c.text) for c in typed]
     lines += [(c.at, line) for c in executed for line in c.code.splitlines()]
+    moments = _moments(events, started, typed, executed)
     return WorkProcess(
         started,
         summary,
-        _moments(events, started, typed, executed),
+        moments,
         _changes_signals(changes, idle) + line_signals(sorted(lines)),
         changes,
         executed,
         typed,
-        casts,
+        [view(name, cast, moments) for name, cast in casts.items()],
     )
 
 
@@ -285,15 +264,15 @@ def _moments(
     found = []
     for kind, at, data in events:
         if kind == "incident.injected":
-            found.append(("incident injected", at, str(data.get("fault", ""))))
-            after = [(c.at, c.text) for c in typed if c.at >= at]
-            after += [(c.at, c.first_lines) for c in executed if c.at >= at]
+            found.append(("incident injected", at, str(data.get("fault", "")), ""))
+            after = [(c.at, c.text, c.recording) for c in typed if c.at >= at]
+            after += [(c.at, c.first_lines, "") for c in executed if c.at >= at]
             if after:
-                first = min(after)
-                found.append(("first command or cell after it", first[0], first[1]))
+                first, detail, recording = min(after)
+                found.append(("first command or cell after it", first, detail, recording))
         elif kind == "status.submitted":
-            found.append(("submitted", at, ""))
-    return [Moment(w, at, (at - started).total_seconds(), d) for w, at, d in found]
+            found.append(("submitted", at, "", ""))
+    return [Moment(w, at, (at - started).total_seconds(), d, r) for w, at, d, r in found]
 
 
 def _changes_signals(changes: list[Change], idle: list[Gap]) -> list[Signal]:
@@ -349,10 +328,3 @@ def _leaves_pod(line: str) -> bool:
         return not re.search(r"install\s+(-e\s+)?\.{1,2}(/|\s|$)", line)
     hosts = URL_HOST.findall(line)
     return any(h not in LOCAL_HOSTS for h in hosts)
-
-
-def _json(line: str) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None

@@ -74,16 +74,19 @@ from prodproven.runner.web.workprocess import router as workprocess_router
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        "script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
 """No inline scripts, nothing from elsewhere, never framed: a candidate's file or notebook
-shown to an assessor cannot run code in the assessor's session. Not sent with the answers the
-proxy relays (runner/web/upstream.py): JupyterLab and MLflow need their scripts, and candidate
-code's answers get a sandbox policy instead."""
+shown to an assessor cannot run code in the assessor's session. ``'wasm-unsafe-eval'`` lets
+the app's own scripts compile WebAssembly (the recordings' player emulates the terminal in it);
+JavaScript's eval stays forbidden. Not sent with the answers the proxy relays
+(runner/web/upstream.py): JupyterLab and MLflow need their scripts, and candidate code's
+answers get a sandbox policy instead."""
 HSTS = {"Strict-Transport-Security": "max-age=31536000"}
 """Sent when the public URL is ``https://``: browsers then refuse plain HTTP to the host for a
 year (docs/operations.md, behind a TLS reverse proxy)."""

@@ -1,16 +1,20 @@
 """The run page's "How the candidate worked" card and its pages (runner/web/workprocess.py):
-the summary, signals and timeline on the run page, a step's diff, a terminal's transcript
-shown as escaped text and its cast downloaded as it is; another firm's assessor, or nobody
-signed in, gets none of them."""
+the summary, signals and timeline on the run page, each recording's player with its markers
+and jump buttons (or, without the player installed, a line saying so), a step's diff, a
+terminal's transcript shown as escaped text and its cast downloaded as it is; another firm's
+assessor, or nobody signed in, gets none of them."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from prodproven.runner.runs import recording
+from prodproven.runner.web import workprocess
 from tests.unit.websupport import Web, graded_run, make_web
 from tests.unit.workprocess_support import CAST, plant
 
@@ -45,10 +49,40 @@ def test_the_run_page_shows_the_summary_signals_file_changes_and_recordings(web:
     assert f'href="/runs/{run_id}/recordings/terminal-1-1"' in page.text
 
 
-def test_a_run_with_nothing_recorded_says_so(web: Web) -> None:
+def test_each_recording_has_a_player_of_its_cast_with_the_moments_in_it_as_markers(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workprocess, "player_installed", lambda: True)
+    run_id = planted(web)
+    page = web.assessor().get(f"/runs/{run_id}").text
+    assert '<script src="/static/player/asciinema-player.min.js" defer></script>' in page
+    assert '<script src="/static/recordings.js" defer></script>' in page
+    assert f'data-cast="/runs/{run_id}/recordings/{CAST}"' in page
+    # the fake run is submitted as it starts: in the planted recording, which starts then
+    found = re.search(r"data-markers='([^']*)'", page)
+    assert found is not None
+    [(played_s, what)] = json.loads(found.group(1))
+    assert what == "submitted" and 0 <= played_s < 1
+    assert 'data-seek-marker="0" data-testid="jump">submitted</button>' in page
+    assert f'href="/runs/{run_id}/recordings/terminal-1-1"' in page  # the transcript remains
+
+
+def test_without_the_player_installed_the_card_says_so_and_keeps_the_transcripts(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workprocess, "player_installed", lambda: False)
+    run_id = planted(web)
+    page = web.assessor().get(f"/runs/{run_id}").text
+    assert "player is not installed (<code>infra/dev.sh</code> installs it)" in page
+    assert "/static/player/" not in page and "data-cast" not in page
+    assert f'href="/runs/{run_id}/recordings/terminal-1-1"' in page
+
+
+def test_a_run_with_nothing_recorded_says_so_and_loads_no_player(web: Web) -> None:
     page = web.assessor().get(f"/runs/{graded_run(web)}")
     assert "No terminal was recorded." in page.text
     assert "No snapshot of the workspace was recorded." in page.text
+    assert "/static/player/" not in page.text and "recordings.js" not in page.text
 
 
 def test_a_step_shows_its_unified_diff(web: Web) -> None:

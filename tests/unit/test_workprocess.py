@@ -1,7 +1,7 @@
 """How a candidate worked, read back from planted recordings, timeline and events
 (runner/runs/workprocess.py): the summary's active time and idle gaps, the commands rebuilt
-from keystrokes, the moments, and each signal with its evidence, with no signal for what
-stays inside the pod."""
+from keystrokes, the moments and the markers they make in the recording, and each signal with
+its evidence, with no signal for what stays inside the pod."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from prodproven.runner.errors import RunNotFound
 from prodproven.runner.runs import recording, workprocess
-from prodproven.runner.runs.workprocess import CastEvent, Recordings, commands
+from prodproven.runner.runs.casts import CastEvent, Marker, RecordingView
+from prodproven.runner.runs.workprocess import Recordings, commands
 from tests.unit.workprocess_support import CAST, INCIDENT_S, SUBMIT_S, T0, at, events, plant
 
 
@@ -47,7 +48,7 @@ def test_the_summary_counts_commands_cells_and_the_files_touched_after_the_start
     assert work.summary.files == ["solution.py", "train.py"]
     [cell] = work.cells
     assert (cell.at, cell.status, cell.first_lines) == (at(240), "ok", "import os\nprint(1)")
-    assert work.recordings == [CAST]
+    assert [r.name for r in work.recordings] == [CAST]
 
 
 def test_moments_are_the_injection_the_first_command_after_it_and_the_submit(
@@ -57,6 +58,26 @@ def test_moments_are_the_injection_the_first_command_after_it_and_the_submit(
         ("incident injected", INCIDENT_S, "oom"),
         ("first command or cell after it", 200, "tail -f log"),
         ("submitted", SUBMIT_S, ""),
+    ]
+    assert [m.recording for m in work.moments] == ["", CAST, ""]
+
+
+def test_the_moments_within_the_recording_are_its_markers(
+    work: workprocess.WorkProcess,
+) -> None:
+    """The cast spans 0 to 200 s: the injection (180 s) and the command after it (200 s) are
+    in it, the submit (33 min) is not. The player shortens each pause to 2 s: the 9 pauses
+    up to 150 s play in 14 s, and the injection is 30 s into the 50 s pause after it."""
+    assert work.recordings == [
+        RecordingView(
+            CAST,
+            T0,
+            200.0,
+            [
+                Marker(INCIDENT_S, 14 + 2 * 30 / 50, "incident injected"),
+                Marker(200.0, 16.0, "first command or cell after it"),
+            ],
+        )
     ]
 
 
@@ -98,12 +119,6 @@ def test_typing_is_rebuilt_through_backspace_ctrl_c_and_arrow_keys() -> None:
     assert [(c.at, c.text) for c in commands(CAST, typed)] == [(T0, "ls -l"), (at(1), "pwd")]
 
 
-def test_the_transcript_is_the_output_without_escape_sequences(tmp_path: Path) -> None:
-    plant(tmp_path)
-    text = workprocess.transcript(Recordings(tmp_path).read(CAST))
-    assert text == "$ train.py\n<script>alert(1)</script>red\n"
-
-
 def test_once_archived_the_recordings_are_read_from_the_archive(tmp_path: Path) -> None:
     plant(tmp_path)
     recording.archive(tmp_path)
@@ -112,9 +127,3 @@ def test_once_archived_the_recordings_are_read_from_the_archive(tmp_path: Path) 
     assert workprocess.read(tmp_path, events(), T0).summary.commands == 6
     with pytest.raises(RunNotFound, match="no recording 'secret.cast'"):
         Recordings(tmp_path).read("secret.cast")
-
-
-def test_unreadable_lines_of_a_recording_are_skipped(tmp_path: Path) -> None:
-    lines = [json.dumps({"version": 2, "timestamp": T0.timestamp()}), "[1.0, 'o'", "[2, 9]"]
-    lines.append(json.dumps([3.0, "o", "ok"]))
-    assert workprocess.cast_events("\n".join(lines).encode()) == [CastEvent(at(3), "o", "ok")]
