@@ -2,10 +2,11 @@
 (``<data>/runs/<id>/recordings/``, never mounted into the pod), from outside the candidate's
 control:
 
-- each terminal (a JupyterLab terminal through the web app's lab proxy, or
-  ``prodproven shell``) as an asciicast v2 file ``terminal-NAME-N.cast``: a header line, then
-  one ``[t, code, data]`` line per event (``o`` output, ``i`` input, ``r`` resize
-  ``COLSxROWS``, ``m`` marker), ``t`` in seconds since the recording started;
+- each terminal (a JupyterLab terminal through the web app's lab proxy or the relay of
+  ``prodproven lab``, or ``prodproven shell``) as an asciicast v2 file
+  ``terminal-NAME-N.cast``: a header line, then one ``[t, code, data]`` line per event
+  (``o`` output, ``i`` input, ``r`` resize ``COLSxROWS``, ``m`` marker), ``t`` in seconds
+  since the header's ``timestamp`` (a whole second);
 - each notebook cell execution in ``cells.jsonl``: one line when the browser sends an
   ``execute_request`` and one when the kernel's ``execute_reply`` comes back,
   ``{t, kernel, msg_id, code, status}``, ``t`` in Unix seconds.
@@ -148,12 +149,15 @@ class Cast:
         self._lines = lines
         self.path = path
         self._clock = clock
-        self._start = clock()
+        # The header's timestamp is a whole second (asciicast v2); events count from that
+        # second, so each event's wall time is exact and two recordings order correctly.
+        wall = time.time()
+        self._start = clock() - (wall - int(wall))
         header = {
             "version": 2,
             "width": size[0],
             "height": size[1],
-            "timestamp": int(time.time()),
+            "timestamp": int(wall),
             "env": {"TERM": "xterm-256color", "SHELL": "/bin/bash"},
             "title": title,
         }
@@ -218,6 +222,8 @@ class Recordings:
     directory: Path
     cap_bytes: int
     on_capped: Callable[[], None]
+    clock: Callable[[], float] = time.monotonic
+    """The casts' clock, their events' ``t`` (a benchmark replays an hour on its own)."""
 
     @classmethod
     def of_run(
@@ -250,7 +256,7 @@ class Recordings:
                 handle = path.open("xb", buffering=0)
             except FileExistsError:
                 continue
-            return Cast(_Lines(handle, found), path, title)
+            return Cast(_Lines(handle, found), path, title, clock=self.clock)
         return None
 
     def cells(self, kernel: str) -> CellLog | None:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,18 @@ def test_a_terminal_is_an_asciicast_v2_file_written_as_it_goes(tmp_path: Path) -
     times = [e[0] for e in events]
     assert times == sorted(times) and times[0] >= 0
     frames.close()
+
+
+def test_an_event_is_timed_from_the_whole_second_of_the_header(tmp_path: Path) -> None:
+    """asciicast v2's timestamp is a whole second; events count from it, so the header's
+    timestamp plus an event's ``t`` is the event's wall time, not up to a second early."""
+    found, _ = recordings(tmp_path)
+    cast = found.terminal("1", "t")
+    assert cast is not None
+    TerminalFrames(cast).frame(True, json.dumps(["stdin", "x"]))
+    typed_at = time.time()
+    header, event = lines(tmp_path / "recordings" / "terminal-1-1.cast")
+    assert abs(header["timestamp"] + event[0] - typed_at) < 0.1
 
 
 def test_each_connection_of_a_terminal_gets_its_own_file(tmp_path: Path) -> None:
