@@ -4,6 +4,7 @@ a running run (``shell``, ``lab``, ``forward``, ``supervise``), then ``submit``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -201,12 +202,22 @@ def forward(ctx: Context, run_id: str, name: str) -> None:
 @click.pass_obj
 def lab(ctx: Context, run_id: str) -> None:
     """Open JupyterLab (notebooks and a terminal) in a running run's workspace, as the
-    candidate: starts it if needed and prints its URL with the run's token; until Ctrl-C."""
+    candidate: starts it if needed and prints its URL with the run's token on 127.0.0.1;
+    until Ctrl-C. Its terminals and cell executions are recorded into the run's data
+    directory, like the web app's lab."""
+    from prodproven.runner.web import lab_relay  # the web stack, for this command only
+
     with progress(quiet=True) as step:
-        link = ctx.runner(step).lab(run_id)
-    out.print(Text(f"JupyterLab of run {run_id}: (Ctrl-C to stop)"))
-    click.echo(link.url)
-    _hold()
+        runner = ctx.runner(step)
+        link = runner.lab(run_id)
+
+    def listening(url: str) -> None:
+        out.print(Text(f"JupyterLab of run {run_id}, recorded: (Ctrl-C to stop)"))
+        click.echo(url)
+
+    with contextlib.suppress(KeyboardInterrupt):  # the relay stopped, then passed Ctrl-C on
+        lab_relay.serve(runner, run_id, link, ctx.settings.recording_cap_mb, listening)
+    out.print("stopped")
 
 
 @click.command()

@@ -39,8 +39,8 @@ KERNEL_DISPLAY_NAME = "Python (workspace)"
 TOKEN_PURPOSE = "lab"
 LAB_BASE_URL = "/candidate/lab/"
 """Every URL JupyterLab makes (pages, assets, API, websockets) starts with this path: the web
-app proxies exactly this prefix to the candidate's own lab, and the loopback port serves it
-too (``prodproven lab RUN``)."""
+app proxies exactly this prefix to the candidate's own lab, and so does the recording relay of
+``prodproven lab RUN`` (``runner/web/lab_relay.py``)."""
 
 
 @dataclass(frozen=True)

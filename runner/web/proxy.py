@@ -11,8 +11,9 @@ checks for token-authenticated requests, so the proxy does them (the core's cros
 refusal). JupyterLab's pages get the app's alert banner script before ``</body>``.
 
 The candidate's terminals and cell executions are recorded as they pass
-(:mod:`prodproven.runner.runs.recording`, into their run's data directory): only here, for the
-candidate's own lab; the tools proxy and assessors' views record nothing.
+(:mod:`prodproven.runner.runs.recording`, into their run's data directory, by
+:func:`record_lab`): here, for the candidate's own lab, and in ``prodproven lab``'s relay
+(:mod:`prodproven.runner.web.lab_relay`); the tools proxy and assessors' views record nothing.
 
 Finding the upstream is a cached lookup
 (:meth:`prodproven.runner.portal.invited.Invited.lab_upstream`); when the upstream cannot be
@@ -31,6 +32,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from prodproven.runner.errors import AccessDenied
+from prodproven.runner.lifecycle.core import Runner
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs import recording
 from prodproven.runner.runs.lab import LAB_BASE_URL
@@ -116,14 +118,23 @@ LAB = CandidateUpstream("JupyterLab", _lab)
 def recorder(conn: HTTPConnection, target: Target, path: str) -> FrameObserver | None:
     """What records the lab WebSocket at upstream ``path`` of the candidate's run: a terminal
     or a kernel channel (blocking)."""
+    the_portal = portal_of(conn)
+    return record_lab(
+        the_portal.invited.runner(), the_portal.settings.recording_cap_mb, target, path
+    )
+
+
+def record_lab(runner: Runner, cap_mb: int, target: Target, path: str) -> FrameObserver | None:
+    """What records the WebSocket at upstream ``path`` of ``target``, the lab of a run of
+    ``runner``, into the run's recordings capped at ``cap_mb`` MiB: a terminal or a kernel
+    channel; None for another WebSocket, another target, or at the cap (blocking). The lab
+    proxy and ``prodproven lab``'s relay record through it."""
     if not isinstance(target, LabTarget) or not path.startswith(PREFIX):
         return None
-    the_portal = portal_of(conn)
-    runner = the_portal.invited.runner()
     run_id = target.run_id
     recordings = recording.Recordings.of_run(
         runner.paths(run_id).root,
-        the_portal.settings.recording_cap_mb,
+        cap_mb,
         lambda kind, data: runner.event(run_id, kind, data),
     )
     return recording.lab_observer(recordings, path[len(PREFIX) :])

@@ -19,6 +19,13 @@ runner's port forward into the pod), with the mount replaced by the target's *ba
 
 Who may reach which target is each caller's :class:`Upstreams`. WebSockets:
 :mod:`prodproven.runner.web.upstream_ws`.
+
+A caller may also relay without guarding (``guarded=False``, ``prodproven lab``'s relay,
+:mod:`prodproven.runner.web.lab_relay`): for an upstream that authenticates and checks requests
+itself, nothing is refused, the browser's ``Authorization`` goes upstream, and ``Origin`` and
+``Referer`` naming the relay's own origin are made to name the upstream's, so that the
+upstream's own checks (Origin and Referer against Host) judge each request as if the browser
+had addressed the upstream directly.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
@@ -149,11 +157,22 @@ class Upstreams(Protocol):
         ...
 
 
+def no_cookies() -> CookieJar:
+    """The proxy's clients' cookie jar, which keeps nothing: an upstream's cookies are for the
+    browser alone; one kept would go up with any later request that has no Cookie header of
+    its own (someone else's, or one without the lab's token)."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
 @asynccontextmanager
 async def upstream_client() -> AsyncIterator[httpx.AsyncClient]:
     """The HTTP client the proxy shares, one per app (made in its lifespan)."""
     async with httpx.AsyncClient(
-        timeout=TIMEOUT, limits=LIMITS, trust_env=False, follow_redirects=False
+        timeout=TIMEOUT,
+        limits=LIMITS,
+        trust_env=False,
+        follow_redirects=False,
+        cookies=no_cookies(),
     ) as client:
         yield client
 
@@ -232,18 +251,34 @@ def sets_app_cookie(set_cookie: str) -> bool:
     return set_cookie.split("=", 1)[0].strip().startswith(APP_COOKIES)
 
 
-def request_headers(headers: Headers, target: Target) -> list[tuple[str, str]]:
+def request_headers(
+    headers: Headers, target: Target, *, guarded: bool = True
+) -> list[tuple[str, str]]:
+    """The browser's headers as sent to ``target``: see the module (``guarded`` or not)."""
     hop = {name.strip().lower() for name in headers.get("connection", "").split(",")}
+    dropped = REQUEST_DROPPED if guarded else REQUEST_DROPPED - {"authorization", "origin"}
+    own = f"http://{headers.get('host', '')}".lower()
     kept = [
-        (name, value)
+        (name, value if guarded else as_upstreams(name, value, own, target.port))
         for name, value in headers.items()
-        if name not in REQUEST_DROPPED and name not in hop
+        if name not in dropped and name not in hop
     ]
     if target.authorization is not None:
         kept.append(("authorization", target.authorization))
     if cookie := upstream_cookie(headers.get("cookie")):
         kept.append(("cookie", cookie))
     return kept
+
+
+def as_upstreams(name: str, value: str, own: str, port: int) -> str:
+    """Header ``value``, an ``Origin`` or ``Referer`` naming origin ``own``, made to name the
+    upstream's (``http://127.0.0.1:PORT``); any other value as it is."""
+    upstream = f"http://127.0.0.1:{port}"
+    if name == "origin" and value.lower() == own:
+        return upstream
+    if name == "referer" and value.lower().startswith(own + "/"):
+        return upstream + value[len(own) :]
+    return value
 
 
 def response_headers(
@@ -284,14 +319,18 @@ def passed_on(exc: ProdprovenError) -> bool:
 
 
 def unavailable(request: Request, status: int, message: str) -> Response:
+    """The app's error page; plain text from an app without pages (``prodproven lab``'s
+    relay)."""
+    if getattr(request.app.state, "templates", None) is None:
+        return PlainTextResponse(message, status)
     return page(request, "error.html", status_code=status, message=message, status=status)
 
 
 # HTTP ------------------------------------------------------------------------------------------
-async def proxy_http(request: Request, upstreams: Upstreams) -> Response:
-    """Relay ``request`` to its target (see the module). Raises the ProdprovenErrors of
-    ``upstreams`` that the app answers itself."""
-    if cross_site(request, request.method):
+async def proxy_http(request: Request, upstreams: Upstreams, *, guarded: bool = True) -> Response:
+    """Relay ``request`` to its target (see the module; other sites' requests refused when
+    ``guarded``). Raises the ProdprovenErrors of ``upstreams`` that the app answers itself."""
+    if guarded and cross_site(request, request.method):
         return PlainTextResponse("refused: this request came from another site", 403)
     try:
         target = await upstreams.find(request)
@@ -305,7 +344,7 @@ async def proxy_http(request: Request, upstreams: Upstreams) -> Response:
     body = await _body(request)
     client, owned = _client(request)
     try:
-        response, target = await _send(request, upstreams, client, body, target)
+        response, target = await _send(request, upstreams, client, body, target, guarded)
     except BaseException:
         if owned:
             await client.aclose()
@@ -394,7 +433,10 @@ def _client(request: Request) -> tuple[httpx.AsyncClient, bool]:
     shared: httpx.AsyncClient | None = getattr(request.app.state, "proxy_client", None)
     if shared is not None and not shared.is_closed:
         return shared, False
-    return httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False), True
+    client = httpx.AsyncClient(
+        timeout=TIMEOUT, trust_env=False, follow_redirects=False, cookies=no_cookies()
+    )
+    return client, True
 
 
 async def _send(
@@ -403,6 +445,7 @@ async def _send(
     client: httpx.AsyncClient,
     body: bytes | AsyncIterator[bytes] | None,
     target: Target,
+    guarded: bool,
 ) -> tuple[httpx.Response | Response, Target]:
     """The upstream's response (headers read, body not yet), or the app's own answer when
     the upstream does not answer."""
@@ -410,7 +453,7 @@ async def _send(
         sent = client.build_request(
             request.method,
             target.url("http", request),
-            headers=request_headers(request.headers, target),
+            headers=request_headers(request.headers, target, guarded=guarded),
             content=body,
         )
         try:

@@ -27,6 +27,8 @@ from prodproven.runner.web.upstream import Target, Upstreams, own_origins, reque
 from prodproven.sandbox.errors import SandboxError
 
 WS_OPEN_TIMEOUT_S = 30.0
+HANDSHAKE_READ = (b"cookie", b"host", b"origin", b"authorization")
+"""The handshake's headers that ``request_headers`` reads (it drops what may not go up)."""
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,18 @@ once per WebSocket when it opens)."""
 
 
 async def proxy_websocket(
-    websocket: WebSocket, upstreams: Upstreams, observe: Observe | None = None
+    websocket: WebSocket,
+    upstreams: Upstreams,
+    observe: Observe | None = None,
+    *,
+    guarded: bool = True,
 ) -> None:
     """Relay a WebSocket to its target, its frames seen by ``observe``'s observer. Refused
-    handshakes (another origin, no session, the run not running, the upstream not answering,
-    a request the target does not allow) are closed before they open: the browser sees HTTP
-    403."""
+    handshakes (another origin when ``guarded``, no session, the run not running, the
+    upstream not answering, a request the target does not allow) are closed before they
+    open: the browser sees HTTP 403. Headers go up as ``request_headers`` says."""
     origin = websocket.headers.get("origin")
-    if origin is None or origin.lower() not in own_origins(websocket):
+    if guarded and (origin is None or origin.lower() not in own_origins(websocket)):
         await websocket.close(1008, "this WebSocket was opened by another site")
         return
     try:
@@ -61,7 +67,7 @@ async def proxy_websocket(
         if target.allows is not None and not target.allows("GET", path):
             await websocket.close(1008, target.refusal[:120])
             return
-        remote = await _open(websocket, upstreams, target)
+        remote = await _open(websocket, upstreams, target, guarded)
     except (OSError, TimeoutError, InvalidHandshake, SandboxError) as exc:
         await websocket.close(1011, f"{upstreams.what} does not answer: {exc}"[:120])
         return
@@ -114,16 +120,19 @@ class _Watch:
                 log.exception("closing a WebSocket's observer failed")
 
 
-async def _open(websocket: WebSocket, upstreams: Upstreams, target: Target) -> ClientConnection:
+async def _open(
+    websocket: WebSocket, upstreams: Upstreams, target: Target, guarded: bool
+) -> ClientConnection:
     """A WebSocket to the target, same path and subprotocols; after a failure the target is
     looked up again, once."""
-    cookies = [(k, v) for k, v in websocket.scope["headers"] if k.lower() == b"cookie"]
+    handshake = websocket.scope["headers"]
+    read = Headers(raw=[(k, v) for k, v in handshake if k.lower() in HANDSHAKE_READ])
     offered = [Subprotocol(p) for p in websocket.scope.get("subprotocols", [])]
     for attempt in (1, 2):
         try:
             return await connect(
                 target.url("ws", websocket),
-                additional_headers=request_headers(Headers(raw=cookies), target),
+                additional_headers=request_headers(read, target, guarded=guarded),
                 subprotocols=offered or None,
                 compression=None,
                 proxy=None,

@@ -1,16 +1,20 @@
 """The proxy core (runner/web/upstream.py) on its own: where a request goes, how a Location
-comes back, what gets sandboxed, the banner, the cookies. The relays themselves are tested
-through the lab (test_web_proxy.py) and the tools (test_web_tools.py)."""
+comes back, what gets sandboxed, the banner, the cookies, the headers sent up guarded or not.
+The relays themselves are tested through the lab (test_web_proxy.py), the tools
+(test_web_tools.py) and ``prodproven lab``'s relay (test_lab_relay.py)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 
 from prodproven.runner.web.upstream import (
     SANDBOX,
     Target,
+    as_upstreams,
+    request_headers,
     response_headers,
     upstream_cookie,
     with_banner,
@@ -96,3 +100,55 @@ def test_the_apps_cookies_never_go_upstream() -> None:
     assert upstream_cookie("pp_session=a; _xsrf=b;pp_candidate=c; x=1") == "_xsrf=b; x=1"
     assert upstream_cookie("pp_session=a") is None
     assert upstream_cookie(None) is None
+
+
+BROWSER = Headers(
+    {
+        "host": "127.0.0.1:9000",
+        "origin": "http://127.0.0.1:9000",
+        "referer": "http://127.0.0.1:9000/candidate/lab/lab",
+        "authorization": "Bearer app-token",
+        "cookie": "pp_session=a; _xsrf=b",
+        "accept": "*/*",
+    }
+)
+
+
+def test_a_guarded_target_gets_no_origin_and_its_own_authorization_only() -> None:
+    sent = dict(request_headers(BROWSER, Target(port=4242, mount="/m/", authorization="token t")))
+    assert sent == {
+        "referer": "http://127.0.0.1:9000/candidate/lab/lab",
+        "accept": "*/*",
+        "authorization": "token t",
+        "cookie": "_xsrf=b",
+    }
+
+
+def test_unguarded_the_browsers_token_and_origin_go_up_as_if_sent_upstream() -> None:
+    sent = dict(request_headers(BROWSER, LAB, guarded=False))
+    assert sent == {
+        "origin": "http://127.0.0.1:4242",
+        "referer": "http://127.0.0.1:4242/candidate/lab/lab",
+        "authorization": "Bearer app-token",
+        "accept": "*/*",
+        "cookie": "_xsrf=b",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("origin", "http://127.0.0.1:9000", "http://127.0.0.1:4242"),
+        ("origin", "HTTP://127.0.0.1:9000", "http://127.0.0.1:4242"),
+        ("origin", "http://127.0.0.1:9001", "http://127.0.0.1:9001"),  # another port
+        ("origin", "https://evil.test", "https://evil.test"),
+        ("origin", "null", "null"),
+        ("referer", "http://127.0.0.1:9000/a?b", "http://127.0.0.1:4242/a?b"),
+        ("referer", "http://127.0.0.1:9000.evil.test/a", "http://127.0.0.1:9000.evil.test/a"),
+        ("accept", "http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+    ],
+)
+def test_only_an_origin_or_referer_naming_the_relay_is_made_the_upstreams(
+    name: str, value: str, expected: str
+) -> None:
+    assert as_upstreams(name, value, "http://127.0.0.1:9000", 4242) == expected
