@@ -156,11 +156,17 @@ class Forgetting:
         return forget_orphans(self.store)
 
 
-def _own(store: Store, runs: Sequence[Run], starter: Starter) -> dict[str, compare.Fingerprints]:
+def _own(
+    store: Store,
+    runs: Sequence[Run],
+    starter: Starter,
+    seen: dict[tuple[Path, ...], set[int]] | None = None,
+) -> dict[str, compare.Fingerprints]:
     """Each run's fingerprints without its starter's, after :func:`forget_orphans`; a run whose
-    archive cannot be read is logged and left out."""
+    archive cannot be read is logged and left out. ``seen``: the starters fingerprinted so
+    far, by folders."""
     forget_orphans(store)
-    seen: dict[tuple[Path, ...], set[int]] = {}
+    seen = {} if seen is None else seen
     found: dict[str, compare.Fingerprints] = {}
     for run in runs:
         try:
@@ -196,18 +202,30 @@ def pairs_of(
 ) -> list[compare.Pair]:
     """The pairs of ``run`` with each other graded run of its challenge (only those in
     ``among`` when given) scoring at least ``threshold``, highest first; ``run`` is ``run_a``
-    of each. none for a run not graded."""
+    of each; none, without fingerprinting, when there is no other. Raises RunStateError,
+    saying why, when ``run`` cannot be compared: not graded, its archive missing or
+    unreadable, too few fingerprints of its own."""
     if run.status is not Status.graded:
-        return []
+        raise RunStateError(
+            f"run {run.id} is {run.status.value}, not graded: only graded submissions are compared"
+        )
     others = [r for r in graded_runs(store, run.challenge_id, among) if r.id != run.id]
-    runs = _own(store, [run, *others], starter)
-    if run.id not in runs:
+    if not others:
         return []
-    found = [
-        compare.flagged_pair(run.id, runs[run.id], other, runs[other], threshold)
-        for other in runs
-        if other != run.id
-    ]
+    seen: dict[tuple[Path, ...], set[int]] = {}
+    try:
+        mine = compare.own(marks_of(store, run), _starter_hashes(run, starter, seen))
+    except (OSError, TarError) as exc:
+        raise RunStateError(
+            f"the fingerprints of run {run.id} could not be made from its archive: {exc}"
+        ) from exc
+    if len(mine) < compare.MIN_FINGERPRINTS:
+        raise RunStateError(
+            f"run {run.id} has {len(mine)} fingerprints of its own beyond the starting "
+            f"workspace, fewer than the {compare.MIN_FINGERPRINTS} needed to compare it"
+        )
+    runs = _own(store, others, starter, seen)
+    found = [compare.flagged_pair(run.id, mine, other, runs[other], threshold) for other in runs]
     return sorted((p for p in found if p is not None), key=lambda p: (-p.score, p.run_b))
 
 

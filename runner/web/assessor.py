@@ -22,9 +22,11 @@ from prodproven.runner.portal.runs import SORTS, RunFilter
 from prodproven.runner.present.htmlreport import notebooks, render_report
 from prodproven.runner.runs.archives import read_member
 from prodproven.runner.runs.store import UNFINISHED, Status
+from prodproven.runner.similarity.store import Starter
 from prodproven.runner.web.auth import AssessorContext, assessor, checked_form, portal
 from prodproven.runner.web.inputs import attachment, optional_number
 from prodproven.runner.web.responses import page
+from prodproven.runner.web.similarity import TheStarter, similar_card
 from prodproven.runner.web.workprocess import work_of
 from prodproven.sandbox.untrusted import UntrustedInput
 
@@ -94,8 +96,12 @@ def run_page(
     the_portal: Portal,
     run_id: str,
     status_code: int = 200,
+    starter: Starter | None = None,
     **extra: object,
 ) -> Response:
+    """The run page. Its "Similar submissions" card lists the run's flagged pairs when
+    ``starter`` is given (by the page's own route; a page shown again after a refused form,
+    from an async route, links to them instead of fingerprinting on the event loop)."""
     detail = the_portal.runs.detail(who.actor, run_id)
     return _page(
         request,
@@ -108,13 +114,16 @@ def run_page(
         interactive=True,
         cancellable=detail.run.status in UNFINISHED,
         work=work_of(the_portal, detail.run),
+        similar=similar_card(the_portal, who, detail.run, starter) if starter else None,
         **extra,
     )
 
 
 @router.get("/runs/{run_id}")
-def run(request: Request, run_id: str, who: Who, the_portal: ThePortal) -> Response:
-    return run_page(request, who, the_portal, run_id)
+def run(
+    request: Request, run_id: str, who: Who, the_portal: ThePortal, the_starter: TheStarter
+) -> Response:
+    return run_page(request, who, the_portal, run_id, starter=the_starter)
 
 
 @router.post("/runs/{run_id}/notes")

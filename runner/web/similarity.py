@@ -1,5 +1,6 @@
-"""Similarity across candidates, for assessors: a challenge's flagged pairs (or one run's) and
-one pair's matching regions side by side (runner/similarity/, docs/evidence.md).
+"""Similarity across candidates, for assessors: a challenge's flagged pairs (or one run's, as
+the run page's card :func:`similar_card` lists them) and one pair's matching regions side by
+side (runner/similarity/, docs/evidence.md).
 
 Firm isolation: only runs the assessor may see are compared (the operator sees every firm's);
 a pair page for a run of another firm answers 404 like any run of another firm. Evidence for a
@@ -7,15 +8,17 @@ person to judge: nothing here changes a score."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from prodproven.runner.errors import RunStateError
+from prodproven.runner.errors import ProdprovenError, RunStateError
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.portal.runs import RunFilter, RunSummary
+from prodproven.runner.runs.store import Run
 from prodproven.runner.similarity import compare, regions
 from prodproven.runner.similarity import store as similarity
 from prodproven.runner.web.auth import AssessorContext, assessor, portal
@@ -27,8 +30,9 @@ ThePortal = Annotated[Portal, Depends(portal)]
 
 
 def starter(the_portal: ThePortal) -> similarity.Starter:
-    """Each run's starting workspace, from the process's runner (generated material cached)."""
-    return similarity.starter_from(the_portal.invited.runner().provisioner)
+    """Each run's starting workspace, from the process's runner (generated material cached).
+    The runner, which needs the Docker engine, is made only when a run is compared."""
+    return lambda run: similarity.starter_from(the_portal.invited.runner().provisioner)(run)
 
 
 TheStarter = Annotated[similarity.Starter, Depends(starter)]
@@ -37,6 +41,37 @@ TheStarter = Annotated[similarity.Starter, Depends(starter)]
 def _visible(the_portal: Portal, who: AssessorContext, challenge_id: str) -> dict[str, RunSummary]:
     found = the_portal.runs.find(who.actor, RunFilter(challenge=challenge_id))
     return {s.run.id: s for s in found}
+
+
+@dataclass(frozen=True)
+class Similar:
+    """Flagged pairs (of one run: it is ``run_a`` of each) among the runs of a challenge the
+    assessor may see, those runs by id (for their candidates)."""
+
+    pairs: list[compare.Pair]
+    runs: dict[str, RunSummary]
+    threshold: float = compare.THRESHOLD
+
+
+def similar_to(
+    the_portal: Portal, who: AssessorContext, run: Run, the_starter: similarity.Starter
+) -> Similar:
+    """``run``'s (already checked visible) flagged pairs among the runs ``who`` may see.
+    Raises RunStateError when ``run`` cannot be compared (similarity.pairs_of says why)."""
+    visible = _visible(the_portal, who, run.challenge_id)
+    store = the_portal.records.store
+    return Similar(similarity.pairs_of(store, run, the_starter, among=visible), visible)
+
+
+def similar_card(
+    the_portal: Portal, who: AssessorContext, run: Run, the_starter: similarity.Starter
+) -> Similar | str:
+    """The run page's "Similar submissions": :func:`similar_to`, or why ``run`` is not
+    compared (not graded, no fingerprints, no starting workspace), shown instead."""
+    try:
+        return similar_to(the_portal, who, run, the_starter)
+    except (ProdprovenError, OSError) as exc:
+        return str(exc)
 
 
 @router.get("/challenges/{challenge_id}/similarity")
@@ -49,14 +84,14 @@ def challenge_similarity(
     run: str = "",
 ) -> Response:
     """The challenge's flagged pairs among the runs ``who`` may see; with ``run``, that run's
-    only (the run page's "Similar submissions"). Raises RunNotFound for a run not visible."""
-    visible = _visible(the_portal, who, challenge_id)
-    store = the_portal.records.store
+    only. Raises RunNotFound for a run not visible, RunStateError for one not compared."""
     if run:
-        shown = the_portal.runs.get(who.actor, run)
-        pairs = similarity.pairs_of(store, shown, the_starter, among=visible)
+        found = similar_to(the_portal, who, the_portal.runs.get(who.actor, run), the_starter)
     else:
+        visible = _visible(the_portal, who, challenge_id)
+        store = the_portal.records.store
         pairs = similarity.challenge_pairs(store, challenge_id, the_starter, among=visible)
+        found = Similar(pairs, visible)
     return page(
         request,
         "similarity.html",
@@ -64,8 +99,8 @@ def challenge_similarity(
         user=who,
         challenge=challenge_id,
         run=run,
-        pairs=pairs,
-        runs=visible,
+        pairs=found.pairs,
+        runs=found.runs,
         threshold=compare.THRESHOLD,
     )
 

@@ -94,16 +94,73 @@ def test_the_pair_page_shows_the_matching_regions_side_by_side_escaped(tmp_path:
     assert "<script>alert" not in page.text
 
 
-def test_the_run_page_links_to_its_similar_submissions_which_list_its_pairs(
+def similar_card(page: str) -> str:
+    """The run page's "Similar submissions" card."""
+    start = page.index('<section class="card" id="similar"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_each_run_page_of_the_pair_lists_the_other_with_its_score_and_regions(
     tmp_path: Path,
 ) -> None:
     web = make_web(tmp_path)
     runs = planted(web, tmp_path)
     ada = browser(web, tmp_path, "ada@acme.test", "acme")
-    run_page = ada.get(f"/runs/{runs['renamed'].id}")
-    link = f"/challenges/slo-report/similarity?run={runs['renamed'].id}"
-    assert f'href="{link}" data-testid="similar-link"' in run_page.text
-    listed = ada.get(link)
-    assert f'href="/similarity/{runs["renamed"].id}/{runs["first"].id}"' in listed.text
-    alone = ada.get(f"/challenges/slo-report/similarity?run={runs['independent'].id}")
-    assert 'data-testid="no-similar-pairs"' in alone.text
+    for mine, other in (("first", "renamed"), ("renamed", "first")):
+        page = ada.get(f"/runs/{runs[mine].id}")
+        assert page.status_code == 200
+        card = similar_card(page.text)
+        assert f'href="/similarity/{runs[mine].id}/{runs[other].id}"' in card
+        assert f"<td>{other.title()}</td>" in card
+        assert card.count("<tr><td>") == 1
+        assert runs["independent"].id not in card and runs["elsewhere"].id not in card
+
+
+def test_the_independent_runs_page_lists_none_above_the_threshold(tmp_path: Path) -> None:
+    web = make_web(tmp_path)
+    runs = planted(web, tmp_path)
+    ada = browser(web, tmp_path, "ada@acme.test", "acme")
+    card = similar_card(ada.get(f"/runs/{runs['independent'].id}").text)
+    assert 'data-testid="no-similar-runs">None above the threshold (0.5).' in card
+    assert "/similarity/" not in card.replace("/challenges/slo-report/similarity", "")
+
+
+def test_another_firms_assessor_sees_neither_run_of_the_pair(tmp_path: Path) -> None:
+    """globex's run is a copy of acme's first, yet globex compares it with its own runs only."""
+    web = make_web(tmp_path)
+    runs = planted(web, tmp_path)
+    gil = browser(web, tmp_path, "gil@globex.test", "globex")
+    assert gil.get(f"/runs/{runs['first'].id}").status_code == 404
+    assert gil.get(f"/runs/{runs['renamed'].id}").status_code == 404
+    card = similar_card(gil.get(f"/runs/{runs['elsewhere'].id}").text)
+    assert 'data-testid="no-similar-runs"' in card
+    assert runs["first"].id not in card and runs["renamed"].id not in card
+
+
+def test_a_run_not_compared_says_why(tmp_path: Path) -> None:
+    """Not graded yet, or its fingerprints could not be made: the card says so, and the
+    challenge view asked for that run answers 409 with the same reason."""
+    web = make_web(tmp_path)
+    runs = planted(web, tmp_path)
+    running = run_for(web.portal, "acme", "Ines", challenge="slo-report")
+    ada = browser(web, tmp_path, "ada@acme.test", "acme")
+    card = similar_card(ada.get(f"/runs/{running.id}").text)
+    assert f"Not compared: run {running.id} is running, not graded: only graded submissions" in card
+    only = ada.get(f"/challenges/slo-report/similarity?run={running.id}")
+    assert only.status_code == 409 and "only graded submissions are compared" in only.text
+    broken = runs["independent"]  # its archive lost before it was ever compared
+    assert broken.archive_path is not None
+    Path(broken.archive_path).unlink()
+    card = similar_card(ada.get(f"/runs/{broken.id}").text)
+    assert f"Not compared: the fingerprints of run {broken.id} could not be made" in card
+
+
+def test_the_run_pages_card_links_to_the_challenges_flagged_pairs(tmp_path: Path) -> None:
+    web = make_web(tmp_path)
+    runs = planted(web, tmp_path)
+    ada = browser(web, tmp_path, "ada@acme.test", "acme")
+    page = ada.get(f"/runs/{runs['renamed'].id}")
+    link = 'href="/challenges/slo-report/similarity" data-testid="similar-link"'
+    assert link in similar_card(page.text)
+    one = ada.get(f"/challenges/slo-report/similarity?run={runs['renamed'].id}")
+    assert f'href="/similarity/{runs["renamed"].id}/{runs["first"].id}"' in one.text
