@@ -33,8 +33,7 @@ from typing import Any, Protocol
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.lifecycle.detached import start_detached
-from prodproven.runner.lifecycle.dueloop import MAIL_EVERY_S, DueWork
-from prodproven.runner.lifecycle.dueloop import DueLoop as DueLoop  # its old home: still here
+from prodproven.runner.lifecycle.dueloop import MAIL_EVERY_S, DueLoop, DueWork
 from prodproven.runner.lifecycle.snapshots import Snapshots
 from prodproven.runner.runs.alerts import AlertFeed, AlertRule
 from prodproven.runner.runs.prober import ROLE as PROBER_ROLE

@@ -5,7 +5,7 @@ the moments that matter fall in each, for the run page's player
 
 A moment typed in a terminal (a command) is a marker of that terminal's recording only; any
 other moment is a marker of each recording whose span it falls in, from the recording's start
-(its header's ``timestamp``, in whole seconds, so up to a second early) to its last event.
+(its header's ``timestamp``) to its last event.
 The player shortens every pause longer than :data:`PLAY_IDLE_LIMIT_S` to that (its
 ``idleTimeLimit``) and takes markers on that shortened timeline, so each marker is given both
 ways: seconds into the recording as recorded, and seconds into its playback (a moment within

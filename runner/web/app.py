@@ -32,7 +32,7 @@ from prodproven.runner.errors import (
     ScopeDenied,
     SignInRequired,
 )
-from prodproven.runner.lifecycle.supervisor import DueLoop
+from prodproven.runner.lifecycle.dueloop import DueLoop
 from prodproven.runner.people.campaigns import CampaignNotFound
 from prodproven.runner.people.teams import TeamNotFound
 from prodproven.runner.portal.core import Portal
