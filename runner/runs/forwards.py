@@ -55,7 +55,9 @@ class Forwards:
     def lab(self, run_id: str) -> LabLink:
         """JupyterLab in a running run's workspace, published on the host's 127.0.0.1: it is
         started when it does not run (e.g. after a restart or a crash), and published once
-        per process like ``forward``. The event ``lab.opened`` never holds the token.
+        per process like ``forward``. A workspace container that stopped (the candidate
+        ended its main process) is started again first, its files kept (event
+        ``workspace.restarted``). The event ``lab.opened`` never holds the token.
         Raises RunStateError when the run is not running, ServiceNotReady when the lab does
         not come up."""
         run = self._store.get(run_id)
@@ -63,6 +65,11 @@ class Forwards:
             self.close(run_id)
             raise RunStateError(f"run {run_id} is {run.status.value}; its JupyterLab is gone")
         pod, workspace = self._workspaces.workspace(run_id)
+        state = workspace.state()
+        if state in ("exited", "created"):  # the candidate ended its main process (kill -9 -1)
+            code = workspace.exit_code()
+            workspace.start()
+            self._store.add_event(run_id, "workspace.restarted", {"was": state, "exit_code": code})
         token = lab_token(self._data_dir, run_id)
         status = ensure_lab(workspace, token, run_id=run_id)
         published = self._publish(run_id, pod, LAB_PORT)

@@ -261,6 +261,31 @@ def test_the_proxy_refuses_other_sites_and_other_people(
         asyncio.run(proxied_terminal(base, client.cookies, "1", "true", origin="https://evil.test"))
 
 
+def test_a_workspace_whose_candidate_killed_everything_comes_back_with_its_files(
+    web_candidate: tuple[str, httpx.Client], lab_runner: Runner, running: Run
+) -> None:
+    """``kill -9 -1`` as the candidate ends every process they may signal, the workspace's
+    main process too, which stops its container: the next request through the proxy starts
+    the workspace again (event ``workspace.restarted``), then its lab, with the files kept."""
+    base, client = web_candidate
+    _, workspace = lab_runner.workspace(running.id)
+    assert workspace.exec(["sh", "-c", "echo kept > /workspace/kept.txt"], timeout=10).ok
+    workspace.exec(["sh", "-c", "kill -9 -1"], timeout=20, user="1000")
+    deadline = time.monotonic() + 30
+    while workspace.state() == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workspace.state() == "exited"
+    again = client.get(f"{B}/api/status", timeout=120)
+    assert again.status_code == 200, again.text
+    kinds = [e.kind for e in lab_runner.store.events(running.id)]
+    assert "workspace.restarted" in kinds
+    made = client.post(f"{B}/api/terminals", headers={"Origin": base})
+    printed = asyncio.run(
+        proxied_terminal(base, client.cookies, made.json()["name"], "cat kept.txt")
+    )
+    assert "kept" in printed.split()
+
+
 @pytest.mark.timing
 def test_the_proxy_costs_little(
     web_candidate: tuple[str, httpx.Client], lab_runner: Runner, running: Run
