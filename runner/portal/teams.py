@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -193,8 +193,28 @@ class TeamDesk:
         actor.require("read")
         where = self._desk.firm(actor, firm)
         team = self._teams.get(where, name)
+        return self._grid(actor, where, team, self._members_evidence(where, team))
+
+    def dashboard(
+        self, actor: Actor, name: str, quarters: int = 8, firm: str | None = None
+    ) -> tuple[TeamGrid, TeamTrend]:
+        """The team's :meth:`grid` and :meth:`trend`, its members' evidence read once.
+        Raises TeamNotFound, ValueError for fewer than one quarter."""
+        actor.require("read")
+        where = self._desk.firm(actor, firm)
+        team = self._teams.get(where, name)
+        evidence = self._members_evidence(where, team)
+        return self._grid(actor, where, team, evidence), self._trend(evidence, quarters)
+
+    def _grid(
+        self,
+        actor: Actor,
+        where: str,
+        team: Team,
+        evidence: Mapping[str, list[track_record.Evidence]],
+    ) -> TeamGrid:
         defs = self._definitions(actor, where)
-        standings = {m: self.standings(where, m) for m in team.members}
+        standings = {m: _standings(found, self._months) for m, found in evidence.items()}
         required = [
             self._desk.framework(actor, p.framework, where).qualified(c)
             for p in self._profiles.all(where)
@@ -239,14 +259,17 @@ class TeamDesk:
         moment: only evidence then younger than the validity period counts, weighted by its age
         then. Raises TeamNotFound, ValueError for fewer than one quarter."""
         actor.require("read")
-        if quarters < 1:
-            raise ValueError(f"a trend needs at least one quarter, not {quarters}")
         where = self._desk.firm(actor, firm)
         team = self._teams.get(where, name)
-        now = utcnow()
-        labels, ends = _quarter_ends(now, quarters)
-        evidence = {m: self._evidence(where, m) for m in team.members}
-        months = self._records.settings.validity_months
+        return self._trend(self._members_evidence(where, team), quarters)
+
+    def _trend(
+        self, evidence: Mapping[str, list[track_record.Evidence]], quarters: int
+    ) -> TeamTrend:
+        if quarters < 1:
+            raise ValueError(f"a trend needs at least one quarter, not {quarters}")
+        labels, ends = _quarter_ends(utcnow(), quarters)
+        months = self._months
         measured = sorted({e.competency for found in evidence.values() for e in found})
         values: dict[str, list[float | None]] = {}
         for competency in measured:
@@ -293,9 +316,12 @@ class TeamDesk:
             raise CandidateNotFound(f"no candidate {name!r}")
         return candidates.ensure(name)
 
-    def _evidence(self, firm: str, name: str) -> list[track_record.Evidence]:
-        """``name``'s evidence from the runs of ``firm`` only."""
-        firms = self._access.firms()
+    def _evidence(
+        self, firm: str, name: str, firms: dict[str, str] | None = None
+    ) -> list[track_record.Evidence]:
+        """``name``'s evidence from the runs of ``firm`` only (``firms``: the firm of each
+        run, read when not given)."""
+        firms = self._access.firms() if firms is None else firms
         runs = {
             r.id
             for r in self._records.candidates.runs(name)
@@ -303,10 +329,16 @@ class TeamDesk:
         }
         return [e for e in self._records.candidates.evidence(name) if e.run_id in runs]
 
+    def _members_evidence(self, firm: str, team: Team) -> dict[str, list[track_record.Evidence]]:
+        firms = self._access.firms()
+        return {m: self._evidence(firm, m, firms) for m in team.members}
+
+    @property
+    def _months(self) -> int:
+        return self._records.settings.validity_months
+
     def standings(self, firm: str, name: str) -> dict[str, track_record.Standing]:
-        months = self._records.settings.validity_months
-        found = track_record.record(self._evidence(firm, name), utcnow(), months)
-        return {c: standing for c, (standing, _) in found.items()}
+        return _standings(self._evidence(firm, name), self._months)
 
     def _definitions(self, actor: Actor, firm: str) -> dict[str, CompetencyDef]:
         return {
@@ -372,3 +404,10 @@ def _shortfall(cell: Cell, required: int) -> str | None:
     if cell.state == "lapsed":
         return "lapsed"
     return "below" if cell.level is None or cell.level < required else None
+
+
+def _standings(
+    evidence: list[track_record.Evidence], months: int
+) -> dict[str, track_record.Standing]:
+    found = track_record.record(evidence, utcnow(), months)
+    return {c: standing for c, (standing, _) in found.items()}

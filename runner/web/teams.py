@@ -95,8 +95,7 @@ def _team_page(
     status_code: int = 200,
     error: str = "",
 ) -> Response:
-    grid = the_portal.teams.grid(who.actor, name)
-    trend = the_portal.teams.trend(who.actor, name)
+    grid, trend = the_portal.teams.dashboard(who.actor, name)
     first_role = grid.team.role_profiles[0] if grid.team.role_profiles else ""
     return _page(
         request,

@@ -14,6 +14,7 @@ import pytest
 
 from prodproven.runner.errors import CandidateNotFound, ScopeDenied
 from prodproven.runner.people.teams import TeamError, TeamNotFound
+from prodproven.runner.people.track_record import Evidence
 from prodproven.runner.portal.access import Actor
 from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs.store import utcnow
@@ -197,3 +198,32 @@ def test_the_trend_needs_a_quarter_and_the_read_scope(team_a: Portal) -> None:
     with pytest.raises(TeamNotFound):
         team_a.teams.trend(BOB, "Platform")
     assert team_a.teams.trend(ADA, "Platform").values == {}
+
+
+def test_the_dashboard_is_the_grid_and_the_trend_from_one_read_of_the_evidence(
+    team_a: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured(team_a, "firm-a", "Alan", {"deployment": 60.0})
+    measured(team_a, "firm-a", "Grace", {"deployment": 80.0})
+    candidates = team_a.records.candidates
+    reads: list[str] = []
+    evidence = candidates.evidence
+
+    def counted(name: str) -> list[Evidence]:
+        reads.append(name)
+        return evidence(name)
+
+    monkeypatch.setattr(candidates, "evidence", counted)
+    grid, trend = team_a.teams.dashboard(ADA, "Platform", quarters=3)
+    assert sorted(reads) == ["Alan", "Grace"]
+    alone_grid = team_a.teams.grid(ADA, "Platform")
+    assert grid.competencies == alone_grid.competencies
+    for member, cells in grid.cells.items():
+        alone = alone_grid.cells[member]
+        assert [c.state for c in cells] == [c.state for c in alone]
+        assert [c.value for c in cells] == pytest.approx([c.value for c in alone])
+    trend_alone = team_a.teams.trend(ADA, "Platform", quarters=3)
+    assert trend.quarters == trend_alone.quarters
+    assert trend.values["deployment"] == pytest.approx(trend_alone.values["deployment"])
+    with pytest.raises(TeamNotFound):
+        team_a.teams.dashboard(BOB, "Platform")

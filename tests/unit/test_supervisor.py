@@ -22,12 +22,12 @@ import pytest
 from prodproven.runner.config import Settings
 from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.lifecycle import supervisor
+from prodproven.runner.lifecycle.dueloop import DueLoop
 from prodproven.runner.lifecycle.ownership import RunLocks
 from prodproven.runner.lifecycle.supervisor import (
     WANTED,
     AllSupervisor,
     AlreadySupervised,
-    DueLoop,
     RunSupervisor,
     Supervised,
     holder,
