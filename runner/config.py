@@ -132,6 +132,10 @@ class Settings(BaseModel):
     that would pass it is not kept, and none is taken after it (``timeline.capped``)."""
     snapshot_every_s: float = Field(default=60.0, ge=1, le=3600, allow_inf_nan=False)
     """Seconds between snapshots of a running run's workspace into its timeline."""
+    evidence_retention_days: int = Field(default=0, ge=0, le=36500)
+    """Days a run's recordings and workspace timeline are kept after its work ended (its
+    submit, else its end), then deleted by the due work (``runs/retention.py``); 0: as long as
+    the run. The grade, result, archives and event log are kept."""
     smtp_host: str = ""
     """SMTP server every email goes through (``people/mail.py``); empty: emails wait in the
     outbox, unsent."""

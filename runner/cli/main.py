@@ -22,6 +22,7 @@ from prodproven.runner.cli.campaigns import campaign
 from prodproven.runner.cli.candidates import candidate
 from prodproven.runner.cli.context import Context, err
 from prodproven.runner.cli.credentials import credential
+from prodproven.runner.cli.evidence import evidence
 from prodproven.runner.cli.outbox import outbox
 from prodproven.runner.cli.people import PEOPLE_COMMANDS
 from prodproven.runner.cli.pool import pool
@@ -86,6 +87,7 @@ cli.add_command(alerts)
 cli.add_command(outbox)
 cli.add_command(campaign)
 cli.add_command(similarity_command)
+cli.add_command(evidence)
 for _command in (*runs.RUN_COMMANDS, *PEOPLE_COMMANDS, credential, candidate, pool, role, team):
     cli.add_command(_command)
 candidate.add_command(gaps)

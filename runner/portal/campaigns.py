@@ -39,6 +39,7 @@ from prodproven.runner.portal.access import Access, Actor, Records
 from prodproven.runner.portal.catalogue import Catalogue
 from prodproven.runner.portal.frameworks import FrameworkDesk
 from prodproven.runner.portal.teams import TeamDesk
+from prodproven.runner.runs.retention import Retention
 from prodproven.runner.runs.store import Run, Status, utcnow
 from prodproven.runner.spec.challenge import Challenge
 from prodproven.runner.spec.prepare import MAX_VARIANT
@@ -146,13 +147,16 @@ class CampaignDesk:
         return Progress(campaign, members, {state: counts[state] for state in PROGRESS_STATES})
 
     def due_work(self) -> list[Callable[[], object]]:
-        """What the due-work loop does (runner/lifecycle/supervisor.py ``DueLoop``): this
+        """What the due-work loop does (runner/lifecycle/dueloop.py ``DueLoop``): this
         desk's :meth:`run_due`, then sending the outbox's due email (so a step's email goes out
-        in the same pass)."""
+        in the same pass), then, hourly, expiring the work-process evidence past
+        ``evidence_retention_days`` (runner/runs/retention.py)."""
         settings = self._records.settings
+        store = self._records.store
         return [
             self.run_due,
-            Outbox(self._records.store, SmtpSender.from_settings(settings)).deliver_due,
+            Outbox(store, SmtpSender.from_settings(settings)).deliver_due,
+            Retention(store, settings.data_dir, settings.evidence_retention_days).due,
         ]
 
     def run_due(self, now: datetime | None = None) -> list[str]:

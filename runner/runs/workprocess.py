@@ -37,6 +37,7 @@ from prodproven.runner.runs.casts import (
     view,
 )
 from prodproven.runner.runs.recording import ARCHIVE, CELLS, RECORDINGS
+from prodproven.runner.runs.retention import Removal, removal
 from prodproven.runner.runs.timeline import Change, timeline_of
 
 IDLE_S = 5 * 60
@@ -139,6 +140,8 @@ class WorkProcess:
     commands: list[Command]
     recordings: list[RecordingView]
     """Each terminal recording, with the moments that belong to it as markers."""
+    expired: Removal | None = None
+    """When the recordings and timeline were deleted past their retention (``retention.py``)."""
 
 
 class Recordings:
@@ -243,6 +246,7 @@ def read(run_root: Path, events: Sequence[Event], started: datetime) -> WorkProc
         executed,
         typed,
         [view(name, cast, moments) for name, cast in casts.items()],
+        removal(events),
     )
 
 

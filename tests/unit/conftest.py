@@ -23,6 +23,7 @@ ON_POSTGRESQL = (
     "test_supervisor",
     "test_admission",
     "test_reviews",
+    "test_retention",
 )
 """The suites whose ``store`` runs on PostgreSQL too (the store's, the portal's, a run's life,
 reviews; test_connect.py uses the server itself): every suite there would add about half

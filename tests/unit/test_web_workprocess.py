@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from prodproven.runner.runs import recording
+from prodproven.runner.runs import recording, retention
+from prodproven.runner.runs.store import utcnow
 from prodproven.runner.web import workprocess
 from tests.unit.websupport import Web, graded_run, make_web
 from tests.unit.workprocess_support import CAST, plant
@@ -83,6 +85,19 @@ def test_a_run_with_nothing_recorded_says_so_and_loads_no_player(web: Web) -> No
     assert "No terminal was recorded." in page.text
     assert "No snapshot of the workspace was recorded." in page.text
     assert "/static/player/" not in page.text and "recordings.js" not in page.text
+
+
+def test_a_run_whose_evidence_expired_says_when_and_after_how_many_days(web: Web) -> None:
+    run_id = planted(web)
+    later = utcnow() + timedelta(days=31)
+    retention.expire(web.portal.records.store, web.settings.data_dir, 30, later)
+    page = web.assessor().get(f"/runs/{run_id}").text
+    assert (
+        f"Recordings and timeline removed on {later:%Y-%m-%d} after 30 days "
+        "(<code>PRODPROVEN_EVIDENCE_RETENTION_DAYS</code>)" in page
+    )
+    assert "No terminal was recorded." not in page and "Active time" not in page
+    assert web.assessor().get(f"/runs/{run_id}/recordings/{CAST}").status_code == 404
 
 
 def test_a_step_shows_its_unified_diff(web: Web) -> None:
