@@ -19,8 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
@@ -76,13 +74,7 @@ async def handshake(websocket: WebSocket) -> None:
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     server = Upstream("lab", LAB_BASE_URL)
-    app = server.server.config.app
-    assert isinstance(app, Starlette)
-    routes: list[Any] = app.routes
-    routes[:0] = [
-        WebSocketRoute(LAB_BASE_URL + "terminals/websocket/{name}", terminado),
-        WebSocketRoute(LAB_BASE_URL + "handshake", handshake),
-    ]
+    server.serve_websockets({"terminals/websocket/{name}": terminado, "handshake": handshake})
     yield server
     server.stop()
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prodproven.runner.portal.access import Actor
@@ -54,13 +51,9 @@ async def kernel(websocket: WebSocket) -> None:
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     server = Upstream("lab", LAB_BASE_URL)
-    app = server.server.config.app
-    assert isinstance(app, Starlette)
-    routes: list[Any] = app.routes
-    routes[:0] = [
-        WebSocketRoute(LAB_BASE_URL + "terminals/websocket/{name}", terminado),
-        WebSocketRoute(LAB_BASE_URL + "api/kernels/{id}/channels", kernel),
-    ]
+    server.serve_websockets(
+        {"terminals/websocket/{name}": terminado, "api/kernels/{id}/channels": kernel}
+    )
     yield server
     server.stop()
 

@@ -61,6 +61,14 @@ class Upstream:
             assert time.monotonic() < deadline, "the upstream did not start"
             time.sleep(0.02)
 
+    def serve_websockets(self, routes: dict[str, Callable[[WebSocket], Any]]) -> None:
+        """Serve each WebSocket ``routes`` names (a path under ``root`` -> its handler) ahead
+        of the echo routes."""
+        app = self.server.config.app
+        assert isinstance(app, Starlette)
+        served: list[Any] = app.routes
+        served[:0] = [WebSocketRoute(self.root + path, handler) for path, handler in routes.items()]
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
