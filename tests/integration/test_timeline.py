@@ -24,7 +24,9 @@ from tests.integration.conftest import runner_for
 pytestmark = pytest.mark.docker
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 180.0) -> None:
+    """Snapshots back off to 20 times their own duration, so a loaded machine (CI's parallel
+    phase) spaces them by tens of seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"

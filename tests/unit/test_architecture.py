@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,3 +241,17 @@ def test_the_table_reads_every_layer_above() -> None:
         "| `a` | . | nothing |\n| `b` | . | `a` |\n| `c` | . | every layer above |\n\nafter"
     )
     assert layer_table(text) == {"a": set(), "b": {"a"}, "c": {"a", "b"}}
+
+
+def test_the_wheel_lists_every_package_of_the_code() -> None:
+    """setuptools takes only the packages pyproject.toml names: one left out installs without
+    its modules (a checkout's editable install does not show it; the wheel test does)."""
+    listed = set(
+        tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    for folder, package in PACKAGES.items():
+        for init in (REPO_ROOT / folder).rglob("__init__.py"):
+            if "__pycache__" in init.parts:
+                continue
+            parts = init.parent.relative_to(REPO_ROOT / folder).parts
+            assert ".".join((package, *parts)) in listed, f"{init.parent} is not in pyproject.toml"
