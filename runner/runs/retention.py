@@ -30,6 +30,7 @@ from prodproven.runner.errors import ProdprovenError
 from prodproven.runner.runs.recording import ARCHIVE, RECORDINGS
 from prodproven.runner.runs.store import EventRow, RunRow, Status, Store, utcnow
 from prodproven.runner.runs.timeline import FOLDER
+from prodproven.runner.runs.workspace import run_folder
 
 EVENT = "evidence.expired"
 EVERY_S = 3600.0
@@ -91,7 +92,7 @@ def expire(
         return []
     found = []
     for run_id, ended in _ended_before(store, now - timedelta(days=days)):
-        root = data_dir / "runs" / run_id
+        root = run_folder(data_dir, run_id)
         paths = [root / name for name in EVIDENCE if (root / name).exists()]
         if not paths:
             continue

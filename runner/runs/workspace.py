@@ -35,19 +35,24 @@ class RunPaths:
         return self.root / "services"
 
 
+def run_folder(data_dir: Path, run_id: str) -> Path:
+    """The folder of run ``run_id``'s files in data directory ``data_dir``."""
+    return data_dir / "runs" / run_id
+
+
 class Workspaces:
     """The files and workspaces of runs. ``report`` receives one line per step."""
 
     def __init__(
         self, data_dir: Path, store: Store, backend: Backend, report: Callable[[str], None]
     ) -> None:
-        self._runs_dir = data_dir / "runs"
+        self._data_dir = data_dir
         self._store = store
         self._backend = backend
         self._report = report
 
     def paths(self, run_id: str) -> RunPaths:
-        return RunPaths(self._runs_dir / run_id)
+        return RunPaths(run_folder(self._data_dir, run_id))
 
     def workspace(self, run_id: str) -> tuple[Pod, Sandbox]:
         """The pod and workspace container of a running run. Raises RunStateError when the

@@ -23,6 +23,7 @@ from prodproven.runner.portal.core import Portal
 from prodproven.runner.runs import casts, workprocess
 from prodproven.runner.runs.store import Run
 from prodproven.runner.runs.timeline import timeline_of
+from prodproven.runner.runs.workspace import run_folder
 from prodproven.runner.web.auth import AssessorContext, assessor, portal
 from prodproven.runner.web.inputs import attachment
 from prodproven.runner.web.responses import page
@@ -51,7 +52,7 @@ def player_installed() -> bool:
 
 
 def run_root(the_portal: Portal, run: Run) -> Path:
-    return the_portal.settings.data_dir / "runs" / run.id
+    return run_folder(the_portal.settings.data_dir, run.id)
 
 
 def work_of(the_portal: Portal, run: Run) -> WorkCard | str:
